@@ -1,0 +1,2 @@
+//! Decode + classify + render throughput. (Being written.)
+fn main() {}

@@ -1,0 +1,1 @@
+//! Integration tests for failwatch-core: one binary, one module per concern.

@@ -1,0 +1,2 @@
+//! The `failwatch` binary. (Being written.)
+fn main() {}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs what it needs, then runs every Rust test (unit,
+# snapshot, property and system tests against the AWS emulator and local chat receivers) and every
+# infrastructure check. Exit status is non-zero if anything failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/bootstrap.sh "$@"
+# Tests find the emulator and linters here; nothing depends on a server started by hand.
+export PATH="$PWD/.venv/bin:$PATH"
+
+cargo test --workspace --locked --all-targets
+if [[ -x tests/infra/run.sh ]]; then
+  tests/infra/run.sh
+fi
