@@ -1,1 +1,9 @@
 //! Integration tests for failwatch-core: one binary, one module per concern.
+
+mod classify;
+mod decode;
+mod dedup;
+mod fixtures;
+mod props;
+mod render;
+mod snapshots;
