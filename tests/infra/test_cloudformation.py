@@ -1,0 +1,443 @@
+"""Deploys infra/cloudformation/failwatch.yaml into the moto emulator and proves events flow.
+
+The test starts its own moto server on a free loopback port and stops it afterwards. It checks what the
+emulator can show: the stack deploys with its outputs, the queues are configured as the worker needs
+(long polling, redrive to a 14-day DLQ, visibility above the retry budget, encryption), failure events
+put on the default bus land in the stack's queue, non-failure events do not, the cluster and state
+machine filters narrow the rules, and deploy.sh stores the webhook URL as a SecureString without
+printing it. What moto cannot show (it skips AWS::SQS::QueuePolicy) is checked statically on the
+template: the queue policy admits exactly this stack's rules.
+
+Run: .venv/bin/python -m unittest tests/infra/test_cloudformation.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import unittest
+import urllib.request
+import uuid
+from pathlib import Path
+
+import boto3
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "infra" / "cloudformation" / "failwatch.yaml"
+DEPLOY_SH = ROOT / "infra" / "cloudformation" / "deploy.sh"
+REGION = "ap-northeast-2"
+ACCOUNT = "123456789012"
+
+_server: subprocess.Popen | None = None
+_endpoint = ""
+_log = None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def setUpModule() -> None:  # noqa: N802 (unittest's name)
+    global _server, _endpoint, _log
+    moto = Path(sys.executable).with_name("moto_server")
+    port = _free_port()
+    _endpoint = f"http://127.0.0.1:{port}"
+    _log = open(os.environ.get("MOTO_LOG", os.devnull), "w")
+    _server = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=_log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{_endpoint}/moto-api/", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    tearDownModule()
+    raise RuntimeError("moto_server did not start within 30 s")
+
+
+def tearDownModule() -> None:  # noqa: N802
+    if _server is not None:
+        _server.terminate()
+        try:
+            _server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _server.kill()
+            _server.wait(timeout=10)
+    if _log is not None:
+        _log.close()
+
+
+def client(service: str):
+    return boto3.client(
+        service,
+        endpoint_url=_endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def deploy(prefix: str, **parameters: str) -> dict[str, str]:
+    """Creates a stack and returns its outputs."""
+    cfn = client("cloudformation")
+    params = [{"ParameterKey": "EnvironmentPrefix", "ParameterValue": prefix}]
+    params += [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
+    cfn.create_stack(
+        StackName=f"{prefix}-failwatch",
+        TemplateBody=TEMPLATE.read_text(),
+        Parameters=params,
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        stack = cfn.describe_stacks(StackName=f"{prefix}-failwatch")["Stacks"][0]
+        if not stack["StackStatus"].endswith("IN_PROGRESS"):
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"stack {prefix} still {stack['StackStatus']} after 60 s")
+        time.sleep(0.2)
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise AssertionError(f"stack {prefix}: {stack['StackStatus']} {stack.get('StackStatusReason')}")
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def put(*events: dict) -> None:
+    entries = [
+        {
+            "Source": e["source"],
+            "DetailType": e["detail-type"],
+            "Detail": json.dumps(e["detail"]),
+            "Resources": e.get("resources", []),
+        }
+        for e in events
+    ]
+    for start in range(0, len(entries), 10):
+        resp = client("events").put_events(Entries=entries[start : start + 10])
+        assert resp["FailedEntryCount"] == 0, resp
+
+
+def drain(queue_url: str) -> list[dict]:
+    """Every message currently on the queue (EventBridge delivers synchronously in moto), deleted."""
+    sqs = client("sqs")
+    bodies: list[dict] = []
+    for _ in range(20):  # bounded: 20 empty-or-not receives is far more than any test puts
+        msgs = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        )
+        if not msgs:
+            break
+        for m in msgs:
+            bodies.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+    return bodies
+
+
+def arn(kind: str, rest: str, service: str = "ecs") -> str:
+    return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{kind}{rest}"
+
+
+def task_event(cluster: str, last_status: str, exit_code: int | None = 1) -> dict:
+    task = arn("task/", f"{cluster}/{uuid.uuid4().hex}")
+    return {
+        "source": "aws.ecs",
+        "detail-type": "ECS Task State Change",
+        "resources": [task],
+        "detail": {
+            "clusterArn": arn("cluster/", cluster),
+            "taskArn": task,
+            "group": "service:api",
+            "lastStatus": last_status,
+            "desiredStatus": "STOPPED",
+            "stopCode": "EssentialContainerExited",
+            "stoppedReason": "Essential container in task exited",
+            "containers": [{"name": "app", "exitCode": exit_code, "lastStatus": last_status}],
+        },
+    }
+
+
+def deployment_event(cluster: str, event_name: str, event_type: str, reason: str) -> dict:
+    return {
+        "source": "aws.ecs",
+        "detail-type": "ECS Deployment State Change",
+        "resources": [arn("service/", f"{cluster}/api")],
+        "detail": {
+            "eventType": event_type,
+            "eventName": event_name,
+            "deploymentId": f"ecs-svc/{uuid.uuid4().int % 10**19}",
+            "updatedAt": "2026-01-20T10:30:45Z",
+            "reason": reason,
+        },
+    }
+
+
+def service_action_event(cluster: str, event_type: str, event_name: str) -> dict:
+    return {
+        "source": "aws.ecs",
+        "detail-type": "ECS Service Action",
+        "resources": [arn("service/", f"{cluster}/api")],
+        "detail": {"eventType": event_type, "eventName": event_name, "clusterArn": arn("cluster/", cluster)},
+    }
+
+
+def sfn_event(state_machine: str, status: str) -> dict:
+    sm = arn("stateMachine:", state_machine, "states")
+    execution = arn("execution:", f"{state_machine}:{uuid.uuid4()}", "states")
+    return {
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "resources": [execution],
+        "detail": {"executionArn": execution, "stateMachineArn": sm, "name": "run", "status": status},
+    }
+
+
+def kinds(bodies: list[dict]) -> list[tuple[str, str]]:
+    """(detail-type, the field that identifies the event) for each delivered body, sorted."""
+    out = []
+    for b in bodies:
+        d = b["detail"]
+        out.append((b["detail-type"], d.get("taskArn") or d.get("deploymentId") or d.get("eventName") or d.get("executionArn")))
+    return sorted(out)
+
+
+class UnfilteredStack(unittest.TestCase):
+    """The default stack: every cluster, every state machine."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.outputs = deploy("ci-all")
+        # moto's outputs carry real-AWS queue URLs; the queue *name* resolves them on the emulator.
+        sqs = client("sqs")
+        cls.queue = sqs.get_queue_url(QueueName=cls.outputs["QueueUrl"].rsplit("/", 1)[1])["QueueUrl"]
+        cls.dlq = sqs.get_queue_url(QueueName=cls.outputs["DeadLetterQueueUrl"].rsplit("/", 1)[1])["QueueUrl"]
+
+    def setUp(self) -> None:
+        drain(self.queue)
+
+    def test_outputs_name_both_queues_and_the_worker_role(self) -> None:
+        self.assertTrue(self.outputs["QueueUrl"].endswith("/ci-all-failwatch"), self.outputs)
+        self.assertTrue(self.outputs["DeadLetterQueueUrl"].endswith("/ci-all-failwatch-dlq"), self.outputs)
+        self.assertIn(":role/", self.outputs["WorkerRoleArn"])
+        self.assertEqual(self.outputs["WebhookUrlParameterName"], "/failwatch/ci-all/webhook-url")
+
+    def test_queues_are_configured_for_the_worker(self) -> None:
+        sqs = client("sqs")
+        main = sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["All"])["Attributes"]
+        dlq = sqs.get_queue_attributes(QueueUrl=self.dlq, AttributeNames=["All"])["Attributes"]
+        redrive = json.loads(main["RedrivePolicy"])
+        self.assertEqual(redrive["deadLetterTargetArn"], dlq["QueueArn"])
+        self.assertEqual(int(redrive["maxReceiveCount"]), 5)
+        self.assertEqual(main["ReceiveMessageWaitTimeSeconds"], "20")
+        # Above the worker's default retry budget (30 s): no redelivery while it is still retrying.
+        self.assertGreater(int(main["VisibilityTimeout"]), 30)
+        self.assertEqual(dlq["MessageRetentionPeriod"], str(14 * 24 * 3600))
+        self.assertEqual(main.get("SqsManagedSseEnabled"), "true")
+        self.assertEqual(dlq.get("SqsManagedSseEnabled"), "true")
+
+    def test_a_failed_task_event_lands_in_the_queue(self) -> None:
+        event = task_event("dev-an2d-ecs", "STOPPED", exit_code=1)
+        put(event)
+        bodies = drain(self.queue)
+        self.assertEqual(len(bodies), 1, bodies)
+        body = bodies[0]
+        # The body is the whole EventBridge envelope, which is what the worker decodes.
+        self.assertEqual(body["source"], "aws.ecs")
+        self.assertEqual(body["detail-type"], "ECS Task State Change")
+        self.assertEqual(body["detail"]["taskArn"], event["detail"]["taskArn"])
+        self.assertEqual(body["detail"]["containers"][0]["exitCode"], 1)
+        self.assertEqual(drain(self.dlq), [])
+
+    def test_every_watched_failure_kind_is_delivered_and_nothing_else(self) -> None:
+        wanted = [
+            task_event("c1", "STOPPED", exit_code=137),
+            deployment_event("c1", "SERVICE_DEPLOYMENT_FAILED", "ERROR", "ECS deployment circuit breaker: task failed to start."),
+            deployment_event(
+                "c1",
+                "SERVICE_DEPLOYMENT_IN_PROGRESS",
+                "INFO",
+                "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.",
+            ),
+            service_action_event("c1", "WARN", "SERVICE_TASK_START_IMPAIRED"),
+            service_action_event("c1", "ERROR", "SERVICE_DAEMON_PLACEMENT_CONSTRAINT_VIOLATED"),
+            sfn_event("nightly", "FAILED"),
+            sfn_event("nightly", "TIMED_OUT"),
+            sfn_event("nightly", "ABORTED"),
+        ]
+        unwanted = [
+            task_event("c1", "RUNNING", exit_code=None),
+            task_event("c1", "DEPROVISIONING", exit_code=1),
+            deployment_event("c1", "SERVICE_DEPLOYMENT_COMPLETED", "INFO", "ECS deployment ecs-svc/1 completed."),
+            deployment_event("c1", "SERVICE_DEPLOYMENT_IN_PROGRESS", "INFO", "ECS deployment ecs-svc/2 in progress."),
+            service_action_event("c1", "INFO", "SERVICE_STEADY_STATE"),
+            sfn_event("nightly", "SUCCEEDED"),
+            sfn_event("nightly", "RUNNING"),
+        ]
+        put(*unwanted, *wanted)
+        self.assertEqual(kinds(drain(self.queue)), kinds(wanted))
+
+
+class FilteredStack(unittest.TestCase):
+    """ClusterArns and StateMachineArns narrow every rule, including the deployment rule whose events
+    name the cluster only inside the service ARN."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        outputs = deploy(
+            "ci-filtered",
+            ClusterArns=f"{arn('cluster/', 'prod')},{arn('cluster/', 'batch')}",
+            StateMachineArns=arn("stateMachine:", "nightly", "states"),
+        )
+        cls.queue = client("sqs").get_queue_url(QueueName=outputs["QueueUrl"].rsplit("/", 1)[1])["QueueUrl"]
+
+    def test_only_the_listed_clusters_and_state_machines_are_delivered(self) -> None:
+        drain(self.queue)
+        wanted = [
+            task_event("prod", "STOPPED"),
+            task_event("batch", "STOPPED"),
+            deployment_event("prod", "SERVICE_DEPLOYMENT_FAILED", "ERROR", "failed"),
+            deployment_event("batch", "SERVICE_DEPLOYMENT_FAILED", "ERROR", "failed"),
+            service_action_event("prod", "WARN", "SERVICE_TASK_START_IMPAIRED"),
+            sfn_event("nightly", "FAILED"),
+        ]
+        unwanted = [
+            task_event("dev", "STOPPED"),
+            # A cluster whose name starts like a watched one must not match the prefix.
+            task_event("prod2", "STOPPED"),
+            deployment_event("prod2", "SERVICE_DEPLOYMENT_FAILED", "ERROR", "failed"),
+            deployment_event("dev", "SERVICE_DEPLOYMENT_FAILED", "ERROR", "failed"),
+            service_action_event("dev", "WARN", "SERVICE_TASK_START_IMPAIRED"),
+            sfn_event("hourly", "FAILED"),
+        ]
+        put(*unwanted, *wanted)
+        self.assertEqual(kinds(drain(self.queue)), kinds(wanted))
+
+
+class DeployScript(unittest.TestCase):
+    """infra/cloudformation/deploy.sh against the emulator, through the real AWS CLI."""
+
+    URL = "https://chat.googleapis.com/v1/spaces/AAAA/messages?key=KEY-SECRET&token=TOKEN-SECRET"
+
+    def run_deploy(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        env = dict(
+            os.environ,
+            AWS_ENDPOINT_URL=_endpoint,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_REGION=REGION,
+            # The CLI must not pick up a developer's profile or its region.
+            AWS_CONFIG_FILE=os.devnull,
+            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        )
+        env.pop("AWS_PROFILE", None)
+        return subprocess.run(
+            [str(DEPLOY_SH), *args], input=stdin, env=env, capture_output=True, text=True, timeout=180
+        )
+
+    @unittest.skipUnless(
+        subprocess.run(["which", "aws"], capture_output=True).returncode == 0, "the AWS CLI is not installed"
+    )
+    def test_deploy_sh_stores_the_url_as_a_securestring_and_never_prints_it(self) -> None:
+        result = self.run_deploy("-", "ci-script", stdin=self.URL + "\n")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        for secret in ("KEY-SECRET", "TOKEN-SECRET"):
+            self.assertNotIn(secret, result.stdout + result.stderr)
+        param = client("ssm").get_parameter(Name="/failwatch/ci-script/webhook-url", WithDecryption=True)
+        self.assertEqual(param["Parameter"]["Type"], "SecureString")
+        self.assertEqual(param["Parameter"]["Value"], self.URL)
+        stack = client("cloudformation").describe_stacks(StackName="ci-script-failwatch")["Stacks"][0]
+        self.assertIn(stack["StackStatus"], ("CREATE_COMPLETE", "UPDATE_COMPLETE"))
+        params = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+        self.assertEqual(params["WebhookUrlParameter"], "/failwatch/ci-script/webhook-url")
+        self.assertNotIn("TOKEN-SECRET", json.dumps(stack, default=str))
+        # The stack's rules exist and route into its queue.
+        rules = client("events").list_rules(NamePrefix="ci-script-failwatch-")["Rules"]
+        self.assertEqual(len(rules), 4, [r["Name"] for r in rules])
+
+    def test_deploy_sh_rejects_bad_input_before_touching_aws(self) -> None:
+        for args in (
+            ("http://chat.example/insecure",),
+            ("https://chat.googleapis.com/v1/x", "Bad_Prefix"),
+            ("https://chat.googleapis.com/v1/x y",),
+            (),
+        ):
+            result = self.run_deploy(*args)
+            self.assertEqual(result.returncode, 64, (args, result.stderr))
+            self.assertNotIn("insecure", result.stderr)
+
+
+class TemplateStatically(unittest.TestCase):
+    """What the emulator cannot check: moto skips AWS::SQS::QueuePolicy entirely."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        class Loader(yaml.SafeLoader):
+            pass
+
+        def intrinsic(loader, tag_suffix, node):
+            if isinstance(node, yaml.ScalarNode):
+                value = loader.construct_scalar(node)
+            elif isinstance(node, yaml.SequenceNode):
+                value = loader.construct_sequence(node, deep=True)
+            else:
+                value = loader.construct_mapping(node, deep=True)
+            name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+            if tag_suffix == "GetAtt" and isinstance(value, str):
+                value = value.split(".", 1)
+            return {name: value}
+
+        Loader.add_multi_constructor("!", intrinsic)
+        cls.template = yaml.load(TEMPLATE.read_text(), Loader=Loader)
+        cls.resources = cls.template["Resources"]
+
+    def test_queue_policy_admits_exactly_this_stacks_rules_and_only_eventbridge(self) -> None:
+        rules = sorted(name for name, r in self.resources.items() if r["Type"] == "AWS::Events::Rule")
+        self.assertEqual(len(rules), 4)
+        policy = self.resources["QueuePolicy"]["Properties"]
+        allow = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+        self.assertEqual(len(allow), 1)
+        self.assertEqual(allow[0]["Principal"], {"Service": "events.amazonaws.com"})
+        self.assertEqual(allow[0]["Action"], "sqs:SendMessage")
+        source_arns = allow[0]["Condition"]["ArnEquals"]["aws:SourceArn"]
+        self.assertEqual(sorted(a["Fn::GetAtt"][0] for a in source_arns), rules)
+        self.assertEqual(
+            sorted(q["Ref"] for q in policy["Queues"]), ["DeadLetterQueue", "Queue"],
+            "the DLQ is every rule's target DLQ, so EventBridge must be allowed to write to it too",
+        )
+
+    def test_every_rule_target_has_a_retry_policy_and_a_dead_letter_queue(self) -> None:
+        for name, res in self.resources.items():
+            if res["Type"] != "AWS::Events::Rule":
+                continue
+            for target in res["Properties"]["Targets"]:
+                self.assertEqual(target["Arn"], {"Fn::GetAtt": ["Queue", "Arn"]}, name)
+                self.assertIn("RetryPolicy", target, name)
+                self.assertEqual(target["DeadLetterConfig"]["Arn"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}, name)
+
+    def test_the_webhook_url_is_never_a_parameter_or_output(self) -> None:
+        for name, param in self.template["Parameters"].items():
+            self.assertNotIn("https://", str(param.get("Default", "")), name)
+        self.assertNotIn("WebhookUrl", self.template["Parameters"])
+        for name, output in self.template["Outputs"].items():
+            self.assertNotIn("Secrets", json.dumps(output), name)
+
+    def test_fargate_worker_is_hardened_and_drains_before_sigkill(self) -> None:
+        container = self.resources["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+        self.assertTrue(container["ReadonlyRootFilesystem"])
+        self.assertRegex(container["User"], r"^[1-9][0-9]*:[1-9][0-9]*$")
+        # shutdown_grace_secs defaults to 20.
+        self.assertGreater(container["StopTimeout"], 20)
+        self.assertEqual([s["Name"] for s in container["Secrets"]], ["FAILWATCH_WEBHOOK_URL"])
+        self.assertNotIn("FAILWATCH_WEBHOOK_URL", [e.get("Name") for e in container["Environment"] if isinstance(e, dict)])
+
+
+if __name__ == "__main__":
+    unittest.main()
