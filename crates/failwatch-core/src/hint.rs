@@ -1,1 +1,414 @@
-//! (Being written.)
+//! Recognising the common failure classes and saying, in plain words, what usually fixes each.
+//!
+//! AWS reports why a task stopped in several places: `stopCode`, `stoppedReason`, each container's
+//! `reason` and exit code, and for Step Functions the `error` and `cause`. The matching below uses the
+//! wording AWS actually writes (see the fixtures in `tests/fixtures/events/` and the ECS "stopped task
+//! errors" documentation), case-insensitively, most specific first. A class is also part of the group key,
+//! so its [`FailureClass::code`] is stable.
+
+use crate::decode::{Container, EcsTask, StopCode};
+
+/// What kind of failure an alert reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureClass {
+    /// A container was killed for exceeding its memory (`OutOfMemoryError`).
+    OutOfMemory,
+    /// The image or tag does not exist in the registry.
+    ImageNotFound,
+    /// The registry refused the pull (ECR permissions, private registry credentials).
+    ImageAccessDenied,
+    /// The task could not reach the registry (no route to ECR, i/o timeout).
+    RegistryUnreachable,
+    /// Any other `CannotPullContainerError`.
+    ImagePull,
+    /// Secrets Manager or SSM parameters could not be retrieved at start-up.
+    SecretsRetrieval,
+    /// The log driver could not be set up (missing log group, permissions).
+    LoggingDriver,
+    /// The load balancer's target group health checks failed.
+    ElbHealthCheck,
+    /// The container's own `healthCheck` failed.
+    ContainerHealthCheck,
+    /// Exit 137 without an out-of-memory reason: SIGKILL.
+    Killed,
+    /// Exit 139: segmentation fault.
+    Segfault,
+    /// `CannotStartContainerError`: the runtime could not start the container.
+    CannotStartContainer,
+    /// Any other non-zero exit of a container.
+    ExitNonZero,
+    /// `TaskFailedToStart` without a more specific reason.
+    TaskFailedToStart,
+    /// Fargate Spot or EC2 Spot reclaimed the capacity.
+    SpotInterruption,
+    /// ECS or EC2 stopped the task for infrastructure reasons (maintenance, host stopped).
+    Infrastructure,
+    /// No capacity to place a task: CPU, memory, ENIs, no container instances.
+    PlacementCapacity,
+    /// A service keeps failing to start tasks.
+    TaskStartImpaired,
+    /// The deployment circuit breaker failed the deployment or rolled it back.
+    CircuitBreaker,
+    /// A deployment failed for another reason.
+    DeploymentFailed,
+    /// A Step Functions execution or state timed out.
+    SfnTimeout,
+    /// A Step Functions execution was aborted.
+    SfnAborted,
+    /// A Step Functions execution failed for a reason not recognised above.
+    SfnFailed,
+    /// Nothing more specific is known.
+    Other,
+}
+
+impl FailureClass {
+    /// A stable snake_case name, used in group keys.
+    pub fn code(self) -> &'static str {
+        match self {
+            FailureClass::OutOfMemory => "out_of_memory",
+            FailureClass::ImageNotFound => "image_not_found",
+            FailureClass::ImageAccessDenied => "image_access_denied",
+            FailureClass::RegistryUnreachable => "registry_unreachable",
+            FailureClass::ImagePull => "image_pull",
+            FailureClass::SecretsRetrieval => "secrets_retrieval",
+            FailureClass::LoggingDriver => "logging_driver",
+            FailureClass::ElbHealthCheck => "elb_health_check",
+            FailureClass::ContainerHealthCheck => "container_health_check",
+            FailureClass::Killed => "killed",
+            FailureClass::Segfault => "segfault",
+            FailureClass::CannotStartContainer => "cannot_start_container",
+            FailureClass::ExitNonZero => "exit_nonzero",
+            FailureClass::TaskFailedToStart => "task_failed_to_start",
+            FailureClass::SpotInterruption => "spot_interruption",
+            FailureClass::Infrastructure => "infrastructure",
+            FailureClass::PlacementCapacity => "placement_capacity",
+            FailureClass::TaskStartImpaired => "task_start_impaired",
+            FailureClass::CircuitBreaker => "circuit_breaker",
+            FailureClass::DeploymentFailed => "deployment_failed",
+            FailureClass::SfnTimeout => "sfn_timeout",
+            FailureClass::SfnAborted => "sfn_aborted",
+            FailureClass::SfnFailed => "sfn_failed",
+            FailureClass::Other => "other",
+        }
+    }
+
+    /// A few words for titles, e.g. "out of memory".
+    pub fn phrase(self) -> &'static str {
+        match self {
+            FailureClass::OutOfMemory => "out of memory",
+            FailureClass::ImageNotFound => "image not found",
+            FailureClass::ImageAccessDenied => "image pull denied",
+            FailureClass::RegistryUnreachable => "registry unreachable",
+            FailureClass::ImagePull => "image pull failed",
+            FailureClass::SecretsRetrieval => "secrets could not be retrieved",
+            FailureClass::LoggingDriver => "logging setup failed",
+            FailureClass::ElbHealthCheck => "failed load balancer health checks",
+            FailureClass::ContainerHealthCheck => "failed container health checks",
+            FailureClass::Killed => "killed (SIGKILL)",
+            FailureClass::Segfault => "segmentation fault",
+            FailureClass::CannotStartContainer => "container could not start",
+            FailureClass::ExitNonZero => "container exited with an error",
+            FailureClass::TaskFailedToStart => "failed to start",
+            FailureClass::SpotInterruption => "Spot capacity reclaimed",
+            FailureClass::Infrastructure => "stopped by infrastructure",
+            FailureClass::PlacementCapacity => "no capacity to place tasks",
+            FailureClass::TaskStartImpaired => "tasks keep failing to start",
+            FailureClass::CircuitBreaker => "deployment circuit breaker tripped",
+            FailureClass::DeploymentFailed => "deployment failed",
+            FailureClass::SfnTimeout => "timed out",
+            FailureClass::SfnAborted => "aborted",
+            FailureClass::SfnFailed => "failed",
+            FailureClass::Other => "failed",
+        }
+    }
+
+    /// Plain-language advice, or `None` when there is nothing more useful to say than the reason itself.
+    pub fn hint(self) -> Option<&'static str> {
+        Some(match self {
+            FailureClass::OutOfMemory => {
+                "A container used more memory than its limit and was killed. Raise the container's or the \
+                 task's memory in the task definition, or find what grows (a leak, a large batch, an \
+                 unbounded cache); the memory graph of the service shows the trend."
+            }
+            FailureClass::ImageNotFound => {
+                "The image or tag does not exist in the registry. Check the image URI and tag in the task \
+                 definition and that the push finished before the deployment; ECR lifecycle rules may have \
+                 deleted an old tag."
+            }
+            FailureClass::ImageAccessDenied => {
+                "The registry refused the pull. The task execution role needs ecr:GetAuthorizationToken, \
+                 ecr:BatchGetImage and ecr:GetDownloadUrlForLayer (and kms:Decrypt for encrypted \
+                 repositories); a cross-account repository also needs a repository policy; a private \
+                 registry needs repositoryCredentials."
+            }
+            FailureClass::RegistryUnreachable => {
+                "The task could not reach the registry (a network timeout). Tasks in private subnets need a \
+                 NAT gateway or VPC endpoints for ecr.api, ecr.dkr and S3; tasks in public subnets need a \
+                 public IP; check security groups, network ACLs and DNS."
+            }
+            FailureClass::ImagePull => {
+                "The container image could not be pulled. Check the image URI, the registry's availability \
+                 and the task execution role's permissions."
+            }
+            FailureClass::SecretsRetrieval => {
+                "ECS could not fetch the task's secrets or registry credentials. Check that every \
+                 secret/parameter ARN in the task definition exists, that the task execution role may \
+                 read it (secretsmanager:GetSecretValue, ssm:GetParameters, kms:Decrypt), and that the \
+                 task can reach Secrets Manager / SSM (NAT or VPC endpoints)."
+            }
+            FailureClass::LoggingDriver => {
+                "The log driver could not be set up. For awslogs, create the log group (or set \
+                 awslogs-create-group with logs:CreateLogGroup) and let the task execution role call \
+                 logs:CreateLogStream and logs:PutLogEvents; the task needs a route to CloudWatch Logs."
+            }
+            FailureClass::ElbHealthCheck => {
+                "The load balancer marked the task unhealthy and ECS replaced it. Check that the app \
+                 listens on the target group's port, that the health-check path answers 200 quickly, and \
+                 that the service's health-check grace period covers the start-up time."
+            }
+            FailureClass::ContainerHealthCheck => {
+                "The container's own health check kept failing. Run the health-check command inside the \
+                 container, and check its timeout, retries and startPeriod against the real start-up time."
+            }
+            FailureClass::Killed => {
+                "The container was killed with SIGKILL (exit 137) without an out-of-memory reason: usually \
+                 it did not stop within the stop timeout after SIGTERM (handle SIGTERM, or raise \
+                 stopTimeout), or something killed it from inside the container."
+            }
+            FailureClass::Segfault => {
+                "The process crashed with a segmentation fault (exit 139). Look for native crashes in the \
+                 logs: a bad native library, an architecture mismatch (arm64 vs x86_64) or a stack overflow."
+            }
+            FailureClass::CannotStartContainer => {
+                "The container runtime could not start the container. Check the entry point and command, \
+                 the memory settings, and any mounted volumes or files the container needs."
+            }
+            FailureClass::ExitNonZero => {
+                "An essential container exited with an error. Its logs (the task logs link) say why."
+            }
+            FailureClass::TaskFailedToStart => {
+                "The task stopped before its containers started. Check the task's stopped reason in the \
+                 console; on EC2 with awsvpc networking this is often ENI exhaustion on the instances, \
+                 otherwise image, secrets or network configuration."
+            }
+            FailureClass::SpotInterruption => {
+                "Spot capacity was reclaimed; ECS will start a replacement. If interruptions hurt, mix in \
+                 on-demand capacity in the capacity provider strategy and make the workload tolerate a \
+                 two-minute warning."
+            }
+            FailureClass::Infrastructure => {
+                "ECS or EC2 stopped the task for infrastructure reasons (maintenance, or the host stopped); \
+                 a service replaces it. Alert again only if it keeps happening."
+            }
+            FailureClass::PlacementCapacity => {
+                "ECS found no capacity to place the task: not enough CPU, memory or ENIs, or no container \
+                 instances. Scale the cluster or its capacity provider, use smaller tasks, or check \
+                 placement constraints."
+            }
+            FailureClass::TaskStartImpaired => {
+                "The service keeps failing to start tasks. The stopped tasks of the service show why; fix \
+                 the first error there."
+            }
+            FailureClass::CircuitBreaker => {
+                "The deployment circuit breaker stopped the deployment because new tasks kept failing; with \
+                 rollback enabled the service returns to the last working deployment. Look at why the new \
+                 tasks stopped before deploying again."
+            }
+            FailureClass::DeploymentFailed => {
+                "The deployment failed. The service's events and stopped tasks say why."
+            }
+            FailureClass::SfnTimeout => {
+                "The execution or a state ran longer than its TimeoutSeconds. Raise the timeout if the work \
+                 is legitimately slow, add a HeartbeatSeconds for long tasks, or find what hung."
+            }
+            FailureClass::SfnAborted => {
+                "Someone or something stopped the execution (StopExecution). Check who, in CloudTrail, if \
+                 it was not expected."
+            }
+            FailureClass::SfnFailed | FailureClass::Other => return None,
+        })
+    }
+}
+
+/// Case-insensitive substring test over several texts, without allocating per needle.
+struct Texts(String);
+
+impl Texts {
+    fn new<'a>(parts: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut all = String::new();
+        for part in parts {
+            all.push_str(&part.to_ascii_lowercase());
+            all.push('\n');
+        }
+        Texts(all)
+    }
+
+    /// Whether any needle (given in lowercase) occurs.
+    fn any(&self, needles: &[&str]) -> bool {
+        needles.iter().any(|n| self.0.contains(n))
+    }
+}
+
+/// Classifies the wording of reasons and causes alone; `None` when nothing specific matches.
+fn class_of_text(text: &Texts) -> Option<FailureClass> {
+    if text.any(&["outofmemoryerror", "out of memory", "oomkilled"]) {
+        return Some(FailureClass::OutOfMemory);
+    }
+    if text.any(&[
+        "failed to validate logger args",
+        "awslogs",
+        "log group",
+        "log stream",
+        "firelens",
+    ]) {
+        return Some(FailureClass::LoggingDriver);
+    }
+    if text.any(&[
+        "secret from asm",
+        "secrets from asm",
+        "secret from ssm",
+        "secrets from ssm",
+        "secretsmanager",
+        "ssm:getparameter",
+        "parameter store",
+    ]) {
+        return Some(FailureClass::SecretsRetrieval);
+    }
+    let pulling = text.any(&[
+        "cannotpullcontainererror",
+        "pull image manifest",
+        "pull access denied",
+        "registry auth",
+        "failed to resolve ref",
+    ]);
+    if pulling {
+        if text.any(&[
+            "i/o timeout",
+            "connection issue",
+            "dial tcp",
+            "no route",
+            "timed out",
+            "timeout",
+        ]) {
+            return Some(FailureClass::RegistryUnreachable);
+        }
+        if text.any(&[
+            "pull access denied",
+            "accessdenied",
+            "not authorized",
+            "403 forbidden",
+            "unauthorized",
+        ]) {
+            return Some(FailureClass::ImageAccessDenied);
+        }
+        if text.any(&["not found", "manifest unknown", "does not exist"]) {
+            return Some(FailureClass::ImageNotFound);
+        }
+        return Some(FailureClass::ImagePull);
+    }
+    if text.any(&["resourceinitializationerror: unable to pull secrets"]) {
+        return Some(FailureClass::SecretsRetrieval);
+    }
+    if text.any(&["elb health checks", "load balancer health checks"]) {
+        return Some(FailureClass::ElbHealthCheck);
+    }
+    if text.any(&["container health checks"]) {
+        return Some(FailureClass::ContainerHealthCheck);
+    }
+    if text.any(&["spot task was interrupted", "spot interruption"]) {
+        return Some(FailureClass::SpotInterruption);
+    }
+    if text.any(&[
+        "performing maintenance on the underlying infrastructure",
+        "host ec2",
+        "instance deregistration",
+        "container instance was terminated",
+    ]) {
+        return Some(FailureClass::Infrastructure);
+    }
+    if text.any(&["cannotstartcontainererror"]) {
+        return Some(FailureClass::CannotStartContainer);
+    }
+    if text.any(&[
+        "resource:cpu",
+        "resource:memory",
+        "resource:eni",
+        "resource:fargate",
+        "no container instances",
+    ]) {
+        return Some(FailureClass::PlacementCapacity);
+    }
+    if text.any(&["circuit breaker"]) {
+        return Some(FailureClass::CircuitBreaker);
+    }
+    None
+}
+
+/// Containers that exited non-zero or never started (no exit code).
+pub(crate) fn failed_containers(task: &EcsTask) -> impl Iterator<Item = &Container> {
+    task.containers.iter().filter(|c| c.exit_code != Some(0))
+}
+
+/// The failure class of a stopped ECS task.
+pub(crate) fn task_class(task: &EcsTask) -> FailureClass {
+    let text = Texts::new(
+        task.stopped_reason
+            .as_deref()
+            .into_iter()
+            .chain(task.containers.iter().filter_map(|c| c.reason.as_deref())),
+    );
+    if let Some(class) = class_of_text(&text) {
+        return class;
+    }
+    if matches!(
+        task.stop_code,
+        Some(StopCode::SpotInterruption | StopCode::TerminationNotice)
+    ) {
+        return FailureClass::SpotInterruption;
+    }
+    let exits: Vec<i64> = task
+        .containers
+        .iter()
+        .filter_map(|c| c.exit_code)
+        .filter(|&c| c != 0)
+        .collect();
+    if exits.contains(&137) {
+        return FailureClass::Killed;
+    }
+    if exits.contains(&139) {
+        return FailureClass::Segfault;
+    }
+    if !exits.is_empty() {
+        return FailureClass::ExitNonZero;
+    }
+    if task.stop_code == Some(StopCode::TaskFailedToStart) {
+        return FailureClass::TaskFailedToStart;
+    }
+    FailureClass::Other
+}
+
+/// The failure class of Step Functions `error` and `cause`, given the task the cause describes.
+pub(crate) fn sfn_class(
+    error: Option<&str>,
+    cause: Option<&str>,
+    task: Option<&EcsTask>,
+) -> FailureClass {
+    if error.is_some_and(|e| e == "States.Timeout" || e == "States.HeartbeatTimeout") {
+        return FailureClass::SfnTimeout;
+    }
+    if let Some(task) = task {
+        let class = task_class(task);
+        if class != FailureClass::Other {
+            return class;
+        }
+    } else if let Some(class) = class_of_text(&Texts::new(cause)) {
+        return class;
+    }
+    FailureClass::SfnFailed
+}
+
+/// The failure class of a free-text reason (ECS service and deployment events).
+pub(crate) fn reason_class(reason: Option<&str>) -> Option<FailureClass> {
+    class_of_text(&Texts::new(reason))
+}

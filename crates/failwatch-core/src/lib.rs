@@ -23,8 +23,14 @@ pub use alert::{
     Alert, AlertKind, ContainerInfo, ExecutionInfo, Links, SCHEMA, Schema, Severity, TaskInfo,
 };
 pub use classify::{Decision, SilentReason, classify};
-pub use decode::{DecodeContext, DecodeError, Event, decode};
+pub use decode::{
+    Container, ContainerStatus, DecodeContext, DecodeError, DeploymentEventName,
+    EcsDeploymentEvent, EcsEventType, EcsServiceEvent, EcsTask, EcsTaskEvent, Event, EventMeta,
+    ExecutionStatus, LaunchType, ServiceEventName, SfnExecutionEvent, SfnOrigin, Shape, StopCode,
+    TaskStatus, UnhandledEvent, decode,
+};
 pub use dedup::Deduper;
+pub use hint::FailureClass;
 pub use render::{RenderOptions, Target, UnknownTarget, render};
 
 /// Decodes and classifies one SQS message body: the whole per-message decision the worker makes before

@@ -1,1 +1,163 @@
-//! (Being written.)
+//! One-click AWS console links, right for every partition.
+//!
+//! The console host depends on the partition (`aws.amazon.com`, `amazonaws.cn`, `amazonaws-us-gov.com`);
+//! a partition without a public console (the ISO partitions, anything unknown) gets no link rather than a
+//! wrong one. Every piece that comes from the event is percent-encoded, and the region (which becomes part
+//! of the host name) must look like a region, so a crafted event can never point a link at another host.
+
+use std::fmt::Write as _;
+
+/// The console host for a partition and region, e.g. `eu-west-1.console.aws.amazon.com`.
+fn console_base(partition: &str, region: &str) -> Option<String> {
+    let domain = match partition {
+        "aws" => "console.aws.amazon.com",
+        "aws-cn" => "console.amazonaws.cn",
+        "aws-us-gov" => "console.amazonaws-us-gov.com",
+        _ => return None,
+    };
+    is_region(region).then(|| format!("https://{region}.{domain}"))
+}
+
+/// A region name is lowercase letters, digits and dashes (`us-east-1`, `cn-northwest-1`).
+fn is_region(region: &str) -> bool {
+    !region.is_empty()
+        && region.len() <= 32
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !region.starts_with('-')
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, plus the extra bytes `keep` allows.
+fn encode(out: &mut String, s: &str, keep: &[u8]) {
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || keep.contains(&b)
+        {
+            out.push(char::from(b));
+        } else {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    encode(&mut out, s, &[]);
+    out
+}
+
+/// Which page of an ECS task to open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TaskPage {
+    Configuration,
+    Logs,
+}
+
+/// The ECS console (v2) page of one task.
+pub(crate) fn ecs_task(
+    partition: &str,
+    region: &str,
+    cluster: &str,
+    task_id: &str,
+    page: TaskPage,
+) -> Option<String> {
+    let base = console_base(partition, region)?;
+    let page = match page {
+        TaskPage::Configuration => "configuration",
+        TaskPage::Logs => "logs",
+    };
+    Some(format!(
+        "{base}/ecs/v2/clusters/{}/tasks/{}/{page}?region={region}",
+        segment(cluster),
+        segment(task_id),
+    ))
+}
+
+/// Which page of an ECS service to open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServicePage {
+    Health,
+    Deployments,
+}
+
+/// The ECS console (v2) page of one service.
+pub(crate) fn ecs_service(
+    partition: &str,
+    region: &str,
+    cluster: &str,
+    service: &str,
+    page: ServicePage,
+) -> Option<String> {
+    let base = console_base(partition, region)?;
+    let page = match page {
+        ServicePage::Health => "health",
+        ServicePage::Deployments => "deployments",
+    };
+    Some(format!(
+        "{base}/ecs/v2/clusters/{}/services/{}/{page}?region={region}",
+        segment(cluster),
+        segment(service),
+    ))
+}
+
+/// The Step Functions console page of one execution. The ARN goes into the fragment, where `:` may stay
+/// as it is (RFC 3986 `pchar`) and the console expects it unencoded.
+pub(crate) fn sfn_execution(partition: &str, region: &str, execution_arn: &str) -> Option<String> {
+    let base = console_base(partition, region)?;
+    let mut url = format!("{base}/states/home?region={region}#/v2/executions/details/");
+    encode(&mut url, execution_arn, b":");
+    Some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_per_partition() {
+        assert_eq!(
+            console_base("aws", "eu-west-1").as_deref(),
+            Some("https://eu-west-1.console.aws.amazon.com")
+        );
+        assert_eq!(
+            console_base("aws-cn", "cn-north-1").as_deref(),
+            Some("https://cn-north-1.console.amazonaws.cn")
+        );
+        assert_eq!(
+            console_base("aws-us-gov", "us-gov-west-1").as_deref(),
+            Some("https://us-gov-west-1.console.amazonaws-us-gov.com")
+        );
+        assert_eq!(console_base("aws-iso", "us-iso-east-1"), None);
+    }
+
+    #[test]
+    fn a_crafted_region_never_changes_the_host() {
+        assert_eq!(console_base("aws", "evil.example/"), None);
+        assert_eq!(console_base("aws", "x@evil"), None);
+        assert_eq!(console_base("aws", ""), None);
+        assert_eq!(console_base("aws", "US-EAST-1"), None);
+    }
+
+    #[test]
+    fn path_parts_are_percent_encoded() {
+        let url = ecs_task("aws", "us-east-1", "a b/c?d#e", "ü", TaskPage::Logs);
+        assert_eq!(
+            url.as_deref(),
+            Some(
+                "https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/a%20b%2Fc%3Fd%23e/tasks/%C3%BC/logs?region=us-east-1"
+            )
+        );
+        let url = sfn_execution(
+            "aws",
+            "us-east-1",
+            "arn:aws:states:us-east-1:1:execution:sm:ex#1",
+        );
+        assert_eq!(
+            url.as_deref(),
+            Some(
+                "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/arn:aws:states:us-east-1:1:execution:sm:ex%231"
+            )
+        );
+    }
+}

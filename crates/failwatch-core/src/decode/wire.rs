@@ -1,0 +1,215 @@
+//! The wire formats, exactly as AWS writes them: serde renames matching the JSON, `Option` for anything AWS
+//! may omit or send as `null`, unknown fields ignored (no `deny_unknown_fields` anywhere).
+//!
+//! ECS task fields appear in two spellings: camelCase in EventBridge events and `describe-tasks`, and
+//! PascalCase in the task description Step Functions puts into an `ecs:runTask.sync` failure cause. One
+//! struct with aliases reads both.
+
+use serde::de::{self, IgnoredAny, Visitor};
+use serde::{Deserialize, Deserializer};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::model::{
+    ContainerStatus, DeploymentEventName, EcsEventType, ExecutionStatus, LaunchType,
+    ServiceEventName, StopCode, TaskStatus,
+};
+
+/// The top-level keys that tell the body shapes apart; values are not inspected beyond their type.
+#[derive(Debug, Deserialize)]
+pub(super) struct Probe {
+    #[serde(rename = "detail-type")]
+    pub(super) detail_type: Option<String>,
+    pub(super) source: Option<String>,
+    pub(super) detail: Option<IgnoredAny>,
+    #[serde(rename = "Type")]
+    pub(super) sns_type: Option<IgnoredAny>,
+    #[serde(rename = "Message")]
+    pub(super) sns_message: Option<IgnoredAny>,
+    #[serde(rename = "Error")]
+    pub(super) error: Option<IgnoredAny>,
+    #[serde(rename = "Cause")]
+    pub(super) cause: Option<IgnoredAny>,
+}
+
+/// An EventBridge event (or a bare `detail`, whose envelope fields are then all absent).
+#[derive(Debug, Deserialize)]
+pub(super) struct Envelope<D> {
+    pub(super) id: Option<String>,
+    #[serde(rename = "detail-type")]
+    pub(super) detail_type: Option<String>,
+    pub(super) source: Option<String>,
+    pub(super) account: Option<String>,
+    pub(super) time: Option<String>,
+    pub(super) region: Option<String>,
+    pub(super) resources: Option<Vec<String>>,
+    pub(super) detail: Option<D>,
+}
+
+/// An SNS notification as SQS receives it when raw message delivery is off.
+#[derive(Debug, Deserialize)]
+pub(super) struct SnsEnvelope {
+    #[serde(rename = "Type")]
+    pub(super) kind: String,
+    #[serde(rename = "MessageId")]
+    pub(super) message_id: Option<String>,
+    #[serde(rename = "Message")]
+    pub(super) message: String,
+    #[serde(rename = "Timestamp")]
+    pub(super) timestamp: Option<String>,
+}
+
+/// A Step Functions `Catch` output. `Cause` is normally a string; after `States.StringToJson` (the Slack
+/// seed's first Pass state) it is the task description object itself.
+#[derive(Debug, Deserialize)]
+pub(super) struct CatchOutput {
+    #[serde(rename = "Error")]
+    pub(super) error: Option<String>,
+    #[serde(rename = "Cause")]
+    pub(super) cause: Option<serde_json::Value>,
+}
+
+/// `detail` of an ECS Task State Change, or an ECS task description in PascalCase.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TaskDetail {
+    #[serde(alias = "TaskArn")]
+    pub(super) task_arn: Option<String>,
+    #[serde(alias = "ClusterArn")]
+    pub(super) cluster_arn: Option<String>,
+    #[serde(alias = "LastStatus")]
+    pub(super) last_status: Option<TaskStatus>,
+    #[serde(alias = "DesiredStatus")]
+    pub(super) desired_status: Option<TaskStatus>,
+    #[serde(alias = "StopCode")]
+    pub(super) stop_code: Option<StopCode>,
+    #[serde(alias = "StoppedReason")]
+    pub(super) stopped_reason: Option<String>,
+    #[serde(alias = "Group")]
+    pub(super) group: Option<String>,
+    #[serde(alias = "LaunchType")]
+    pub(super) launch_type: Option<LaunchType>,
+    #[serde(alias = "CapacityProviderName")]
+    pub(super) capacity_provider_name: Option<String>,
+    #[serde(alias = "TaskDefinitionArn")]
+    pub(super) task_definition_arn: Option<String>,
+    #[serde(alias = "StartedBy")]
+    pub(super) started_by: Option<String>,
+    #[serde(alias = "Containers")]
+    pub(super) containers: Option<Vec<ContainerDetail>>,
+    #[serde(alias = "Version")]
+    pub(super) version: Option<i64>,
+    #[serde(alias = "StoppedAt", default, deserialize_with = "timestamp")]
+    pub(super) stopped_at: Option<OffsetDateTime>,
+    #[serde(alias = "ExecutionStoppedAt", default, deserialize_with = "timestamp")]
+    pub(super) execution_stopped_at: Option<OffsetDateTime>,
+}
+
+/// One entry of a task's `containers`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ContainerDetail {
+    #[serde(alias = "Name")]
+    pub(super) name: Option<String>,
+    #[serde(alias = "ExitCode")]
+    pub(super) exit_code: Option<i64>,
+    #[serde(alias = "Reason")]
+    pub(super) reason: Option<String>,
+    #[serde(alias = "LastStatus")]
+    pub(super) last_status: Option<ContainerStatus>,
+}
+
+/// `detail` of an ECS Deployment State Change.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DeploymentDetail {
+    pub(super) event_type: Option<EcsEventType>,
+    pub(super) event_name: Option<DeploymentEventName>,
+    pub(super) deployment_id: Option<String>,
+    pub(super) reason: Option<String>,
+}
+
+/// `detail` of an ECS Service Action.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ServiceDetail {
+    pub(super) event_type: Option<EcsEventType>,
+    pub(super) event_name: Option<ServiceEventName>,
+    pub(super) cluster_arn: Option<String>,
+    pub(super) reason: Option<String>,
+    pub(super) capacity_provider_arns: Option<Vec<String>>,
+}
+
+/// `detail` of a Step Functions Execution Status Change.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct SfnDetail {
+    pub(super) execution_arn: Option<String>,
+    pub(super) state_machine_arn: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) status: Option<ExecutionStatus>,
+    #[serde(default, deserialize_with = "timestamp")]
+    pub(super) stop_date: Option<OffsetDateTime>,
+    pub(super) error: Option<String>,
+    pub(super) cause: Option<String>,
+    pub(super) redrive_count: Option<i64>,
+}
+
+/// Reads a timestamp written either as RFC 3339 text (EventBridge, `describe-tasks`) or as epoch
+/// milliseconds (Step Functions, and the task descriptions it embeds). A value that is neither a valid
+/// time nor `null` reads as `None`: a garbled timestamp should cost the alert its time, not the alert.
+fn timestamp<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<OffsetDateTime>, D::Error> {
+    struct TimestampVisitor;
+
+    impl<'de> Visitor<'de> for TimestampVisitor {
+        type Value = Option<OffsetDateTime>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an RFC 3339 timestamp or epoch milliseconds")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(parse_rfc3339(v))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(from_epoch_millis(i128::from(v)))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(from_epoch_millis(i128::from(v)))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            // Saturating float-to-int conversion; absurd values fall out in `from_epoch_millis`.
+            #[allow(clippy::cast_possible_truncation)]
+            let millis = v as i128;
+            Ok(v.is_finite().then(|| from_epoch_millis(millis)).flatten())
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    deserializer.deserialize_option(TimestampVisitor)
+}
+
+/// Parses RFC 3339 text, `None` when it is not.
+pub(super) fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+fn from_epoch_millis(millis: i128) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(millis.checked_mul(1_000_000)?).ok()
+}
