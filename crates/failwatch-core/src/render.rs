@@ -1,33 +1,387 @@
-//! Rendering an alert for each chat service. (Being written.)
+//! Rendering an alert as the exact JSON body each chat service accepts.
+//!
+//! This module owns what every renderer shares: the [`Target`] names, the facts an alert shows and in
+//! which order, severity words and emoji, which console links may become buttons, and the progressive
+//! shortening that keeps every payload inside its service's limits. Each service's payload model lives
+//! in its own submodule; escaping and truncation of workload text live in [`crate::text`].
+//!
+//! Every renderer builds its payload at the most generous [`Level`] first and re-renders at the next,
+//! tighter level while the serialised payload breaks a limit. The last level caps every field so
+//! tightly that it fits by construction, so `render` always returns a postable payload and never fails.
 
-use crate::Alert;
+mod discord;
+mod google_chat;
+mod slack;
+mod teams;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{Alert, AlertKind, Severity};
 
 /// Where a rendered payload goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
+    /// The generic webhook: the `failwatch.alert.v1` document itself.
     Json,
+    /// A Google Chat incoming webhook.
     GoogleChat,
+    /// A Slack incoming webhook (Block Kit).
     Slack,
+    /// A Microsoft Teams Workflows (Power Automate) webhook, carrying an Adaptive Card.
     Teams,
+    /// A Discord webhook.
     Discord,
 }
 
-/// A target name that is not one of `json`, `google-chat`, `slack`, `teams`, `discord`.
+impl Target {
+    /// Every target, in the order documentation lists them.
+    pub const ALL: [Target; 5] = [
+        Target::Json,
+        Target::GoogleChat,
+        Target::Slack,
+        Target::Teams,
+        Target::Discord,
+    ];
+
+    /// The stable name used on the command line, in configuration and in metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Json => "json",
+            Target::GoogleChat => "google-chat",
+            Target::Slack => "slack",
+            Target::Teams => "teams",
+            Target::Discord => "discord",
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Target {
+    type Err = UnknownTarget;
+
+    /// Accepts the names [`Target::as_str`] returns, plus `webhook` for [`Target::Json`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "json" | "webhook" => Ok(Target::Json),
+            "google-chat" => Ok(Target::GoogleChat),
+            "slack" => Ok(Target::Slack),
+            "teams" => Ok(Target::Teams),
+            "discord" => Ok(Target::Discord),
+            other => Err(UnknownTarget(other.to_owned())),
+        }
+    }
+}
+
+/// A target name that is not one of `json`, `webhook`, `google-chat`, `slack`, `teams`, `discord`.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown target {0:?}: expected one of json, google-chat, slack, teams, discord")]
+#[error("unknown target {0:?}: expected one of json, webhook, google-chat, slack, teams, discord")]
 pub struct UnknownTarget(pub String);
 
 /// Per-route rendering choices.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RenderOptions {
-    /// A configured, trusted mention (e.g. a Slack user group) added to the message.
+    /// A configured, trusted mention added where the service notifies, copied verbatim: for example
+    /// `<!subteam^S0123>` or `<@U0123>` for Slack, `<users/123456789>` or `<users/all>` for Google Chat,
+    /// `<@123>` (user) or `<@&123>` (role) for Discord, and for Teams a user principal name such as
+    /// `oncall@example.com`. It is never escaped, because it comes from the operator's configuration,
+    /// not from the workload.
     pub mention: Option<String>,
 }
 
-/// Renders one alert as the exact JSON body to POST.
-pub fn render(alert: &Alert, target: Target, _opts: &RenderOptions) -> String {
+impl RenderOptions {
+    /// The mention, ignoring an empty or blank one.
+    fn mention(&self) -> Option<&str> {
+        self.mention
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+    }
+}
+
+/// Renders one alert as the exact compact JSON body to POST to `target`.
+///
+/// The body always fits the service's documented limits, however long the workload's text.
+pub fn render(alert: &Alert, target: Target, opts: &RenderOptions) -> String {
     match target {
         Target::Json => alert.to_json(),
-        _ => unimplemented!("renderers are being written"),
+        Target::GoogleChat => google_chat::render(alert, opts),
+        Target::Slack => slack::render(alert, opts),
+        Target::Teams => teams::render(alert, opts),
+        Target::Discord => discord::render(alert, opts),
+    }
+}
+
+/// How generously a renderer may quote: the first level is for ordinary alerts, each next one is used
+/// only when the payload at the previous one broke a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Level {
+    /// The cap, in the service's unit, for long free text (summary, reasons, causes, containers).
+    long: usize,
+    /// The cap for short values (names, ids, codes).
+    short: usize,
+    /// How many containers are listed by name before "and N more".
+    containers: usize,
+    /// Whether the hint is shown.
+    hint: bool,
+}
+
+/// The levels, most generous first. The last one keeps a payload with every fact present well below the
+/// smallest byte limit (Teams, 28,000 bytes) even when every character takes its worst-case escape.
+const LEVELS: [Level; 4] = [
+    Level {
+        long: 3000,
+        short: 256,
+        containers: 10,
+        hint: true,
+    },
+    Level {
+        long: 1000,
+        short: 200,
+        containers: 10,
+        hint: true,
+    },
+    Level {
+        long: 300,
+        short: 100,
+        containers: 5,
+        hint: true,
+    },
+    Level {
+        long: 100,
+        short: 60,
+        containers: 2,
+        hint: false,
+    },
+];
+
+/// Builds a payload at each level in turn and returns the first that `fits`, or the last level's.
+fn shrink<T>(mut build: impl FnMut(Level) -> T, fits: impl Fn(&T) -> bool) -> T {
+    let (last, tighter) = LEVELS.split_last().unwrap_or((&LEVELS[0], &[]));
+    for level in tighter {
+        let payload = build(*level);
+        if fits(&payload) {
+            return payload;
+        }
+    }
+    build(*last)
+}
+
+/// Serialises a payload model. The models hold only strings, numbers, booleans, options and vectors,
+/// which cannot fail to serialise.
+fn to_json<T: serde::Serialize>(payload: &T) -> String {
+    serde_json::to_string(payload).unwrap_or_default()
+}
+
+/// Severity as a word.
+fn severity_word(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "Critical",
+        Severity::Warning => "Warning",
+    }
+}
+
+/// Severity as an emoji, for services without colour.
+fn severity_emoji(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "🚨",
+        Severity::Warning => "⚠️",
+    }
+}
+
+/// Severity as an RGB colour: red for critical, amber for warning.
+fn severity_rgb(severity: Severity) -> u32 {
+    match severity {
+        Severity::Critical => 0xD3_2F_2F,
+        Severity::Warning => 0xF9_A8_25,
+    }
+}
+
+/// What failed, in words.
+fn kind_label(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::EcsTask => "ECS task",
+        AlertKind::EcsDeployment => "ECS deployment",
+        AlertKind::EcsService => "ECS service",
+        AlertKind::SfnExecution => "Step Functions execution",
+    }
+}
+
+/// The trusted one-line heading every renderer starts with, e.g. "🚨 Critical · ECS task".
+fn heading(alert: &Alert) -> String {
+    format!(
+        "{} {} · {}",
+        severity_emoji(alert.severity),
+        severity_word(alert.severity),
+        kind_label(alert.kind)
+    )
+}
+
+/// One labelled value of an alert. Labels are ours; values are workload text and must be escaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fact {
+    label: &'static str,
+    value: String,
+    /// Free text that may run long and span lines, as opposed to a one-line name or code.
+    long: bool,
+}
+
+/// The facts an alert shows, in display order, omitting absent ones.
+fn facts(alert: &Alert, level: Level) -> Vec<Fact> {
+    let mut facts = Vec::with_capacity(16);
+    let mut short = |label: &'static str, value: Option<&str>| {
+        if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
+            facts.push(Fact {
+                label,
+                value: value.to_owned(),
+                long: false,
+            });
+        }
+    };
+    short("Cluster", alert.cluster.as_deref());
+    short("Service", alert.service.as_deref());
+    if let Some(task) = &alert.task {
+        short("Task", Some(task.id.as_str()));
+        short("Task definition", task.definition.as_deref());
+        short("Launch type", task.launch_type.as_deref());
+        short("Stop code", task.stop_code.as_deref());
+    }
+    if let Some(execution) = &alert.execution {
+        short("Execution", execution.name.as_deref());
+        short("State machine", execution.state_machine.as_deref());
+        short("Status", execution.status.as_deref());
+        short("Error", execution.error.as_deref());
+    }
+    short("Account", alert.account.as_deref());
+    short("Region", alert.region.as_deref());
+    short("Time", Some(alert.time.as_str()));
+
+    let mut long = |label: &'static str, value: Option<String>| {
+        if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
+            facts.push(Fact {
+                label,
+                value,
+                long: true,
+            });
+        }
+    };
+    if let Some(task) = &alert.task {
+        long("Stopped reason", task.stopped_reason.clone());
+        long("Containers", containers(task, level));
+    }
+    if let Some(execution) = &alert.execution {
+        long("Cause", execution.cause.clone());
+    }
+    facts
+}
+
+/// The containers of a task, one per line, e.g. "app: exit 137 (OutOfMemoryError: …)", at most
+/// `level.containers` of them and then how many more there are.
+fn containers(task: &crate::TaskInfo, level: Level) -> Option<String> {
+    use std::fmt::Write as _;
+    if task.containers.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for (i, c) in task.containers.iter().take(level.containers).enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        // Writing to a String cannot fail.
+        let _ = match c.exit_code {
+            Some(code) => write!(out, "{}: exit {code}", c.name),
+            None => write!(out, "{}: did not start", c.name),
+        };
+        if let Some(reason) = c.reason.as_deref().filter(|r| !r.is_empty()) {
+            let _ = write!(out, " ({reason})");
+        }
+    }
+    let more = task.containers.len().saturating_sub(level.containers);
+    if more > 0 {
+        let _ = write!(out, "\nand {more} more");
+    }
+    Some(out)
+}
+
+/// A console link shown as a button, with our own label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Button<'a> {
+    /// A stable identifier, e.g. for Slack's `action_id`.
+    id: &'static str,
+    label: &'static str,
+    url: &'a str,
+}
+
+/// The alert's console links that are safe to put in a button or markdown link, in display order.
+fn buttons(alert: &Alert) -> Vec<Button<'_>> {
+    let links = &alert.links;
+    [
+        ("failwatch-open-task", "Open task", links.task.as_deref()),
+        (
+            "failwatch-task-logs",
+            "Task logs",
+            links.task_logs.as_deref(),
+        ),
+        (
+            "failwatch-open-service",
+            "Open service",
+            links.service.as_deref(),
+        ),
+        (
+            "failwatch-open-execution",
+            "Open execution",
+            links.execution.as_deref(),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(id, label, url)| {
+        url.filter(|u| safe_url(u))
+            .map(|url| Button { id, label, url })
+    })
+    .collect()
+}
+
+/// Whether a URL may be placed in a button or a markdown link: https, printable ASCII, no characters
+/// that end a markdown or Slack link, and short enough for every service (Slack buttons take 3000).
+/// Links are built from ARNs, which a body without an envelope could fill with anything.
+fn safe_url(url: &str) -> bool {
+    url.starts_with("https://")
+        && url.len() <= 2000
+        && url.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(
+                    b,
+                    b'"' | b'<' | b'>' | b'|' | b'(' | b')' | b'\\' | b'[' | b']' | b'`'
+                )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_names_round_trip() {
+        for target in Target::ALL {
+            assert_eq!(target.as_str().parse::<Target>().ok(), Some(target));
+        }
+        assert_eq!("webhook".parse::<Target>().ok(), Some(Target::Json));
+        assert!("msteams".parse::<Target>().is_err());
+    }
+
+    #[test]
+    fn unsafe_urls_are_not_buttons() {
+        assert!(safe_url(
+            "https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/a/tasks/b/configuration?region=eu-west-1"
+        ));
+        assert!(!safe_url("http://example.com"));
+        assert!(!safe_url("https://x.example/a)b"));
+        assert!(!safe_url("https://x.example/a b"));
+        assert!(!safe_url("javascript:alert(1)"));
     }
 }

@@ -1,1 +1,287 @@
-//! (Being written.)
+//! Making untrusted workload text safe to show in a chat message, and short enough to fit.
+//!
+//! Everything an alert quotes from the workload (stopped reasons, container reasons, Step Functions
+//! causes, even cluster and container names when a body arrives without an AWS envelope) is attacker- or
+//! accident-controlled. Each chat service gives some character sequences a meaning — Slack's
+//! `<!channel>`, Google Chat's `<users/all>`, Discord's `@everyone` and `[text](url)` — so a crashing
+//! container could otherwise ping a whole room or plant a disguised link in an alert people trust.
+//! [`fit`] neutralises those sequences for one [`Markup`] and truncates the result to a limit in the unit
+//! the service counts, in one pass, so that:
+//!
+//! - a cut never falls inside a UTF-8 character or inside the escape of one source character (an
+//!   `&amp;` is never left as `&am`), because the text is only ever cut between the escaped pieces of two
+//!   source characters;
+//! - a cut text always ends with [`TRUNCATION_MARKER`], and the marker is counted in the limit.
+//!
+//! Rules shared by every markup: control characters other than newline and tab become spaces, Unicode
+//! bidirectional overrides (which can make text read backwards) become U+FFFD, `@everyone`, `@here`,
+//! `@channel` and `@all` get a zero-width space after the `@`, and every `://` gets a zero-width space
+//! after the colon so no client auto-links a URL the workload wrote. Links in alerts come only from
+//! [`crate::Links`], built from ARNs, and are rendered as buttons or trusted link text.
+
+/// Appended to every truncated text. Counted in the limit.
+pub(crate) const TRUNCATION_MARKER: &str = "…(truncated)";
+
+/// The zero-width space used to break mention and link syntax without changing what a reader sees.
+const ZWSP: char = '\u{200B}';
+
+/// The unit a service counts a limit in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unit {
+    /// UTF-8 bytes, for limits on the size of the request body.
+    Bytes,
+    /// UTF-16 code units, for limits documented as "characters". Services disagree on whether an emoji
+    /// outside the Basic Multilingual Plane is one character or two; UTF-16 counts it as two, which is
+    /// never fewer than any service counts, so a text within the limit in this unit is within it for
+    /// every interpretation.
+    Chars,
+}
+
+/// Measures `s` in `unit`.
+pub(crate) fn measure(s: &str, unit: Unit) -> usize {
+    match unit {
+        Unit::Bytes => s.len(),
+        Unit::Chars => s.chars().map(char::len_utf16).sum(),
+    }
+}
+
+/// How the destination field interprets text, which decides what must be escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Markup {
+    /// A field the service documents as shown verbatim (Google Chat card header, Discord footer). The
+    /// shared rules apply, and a zero-width space follows every `<` as in [`Markup::GoogleChatText`],
+    /// in case a client parses more than its documentation says; a reader cannot see it.
+    Plain,
+    /// Slack `mrkdwn` and top-level `text`: `&`, `<`, `>` become entities, as Slack requires, which
+    /// makes `<!channel>`, `<@U123>` and `<https://x|y>` impossible.
+    SlackMrkdwn,
+    /// Google Chat message `text`: a zero-width space after every `<` breaks `<users/all>`,
+    /// `<users/123>` and `<https://x|y>`. Entities are not used because message text is not HTML:
+    /// readers would see `&lt;` literally.
+    GoogleChatText,
+    /// Google Chat card text (`decoratedText.text`), which is a small HTML subset: `&`, `<`, `>`
+    /// become entities and newlines become `<br>`.
+    GoogleChatHtml,
+    /// Discord markdown (embed description, field values, titles): every markdown metacharacter gets a
+    /// backslash, which Discord honours, so no `[text](url)`, `<@id>`, `<@&id>`, `<#channel>`,
+    /// emphasis, spoiler, heading or quote can be formed.
+    DiscordMarkdown,
+    /// Adaptive Card markdown in Teams (`TextBlock.text`, `Fact.value`): the subset is bold, italic,
+    /// lists and `[text](url)` links. Backslash escapes are not documented for Adaptive Cards, so a
+    /// zero-width space after every `]` breaks link syntax instead. Teams only mentions through
+    /// `msteams.entities`, which workload text cannot add; a zero-width space after every `<` keeps an
+    /// `<at>` tag inert even so.
+    TeamsMarkdown,
+}
+
+/// Escapes `input` for `markup` and truncates the result to at most `limit` in `unit`, ending a cut text
+/// with [`TRUNCATION_MARKER`]. With `single_line`, line breaks become spaces (for names and one-line
+/// fields).
+pub(crate) fn fit(
+    input: &str,
+    markup: Markup,
+    single_line: bool,
+    limit: usize,
+    unit: Unit,
+) -> String {
+    let marker_cost = measure(TRUNCATION_MARKER, unit);
+    let mut out = String::with_capacity(input.len().min(limit.saturating_mul(2)) + 8);
+    let mut cost = 0usize;
+    // The longest prefix (in `out` bytes) after which the marker still fits.
+    let mut cut_at = 0usize;
+    let mut at_line_start = true;
+    for (i, c) in input.char_indices() {
+        let before = out.len();
+        let rest = &input[i + c.len_utf8()..];
+        push_escaped(&mut out, c, rest, markup, single_line, at_line_start);
+        at_line_start = c == '\n' && !single_line;
+        cost += measure(&out[before..], unit);
+        if cost > limit {
+            out.truncate(cut_at);
+            // No limit in this crate is smaller than the marker; stay correct anyway by cutting the
+            // marker itself.
+            out.push_str(cut_plain(TRUNCATION_MARKER, limit, unit));
+            return out;
+        }
+        if cost + marker_cost <= limit {
+            cut_at = out.len();
+        }
+    }
+    out
+}
+
+/// The longest prefix of `s` within `limit` in `unit`, cut at a character boundary, with no marker.
+/// For trusted text (our own labels) and identifiers such as thread keys where a marker would be wrong.
+pub(crate) fn cut_plain(s: &str, limit: usize, unit: Unit) -> &str {
+    if measure(s, unit) <= limit {
+        return s;
+    }
+    let mut cost = 0usize;
+    for (i, c) in s.char_indices() {
+        cost += match unit {
+            Unit::Bytes => c.len_utf8(),
+            Unit::Chars => c.len_utf16(),
+        };
+        if cost > limit {
+            return &s[..i];
+        }
+    }
+    s
+}
+
+/// Appends the escaped form of one source character. `rest` is the source text after it, for the
+/// look-ahead the mention and URL rules need.
+fn push_escaped(
+    out: &mut String,
+    c: char,
+    rest: &str,
+    markup: Markup,
+    single_line: bool,
+    at_line_start: bool,
+) {
+    // Shared rules first: they apply whatever the markup.
+    match c {
+        '\n' if single_line => {
+            out.push(' ');
+            return;
+        }
+        '\n' => {
+            match markup {
+                Markup::GoogleChatHtml => out.push_str("<br>"),
+                // Adaptive Cards only break a line outside a list on a blank line.
+                Markup::TeamsMarkdown => out.push_str("\n\n"),
+                _ => out.push('\n'),
+            }
+            return;
+        }
+        '\t' => {
+            out.push(if single_line { ' ' } else { '\t' });
+            return;
+        }
+        c if c.is_control() => {
+            out.push(' ');
+            return;
+        }
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {
+            out.push('\u{FFFD}');
+            return;
+        }
+        _ => {}
+    }
+    match markup {
+        Markup::SlackMrkdwn | Markup::GoogleChatHtml => match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            _ => push_shared(out, c, rest),
+        },
+        Markup::GoogleChatText | Markup::Plain => {
+            if c == '<' {
+                out.push('<');
+                out.push(ZWSP);
+            } else {
+                push_shared(out, c, rest);
+            }
+        }
+        Markup::DiscordMarkdown => match c {
+            '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<' | '>' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // A dash or plus only starts a list at the beginning of a line.
+            '-' | '+' if at_line_start => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => push_shared(out, c, rest),
+        },
+        Markup::TeamsMarkdown => match c {
+            ']' | '<' => {
+                out.push(c);
+                out.push(ZWSP);
+            }
+            _ => push_shared(out, c, rest),
+        },
+    }
+}
+
+/// The mention and URL rules every markup shares.
+fn push_shared(out: &mut String, c: char, rest: &str) {
+    out.push(c);
+    match c {
+        '@' if starts_with_room_word(rest) => out.push(ZWSP),
+        ':' if rest.starts_with("//") => out.push(ZWSP),
+        _ => {}
+    }
+}
+
+/// Whether `rest` starts with a word that, after `@`, addresses a whole room in some service.
+fn starts_with_room_word(rest: &str) -> bool {
+    const WORDS: [&str; 4] = ["everyone", "here", "channel", "all"];
+    WORDS.iter().any(|w| {
+        rest.get(..w.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(w))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slack_escapes_entities_and_room_mentions() {
+        let s = fit(
+            "<!channel> & <https://evil.example|click> @here",
+            Markup::SlackMrkdwn,
+            false,
+            1000,
+            Unit::Chars,
+        );
+        assert_eq!(
+            s,
+            "&lt;!channel&gt; &amp; &lt;https:\u{200B}//evil.example|click&gt; @\u{200B}here"
+        );
+    }
+
+    #[test]
+    fn discord_escapes_markdown_and_mentions() {
+        let s = fit(
+            "[x](https://evil.example) <@&1> @everyone\n- item",
+            Markup::DiscordMarkdown,
+            false,
+            1000,
+            Unit::Chars,
+        );
+        assert_eq!(
+            s,
+            "\\[x\\](https:\u{200B}//evil.example) \\<@&1\\> @\u{200B}everyone\n\\- item"
+        );
+    }
+
+    #[test]
+    fn truncation_never_splits_an_entity_or_a_character() {
+        // Every `<` becomes a 4-character entity; a limit that falls inside one must cut before it.
+        for limit in 13..40 {
+            let s = fit(
+                &"<é🚨".repeat(50),
+                Markup::SlackMrkdwn,
+                false,
+                limit,
+                Unit::Chars,
+            );
+            assert!(measure(&s, Unit::Chars) <= limit, "{limit}: {s}");
+            assert!(s.ends_with(TRUNCATION_MARKER));
+            let body = s.strip_suffix(TRUNCATION_MARKER).unwrap_or_default();
+            assert!(
+                !body.contains("&l") || body.matches("&lt;").count() == body.matches('&').count()
+            );
+            assert!(!body.ends_with('&'));
+        }
+    }
+
+    #[test]
+    fn text_within_the_limit_is_untouched_and_unmarked() {
+        assert_eq!(fit("abc", Markup::Plain, false, 3, Unit::Bytes), "abc");
+        assert_eq!(cut_plain("aé", 2, Unit::Bytes), "a");
+    }
+}

@@ -1,0 +1,226 @@
+//! Discord: one embed for a webhook, coloured by severity.
+//!
+//! Webhook messages cannot carry link buttons (components need an application-owned webhook), so the
+//! console links are a "Links" field of markdown links whose labels are ours and whose URLs passed
+//! [`super::safe_url`]; the embed title links to the first of them. `allowed_mentions.parse` is always
+//! empty, so nothing in the message pings anyone — except the configured mention, which goes in
+//! `content` and is allowed explicitly when it is a user (`<@id>`), a role (`<@&id>`), or `@everyone` /
+//! `@here`.
+//!
+//! Limits: title 256, description 4,096, at most 25 fields, field name 256 and value 1,024, footer
+//! 2,048, all embed text together 6,000, content 2,000 characters.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{Button, Level, buttons, facts, severity_emoji, severity_rgb, shrink, to_json};
+use crate::Alert;
+use crate::render::RenderOptions;
+use crate::text::{Markup, Unit, cut_plain, fit, measure};
+
+pub(crate) const MAX_TITLE: usize = 256;
+pub(crate) const MAX_DESCRIPTION: usize = 4096;
+pub(crate) const MAX_FIELDS: usize = 25;
+pub(crate) const MAX_FIELD_NAME: usize = 256;
+pub(crate) const MAX_FIELD_VALUE: usize = 1024;
+pub(crate) const MAX_FOOTER: usize = 2048;
+pub(crate) const MAX_EMBED_TOTAL: usize = 6000;
+pub(crate) const MAX_CONTENT: usize = 2000;
+
+#[derive(Debug, Serialize)]
+struct Message {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<String>,
+    embeds: [Embed; 1],
+    allowed_mentions: AllowedMentions,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct AllowedMentions {
+    parse: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    users: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    roles: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Embed {
+    title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    description: String,
+    color: u32,
+    fields: Vec<Field>,
+    footer: Footer,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Field {
+    name: String,
+    value: String,
+    inline: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Footer {
+    text: String,
+}
+
+impl Embed {
+    /// The characters Discord counts against its 6,000 total.
+    fn total_chars(&self) -> usize {
+        measure(&self.title, Unit::Chars)
+            + measure(&self.description, Unit::Chars)
+            + measure(&self.footer.text, Unit::Chars)
+            + self
+                .fields
+                .iter()
+                .map(|f| measure(&f.name, Unit::Chars) + measure(&f.value, Unit::Chars))
+                .sum::<usize>()
+    }
+}
+
+pub(super) fn render(alert: &Alert, opts: &RenderOptions) -> String {
+    let links = buttons(alert);
+    let message = shrink(
+        |level| message(alert, opts, &links, level),
+        |m| m.embeds[0].total_chars() <= MAX_EMBED_TOTAL,
+    );
+    to_json(&message)
+}
+
+fn md(value: &str, single_line: bool, limit: usize) -> String {
+    fit(
+        value,
+        Markup::DiscordMarkdown,
+        single_line,
+        limit,
+        Unit::Chars,
+    )
+}
+
+fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Level) -> Message {
+    let mention = opts.mention();
+
+    let emoji = severity_emoji(alert.severity);
+    let mut title = format!("{emoji} ");
+    let room = MAX_TITLE.saturating_sub(measure(&title, Unit::Chars));
+    title.push_str(&md(&alert.title, true, room.min(level.short)));
+
+    let mut fields: Vec<Field> = Vec::with_capacity(MAX_FIELDS);
+    for fact in facts(alert, level) {
+        let limit = if fact.long { level.long } else { level.short };
+        fields.push(Field {
+            name: fact.label.to_owned(),
+            value: md(&fact.value, !fact.long, limit.min(MAX_FIELD_VALUE)),
+            inline: !fact.long,
+        });
+    }
+    if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
+        fields.push(Field {
+            name: "💡 Hint".to_owned(),
+            value: md(hint, false, level.long.min(MAX_FIELD_VALUE)),
+            inline: false,
+        });
+    }
+    fields.truncate(MAX_FIELDS - usize::from(!links.is_empty()));
+    if !links.is_empty() {
+        let value = links
+            .iter()
+            .map(|b| format!("[{}]({})", b.label, b.url))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        // Four safe URLs of at most 2,000 bytes could exceed a field; drop whole links, never cut one.
+        let mut value = value;
+        while measure(&value, Unit::Chars) > MAX_FIELD_VALUE {
+            match value.rfind(" · ") {
+                Some(at) => value.truncate(at),
+                None => {
+                    value.clear();
+                    break;
+                }
+            }
+        }
+        if !value.is_empty() {
+            fields.push(Field {
+                name: "Links".to_owned(),
+                value,
+                inline: false,
+            });
+        }
+    }
+    debug_assert!(
+        fields
+            .iter()
+            .all(|f| measure(&f.name, Unit::Chars) <= MAX_FIELD_NAME)
+    );
+
+    // Footers show markdown literally, so a real event id (a UUID) never shows a backslash; an odd one
+    // is escaped anyway so that no workload text in a Discord payload is left unescaped.
+    let footer = format!(
+        "failwatch · event {}",
+        md(&alert.event_id, true, level.short)
+    );
+    let timestamp = OffsetDateTime::parse(&alert.time, &Rfc3339)
+        .is_ok()
+        .then(|| alert.time.clone());
+
+    Message {
+        content: mention.map(|m| cut_plain(m, MAX_CONTENT, Unit::Chars).to_owned()),
+        embeds: [Embed {
+            title,
+            url: links.first().map(|b| b.url.to_owned()),
+            description: md(&alert.summary, false, level.long.min(MAX_DESCRIPTION)),
+            color: severity_rgb(alert.severity),
+            fields,
+            footer: Footer {
+                text: cut_plain(&footer, MAX_FOOTER, Unit::Chars).to_owned(),
+            },
+            timestamp,
+        }],
+        allowed_mentions: allowed_mentions(mention),
+    }
+}
+
+/// Allows exactly the configured mention to ping, and nothing else.
+fn allowed_mentions(mention: Option<&str>) -> AllowedMentions {
+    let mut allowed = AllowedMentions::default();
+    let Some(mention) = mention else {
+        return allowed;
+    };
+    let id =
+        |s: &str| (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.to_owned());
+    if mention == "@everyone" || mention == "@here" {
+        allowed.parse.push("everyone");
+    } else if let Some(inner) = mention
+        .strip_prefix("<@&")
+        .and_then(|s| s.strip_suffix('>'))
+    {
+        allowed.roles.extend(id(inner));
+    } else if let Some(inner) = mention.strip_prefix("<@").and_then(|s| s.strip_suffix('>')) {
+        allowed
+            .users
+            .extend(id(inner.strip_prefix('!').unwrap_or(inner)));
+    }
+    allowed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_mentions;
+
+    #[test]
+    fn only_the_configured_mention_is_allowed() {
+        let none = allowed_mentions(None);
+        assert!(none.parse.is_empty() && none.users.is_empty() && none.roles.is_empty());
+        assert_eq!(allowed_mentions(Some("<@123>")).users, vec!["123"]);
+        assert_eq!(allowed_mentions(Some("<@!123>")).users, vec!["123"]);
+        assert_eq!(allowed_mentions(Some("<@&456>")).roles, vec!["456"]);
+        assert!(allowed_mentions(Some("<@abc>")).users.is_empty());
+        assert_eq!(allowed_mentions(Some("@here")).parse, vec!["everyone"]);
+    }
+}

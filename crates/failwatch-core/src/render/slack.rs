@@ -1,0 +1,240 @@
+//! Slack: a Block Kit message for an incoming webhook.
+//!
+//! The top-level `text` is what notifications show (and what clients without Block Kit show); the
+//! configured mention goes there and at the top of the first section, so the message both pings and
+//! shows who was called. Workload text is `mrkdwn` with `&`, `<`, `>` escaped, and every text object
+//! that holds it is `verbatim`, so Slack does not auto-link URLs or channel names in it either.
+//!
+//! Limits: at most 50 blocks; a section's text at most 3,000 characters; at most 10 section fields of
+//! 2,000 characters each; a header at most 150 characters; at most 10 context elements; a button's
+//! label at most 75 characters and its URL at most 3,000. Slack truncates a message beyond 40,000
+//! characters, which the final size check keeps far away.
+
+use serde::Serialize;
+
+use super::{
+    Button, Level, buttons, facts, heading, severity_emoji, severity_word, shrink, to_json,
+};
+use crate::Alert;
+use crate::render::RenderOptions;
+use crate::text::{Markup, Unit, fit, measure};
+
+/// Block Kit's limit on blocks in one message.
+pub(crate) const MAX_BLOCKS: usize = 50;
+/// Block Kit's limit on a section's text.
+pub(crate) const MAX_SECTION_CHARS: usize = 3000;
+/// Block Kit's limit on one section field.
+pub(crate) const MAX_FIELD_CHARS: usize = 2000;
+/// Block Kit's limit on fields in one section.
+pub(crate) const MAX_FIELDS: usize = 10;
+/// Block Kit's limit on a header's text.
+pub(crate) const MAX_HEADER_CHARS: usize = 150;
+/// The top-level text is a notification line; longer would only be cut by clients.
+pub(crate) const MAX_TEXT_CHARS: usize = 3000;
+/// Slack truncates longer messages; the whole body is kept below this many bytes.
+pub(crate) const MAX_BYTES: usize = 40_000;
+
+#[derive(Debug, Serialize)]
+struct Message {
+    text: String,
+    blocks: Vec<Block>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Block {
+    Header {
+        text: Text,
+    },
+    Section {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        text: Option<Text>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        fields: Vec<Text>,
+    },
+    Context {
+        elements: Vec<Text>,
+    },
+    Actions {
+        elements: Vec<SlackButton>,
+    },
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Text {
+    PlainText { text: String, emoji: bool },
+    Mrkdwn { text: String, verbatim: bool },
+}
+
+#[derive(Debug, Serialize)]
+struct SlackButton {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    action_id: &'static str,
+    text: Text,
+    url: String,
+}
+
+fn mrkdwn(text: String) -> Text {
+    Text::Mrkdwn {
+        text,
+        verbatim: true,
+    }
+}
+
+/// A labelled mrkdwn text: the bold label is ours, the value is escaped and cut to fit `limit` in all.
+fn labelled(label: &str, value: &str, single_line: bool, limit: usize) -> String {
+    let mut out = format!("*{label}*\n");
+    let room = limit.saturating_sub(measure(&out, Unit::Chars));
+    out.push_str(&fit(
+        value,
+        Markup::SlackMrkdwn,
+        single_line,
+        room,
+        Unit::Chars,
+    ));
+    out
+}
+
+pub(super) fn render(alert: &Alert, opts: &RenderOptions) -> String {
+    let links = buttons(alert);
+    shrink(
+        |level| to_json(&message(alert, opts, &links, level)),
+        |json| measure(json, Unit::Bytes) <= MAX_BYTES,
+    )
+}
+
+fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Level) -> Message {
+    let mention = opts.mention();
+
+    let mut text = String::new();
+    if let Some(mention) = mention {
+        text.push_str(mention);
+        text.push(' ');
+    }
+    text.push_str(&format!(
+        "{} {}: ",
+        severity_emoji(alert.severity),
+        severity_word(alert.severity)
+    ));
+    let room = MAX_TEXT_CHARS.saturating_sub(measure(&text, Unit::Chars));
+    text.push_str(&fit(
+        &alert.title,
+        Markup::SlackMrkdwn,
+        true,
+        room,
+        Unit::Chars,
+    ));
+
+    let mut blocks = Vec::with_capacity(12);
+    blocks.push(Block::Header {
+        text: Text::PlainText {
+            text: crate::text::cut_plain(&heading(alert), MAX_HEADER_CHARS, Unit::Chars).to_owned(),
+            emoji: true,
+        },
+    });
+
+    // The first section: mention, bold title, summary.
+    let mut lead = String::new();
+    if let Some(mention) = mention {
+        lead.push_str(mention);
+        lead.push('\n');
+    }
+    lead.push('*');
+    lead.push_str(&fit(
+        &alert.title,
+        Markup::SlackMrkdwn,
+        true,
+        level.short,
+        Unit::Chars,
+    ));
+    lead.push_str("*\n");
+    let room = MAX_SECTION_CHARS
+        .min(level.long)
+        .saturating_sub(measure(&lead, Unit::Chars));
+    lead.push_str(&fit(
+        &alert.summary,
+        Markup::SlackMrkdwn,
+        false,
+        room,
+        Unit::Chars,
+    ));
+    blocks.push(Block::Section {
+        text: Some(mrkdwn(lead)),
+        fields: Vec::new(),
+    });
+
+    let all = facts(alert, level);
+    let (short, long): (Vec<_>, Vec<_>) = all.iter().partition(|f| !f.long);
+    for chunk in short.chunks(MAX_FIELDS) {
+        blocks.push(Block::Section {
+            text: None,
+            fields: chunk
+                .iter()
+                .map(|f| {
+                    mrkdwn(labelled(
+                        f.label,
+                        &f.value,
+                        true,
+                        MAX_FIELD_CHARS.min(level.short + 16),
+                    ))
+                })
+                .collect(),
+        });
+    }
+    for fact in long {
+        blocks.push(Block::Section {
+            text: Some(mrkdwn(labelled(
+                fact.label,
+                &fact.value,
+                false,
+                MAX_SECTION_CHARS.min(level.long),
+            ))),
+            fields: Vec::new(),
+        });
+    }
+    if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
+        blocks.push(Block::Section {
+            text: Some(mrkdwn(labelled(
+                ":bulb: Hint",
+                hint,
+                false,
+                MAX_SECTION_CHARS.min(level.long),
+            ))),
+            fields: Vec::new(),
+        });
+    }
+    blocks.push(Block::Context {
+        elements: vec![mrkdwn(format!(
+            "failwatch · event {}",
+            fit(
+                &alert.event_id,
+                Markup::SlackMrkdwn,
+                true,
+                level.short,
+                Unit::Chars
+            )
+        ))],
+    });
+    if !links.is_empty() {
+        blocks.push(Block::Actions {
+            elements: links
+                .iter()
+                .map(|b| SlackButton {
+                    kind: "button",
+                    action_id: b.id,
+                    text: Text::PlainText {
+                        text: b.label.to_owned(),
+                        emoji: false,
+                    },
+                    url: b.url.to_owned(),
+                })
+                .collect(),
+        });
+    }
+    // Never reached with today's layout (at most a dozen blocks), kept so a future field cannot make
+    // Slack reject the message.
+    blocks.truncate(MAX_BLOCKS);
+    Message { text, blocks }
+}

@@ -1,0 +1,266 @@
+//! Microsoft Teams: an Adaptive Card (schema version 1.4) for a Workflows (Power Automate) webhook.
+//!
+//! Office 365 connectors are retired; the "Post to a channel when a webhook request is received"
+//! workflow takes a message activity whose attachment is the card. Version 1.4 is the newest Teams
+//! renders everywhere, including mobile. Workload text is Adaptive Card markdown with link syntax broken
+//! (see [`crate::text::Markup::TeamsMarkdown`]); links appear only as `Action.OpenUrl` buttons.
+//!
+//! Teams notifies only for a mention backed by an `msteams.entities` entry. A configured mention that
+//! looks like a user principal name (`oncall@example.com`) becomes `<at>…</at>` with that entry; any
+//! other mention is shown verbatim at the top of the card.
+//!
+//! Limit: about 28 KB for the whole message, above which Teams answers "request entity too large".
+
+use serde::Serialize;
+
+use super::{Button, Level, buttons, facts, heading, shrink, to_json};
+use crate::render::RenderOptions;
+use crate::text::{Markup, Unit, fit, measure};
+use crate::{Alert, Severity};
+
+/// The Workflows message size limit, taken as decimal kilobytes so it holds for either reading.
+pub(crate) const MAX_BYTES: usize = 28_000;
+
+#[derive(Debug, Serialize)]
+struct Message {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    attachments: [Attachment; 1],
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Attachment {
+    content_type: &'static str,
+    content_url: Option<&'static str>,
+    content: Card,
+}
+
+#[derive(Debug, Serialize)]
+struct Card {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    version: &'static str,
+    msteams: MsTeams,
+    body: Vec<Element>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    actions: Vec<Action>,
+}
+
+#[derive(Debug, Serialize)]
+struct MsTeams {
+    width: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    entities: Vec<Entity>,
+}
+
+#[derive(Debug, Serialize)]
+struct Entity {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: String,
+    mentioned: Mentioned,
+}
+
+#[derive(Debug, Serialize)]
+struct Mentioned {
+    id: String,
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type")]
+enum Element {
+    TextBlock(TextBlock),
+    Container {
+        style: &'static str,
+        bleed: bool,
+        items: Vec<Element>,
+    },
+    FactSet {
+        facts: Vec<Fact>,
+    },
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TextBlock {
+    text: String,
+    wrap: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weight: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    color: Option<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    is_subtle: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Fact {
+    title: &'static str,
+    value: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Action {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    url: String,
+}
+
+pub(super) fn render(alert: &Alert, opts: &RenderOptions) -> String {
+    let links = buttons(alert);
+    shrink(
+        |level| to_json(&message(alert, opts, &links, level)),
+        |json| measure(json, Unit::Bytes) <= MAX_BYTES,
+    )
+}
+
+fn text(value: &str, single_line: bool, limit: usize) -> String {
+    fit(
+        value,
+        Markup::TeamsMarkdown,
+        single_line,
+        limit,
+        Unit::Chars,
+    )
+}
+
+fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Level) -> Message {
+    let (style, color) = match alert.severity {
+        Severity::Critical => ("attention", "Attention"),
+        Severity::Warning => ("warning", "Warning"),
+    };
+    let mut body = Vec::with_capacity(10);
+    let mut entities = Vec::new();
+    if let Some(mention) = opts.mention() {
+        let text = if is_user_principal_name(mention) {
+            let tag = format!("<at>{mention}</at>");
+            entities.push(Entity {
+                kind: "mention",
+                text: tag.clone(),
+                mentioned: Mentioned {
+                    id: mention.to_owned(),
+                    name: mention.to_owned(),
+                },
+            });
+            tag
+        } else {
+            mention.to_owned()
+        };
+        body.push(Element::TextBlock(TextBlock {
+            text,
+            wrap: true,
+            ..TextBlock::default()
+        }));
+    }
+    body.push(Element::Container {
+        style,
+        bleed: true,
+        items: vec![
+            Element::TextBlock(TextBlock {
+                text: heading(alert),
+                wrap: true,
+                weight: Some("Bolder"),
+                size: Some("Medium"),
+                color: Some(color),
+                ..TextBlock::default()
+            }),
+            Element::TextBlock(TextBlock {
+                text: text(&alert.title, true, level.short),
+                wrap: true,
+                weight: Some("Bolder"),
+                ..TextBlock::default()
+            }),
+        ],
+    });
+    body.push(Element::TextBlock(TextBlock {
+        text: text(&alert.summary, false, level.long),
+        wrap: true,
+        ..TextBlock::default()
+    }));
+
+    let all = facts(alert, level);
+    let (short, long): (Vec<_>, Vec<_>) = all.iter().partition(|f| !f.long);
+    if !short.is_empty() {
+        body.push(Element::FactSet {
+            facts: short
+                .iter()
+                .map(|f| Fact {
+                    title: f.label,
+                    value: text(&f.value, true, level.short),
+                })
+                .collect(),
+        });
+    }
+    for fact in long {
+        body.push(Element::TextBlock(TextBlock {
+            text: fact.label.to_owned(),
+            wrap: true,
+            weight: Some("Bolder"),
+            ..TextBlock::default()
+        }));
+        body.push(Element::TextBlock(TextBlock {
+            text: text(&fact.value, false, level.long),
+            wrap: true,
+            ..TextBlock::default()
+        }));
+    }
+    if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
+        body.push(Element::TextBlock(TextBlock {
+            text: format!("💡 {}", text(hint, false, level.long)),
+            wrap: true,
+            ..TextBlock::default()
+        }));
+    }
+    body.push(Element::TextBlock(TextBlock {
+        text: format!(
+            "failwatch · event {}",
+            text(&alert.event_id, true, level.short)
+        ),
+        wrap: true,
+        size: Some("Small"),
+        is_subtle: true,
+        ..TextBlock::default()
+    }));
+
+    Message {
+        kind: "message",
+        attachments: [Attachment {
+            content_type: "application/vnd.microsoft.card.adaptive",
+            content_url: None,
+            content: Card {
+                schema: "http://adaptivecards.io/schemas/adaptive-card.json",
+                kind: "AdaptiveCard",
+                version: "1.4",
+                msteams: MsTeams {
+                    width: "Full",
+                    entities,
+                },
+                body,
+                actions: links
+                    .iter()
+                    .map(|b| Action {
+                        kind: "Action.OpenUrl",
+                        title: b.label,
+                        url: b.url.to_owned(),
+                    })
+                    .collect(),
+            },
+        }],
+    }
+}
+
+/// Whether a configured mention is a user principal name Teams can resolve: one `@`, no spaces, no
+/// markup.
+fn is_user_principal_name(mention: &str) -> bool {
+    mention.matches('@').count() == 1
+        && !mention.starts_with('@')
+        && !mention.ends_with('@')
+        && !mention.contains(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"'))
+}
