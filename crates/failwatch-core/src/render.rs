@@ -231,11 +231,14 @@ struct Fact {
     long: bool,
 }
 
-/// The facts an alert shows, in display order, omitting absent ones.
+/// The facts an alert shows besides its summary, in display order, omitting absent ones and those whose
+/// value the summary already states (the classifier writes summaries as "Label: value" lines, like the
+/// seed's message, so showing both would say most things twice).
 fn facts(alert: &Alert, level: Level) -> Vec<Fact> {
     let mut facts = Vec::with_capacity(16);
+    let new = |value: &str| !value.trim().is_empty() && !alert.summary.contains(value.trim());
     let mut short = |label: &'static str, value: Option<&str>| {
-        if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
+        if let Some(value) = value.filter(|v| new(v)) {
             facts.push(Fact {
                 label,
                 value: value.to_owned(),
@@ -262,7 +265,7 @@ fn facts(alert: &Alert, level: Level) -> Vec<Fact> {
     short("Time", Some(alert.time.as_str()));
 
     let mut long = |label: &'static str, value: Option<String>| {
-        if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
+        if let Some(value) = value.filter(|v| new(v)) {
             facts.push(Fact {
                 label,
                 value,
@@ -275,7 +278,16 @@ fn facts(alert: &Alert, level: Level) -> Vec<Fact> {
         long("Containers", containers(task, level));
     }
     if let Some(execution) = &alert.execution {
-        long("Cause", execution.cause.clone());
+        // A cause that is a JSON document is, for a `runTask.sync` failure, the ECS task description the
+        // classifier already turned into the task and container facts; repeating it adds only noise.
+        let extracted = alert.task.is_some();
+        long(
+            "Cause",
+            execution
+                .cause
+                .clone()
+                .filter(|c| !(extracted && c.trim_start().starts_with('{'))),
+        );
     }
     facts
 }

@@ -11,7 +11,10 @@
 
 use serde::Serialize;
 
-use super::{Button, Level, buttons, facts, heading, severity_rgb, severity_word, shrink, to_json};
+use super::{
+    Button, Level, buttons, facts, heading, severity_emoji, severity_rgb, severity_word, shrink,
+    to_json,
+};
 use crate::Alert;
 use crate::render::RenderOptions;
 use crate::text::{Markup, Unit, cut_plain, fit, measure};
@@ -137,7 +140,9 @@ fn message<'a>(
         text.push_str(mention);
         text.push(' ');
     }
-    text.push_str(&heading(alert));
+    text.push_str(severity_emoji(alert.severity));
+    text.push(' ');
+    text.push_str(severity_word(alert.severity));
     text.push_str(": ");
     let room = MAX_TEXT_CHARS.saturating_sub(measure(&text, Unit::Chars));
     text.push_str(&fit(
