@@ -7,7 +7,7 @@
 # required. terraform, kubectl, shellcheck and the AWS CLI are used when present; a missing one is
 # reported as SKIP (kubectl has a fallback that validates the base files individually).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 root="$PWD"
 export PATH="$root/.venv/bin:$PATH"
 py="$root/.venv/bin/python"
