@@ -475,7 +475,7 @@ fn classify_deployment(e: &EcsDeploymentEvent) -> Decision {
             e.deployment_id.as_deref().unwrap_or(&e.meta.id),
             e.event_name
         ),
-        group_key: format!("ecs_deployment:{cluster}:{}", e.service),
+        group_key: format!("ecs_deployment:{cluster}:{}:{}", e.service, class.code()),
     })
 }
 
@@ -571,8 +571,9 @@ fn classify_service(e: &EcsServiceEvent) -> Decision {
             e.reason.as_deref().unwrap_or("")
         ),
         group_key: format!(
-            "ecs_service:{cluster}:{}:{event_name}",
-            e.service.as_deref().unwrap_or("")
+            "ecs_service:{cluster}:{}:{}",
+            e.service.as_deref().unwrap_or(""),
+            class.code()
         ),
     })
 }

@@ -1,1 +1,581 @@
-//! (Being written.)
+//! Decoding: every body shape, the facts recovered from ARNs, open enums, and errors that name what is
+//! wrong.
+
+use failwatch_core::{
+    DecodeContext, DecodeError, DeploymentEventName, EcsEventType, Event, ExecutionStatus,
+    LaunchType, ServiceEventName, SfnOrigin, Shape, StopCode, TaskStatus, decode,
+};
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+use crate::fixtures;
+
+fn task_event(name: &str) -> failwatch_core::EcsTaskEvent {
+    match fixtures::event(name) {
+        Event::EcsTask(e) => e,
+        other => panic!("{name}: expected an ECS task event, got {other:?}"),
+    }
+}
+
+fn sfn_event(name: &str) -> failwatch_core::SfnExecutionEvent {
+    match fixtures::event(name) {
+        Event::SfnExecution(e) => e,
+        other => panic!("{name}: expected a Step Functions event, got {other:?}"),
+    }
+}
+
+fn decode_value(v: &Value) -> Result<Event, DecodeError> {
+    decode(&v.to_string(), &fixtures::ctx())
+}
+
+fn fixture_value(name: &str) -> Value {
+    serde_json::from_str(&fixtures::load(name)).expect("fixture is JSON")
+}
+
+#[test]
+fn every_event_fixture_decodes() {
+    let ctx = fixtures::ctx();
+    let events = fixtures::events();
+    assert!(events.len() >= 50, "only {} fixtures", events.len());
+    for (name, body) in events {
+        let event = decode(&body, &ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let kind = event.kind().map_or("unhandled", |k| k.as_str());
+        assert!(
+            name.starts_with(kind),
+            "{name}: file name should start with its kind {kind}"
+        );
+    }
+}
+
+#[test]
+fn eventbridge_ecs_task_state_change() {
+    let e = task_event("ecs_task-essential-container-exit254");
+    assert_eq!(e.meta.shape, Shape::EventBridge);
+    assert!(!e.meta.via_sns);
+    assert_eq!(e.meta.id, "1b6942a6-cd98-6448-c038-0c22636e3d53");
+    assert_eq!(e.meta.time, datetime!(2023-05-21 15:37:04 UTC));
+    assert_eq!(e.meta.account.as_deref(), Some("012345678900"));
+    assert_eq!(e.meta.region.as_deref(), Some("eu-central-1"));
+    assert_eq!(e.meta.partition, "aws");
+    let t = &e.task;
+    assert_eq!(t.id, "4ca7a4f90c6342e286b4e8bec7d9e4b6");
+    assert_eq!(t.cluster.as_deref(), Some("scc-events-cluster"));
+    assert_eq!(t.last_status, Some(TaskStatus::Deprovisioning));
+    assert_eq!(t.desired_status, Some(TaskStatus::Stopped));
+    assert_eq!(t.stop_code, Some(StopCode::EssentialContainerExited));
+    assert_eq!(
+        t.stopped_reason.as_deref(),
+        Some("Essential container in task exited")
+    );
+    assert_eq!(t.service(), Some("scc-cloud-connector"));
+    assert_eq!(t.definition.as_deref(), Some("scc:9"));
+    assert_eq!(t.launch_type, Some(LaunchType::Fargate));
+    assert_eq!(t.version, Some(4));
+    assert_eq!(
+        t.execution_stopped_at,
+        Some(datetime!(2023-05-21 15:36:54.807 UTC))
+    );
+    assert_eq!(t.containers.len(), 1);
+    assert_eq!(t.containers[0].name, "CloudConnector");
+    assert_eq!(t.containers[0].exit_code, Some(254));
+}
+
+#[test]
+fn the_sqs_body_the_sns_wrapped_and_the_pretty_event_decode_alike() {
+    let direct = task_event("ecs_task-essential-container-exit254");
+    let compact = task_event("ecs_task-sqs-body-compact");
+    let via_sns = task_event("ecs_task-sns-wrapped-eventbridge");
+    assert_eq!(compact, direct);
+    assert!(via_sns.meta.via_sns);
+    assert_eq!(via_sns.task, direct.task);
+    assert_eq!(
+        via_sns.meta.id, direct.meta.id,
+        "the EventBridge id wins over the SNS MessageId"
+    );
+    assert_eq!(via_sns.meta.time, direct.meta.time);
+}
+
+#[test]
+fn short_task_arns_take_the_cluster_from_cluster_arn() {
+    let e = task_event("ecs_task-exit0-finished-job");
+    assert_eq!(e.task.id, "e9511a82-9247-4239-89e9-ffd548ed9ee4");
+    assert_eq!(e.task.cluster.as_deref(), Some("primary-cluster"));
+    assert_eq!(e.task.workload(), Some("voterintake"));
+    assert_eq!(e.task.service(), None);
+}
+
+#[test]
+fn the_seed_test_message_without_envelope_takes_everything_from_the_arns() {
+    let e = task_event("ecs_task-seed000-test-message");
+    assert_eq!(e.meta.shape, Shape::BareDetail);
+    assert_eq!(e.meta.region.as_deref(), Some("ap-northeast-2"));
+    assert_eq!(e.meta.account.as_deref(), Some("123456789012"));
+    assert_eq!(e.meta.partition, "aws");
+    assert_eq!(e.task.cluster.as_deref(), Some("dev-an2d-ecs"));
+    assert_eq!(e.task.id, "test123");
+    assert_eq!(e.task.service(), Some("test-service"));
+    assert_eq!(
+        e.task.stop_code,
+        Some(StopCode::Other("TaskFailed".to_owned()))
+    );
+    assert_eq!(e.task.last_status, None);
+    // No time anywhere in the body: the time the message was received.
+    assert_eq!(e.meta.time, fixtures::ctx().received_at);
+}
+
+#[test]
+fn envelope_less_ids_are_the_message_id_else_a_stable_hash_of_the_body() {
+    let body = fixtures::load("ecs_task-seed000-test-message");
+    let a = decode(&body, &fixtures::ctx()).expect("decodes");
+    let b = decode(&body, &fixtures::ctx()).expect("decodes");
+    assert_eq!(a.meta().id, b.meta().id, "replays get the same id");
+    assert_eq!(a.meta().id.len(), 16);
+    assert!(a.meta().id.bytes().all(|c| c.is_ascii_hexdigit()));
+    let other = decode(&body.replace("test123", "test124"), &fixtures::ctx()).expect("decodes");
+    assert_ne!(a.meta().id, other.meta().id);
+
+    let ctx = DecodeContext {
+        message_id: Some("sqs-message-1".to_owned()),
+        ..fixtures::ctx()
+    };
+    assert_eq!(
+        decode(&body, &ctx).expect("decodes").meta().id,
+        "sqs-message-1"
+    );
+    // An EventBridge id always wins.
+    let eb = decode(
+        &fixtures::load("ecs_task-essential-container-exit254"),
+        &ctx,
+    )
+    .expect("decodes");
+    assert_eq!(eb.meta().id, "1b6942a6-cd98-6448-c038-0c22636e3d53");
+}
+
+#[test]
+fn the_seed_test_message_through_sns_takes_id_and_time_from_the_notification() {
+    let e = task_event("ecs_task-sns-seed000-test-message");
+    assert!(e.meta.via_sns);
+    assert_eq!(e.meta.shape, Shape::BareDetail);
+    assert_eq!(e.meta.id, "7a1e5c3b-2d4f-5e6a-8b9c-0d1e2f3a4b5c");
+    assert_eq!(e.meta.time, datetime!(2025-01-20 10:31:02.114 UTC));
+    assert_eq!(e.task, task_event("ecs_task-seed000-test-message").task);
+}
+
+#[test]
+fn a_missing_account_comes_from_the_task_arn() {
+    let e = task_event("ecs_task-missing-account");
+    assert_eq!(e.meta.account.as_deref(), Some("012345678900"));
+    assert_eq!(e.meta.region.as_deref(), Some("eu-central-1"));
+}
+
+#[test]
+fn a_missing_region_and_time_come_from_the_arn_and_the_context() {
+    // The AWS docs' Spot notice has neither `region` nor `time`.
+    let e = task_event("ecs_task-spot-interruption");
+    assert_eq!(e.meta.region.as_deref(), Some("us-east-1"));
+    assert_eq!(e.meta.time, fixtures::ctx().received_at);
+    assert_eq!(e.task.stop_code, Some(StopCode::SpotInterruption));
+    assert_eq!(e.task.last_status, Some(TaskStatus::Running));
+}
+
+#[test]
+fn partitions_come_from_the_arns() {
+    assert_eq!(task_event("ecs_task-aws-cn").meta.partition, "aws-cn");
+    assert_eq!(
+        task_event("ecs_task-aws-us-gov").meta.partition,
+        "aws-us-gov"
+    );
+    assert_eq!(
+        sfn_event("sfn_execution-failed-aws-us-gov").meta.partition,
+        "aws-us-gov"
+    );
+    // A body whose only hint is the region still gets its partition.
+    let body = json!({"detail-type": "Something Else", "source": "x", "region": "cn-northwest-1", "detail": {}});
+    assert_eq!(
+        decode_value(&body).expect("decodes").meta().partition,
+        "aws-cn"
+    );
+}
+
+#[test]
+fn times_are_normalised_to_utc_and_fall_back_in_order() {
+    let mut v = fixture_value("ecs_task-seed000-test-message");
+    v["detail"]["stoppedAt"] = json!("2025-01-20T19:30:45+09:00");
+    let e = decode_value(&v).expect("decodes");
+    assert_eq!(e.meta().time, datetime!(2025-01-20 10:30:45 UTC));
+    assert!(e.meta().time.offset().is_utc());
+
+    let mut v = fixture_value("ecs_task-essential-container-exit254");
+    v["time"] = json!("2023-05-21T17:37:04+02:00");
+    assert_eq!(
+        decode_value(&v).expect("decodes").meta().time,
+        datetime!(2023-05-21 15:37:04 UTC)
+    );
+    // An unreadable envelope time falls back to when the task stopped.
+    v["time"] = json!("yesterday");
+    assert_eq!(
+        decode_value(&v).expect("decodes").meta().time,
+        datetime!(2023-05-21 15:36:54.807 UTC)
+    );
+    // Unreadable timestamps inside the detail cost the time, not the event.
+    v["detail"]["executionStoppedAt"] = json!("not a time");
+    assert_eq!(
+        decode_value(&v).expect("decodes").meta().time,
+        fixtures::ctx().received_at
+    );
+}
+
+#[test]
+fn a_catch_output_with_an_ecs_task_cause_yields_the_task() {
+    let e = sfn_event("sfn_execution-catch-seed003");
+    assert_eq!(e.origin, SfnOrigin::CatchOutput);
+    assert_eq!(e.meta.shape, Shape::CatchOutput);
+    assert_eq!(e.error.as_deref(), Some("States.TaskFailed"));
+    assert_eq!(e.status, None);
+    assert_eq!(e.meta.region.as_deref(), Some("ap-northeast-1"));
+    assert_eq!(e.meta.account.as_deref(), Some("000000000000"));
+    // StoppedAt is epoch milliseconds in PascalCase task descriptions.
+    assert_eq!(e.meta.time, datetime!(2024-05-08 06:52:24.686 UTC));
+    let task = e.task.expect("the cause is a task description");
+    assert_eq!(task.cluster.as_deref(), Some("sample"));
+    assert_eq!(task.id, "7446f4e4ff8441eabc8919fe51d8cac5");
+    assert_eq!(task.stop_code, Some(StopCode::EssentialContainerExited));
+    assert_eq!(task.definition.as_deref(), Some("sample:6"));
+    assert_eq!(task.group.as_deref(), Some("family:sample"));
+    assert_eq!(task.started_by.as_deref(), Some("AWS Step Functions"));
+    assert_eq!(task.containers[0].name, "sample");
+    assert_eq!(task.containers[0].exit_code, Some(1));
+}
+
+#[test]
+fn a_catch_output_whose_cause_was_already_parsed_yields_the_same_task() {
+    let parsed = sfn_event("sfn_execution-catch-seed003-parsed-cause");
+    let string = sfn_event("sfn_execution-catch-seed003");
+    assert_eq!(parsed.task, string.task);
+    assert!(
+        parsed
+            .cause
+            .as_deref()
+            .is_some_and(|c| c.contains("\"TaskArn\""))
+    );
+}
+
+#[test]
+fn a_catch_output_with_a_text_cause_has_no_task() {
+    let e = sfn_event("sfn_execution-catch-lambda-error");
+    assert_eq!(e.task, None);
+    assert_eq!(e.error.as_deref(), Some("Lambda.Unknown"));
+    assert!(
+        e.cause
+            .as_deref()
+            .is_some_and(|c| c.starts_with("The cause could not be determined"))
+    );
+    assert_eq!(e.meta.region, None);
+    assert_eq!(e.meta.partition, "aws");
+}
+
+#[test]
+fn a_failed_execution_with_a_run_task_cause_yields_the_task() {
+    let e = sfn_event("sfn_execution-failed-runtask-sync");
+    assert_eq!(e.origin, SfnOrigin::StatusChange);
+    assert_eq!(e.status, Some(ExecutionStatus::Failed));
+    assert_eq!(e.name.as_deref(), Some("run-2019-09-17T13-42"));
+    let task = e.task.expect("task in cause");
+    assert_eq!(
+        task.cluster.as_deref(),
+        Some("marble-app-infrastructure-Cluster")
+    );
+    assert_eq!(task.id, "5c704c7e4f1348f3969072b112bdaaf0");
+    assert_eq!(task.containers[0].exit_code, Some(2));
+    assert_eq!(task.launch_type, Some(LaunchType::Fargate));
+}
+
+#[test]
+fn sfn_events_without_error_or_cause_decode() {
+    let e = sfn_event("sfn_execution-failed-no-error");
+    assert_eq!(e.error, None);
+    assert_eq!(e.cause, None);
+    assert_eq!(e.task, None);
+    let e = sfn_event("sfn_execution-failed-error-cause");
+    assert_eq!(e.redrive_count, Some(0));
+    assert_eq!(e.cause.as_deref(), Some("An error occurred."));
+}
+
+#[test]
+fn deployment_and_service_events_take_cluster_and_service_from_resources() {
+    let Event::EcsDeployment(d) = fixtures::event("ecs_deployment-failed-circuit-breaker") else {
+        panic!("deployment event");
+    };
+    assert_eq!(d.cluster.as_deref(), Some("default"));
+    assert_eq!(d.service, "servicetest");
+    assert_eq!(d.event_name, DeploymentEventName::Failed);
+    assert_eq!(d.event_type, Some(EcsEventType::Error));
+    assert_eq!(d.deployment_id.as_deref(), Some("ecs-svc/123"));
+
+    let Event::EcsService(s) = fixtures::event("ecs_service-placement-failure-fargate-spot") else {
+        panic!("service event");
+    };
+    assert_eq!(s.cluster.as_deref(), Some("default"));
+    assert_eq!(s.service.as_deref(), Some("servicetest"));
+    assert_eq!(s.event_type, EcsEventType::Error);
+    assert_eq!(
+        s.event_name,
+        Some(ServiceEventName::ServiceTaskPlacementFailure)
+    );
+    assert_eq!(s.reason.as_deref(), Some("RESOURCE:FARGATE"));
+    assert_eq!(s.capacity_providers.len(), 1);
+}
+
+#[test]
+fn unknown_fields_are_ignored() {
+    let mut v = fixture_value("ecs_task-essential-container-exit254");
+    v["brandNewEnvelopeField"] = json!({"nested": [1, 2, 3]});
+    v["detail"]["someFutureField"] = json!("x");
+    v["detail"]["containers"][0]["gpuIds"] = json!(["a"]);
+    assert_eq!(
+        decode_value(&v).expect("decodes"),
+        fixtures::event("ecs_task-essential-container-exit254")
+    );
+}
+
+#[test]
+fn open_enums_keep_values_aws_adds_later() {
+    let mut v = fixture_value("ecs_task-essential-container-exit254");
+    v["detail"]["stopCode"] = json!("QuantumDecoherence");
+    v["detail"]["lastStatus"] = json!("EVAPORATED");
+    v["detail"]["launchType"] = json!("ORBITAL");
+    v["detail"]["containers"][0]["lastStatus"] = json!("HIBERNATING");
+    let Event::EcsTask(e) = decode_value(&v).expect("decodes") else {
+        panic!("task")
+    };
+    assert_eq!(
+        e.task.stop_code,
+        Some(StopCode::Other("QuantumDecoherence".to_owned()))
+    );
+    assert_eq!(
+        e.task.stop_code.as_ref().map(StopCode::as_str),
+        Some("QuantumDecoherence")
+    );
+    assert_eq!(
+        e.task.last_status,
+        Some(TaskStatus::Other("EVAPORATED".to_owned()))
+    );
+    assert_eq!(
+        e.task.launch_type,
+        Some(LaunchType::Other("ORBITAL".to_owned()))
+    );
+    assert_eq!(
+        e.task.containers[0]
+            .last_status
+            .as_ref()
+            .map(|s| s.as_str()),
+        Some("HIBERNATING")
+    );
+
+    let mut v = fixture_value("ecs_service-task-start-impaired");
+    v["detail"]["eventName"] = json!("SERVICE_SOMETHING_NEW");
+    v["detail"]["eventType"] = json!("CRITICAL");
+    let Event::EcsService(s) = decode_value(&v).expect("decodes") else {
+        panic!("service")
+    };
+    assert_eq!(
+        s.event_name,
+        Some(ServiceEventName::Other("SERVICE_SOMETHING_NEW".to_owned()))
+    );
+    assert_eq!(s.event_type, EcsEventType::Other("CRITICAL".to_owned()));
+
+    let mut v = fixture_value("ecs_deployment-failed-circuit-breaker");
+    v["detail"]["eventName"] = json!("SERVICE_DEPLOYMENT_PAUSED");
+    let Event::EcsDeployment(d) = decode_value(&v).expect("decodes") else {
+        panic!("deployment")
+    };
+    assert_eq!(d.event_name.as_str(), "SERVICE_DEPLOYMENT_PAUSED");
+
+    let mut v = fixture_value("sfn_execution-running");
+    v["detail"]["status"] = json!("PENDING_REDRIVE");
+    let Event::SfnExecution(s) = decode_value(&v).expect("decodes") else {
+        panic!("sfn")
+    };
+    assert_eq!(s.status, Some(ExecutionStatus::PendingRedrive));
+    v["detail"]["status"] = json!("PAUSED");
+    let Event::SfnExecution(s) = decode_value(&v).expect("decodes") else {
+        panic!("sfn")
+    };
+    assert_eq!(s.status, Some(ExecutionStatus::Other("PAUSED".to_owned())));
+}
+
+#[test]
+fn known_enum_values_round_trip_through_their_wire_strings() {
+    for code in [
+        "TaskFailedToStart",
+        "EssentialContainerExited",
+        "UserInitiated",
+        "ServiceSchedulerInitiated",
+        "SpotInterruption",
+        "TerminationNotice",
+    ] {
+        let parsed = StopCode::from(code);
+        assert!(!matches!(parsed, StopCode::Other(_)), "{code} is known");
+        assert_eq!(parsed.as_str(), code);
+        assert_eq!(parsed.to_string(), code);
+    }
+    for status in [
+        "PROVISIONING",
+        "PENDING",
+        "ACTIVATING",
+        "RUNNING",
+        "DEACTIVATING",
+        "STOPPING",
+        "DEPROVISIONING",
+        "STOPPED",
+        "DELETED",
+    ] {
+        let parsed = TaskStatus::from(status);
+        assert!(!matches!(parsed, TaskStatus::Other(_)), "{status} is known");
+        assert_eq!(parsed.as_str(), status);
+    }
+}
+
+#[test]
+fn an_unhandled_detail_type_is_an_event_not_an_error() {
+    let event = fixtures::event("unhandled-ecs-container-instance-state-change");
+    assert_eq!(event.kind(), None);
+    let Event::Unhandled(u) = event else {
+        panic!("unhandled")
+    };
+    assert_eq!(
+        u.detail_type.as_deref(),
+        Some("ECS Container Instance State Change")
+    );
+    assert_eq!(u.source.as_deref(), Some("aws.ecs"));
+    assert_eq!(u.meta.id, "f7a8b9c0-d1e2-4f3a-8b4c-5d6e7f809102");
+    // A known detail-type from an unexpected source is not mistaken for the real thing.
+    let mut v = fixture_value("ecs_task-essential-container-exit254");
+    v["source"] = json!("custom.app");
+    assert!(matches!(
+        decode_value(&v).expect("decodes"),
+        Event::Unhandled(_)
+    ));
+}
+
+/// Each malformed fixture and a fragment its error must contain.
+const MALFORMED: &[(&str, &str)] = &[
+    ("array.json", "body is JSON but not an object"),
+    (
+        "bare-detail-missing-task-arn.json",
+        "bare detail: detail.taskArn missing",
+    ),
+    (
+        "catch-output-error-not-string.json",
+        "Step Functions Catch output: invalid type: map",
+    ),
+    (
+        "ecs-deployment-missing-resources.json",
+        "ECS Deployment State Change: resources[0] (the service ARN) missing",
+    ),
+    (
+        "ecs-task-exit-code-not-a-number.json",
+        "ECS Task State Change: invalid type: string \"254\"",
+    ),
+    (
+        "ecs-task-invalid-task-arn.json",
+        "ECS Task State Change: detail.taskArn is not an ECS task ARN: \"not-an-arn\"",
+    ),
+    (
+        "ecs-task-missing-task-arn.json",
+        "ECS Task State Change: detail.taskArn missing",
+    ),
+    ("empty.json", "body is not JSON"),
+    (
+        "eventbridge-missing-detail.json",
+        "EventBridge event: detail missing",
+    ),
+    (
+        "sfn-execution-missing-status.json",
+        "Step Functions Execution Status Change: detail.status missing",
+    ),
+    (
+        "sns-message-not-json.json",
+        "SNS envelope: Message is not JSON",
+    ),
+    (
+        "sns-nested.json",
+        "SNS envelope: Message is itself an SNS envelope",
+    ),
+    (
+        "sns-subscription-confirmation.json",
+        "SNS envelope: Type is \"SubscriptionConfirmation\", expected \"Notification\"",
+    ),
+    (
+        "sns-wrapped-missing-task-arn.json",
+        "SNS envelope: Message: bare detail: detail.taskArn missing",
+    ),
+    ("string.json", "body is JSON but not an object"),
+    ("truncated.json", "body is not JSON: EOF while parsing"),
+    ("unknown-shape.json", "body is not a known message shape"),
+];
+
+#[test]
+fn every_malformed_fixture_fails_with_an_error_naming_what_is_wrong() {
+    let files = fixtures::malformed();
+    assert_eq!(
+        files.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        MALFORMED.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        "every malformed fixture has an expected error here"
+    );
+    for ((name, body), (_, expected)) in files.iter().zip(MALFORMED) {
+        let err = decode(body, &fixtures::ctx()).expect_err(name);
+        let message = err.to_string();
+        assert!(
+            message.contains(expected),
+            "{name}: {message:?} should contain {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn error_sources_are_kept() {
+    use std::error::Error as _;
+    let err = decode("{", &fixtures::ctx()).expect_err("not JSON");
+    assert!(matches!(err, DecodeError::NotJson(_)));
+    assert!(err.source().is_some());
+    let err = decode(
+        &fixtures::load_malformed("sns-wrapped-missing-task-arn"),
+        &fixtures::ctx(),
+    )
+    .expect_err("bad");
+    let inner = err.source().expect("the inner error is the source");
+    assert_eq!(inner.to_string(), "bare detail: detail.taskArn missing");
+}
+
+#[test]
+fn a_huge_invalid_arn_is_cut_in_the_error_message() {
+    let arn = "x".repeat(10_000);
+    let body = json!({"detail": {"taskArn": arn}});
+    let err = decode_value(&body).expect_err("invalid").to_string();
+    assert!(err.len() < 400, "error is {} bytes", err.len());
+}
+
+#[test]
+fn truncated_and_garbled_fixtures_never_panic() {
+    let ctx = fixtures::ctx();
+    for (name, body) in fixtures::events() {
+        let bytes = body.as_bytes();
+        // Every prefix on a char boundary (in steps, to keep the test fast) and a few corruptions.
+        for end in (0..bytes.len().min(4096)).step_by(13) {
+            if body.is_char_boundary(end) {
+                let _ = decode(&body[..end], &ctx);
+            }
+        }
+        for (from, to) in [
+            ("\"", "'"),
+            ("{", "["),
+            (":", ","),
+            ("\"detail\"", "\"Message\""),
+            ("null", "{}"),
+        ] {
+            let _ = decode(&body.replace(from, to), &ctx);
+        }
+        let _ = name;
+    }
+}

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use failwatch_core::{DecodeContext, Decision, Event};
+use failwatch_core::{Decision, DecodeContext, Event};
 use time::macros::datetime;
 
 fn dir(which: &str) -> PathBuf {
@@ -23,8 +23,13 @@ fn read_dir(which: &str) -> Vec<(String, String)> {
         .map(|entry| entry.expect("directory entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .map(|p| {
-            let name = p.file_name().expect("file name").to_string_lossy().into_owned();
-            let body = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+            let name = p
+                .file_name()
+                .expect("file name")
+                .to_string_lossy()
+                .into_owned();
+            let body = std::fs::read_to_string(&p)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
             (name, body)
         })
         .collect();
@@ -53,7 +58,11 @@ pub fn load_malformed(name: &str) -> String {
 }
 
 fn load_from(which: &str, name: &str) -> String {
-    let file = if name.ends_with(".json") { name.to_owned() } else { format!("{name}.json") };
+    let file = if name.ends_with(".json") {
+        name.to_owned()
+    } else {
+        format!("{name}.json")
+    };
     let path = dir(which).join(file);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
