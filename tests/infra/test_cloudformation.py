@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -321,12 +322,62 @@ class FilteredStack(unittest.TestCase):
         self.assertEqual(kinds(drain(self.queue)), kinds(wanted))
 
 
+class OptionalBranches(unittest.TestCase):
+    """The conditional parts of the template instantiate: the IRSA trust policy (built as a string
+    because its condition keys start with the issuer) and the Fargate worker with its secret reference."""
+
+    def test_irsa_trust_names_the_issuer_and_the_service_account(self) -> None:
+        provider = f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.{REGION}.amazonaws.com/id/ABC123"
+        outputs = deploy("ci-irsa", WorkerTrust="eks-irsa", EksOidcProviderArn=provider, EksServiceAccount="ops:failwatch")
+        role = client("iam").get_role(RoleName=outputs["WorkerRoleArn"].rsplit("/", 1)[1])["Role"]
+        doc = role["AssumeRolePolicyDocument"]
+        if isinstance(doc, str):
+            doc = json.loads(urllib.parse.unquote(doc))
+        (statement,) = doc["Statement"]
+        self.assertEqual(statement["Action"], "sts:AssumeRoleWithWebIdentity")
+        self.assertEqual(statement["Principal"], {"Federated": provider})
+        issuer = f"oidc.eks.{REGION}.amazonaws.com/id/ABC123"
+        self.assertEqual(
+            statement["Condition"]["StringEquals"],
+            {f"{issuer}:sub": "system:serviceaccount:ops:failwatch", f"{issuer}:aud": "sts.amazonaws.com"},
+        )
+
+    def test_fargate_worker_reads_the_url_from_the_secure_string(self) -> None:
+        outputs = deploy(
+            "ci-fargate",
+            WorkerImage=f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/failwatch:0.1.0",
+            WorkerSubnetIds="subnet-0123456789abcdef0",
+            WorkerSecurityGroupIds="sg-0123456789abcdef0",
+            WebhookType="google-chat",
+        )
+        self.assertEqual(outputs["WorkerServiceName"], "failwatch")
+        ecs = client("ecs")
+        family = ecs.describe_task_definition(taskDefinition="ci-fargate-failwatch")["taskDefinition"]
+        (container,) = family["containerDefinitions"]
+        self.assertEqual(
+            container["secrets"],
+            [
+                {
+                    "name": "FAILWATCH_WEBHOOK_URL",
+                    "valueFrom": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/failwatch/ci-fargate/webhook-url",
+                }
+            ],
+        )
+        env = {e["name"]: e["value"] for e in container["environment"]}
+        self.assertTrue(env["FAILWATCH_QUEUE_URL"].endswith("/ci-fargate-failwatch"))
+        self.assertTrue(env["FAILWATCH_DLQ_URL"].endswith("/ci-fargate-failwatch-dlq"))
+        self.assertEqual(env["FAILWATCH_WEBHOOK_TYPE"], "google-chat")
+        self.assertTrue(container["readonlyRootFilesystem"])
+        self.assertEqual(container["user"], "65532:65532")
+        # moto drops TaskRoleArn from CloudFormation task definitions; the static test covers it.
+
+
 class DeployScript(unittest.TestCase):
     """infra/cloudformation/deploy.sh against the emulator, through the real AWS CLI."""
 
     URL = "https://chat.googleapis.com/v1/spaces/AAAA/messages?key=KEY-SECRET&token=TOKEN-SECRET"
 
-    def run_deploy(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    def run_deploy(self, *args: str, stdin: str | None = None, **extra_env: str) -> subprocess.CompletedProcess:
         env = dict(
             os.environ,
             AWS_ENDPOINT_URL=_endpoint,
@@ -336,6 +387,7 @@ class DeployScript(unittest.TestCase):
             # The CLI must not pick up a developer's profile or its region.
             AWS_CONFIG_FILE=os.devnull,
             AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+            **extra_env,
         )
         env.pop("AWS_PROFILE", None)
         return subprocess.run(
@@ -372,6 +424,16 @@ class DeployScript(unittest.TestCase):
             result = self.run_deploy(*args)
             self.assertEqual(result.returncode, 64, (args, result.stderr))
             self.assertNotIn("insecure", result.stderr)
+        # The deployment rule has ten cluster slots; an eleventh cluster must not be silently dropped.
+        clusters = ",".join(arn("cluster/", f"c{i}") for i in range(11))
+        result = self.run_deploy("https://chat.googleapis.com/v1/x", "ci-many", CLUSTER_ARNS=clusters)
+        self.assertEqual(result.returncode, 64, result.stderr)
+        self.assertIn("at most 10", result.stderr)
+        # A Fargate worker without a network is refused before the URL is stored.
+        result = self.run_deploy("https://chat.googleapis.com/v1/x", "ci-nonet", FAILWATCH_IMAGE="failwatch:0.1.0")
+        self.assertEqual(result.returncode, 64, result.stderr)
+        with self.assertRaises(client("ssm").exceptions.ParameterNotFound):
+            client("ssm").get_parameter(Name="/failwatch/ci-nonet/webhook-url")
 
 
 class TemplateStatically(unittest.TestCase):
@@ -436,6 +498,8 @@ class TemplateStatically(unittest.TestCase):
         # shutdown_grace_secs defaults to 20.
         self.assertGreater(container["StopTimeout"], 20)
         self.assertEqual([s["Name"] for s in container["Secrets"]], ["FAILWATCH_WEBHOOK_URL"])
+        task = self.resources["WorkerTaskDefinition"]["Properties"]
+        self.assertEqual(task["TaskRoleArn"], {"Fn::GetAtt": ["WorkerRole", "Arn"]})
         self.assertNotIn("FAILWATCH_WEBHOOK_URL", [e.get("Name") for e in container["Environment"] if isinstance(e, dict)])
 
 
