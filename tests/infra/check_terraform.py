@@ -5,6 +5,7 @@
 - Every variable has a description and a type; every `var.x` used is declared; every declared
   variable is used.
 - Every output has a description; every `local.x` used is defined.
+- README.md documents every variable and output (a row naming it in backticks).
 - The examples call the module with only arguments it declares, and pass every required one.
 """
 
@@ -70,6 +71,12 @@ def main() -> int:
         locals_defined |= set(re.findall(r"^  (\w+)\s*=", body, re.MULTILINE))
     for name in sorted(set(re.findall(r"\blocal\.(\w+)", text)) - locals_defined):
         problems.append(f"local.{name} is used but not defined")
+
+    readme = (MODULE / "README.md").read_text()
+    for kind, names in (("variable", variables.keys()), ("output", blocks(text, "output").keys())):
+        for name in sorted(names):
+            if f"| `{name}` |" not in readme:
+                problems.append(f"README.md does not document {kind} {name}")
 
     required = {n for n, b in variables.items() if not re.search(r"^\s*default\s*=", b, re.MULTILINE)}
     for example in sorted((MODULE / "examples").iterdir()):
