@@ -221,7 +221,7 @@ def main() -> int:
     if rule_sync.returncode != 0:
         problem("base/prometheusrule.yaml", rule_sync.stderr.strip())
 
-    counts = []
+    counts = [] if shutil.which("kubectl") else ["kubectl missing: files validated one by one, invariants skipped"]
     for path in (K8S / "base", K8S / "overlays" / "example"):
         name = str(path.relative_to(ROOT))
         docs = render(path)
@@ -230,8 +230,9 @@ def main() -> int:
             continue
         validate_core(name, docs)
         check_custom_resources(name, docs)
-        # The base has no Secret (overlays provide it); the workload checks need the full picture.
-        if path.name != "base":
+        # The base has no Secret (overlays provide it); the workload checks need the full picture,
+        # generated ConfigMap included, which only a real kustomize render gives.
+        if path.name != "base" and shutil.which("kubectl"):
             check_workload(name, docs)
         counts.append(f"{name}: {len(docs)} resources")
 
