@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The failwatch worker image: a statically configured binary on distroless, nothing else.
+# The failwatch worker image: the release binary on distroless, nothing else.
 #
 #   docker build -t failwatch:dev .
 #   docker run --rm -e FAILWATCH_QUEUE_URL=... -e FAILWATCH_WEBHOOK_URL=... -p 9090:9090 failwatch:dev
@@ -35,9 +35,9 @@ LABEL org.opencontainers.image.title="failwatch" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=builder /out/failwatch /usr/local/bin/failwatch
 USER 65532:65532
-# Admin port: /metrics, /healthz, /readyz.
+# Admin port (admin_listen, 0.0.0.0:9090 by default): /metrics, /healthz, /readyz. Not set through
+# FAILWATCH_ADMIN_LISTEN here: an environment override would silently beat a config file's value.
 EXPOSE 9090
-ENV FAILWATCH_ADMIN_LISTEN=0.0.0.0:9090
 # Orchestrators probe /healthz and /readyz over HTTP; the image has no shell or curl for a HEALTHCHECK.
 ENTRYPOINT ["/usr/local/bin/failwatch"]
 CMD ["run"]

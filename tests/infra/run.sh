@@ -80,6 +80,7 @@ else
 fi
 check "CloudFormation stack in moto (events flow)" "$py" -m unittest tests/infra/test_cloudformation.py
 check "hadolint Dockerfile" hadolint --failure-threshold warning Dockerfile
+check "Dockerfile invariants" "$py" tests/infra/check_dockerfile.py
 check "kubernetes-validate + manifest invariants" "$py" tests/infra/check_kubernetes.py
 check "promtool check rules" promtool check rules infra/prometheus/failwatch-alerts.yaml
 check "promtool test rules" promtool test rules infra/prometheus/failwatch-alerts.test.yaml
