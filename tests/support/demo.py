@@ -1,0 +1,208 @@
+"""Helpers for scripts/demo.sh: the emulated AWS side, a local chat receiver, and the summary.
+
+    demo.py setup   ENDPOINT NAME          create queue + DLQ + EventBridge rule; print the queue URL
+    demo.py publish ENDPOINT QUEUE_URL DIR  push every sample body in DIR (EventBridge events through
+                                            PutEvents, other shapes straight to SQS)
+    demo.py drained ENDPOINT QUEUE_URL SECS wait until the queue is empty; exit 1 on timeout
+    demo.py receiver PORT OUT               record every POST as one JSON line in OUT, answer 200
+    demo.py show OUT                        print, per destination, what each chat received
+
+Only boto3 (installed by scripts/bootstrap.sh) and the standard library.
+"""
+
+import json
+import pathlib
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+REGION = "us-east-1"
+
+
+def clients(endpoint):
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="demo", aws_secret_access_key="demo", region_name=REGION
+    )
+    return (
+        session.client("sqs", endpoint_url=endpoint),
+        session.client("events", endpoint_url=endpoint),
+    )
+
+
+def setup(endpoint, name):
+    sqs, events = clients(endpoint)
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": "30",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}
+            ),
+        },
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    # The same rule infra/ deploys: every ECS and Step Functions state change goes to the queue.
+    events.put_rule(
+        Name=f"{name}-failures",
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.ecs", "aws.states"],
+                "detail-type": [
+                    "ECS Task State Change",
+                    "ECS Deployment State Change",
+                    "ECS Service Action",
+                    "Step Functions Execution Status Change",
+                ],
+            }
+        ),
+    )
+    events.put_targets(
+        Rule=f"{name}-failures", Targets=[{"Id": "failwatch", "Arn": queue_arn}]
+    )
+    print(queue_url)
+
+
+def publish(endpoint, queue_url, directory):
+    sqs, events = clients(endpoint)
+    through_eventbridge = direct = 0
+    for path in sorted(pathlib.Path(directory).glob("*.json")):
+        text = path.read_text()
+        try:
+            event = json.loads(text)
+        except ValueError:
+            event = None
+        if isinstance(event, dict) and "detail-type" in event and "source" in event:
+            entry = {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event.get("detail", {})),
+                "Resources": event.get("resources", []),
+            }
+            answer = events.put_events(Entries=[entry])
+            if answer.get("FailedEntryCount"):
+                sys.exit(f"PutEvents refused {path.name}: {answer}")
+            through_eventbridge += 1
+        else:
+            # SNS envelopes, bare {"detail": ...} test messages and Step Functions Catch output reach
+            # the queue by other routes in real life; send them as they are.
+            sqs.send_message(QueueUrl=queue_url, MessageBody=text)
+            direct += 1
+    print(
+        f"published {through_eventbridge} events through EventBridge PutEvents "
+        f"and {direct} other bodies straight to SQS"
+    )
+
+
+def drained(endpoint, queue_url, seconds):
+    sqs, _ = clients(endpoint)
+    deadline = time.monotonic() + float(seconds)
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    while time.monotonic() < deadline:
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)[
+            "Attributes"
+        ]
+        if sum(int(attributes[name]) for name in names) == 0:
+            return
+        time.sleep(0.3)
+    sys.exit(f"the queue still holds messages after {seconds} s: {attributes}")
+
+
+def receiver(port, out):
+    lock = threading.Lock()
+    sink = open(out, "a", encoding="utf-8")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            # The first path segment names the destination; the rest is its (fake) secret.
+            destination = self.path.strip("/").split("/")[0]
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw.decode("utf-8", "replace")
+            with lock:
+                sink.write(json.dumps({"destination": destination, "body": body}) + "\n")
+                sink.flush()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def do_GET(self):
+            # Readiness probe for scripts/demo.sh.
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
+    server.serve_forever()
+
+
+def summary(destination, body):
+    """The line a person would read first in each chat."""
+    if destination == "google-chat":
+        header = body["cardsV2"][0]["card"].get("header", {})
+        return f"card '{header.get('title', '')}' / {header.get('subtitle', '')}"
+    if destination == "slack":
+        return f"text: {body['text']} ({len(body['blocks'])} blocks)"
+    if destination == "teams":
+        card = body["attachments"][0]["content"]
+        texts = [item.get("text", "") for item in card.get("body", []) if "text" in item]
+        return f"Adaptive Card {card.get('version')}: {texts[0] if texts else ''}"
+    if destination == "discord":
+        embed = body["embeds"][0]
+        return f"embed: {embed.get('title', '')}"
+    if destination == "webhook":
+        return f"{body['severity']} {body['kind']}: {body['title']}"
+    return json.dumps(body)[:160]
+
+
+def show(out):
+    received = {}
+    for line in pathlib.Path(out).read_text().splitlines():
+        record = json.loads(line)
+        received.setdefault(record["destination"], []).append(record["body"])
+    for destination in ["google-chat", "slack", "teams", "discord", "webhook"]:
+        bodies = received.get(destination, [])
+        print(f"\n== {destination}: {len(bodies)} message(s)")
+        for body in bodies:
+            try:
+                print(f"  - {summary(destination, body)}")
+            except (KeyError, IndexError, TypeError):
+                print(f"  - {json.dumps(body)[:200]}")
+        if destination == "webhook" and bodies:
+            first = bodies[0]
+            print(f"  first alert's hint: {first.get('hint')}")
+            print(f"  first alert's links: {json.dumps(first.get('links'))}")
+    print(f"\nEvery payload, exactly as posted: {out}")
+
+
+def main(argv):
+    commands = {
+        "setup": setup,
+        "publish": publish,
+        "drained": drained,
+        "receiver": receiver,
+        "show": show,
+    }
+    if len(argv) < 2 or argv[1] not in commands:
+        sys.exit(__doc__)
+    commands[argv[1]](*argv[2:])
+
+
+if __name__ == "__main__":
+    main(sys.argv)

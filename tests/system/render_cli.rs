@@ -1,0 +1,234 @@
+//! `failwatch render`: the exact payloads the worker would post, from files or stdin, through the same
+//! classification and de-duplication. No emulator needed.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::events::{
+    failed_execution, failed_task, failed_task_deprovisioning, finished_task, task_id,
+};
+use crate::support::receiver::payload_problems;
+use crate::support::{failwatch, fixtures_dir};
+
+/// `--to` value and the receiver service whose shape its output must have.
+const TARGETS: [(&str, &str); 5] = [
+    ("json", "webhook"),
+    ("google-chat", "google-chat"),
+    ("slack", "slack"),
+    ("teams", "teams"),
+    ("discord", "discord"),
+];
+
+fn stdout_lines(output: &std::process::Output) -> Vec<Value> {
+    String::from_utf8(output.stdout.clone())
+        .expect("render prints UTF-8")
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|err| {
+                panic!("render printed a line that is not JSON ({err}): {line}")
+            })
+        })
+        .collect()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).expect("write input");
+    path.to_str().expect("UTF-8 temp path").to_owned()
+}
+
+#[test]
+fn render_prints_one_valid_payload_line_per_alert_for_every_target() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(
+        dir.path(),
+        "failed.json",
+        &failed_task(&task_id(1, 1)).sqs_body("e-1"),
+    );
+    for (target, service) in TARGETS {
+        let output = failwatch(&["render", "--to", target, &file], "", &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "render --to {target}: {}",
+            stderr(&output)
+        );
+        let lines = stdout_lines(&output);
+        assert_eq!(lines.len(), 1, "render --to {target} printed {lines:?}");
+        let problems = payload_problems(service, &lines[0]);
+        assert!(problems.is_empty(), "render --to {target}: {problems:?}");
+    }
+}
+
+#[test]
+fn render_defaults_to_the_alert_document() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(
+        dir.path(),
+        "failed.json",
+        &failed_task(&task_id(2, 1)).sqs_body("e-2"),
+    );
+    let output = failwatch(&["render", &file], "", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let lines = stdout_lines(&output);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["schema"], "failwatch.alert.v1");
+    assert_eq!(lines[0]["kind"], "ecs_task");
+    assert_eq!(lines[0]["severity"], "critical");
+    assert_eq!(lines[0]["cluster"], "prod-payments");
+}
+
+#[test]
+fn render_ignored_event_prints_its_reason_on_stderr_and_exits_0() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(
+        dir.path(),
+        "finished.json",
+        &finished_task(&task_id(3, 1)).sqs_body("e-3"),
+    );
+    let output = failwatch(&["render", "--to", "slack", &file], "", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        output.stdout.is_empty(),
+        "an ignored event printed a payload"
+    );
+    assert!(
+        !stderr(&output).trim().is_empty(),
+        "an ignored event must say why on stderr"
+    );
+}
+
+#[test]
+fn render_malformed_input_exits_65_naming_the_input() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = write(
+        dir.path(),
+        "good.json",
+        &failed_task(&task_id(4, 1)).sqs_body("e-4"),
+    );
+    let bad = write(dir.path(), "broken-body-7.json", "{\"detail\": ");
+    let output = failwatch(&["render", &good, &bad], "", &[]);
+    assert_eq!(output.status.code(), Some(65), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("broken-body-7.json"),
+        "the error must name the input: {}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn render_missing_file_is_an_error_naming_it() {
+    let output = failwatch(
+        &["render", "/nonexistent/failwatch-missing-9.json"],
+        "",
+        &[],
+    );
+    assert_ne!(output.status.code(), Some(0));
+    assert!(
+        stderr(&output).contains("failwatch-missing-9.json"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn render_reads_one_body_per_line_from_stdin() {
+    let stdin = [
+        failed_task(&task_id(5, 1)).sqs_body("e-5-1"),
+        finished_task(&task_id(5, 2)).sqs_body("e-5-2"),
+        failed_execution("run-5-3").sqs_body("e-5-3"),
+    ]
+    .join("\n");
+    let output = failwatch(&["render", "--to", "json"], &stdin, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let lines = stdout_lines(&output);
+    let kinds: Vec<&str> = lines
+        .iter()
+        .map(|line| line["kind"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(kinds, ["ecs_task", "sfn_execution"], "in input order");
+}
+
+#[test]
+fn render_malformed_stdin_line_exits_65_naming_the_line() {
+    let stdin = [
+        failed_task(&task_id(6, 1)).sqs_body("e-6-1"),
+        "not json at all".to_owned(),
+    ]
+    .join("\n");
+    let output = failwatch(&["render"], &stdin, &[]);
+    assert_eq!(output.status.code(), Some(65), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("stdin") && message.contains('2'),
+        "the error must name stdin and the line: {message}"
+    );
+}
+
+#[test]
+fn render_gives_one_alert_for_deprovisioning_and_stopped_of_one_task() {
+    let task = task_id(7, 1);
+    let stdin = [
+        failed_task_deprovisioning(&task).sqs_body("e-7-1"),
+        failed_task(&task).sqs_body("e-7-2"),
+        // EventBridge delivering the STOPPED event twice.
+        failed_task(&task).sqs_body("e-7-2"),
+        failed_task(&task_id(7, 2)).sqs_body("e-7-3"),
+    ]
+    .join("\n");
+    let output = failwatch(&["render", "--to", "json"], &stdin, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let lines = stdout_lines(&output);
+    assert_eq!(lines.len(), 2, "one alert per stopped task: {lines:?}");
+    assert_ne!(lines[0]["dedup_key"], lines[1]["dedup_key"]);
+}
+
+/// Every sample body in tests/fixtures/events renders for every target: exit 0, and each printed line
+/// is a valid payload for its service. Across the samples, some alert and some stay silent.
+#[test]
+fn render_every_fixture_for_every_target() {
+    let mut files: Vec<String> = std::fs::read_dir(fixtures_dir())
+        .expect("tests/fixtures/events")
+        .map(|entry| entry.expect("fixture entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .filter(|path| {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            !name.contains("malformed") && !name.contains("invalid")
+        })
+        .map(|path| path.to_str().expect("UTF-8 fixture path").to_owned())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 5,
+        "expected sample events in {}",
+        fixtures_dir().display()
+    );
+    let mut alerting = 0;
+    for file in &files {
+        for (target, service) in TARGETS {
+            let output = failwatch(&["render", "--to", target, file], "", &[]);
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "render --to {target} {file}: {}",
+                stderr(&output)
+            );
+            let lines = stdout_lines(&output);
+            assert!(lines.len() <= 1, "{file} gave {} alerts", lines.len());
+            for line in &lines {
+                let problems = payload_problems(service, line);
+                assert!(problems.is_empty(), "{file} --to {target}: {problems:?}");
+            }
+            if target == "json" && !lines.is_empty() {
+                alerting += 1;
+            }
+        }
+    }
+    assert!(alerting > 0, "no fixture alerts");
+    assert!(alerting < files.len(), "no fixture is silent");
+}

@@ -1,0 +1,114 @@
+//! SIGTERM in the middle of work: deliveries that finish within the grace period complete and their
+//! messages are deleted; the rest are handed back at once, so a second worker delivers them. Nothing is
+//! lost either way.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use crate::delivery::alert_subject;
+use crate::support::events::{failed_task, task_id};
+use crate::support::receiver::Reply;
+use crate::support::{Scenario, assert_no_secrets, metric};
+
+const LIMIT: Duration = Duration::from_secs(45);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_batch_hands_unfinished_messages_back_and_loses_nothing() {
+    let mut scenario = Scenario::new("sigterm", 5).await;
+    // Deliveries hang far longer than the grace period, so they cannot finish before the worker exits.
+    scenario
+        .receiver
+        .default_reply("webhook", Reply::Slow(Duration::from_secs(60)));
+    let mut config = scenario.config(&["webhook"]);
+    config.destinations[0].timeout_secs = 30;
+    config.retry_budget_secs = 20;
+    // Long enough that only an explicit hand-back lets the second worker see the messages in time.
+    config.visibility_timeout_secs = 40;
+    config.shutdown_grace_secs = 1;
+    scenario.start(&config).await;
+
+    let tasks: Vec<String> = (0..5).map(|n| task_id(30, n)).collect();
+    let events: Vec<_> = tasks.iter().map(|id| failed_task(id)).collect();
+    scenario.emulator.put_events(&events).await;
+    scenario.receiver.wait_requests(1, LIMIT).await;
+
+    let worker = scenario.worker.take().expect("worker");
+    let metrics = worker.metrics().await;
+    assert!(metric(&metrics, "failwatch_in_flight_messages", &[]) >= 1.0);
+    let signalled = Instant::now();
+    let (status, logs) = worker.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "exit status {status} after SIGTERM");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(6),
+        "took {:?} to stop with a 1 s grace period",
+        signalled.elapsed()
+    );
+    assert_no_secrets(&logs, &scenario.secrets);
+    assert!(
+        scenario.receiver.accepted("webhook").is_empty(),
+        "no slow delivery can have completed"
+    );
+    assert_eq!(
+        scenario.emulator.depth(&scenario.pipeline.queue_url).await,
+        tasks.len() as u64,
+        "every message is still on the queue"
+    );
+
+    // A second worker against a healthy receiver gets every message well within the first worker's
+    // visibility timeout, which proves they were handed back rather than left to time out.
+    scenario.receiver.default_reply("webhook", Reply::Ok);
+    config.visibility_timeout_secs = 5;
+    config.shutdown_grace_secs = 5;
+    let restarted = Instant::now();
+    scenario.start(&config).await;
+    scenario
+        .emulator
+        .wait_depth(&scenario.pipeline.queue_url, 0, Duration::from_secs(25))
+        .await;
+    assert!(restarted.elapsed() < Duration::from_secs(30));
+    assert_eq!(scenario.emulator.depth(&scenario.pipeline.dlq_url).await, 0);
+    let delivered: BTreeSet<String> = scenario
+        .receiver
+        .accepted("webhook")
+        .iter()
+        .map(alert_subject)
+        .collect();
+    assert_eq!(delivered, tasks.iter().cloned().collect());
+    scenario.stop_worker().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_deliveries_finish_within_the_grace_period() {
+    let mut scenario = Scenario::new("graceful", 5).await;
+    scenario
+        .receiver
+        .default_reply("webhook", Reply::Slow(Duration::from_millis(1500)));
+    let mut config = scenario.config(&["webhook"]);
+    config.shutdown_grace_secs = 10;
+    config.visibility_timeout_secs = 30;
+    config.retry_budget_secs = 10;
+    scenario.start(&config).await;
+
+    let tasks: Vec<String> = (0..3).map(|n| task_id(31, n)).collect();
+    let events: Vec<_> = tasks.iter().map(|id| failed_task(id)).collect();
+    scenario.emulator.put_events(&events).await;
+    scenario.receiver.wait_requests(tasks.len(), LIMIT).await;
+
+    let finished = scenario.stop_worker().await;
+    let delivered: BTreeSet<String> = scenario
+        .receiver
+        .accepted("webhook")
+        .iter()
+        .map(alert_subject)
+        .collect();
+    assert_eq!(delivered, tasks.iter().cloned().collect());
+    assert_eq!(
+        scenario.emulator.depth(&scenario.pipeline.queue_url).await,
+        0,
+        "delivered messages are deleted before the worker exits"
+    );
+    assert_eq!(
+        metric(&finished.metrics, "failwatch_messages_received_total", &[]),
+        tasks.len() as f64
+    );
+}

@@ -1,0 +1,259 @@
+//! The real `failwatch` binary under test: a generated configuration file, an environment holding only
+//! what the worker needs (emulator endpoint, dummy credentials, destination URLs), every log line
+//! captured, readiness awaited on `/readyz`, metrics scraped from `/metrics`, and SIGTERM for shutdown.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+use super::emulator::{Emulator, REGION};
+use super::free_port;
+
+/// The binary Cargo built for this test run.
+pub(crate) const FAILWATCH: &str = env!("CARGO_BIN_EXE_failwatch");
+
+/// One `[[destinations]]` entry; its URL is passed through an environment variable, as in production.
+#[derive(Debug, Clone)]
+pub(crate) struct Destination {
+    pub(crate) name: String,
+    /// The `type` key: google-chat, slack, teams, discord or webhook.
+    pub(crate) service: String,
+    pub(crate) url: String,
+    pub(crate) timeout_secs: u64,
+}
+
+impl Destination {
+    fn url_env(&self) -> String {
+        format!("FW_TEST_{}_URL", self.name.to_uppercase().replace('-', "_"))
+    }
+}
+
+/// The worker configuration of one scenario, with values small enough to keep the suite fast.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkerConfig {
+    pub(crate) queue_url: String,
+    pub(crate) destinations: Vec<Destination>,
+    pub(crate) pollers: u32,
+    pub(crate) wait_time_secs: u32,
+    pub(crate) visibility_timeout_secs: u32,
+    pub(crate) retry_budget_secs: u32,
+    pub(crate) shutdown_grace_secs: u32,
+    /// Extra TOML appended verbatim (routes, a default route).
+    pub(crate) extra: String,
+}
+
+impl WorkerConfig {
+    /// Defaults for a scenario: short polls, a 2 s in-process retry budget.
+    pub(crate) fn new(queue_url: &str, destinations: Vec<Destination>) -> WorkerConfig {
+        WorkerConfig {
+            queue_url: queue_url.to_owned(),
+            destinations,
+            pollers: 2,
+            wait_time_secs: 1,
+            visibility_timeout_secs: 5,
+            retry_budget_secs: 2,
+            shutdown_grace_secs: 5,
+            extra: String::new(),
+        }
+    }
+
+    /// The TOML file, listening for admin requests on `admin`.
+    pub(crate) fn toml(&self, admin: &str) -> String {
+        let mut toml = format!(
+            "queue_url = \"{}\"\nadmin_listen = \"{admin}\"\npollers = {}\nwait_time_secs = {}\n\
+             visibility_timeout_secs = {}\nretry_budget_secs = {}\nshutdown_grace_secs = {}\n\
+             log_format = \"json\"\n",
+            self.queue_url,
+            self.pollers,
+            self.wait_time_secs,
+            self.visibility_timeout_secs,
+            self.retry_budget_secs,
+            self.shutdown_grace_secs,
+        );
+        for destination in &self.destinations {
+            // Pacing is tested by the worker's own unit tests; here it would only slow the suite down.
+            let _ = write!(
+                toml,
+                "\n[[destinations]]\nname = \"{}\"\ntype = \"{}\"\nurl_env = \"{}\"\n\
+                 rate_per_second = 1000.0\nburst = 1000\ntimeout_secs = {}\n",
+                destination.name,
+                destination.service,
+                destination.url_env(),
+                destination.timeout_secs,
+            );
+        }
+        toml.push('\n');
+        toml.push_str(&self.extra);
+        toml
+    }
+
+    fn env(&self, emulator: &Emulator) -> Vec<(String, String)> {
+        let mut env = vec![
+            (
+                "AWS_ENDPOINT_URL_SQS".to_owned(),
+                emulator.endpoint().to_owned(),
+            ),
+            ("AWS_ACCESS_KEY_ID".to_owned(), "test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
+            ("AWS_REGION".to_owned(), REGION.to_owned()),
+            ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
+            // The most verbose useful level, so the secret-leak check sees as many log lines as possible.
+            ("RUST_LOG".to_owned(), "debug".to_owned()),
+        ];
+        for destination in &self.destinations {
+            env.push((destination.url_env(), destination.url.clone()));
+        }
+        env
+    }
+}
+
+/// A running `failwatch run`; killed if dropped without [`Worker::terminate`].
+#[derive(Debug)]
+pub(crate) struct Worker {
+    child: Child,
+    admin: String,
+    logs: Arc<Mutex<Vec<String>>>,
+    readers: Vec<JoinHandle<()>>,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Worker {
+    /// Starts `failwatch run` with `config` against `emulator` and waits until `/readyz` answers 200.
+    pub(crate) async fn start(emulator: &Emulator, config: &WorkerConfig) -> Worker {
+        let worker = Worker::spawn(emulator, config);
+        worker.wait_ready(Duration::from_secs(20)).await;
+        worker
+    }
+
+    /// Starts `failwatch run` without waiting for readiness.
+    pub(crate) fn spawn(emulator: &Emulator, config: &WorkerConfig) -> Worker {
+        let admin = format!("127.0.0.1:{}", free_port());
+        let dir = tempfile::tempdir().expect("temp dir for the worker config");
+        let path: PathBuf = dir.path().join("failwatch.toml");
+        std::fs::write(&path, config.toml(&admin)).expect("write the worker config");
+        let mut child = Command::new(FAILWATCH)
+            .arg("run")
+            .arg("--config")
+            .arg(&path)
+            .env_clear()
+            .envs(config.env(emulator))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn failwatch run");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            capture(child.stdout.take().expect("stdout"), logs.clone()),
+            capture(child.stderr.take().expect("stderr"), logs.clone()),
+        ];
+        Worker {
+            child,
+            admin: format!("http://{admin}"),
+            logs,
+            readers,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("HTTP client"),
+            _dir: dir,
+        }
+    }
+
+    /// Waits until `/readyz` answers 200, or panics with the worker's logs.
+    pub(crate) async fn wait_ready(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(response) = self.http.get(format!("{}/readyz", self.admin)).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "failwatch was not ready after {limit:?}; its logs:\n{}",
+            self.logs().join("\n")
+        );
+    }
+
+    /// GET on the admin server: status and body.
+    pub(crate) async fn admin_get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.admin))
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("GET {path}: {err}"));
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// The Prometheus exposition from `/metrics`.
+    pub(crate) async fn metrics(&self) -> String {
+        let (status, body) = self.admin_get("/metrics").await;
+        assert_eq!(status, 200, "/metrics answered {status}");
+        body
+    }
+
+    /// Every stdout and stderr line so far.
+    pub(crate) fn logs(&self) -> Vec<String> {
+        self.logs.lock().expect("logs lock").clone()
+    }
+
+    /// The process id, for signals.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().expect("worker still running")
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit; returns the exit status and every log line.
+    pub(crate) async fn terminate(mut self, limit: Duration) -> (ExitStatus, Vec<String>) {
+        signal(self.pid(), "TERM");
+        let status = match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(status) => status.expect("wait for failwatch"),
+            Err(_) => {
+                let _ = self.child.start_kill();
+                panic!(
+                    "failwatch did not exit within {limit:?} of SIGTERM; its logs:\n{}",
+                    self.logs().join("\n")
+                );
+            }
+        };
+        for reader in self.readers.drain(..) {
+            let _ = reader.await;
+        }
+        (status, self.logs())
+    }
+}
+
+/// Sends a signal with kill(1): the test crate has no signal library and needs none.
+pub(crate) fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid} failed");
+}
+
+fn capture(
+    stream: impl AsyncRead + Unpin + Send + 'static,
+    logs: Arc<Mutex<Vec<String>>>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            // Shown by the test harness when a test fails.
+            eprintln!("[failwatch] {line}");
+            logs.lock().expect("logs lock").push(line);
+        }
+    })
+}
