@@ -7,7 +7,10 @@
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod metrics;
+pub mod routing;
+pub mod secret;
 pub mod telemetry;
 
 /// Process exit codes, from BSD `sysexits.h` where one fits, so that scripts and orchestrators can tell a

@@ -6,8 +6,9 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use failwatch_worker::cli::{Cli, Command, RenderArgs};
+use failwatch_worker::cli::{Cli, Command, ConfigArgs, RenderArgs};
 use failwatch_worker::commands::render;
+use failwatch_worker::config::{self, Config, env::ProcessEnv};
 use failwatch_worker::exit;
 
 fn main() -> ExitCode {
@@ -26,7 +27,8 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Render(args) => render_command(args),
-        Command::Run(_) | Command::CheckConfig(_) => {
+        Command::CheckConfig(args) => check_config(&args),
+        Command::Run(_) => {
             eprintln!("error: not available in this build yet");
             ExitCode::from(exit::USAGE)
         }
@@ -51,5 +53,33 @@ fn render_command(args: RenderArgs) -> ExitCode {
             let _ = writeln!(diag, "error: writing output: {err}");
             ExitCode::from(exit::RUNTIME)
         }
+    }
+}
+
+/// Loads the configuration or explains, naming the key, why it cannot be used.
+fn load_config(args: &ConfigArgs) -> Result<Config, ExitCode> {
+    match config::load(args.config.as_deref(), &ProcessEnv) {
+        Ok(config) => {
+            for warning in &config.warnings {
+                eprintln!("warning: {warning}");
+            }
+            Ok(config)
+        }
+        Err(err) => {
+            for line in err.to_string().lines() {
+                eprintln!("error: {line}");
+            }
+            Err(ExitCode::from(exit::USAGE))
+        }
+    }
+}
+
+fn check_config(args: &ConfigArgs) -> ExitCode {
+    match load_config(args) {
+        Ok(config) => {
+            print!("{}", config.to_redacted_toml());
+            ExitCode::from(exit::OK)
+        }
+        Err(code) => code,
     }
 }

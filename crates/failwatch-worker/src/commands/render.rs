@@ -10,10 +10,17 @@ use std::fs;
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 
-use std::collections::HashSet;
+use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
 
-use failwatch_core::{Decision, DecodeContext, RenderOptions, Target};
+use failwatch_core::{Decision, DecodeContext, Deduper, RenderOptions, Target};
 use time::OffsetDateTime;
+
+/// How long and how many dedup keys `render` remembers. One call is one stream that should behave as
+/// one worker would over it, so the worker's default TTL applies; the count only bounds memory.
+const DEDUP_TTL: Duration = Duration::from_secs(crate::config::defaults::DEDUP_TTL_SECS);
+// Evaluated at compile time, so it cannot fail at run time.
+const DEDUP_CAPACITY: NonZeroUsize = NonZeroUsize::new(1_000_000).expect("non-zero");
 
 /// Where the bodies come from.
 pub enum Inputs {
@@ -56,7 +63,7 @@ pub fn run(
     let mut pipeline = Pipeline {
         target,
         options: RenderOptions::default(),
-        seen: HashSet::new(),
+        deduper: Deduper::new(DEDUP_CAPACITY, DEDUP_TTL),
         summary: Summary::default(),
     };
     match inputs {
@@ -98,8 +105,7 @@ pub fn run(
 struct Pipeline {
     target: Target,
     options: RenderOptions,
-    /// Dedup keys already printed in this call. (Switches to the core's `Deduper` once it lands.)
-    seen: HashSet<String>,
+    deduper: Deduper,
     summary: Summary,
 }
 
@@ -123,10 +129,13 @@ impl Pipeline {
             }
             Ok(Decision::Silent(reason)) => {
                 self.summary.silent += 1;
-                writeln!(diag, "{name}: ignored: {}", reason.0)
+                writeln!(diag, "{name}: ignored: {reason}")
             }
             Ok(Decision::Alert(alert)) => {
-                if !self.seen.insert(alert.dedup_key.clone()) {
+                if self
+                    .deduper
+                    .check_and_record(&alert.dedup_key, Instant::now())
+                {
                     self.summary.duplicates += 1;
                     return writeln!(
                         diag,

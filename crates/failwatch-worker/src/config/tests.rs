@@ -1,0 +1,433 @@
+//! Configuration loading and validation, with the environment passed in as a map.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use super::*;
+
+const SLACK: &str = "https://hooks.slack.com/services/T000/B000/SLACKSECRET";
+const CHAT: &str = "https://chat.googleapis.com/v1/spaces/AAA/messages?key=CHATKEY&token=CHATTOKEN";
+
+fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Writes `text` to a temporary file and loads it with `vars`.
+fn load_text(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    load(Some(file.path()), &env(vars))
+}
+
+fn problems(result: Result<Config, ConfigError>) -> Vec<String> {
+    match result {
+        Ok(_) => panic!("expected the configuration to be rejected"),
+        Err(err) => err.to_string().lines().map(str::to_owned).collect(),
+    }
+}
+
+const MINIMAL: &str = r#"
+queue_url = "https://sqs.eu-west-1.amazonaws.com/123456789012/failwatch"
+
+[[destinations]]
+name = "platform-chat"
+type = "google-chat"
+url_env = "CHAT_URL"
+"#;
+
+#[test]
+fn a_minimal_file_gets_the_documented_defaults() {
+    let config = load_text(MINIMAL, &[("CHAT_URL", CHAT)]).unwrap();
+    assert_eq!(config.admin_listen.to_string(), "0.0.0.0:9090");
+    assert_eq!(config.pollers, 2);
+    assert_eq!(config.max_in_flight, 64);
+    assert_eq!(config.wait_time_secs, 20);
+    assert_eq!(config.visibility_timeout_secs, 60);
+    assert_eq!(config.retry_budget_secs, 30);
+    assert_eq!(config.shutdown_grace_secs, 20);
+    assert_eq!(config.dedup_ttl_secs, 3600);
+    assert_eq!(config.dedup_capacity, 100_000);
+    assert_eq!(config.readiness_max_poll_age_secs, 120);
+    let d = &config.destinations[0];
+    assert_eq!(d.kind, DestinationKind::GoogleChat);
+    assert_eq!(d.rate_per_second, 1.0);
+    assert_eq!(d.burst, 5);
+    assert_eq!(d.timeout_secs, 10);
+    assert_eq!(d.url.expose().as_str(), CHAT);
+    assert_eq!(d.url_source, "env:CHAT_URL");
+    assert!(config.warnings.is_empty());
+}
+
+#[test]
+fn the_full_contract_example_loads() {
+    let text = r#"
+queue_url = "https://sqs.eu-west-1.amazonaws.com/123456789012/failwatch"
+dlq_url = "https://sqs.eu-west-1.amazonaws.com/123456789012/failwatch-dlq"
+admin_listen = "127.0.0.1:9191"
+pollers = 3
+max_in_flight = 16
+wait_time_secs = 10
+visibility_timeout_secs = 90
+retry_budget_secs = 20
+shutdown_grace_secs = 15
+dedup_ttl_secs = 600
+dedup_capacity = 5000
+readiness_max_poll_age_secs = 60
+log_format = "text"
+
+[[destinations]]
+name = "platform-chat"
+type = "google-chat"
+url_env = "CHAT_URL"
+rate_per_second = 0.5
+burst = 2
+timeout_secs = 5
+
+[[destinations]]
+name = "slack_oncall"
+type = "slack"
+url_env = "SLACK_URL"
+
+[[routes]]
+name = "prod-critical"
+destinations = ["slack_oncall", "platform-chat"]
+mention = "<!subteam^S0123ABC>"
+continue = true
+[routes.match]
+cluster = "prod-*"
+service = "*"
+kind = "ecs_task"
+severity = "critical"
+account = "123456789012"
+region = "eu-*"
+
+[default_route]
+destinations = ["platform-chat"]
+"#;
+    let config = load_text(text, &[("CHAT_URL", CHAT), ("SLACK_URL", SLACK)]).unwrap();
+    assert_eq!(config.pollers, 3);
+    assert_eq!(config.log_format, LogFormat::Text);
+    assert_eq!(config.destinations[1].rate_per_second, 1.0);
+    assert_eq!(config.destinations[0].rate_per_second, 0.5);
+    let route = &config.router.routes[0];
+    assert_eq!(route.destination_indices, vec![1, 0]);
+    assert!(route.continue_);
+    assert_eq!(route.mention.as_deref(), Some("<!subteam^S0123ABC>"));
+    assert_eq!(
+        config
+            .router
+            .default_route
+            .as_ref()
+            .unwrap()
+            .destination_indices,
+        vec![0]
+    );
+}
+
+#[test]
+fn unknown_keys_are_rejected_by_name() {
+    let text = format!("{MINIMAL}\npolers = 3\n");
+    let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+    assert!(p[0].contains("unknown field `polers`"), "{p:?}");
+
+    let text = MINIMAL.replace("url_env", "colour = \"red\"\nurl_env");
+    let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+    assert!(p[0].starts_with("destinations[0]"), "{p:?}");
+    assert!(p[0].contains("colour"), "{p:?}");
+}
+
+#[test]
+fn a_wrong_type_names_the_key() {
+    let text = MINIMAL.replace("queue_url", "pollers = \"two\"\nqueue_url");
+    let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+    assert!(p[0].starts_with("pollers: "), "{p:?}");
+    let text = MINIMAL.replace("google-chat", "hangouts");
+    let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+    assert!(p[0].starts_with("destinations[0].type: "), "{p:?}");
+}
+
+#[test]
+fn a_missing_url_variable_names_the_key_and_the_variable() {
+    let text = format!(
+        "{MINIMAL}\n[[destinations]]\nname = \"slack\"\ntype = \"slack\"\nurl_env = \"SLACK_URL\"\n"
+    );
+    let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+    assert_eq!(
+        p,
+        vec!["destinations[1].url_env: environment variable SLACK_URL is not set"]
+    );
+}
+
+#[test]
+fn plain_http_is_only_for_loopback() {
+    for ok in [
+        "http://127.0.0.1:8080/hook",
+        "http://127.3.4.5/hook",
+        "http://localhost:1/x",
+        "http://[::1]:9/x",
+        "https://example.com/x",
+    ] {
+        load_text(MINIMAL, &[("CHAT_URL", ok)]).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for bad in [
+        "http://10.0.0.1/hook/SECRETPATH",
+        "http://example.com/SECRETPATH",
+        "ftp://example.com/SECRETPATH",
+        "not a url SECRETPATH",
+    ] {
+        let p = problems(load_text(MINIMAL, &[("CHAT_URL", bad)]));
+        assert!(p[0].starts_with("destinations[0].url_env: "), "{p:?}");
+        assert!(
+            !p[0].contains("SECRETPATH"),
+            "the error leaked the URL: {p:?}"
+        );
+    }
+}
+
+#[test]
+fn url_file_is_read_and_trimmed() {
+    let mut secret = tempfile::NamedTempFile::new().unwrap();
+    writeln!(secret, "{SLACK}").unwrap();
+    let text = MINIMAL.replace(
+        "url_env = \"CHAT_URL\"",
+        &format!("url_file = {:?}", secret.path().display().to_string()),
+    );
+    let config = load_text(&text, &[]).unwrap();
+    assert_eq!(config.destinations[0].url.expose().as_str(), SLACK);
+    assert!(config.destinations[0].url_source.starts_with("file:"));
+
+    let text = MINIMAL.replace("url_env = \"CHAT_URL\"", "url_file = \"/nonexistent/url\"");
+    let p = problems(load_text(&text, &[]));
+    assert!(
+        p[0].starts_with("destinations[0].url_file: cannot read /nonexistent/url"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn exactly_one_url_source() {
+    let text = MINIMAL.replace("url_env", "url = \"https://x.example/\"\nurl_env");
+    let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+    assert_eq!(
+        p,
+        vec!["destinations[0]: exactly one of url_env, url_file and url is required"]
+    );
+}
+
+#[test]
+fn a_literal_url_works_with_a_warning() {
+    let text = MINIMAL.replace("url_env = \"CHAT_URL\"", &format!("url = {CHAT:?}"));
+    let config = load_text(&text, &[]).unwrap();
+    assert_eq!(config.destinations[0].url_source, "literal");
+    assert_eq!(config.warnings.len(), 1);
+    assert!(config.warnings[0].starts_with("destinations[0].url: "));
+    assert!(!config.warnings[0].contains("CHATKEY"));
+}
+
+#[test]
+fn destination_names_are_label_safe_and_unique() {
+    let text = MINIMAL.replace("platform-chat", "Platform Chat");
+    let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+    assert!(p[0].starts_with("destinations[0].name: "), "{p:?}");
+    let text = format!("{MINIMAL}{}", &MINIMAL[MINIMAL.find("[[").unwrap()..]);
+    let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+    assert!(
+        p[0].starts_with("destinations[1].name: \"platform-chat\" is used by two"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn routes_must_reference_known_destinations_and_valid_globs() {
+    let text = format!(
+        "{MINIMAL}\n[[routes]]\ndestinations = [\"nope\"]\n[routes.match]\ncluster = \"prod-[\"\nkind = \"ecs-task\"\n\n[default_route]\ndestinations = [\"gone\"]\n"
+    );
+    let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+    assert!(
+        p.iter()
+            .any(|l| l.starts_with("routes[0].destinations: unknown destination \"nope\"")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|l| l.starts_with("routes[0].match.cluster: invalid glob")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|l| l.starts_with("routes[0].match.kind: \"ecs-task\" matches none")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|l| l.starts_with("default_route.destinations: unknown destination \"gone\"")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn ranges_are_checked_and_all_problems_reported_together() {
+    let text = MINIMAL.replace(
+        "queue_url",
+        "pollers = 0\nwait_time_secs = 21\nvisibility_timeout_secs = 30\nretry_budget_secs = 30\nqueue_url",
+    );
+    let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+    let keys: Vec<&str> = p.iter().map(|l| l.split(':').next().unwrap()).collect();
+    assert!(keys.contains(&"pollers"), "{p:?}");
+    assert!(keys.contains(&"wait_time_secs"), "{p:?}");
+    assert!(keys.contains(&"visibility_timeout_secs"), "{p:?}");
+}
+
+#[test]
+fn environment_overrides_top_level_scalars() {
+    let config = load_text(
+        MINIMAL,
+        &[
+            ("CHAT_URL", CHAT),
+            (env::POLLERS, "5"),
+            (env::QUEUE_URL, "http://127.0.0.1:5000/123456789012/other"),
+            (env::ADMIN_LISTEN, "127.0.0.1:0"),
+            (env::LOG_FORMAT, "json"),
+            (env::RETRY_BUDGET_SECS, "2"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.pollers, 5);
+    assert_eq!(config.queue_url, "http://127.0.0.1:5000/123456789012/other");
+    assert_eq!(config.admin_listen.port(), 0);
+    assert_eq!(config.log_format, LogFormat::Json);
+    assert_eq!(config.retry_budget_secs, 2);
+
+    let p = problems(load_text(
+        MINIMAL,
+        &[("CHAT_URL", CHAT), (env::POLLERS, "many")],
+    ));
+    assert_eq!(
+        p,
+        vec!["FAILWATCH_POLLERS: pollers: expected a whole number, got \"many\""]
+    );
+}
+
+#[test]
+fn the_config_path_can_come_from_the_environment() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(MINIMAL.as_bytes()).unwrap();
+    let path = file.path().display().to_string();
+    let config = load(None, &env(&[(env::CONFIG, &path), ("CHAT_URL", CHAT)])).unwrap();
+    assert_eq!(config.destinations[0].name, "platform-chat");
+    let err = load(None, &env(&[(env::CONFIG, "/nonexistent/failwatch.toml")])).unwrap_err();
+    assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+}
+
+#[test]
+fn toml_syntax_errors_name_the_file() {
+    let err = load_text("queue_url = ", &[]).unwrap_err();
+    assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
+}
+
+#[test]
+fn zero_file_shortcut_takes_the_type_from_the_host() {
+    for (url, kind) in [
+        (CHAT, DestinationKind::GoogleChat),
+        (SLACK, DestinationKind::Slack),
+        (
+            "https://discord.com/api/webhooks/1/abc",
+            DestinationKind::Discord,
+        ),
+        (
+            "https://discordapp.com/api/webhooks/1/abc",
+            DestinationKind::Discord,
+        ),
+        (
+            "https://prod-01.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?sig=x",
+            DestinationKind::Teams,
+        ),
+        (
+            "https://default0123.ab.environment.api.powerplatform.com/powerautomate/x",
+            DestinationKind::Teams,
+        ),
+        ("https://alerts.example.com/hook", DestinationKind::Webhook),
+    ] {
+        let config = load(
+            None,
+            &env(&[
+                (env::QUEUE_URL, "https://sqs.us-east-1.amazonaws.com/1/q"),
+                (env::WEBHOOK_URL, url),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.destinations.len(), 1);
+        assert_eq!(config.destinations[0].name, DEFAULT_DESTINATION);
+        assert_eq!(config.destinations[0].kind, kind, "{url}");
+    }
+}
+
+#[test]
+fn zero_file_shortcut_type_can_be_forced() {
+    let vars = [
+        (env::QUEUE_URL, "https://sqs.us-east-1.amazonaws.com/1/q"),
+        (env::WEBHOOK_URL, "http://127.0.0.1:9999/hook"),
+        (env::WEBHOOK_TYPE, "slack"),
+    ];
+    let config = load(None, &env(&vars)).unwrap();
+    assert_eq!(config.destinations[0].kind, DestinationKind::Slack);
+    assert_eq!(config.destinations[0].rate_per_second, 1.0);
+
+    let mut vars = env(&vars);
+    vars.insert(env::WEBHOOK_TYPE.into(), "msteams".into());
+    let p = problems(load(None, &vars));
+    assert!(
+        p[0].starts_with("FAILWATCH_WEBHOOK_TYPE: unknown destination type"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn zero_file_shortcut_needs_both_variables() {
+    let p = problems(load(None, &env(&[(env::WEBHOOK_URL, SLACK)])));
+    assert!(p[0].starts_with("queue_url: required"), "{p:?}");
+    let p = problems(load(
+        None,
+        &env(&[(env::QUEUE_URL, "https://sqs.us-east-1.amazonaws.com/1/q")]),
+    ));
+    assert!(
+        p[0].starts_with("destinations: at least one destination"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn the_effective_configuration_redacts_every_url() {
+    let text = format!(
+        "{MINIMAL}\n[[destinations]]\nname = \"slack\"\ntype = \"slack\"\nurl = {SLACK:?}\n\n[[routes]]\ndestinations = [\"slack\"]\n[routes.match]\nseverity = \"critical\"\n"
+    );
+    let config = load_text(&text, &[("CHAT_URL", CHAT)]).unwrap();
+    let shown = config.to_redacted_toml();
+    for secret in [
+        "SLACKSECRET",
+        "CHATKEY",
+        "CHATTOKEN",
+        "/services/",
+        "/spaces/",
+    ] {
+        assert!(!shown.contains(secret), "{secret} leaked:\n{shown}");
+    }
+    assert!(
+        shown.contains("url = \"https://hooks.slack.com/****\""),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("url = \"https://chat.googleapis.com/****\""),
+        "{shown}"
+    );
+    assert!(shown.contains("url_source = \"env:CHAT_URL\""), "{shown}");
+    assert!(shown.contains("severity = \"critical\""), "{shown}");
+    // The output is itself TOML.
+    shown.parse::<toml::Table>().unwrap();
+    // Debug output is just as safe.
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("SLACKSECRET") && !debug.contains("CHATKEY"));
+}

@@ -1,0 +1,423 @@
+//! Routing: which destinations receive an alert, and with which mention.
+//!
+//! Routes are checked in order. A route matches when every field it names matches its glob pattern
+//! (`globset` syntax; an omitted field matches anything; a field the alert does not have, such as the
+//! service of a Step Functions execution, is matched as the empty string, so only `*` matches it). The
+//! first matching route wins unless it says `continue = true`, in which case later routes are checked
+//! too. When no route matched, the default route applies; without one, every destination receives the
+//! alert, so a configuration can never silently drop an alert it did not anticipate. A destination
+//! reached by several matching routes receives the alert once, with the first route's mention.
+
+use failwatch_core::{Alert, AlertKind, Severity};
+use globset::{GlobBuilder, GlobMatcher};
+use serde::{Serialize, Serializer};
+
+/// The alert kinds a `kind` pattern is checked against.
+pub const KINDS: [AlertKind; 4] = [
+    AlertKind::EcsTask,
+    AlertKind::EcsDeployment,
+    AlertKind::EcsService,
+    AlertKind::SfnExecution,
+];
+/// The severities a `severity` pattern is checked against.
+pub const SEVERITIES: [Severity; 2] = [Severity::Critical, Severity::Warning];
+
+/// One compiled glob, remembering its source text for display.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    text: String,
+    matcher: GlobMatcher,
+}
+
+impl Pattern {
+    /// Compiles a glob pattern; the error text is globset's.
+    pub fn new(text: &str) -> Result<Self, String> {
+        let glob = GlobBuilder::new(text)
+            .literal_separator(false)
+            .build()
+            .map_err(|err| format!("invalid glob pattern {text:?}: {}", err.kind()))?;
+        Ok(Pattern {
+            text: text.to_owned(),
+            matcher: glob.compile_matcher(),
+        })
+    }
+
+    pub fn is_match(&self, value: &str) -> bool {
+        self.matcher.is_match(value)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Serialize for Pattern {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+/// The `[routes.match]` table: every given field must match.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Match {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Pattern>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<Pattern>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Pattern>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Pattern>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<Pattern>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<Pattern>,
+}
+
+impl Match {
+    pub fn matches(&self, alert: &Alert) -> bool {
+        fn field(pattern: Option<&Pattern>, value: Option<&str>) -> bool {
+            pattern.is_none_or(|p| p.is_match(value.unwrap_or("")))
+        }
+        field(self.cluster.as_ref(), alert.cluster.as_deref())
+            && field(self.service.as_ref(), alert.service.as_deref())
+            && field(self.kind.as_ref(), Some(alert.kind.as_str()))
+            && field(self.severity.as_ref(), Some(alert.severity.as_str()))
+            && field(self.account.as_ref(), alert.account.as_deref())
+            && field(self.region.as_ref(), alert.region.as_deref())
+    }
+}
+
+/// One `[[routes]]` entry, with destination names resolved to indices into the configured destinations.
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    pub name: String,
+    pub destinations: Vec<String>,
+    #[serde(skip)]
+    pub destination_indices: Vec<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mention: Option<String>,
+    #[serde(rename = "continue")]
+    pub continue_: bool,
+    #[serde(rename = "match")]
+    pub matcher: Match,
+}
+
+/// The `[default_route]` table.
+#[derive(Debug, Clone, Serialize)]
+pub struct DefaultRoute {
+    pub destinations: Vec<String>,
+    #[serde(skip)]
+    pub destination_indices: Vec<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mention: Option<String>,
+}
+
+/// One destination an alert goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    /// Index into the configured destinations.
+    pub destination: usize,
+    /// The trusted mention text of the route that chose this destination.
+    pub mention: Option<String>,
+}
+
+/// All routes of a configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Router {
+    pub routes: Vec<Route>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_route: Option<DefaultRoute>,
+    /// How many destinations exist, for the "no default route: everyone" rule.
+    #[serde(skip)]
+    pub destination_count: usize,
+}
+
+impl Router {
+    /// The destinations `alert` goes to, in configuration order of first selection, each once.
+    pub fn route(&self, alert: &Alert) -> Vec<Routed> {
+        let mut out: Vec<Routed> = Vec::new();
+        let mut add = |destination: usize, mention: &Option<String>| {
+            if !out.iter().any(|r| r.destination == destination) {
+                out.push(Routed {
+                    destination,
+                    mention: mention.clone(),
+                });
+            }
+        };
+        let mut matched = false;
+        for route in &self.routes {
+            if route.matcher.matches(alert) {
+                matched = true;
+                for &d in &route.destination_indices {
+                    add(d, &route.mention);
+                }
+                if !route.continue_ {
+                    break;
+                }
+            }
+        }
+        if !matched {
+            match &self.default_route {
+                Some(default) => {
+                    for &d in &default.destination_indices {
+                        add(d, &default.mention);
+                    }
+                }
+                None => {
+                    for d in 0..self.destination_count {
+                        add(d, &None);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Checks that a `kind` or `severity` pattern can match at least one real value, so that a typo such
+/// as `kind = "ecs-task"` is a start-up error instead of a route that silently never fires.
+pub fn check_matches_some<'a>(
+    pattern: &Pattern,
+    known: impl IntoIterator<Item = &'a str> + Clone,
+) -> Result<(), String> {
+    if known.clone().into_iter().any(|v| pattern.is_match(v)) {
+        Ok(())
+    } else {
+        let list: Vec<&str> = known.into_iter().collect();
+        Err(format!(
+            "{:?} matches none of {}",
+            pattern.as_str(),
+            list.join(", ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(kind: AlertKind, severity: Severity, cluster: &str, service: Option<&str>) -> Alert {
+        let json = serde_json::json!({
+            "schema": "failwatch.alert.v1",
+            "kind": kind.as_str(),
+            "severity": severity.as_str(),
+            "title": "t", "summary": "s", "hint": null, "event_id": "e",
+            "time": "2026-01-01T00:00:00Z",
+            "account": "123456789012", "region": "eu-west-1", "partition": "aws",
+            "cluster": cluster, "service": service,
+            "task": null, "execution": null,
+            "links": {"task": null, "task_logs": null, "service": null, "execution": null},
+            "dedup_key": "d", "group_key": "g"
+        });
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn pattern(s: &str) -> Option<Pattern> {
+        Some(Pattern::new(s).unwrap())
+    }
+
+    fn route(name: &str, dests: &[usize], matcher: Match, cont: bool) -> Route {
+        Route {
+            name: name.into(),
+            destinations: dests.iter().map(|d| format!("d{d}")).collect(),
+            destination_indices: dests.to_vec(),
+            mention: Some(format!("@{name}")),
+            continue_: cont,
+            matcher,
+        }
+    }
+
+    fn router(routes: Vec<Route>, default: Option<Vec<usize>>) -> Router {
+        Router {
+            routes,
+            default_route: default.map(|d| DefaultRoute {
+                destinations: vec![],
+                destination_indices: d,
+                mention: None,
+            }),
+            destination_count: 4,
+        }
+    }
+
+    #[test]
+    fn first_match_wins_without_continue() {
+        let r = router(
+            vec![
+                route(
+                    "prod",
+                    &[0],
+                    Match {
+                        cluster: pattern("prod-*"),
+                        ..Match::default()
+                    },
+                    false,
+                ),
+                route("all", &[1], Match::default(), false),
+            ],
+            None,
+        );
+        let got = r.route(&alert(
+            AlertKind::EcsTask,
+            Severity::Critical,
+            "prod-eu",
+            Some("api"),
+        ));
+        assert_eq!(
+            got,
+            vec![Routed {
+                destination: 0,
+                mention: Some("@prod".into())
+            }]
+        );
+        let got = r.route(&alert(
+            AlertKind::EcsTask,
+            Severity::Critical,
+            "staging",
+            None,
+        ));
+        assert_eq!(got.iter().map(|r| r.destination).collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn continue_collects_later_routes_and_each_destination_once() {
+        let r = router(
+            vec![
+                route(
+                    "critical",
+                    &[0, 1],
+                    Match {
+                        severity: pattern("critical"),
+                        ..Match::default()
+                    },
+                    true,
+                ),
+                route("everything", &[1, 2], Match::default(), false),
+                route("never-reached", &[3], Match::default(), false),
+            ],
+            None,
+        );
+        let got = r.route(&alert(AlertKind::EcsTask, Severity::Critical, "c", None));
+        assert_eq!(
+            got,
+            vec![
+                Routed {
+                    destination: 0,
+                    mention: Some("@critical".into())
+                },
+                Routed {
+                    destination: 1,
+                    mention: Some("@critical".into())
+                },
+                Routed {
+                    destination: 2,
+                    mention: Some("@everything".into())
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn unmatched_alerts_use_the_default_route_or_reach_everyone() {
+        let only_sfn = || {
+            route(
+                "sfn",
+                &[3],
+                Match {
+                    kind: pattern("sfn_*"),
+                    ..Match::default()
+                },
+                false,
+            )
+        };
+        let task = alert(AlertKind::EcsTask, Severity::Warning, "c", None);
+        let with_default = router(vec![only_sfn()], Some(vec![2]));
+        assert_eq!(
+            with_default
+                .route(&task)
+                .iter()
+                .map(|r| r.destination)
+                .collect::<Vec<_>>(),
+            [2]
+        );
+        let without_default = router(vec![only_sfn()], None);
+        assert_eq!(
+            without_default
+                .route(&task)
+                .iter()
+                .map(|r| r.destination)
+                .collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn absent_fields_match_only_a_star() {
+        let m = Match {
+            service: pattern("*"),
+            ..Match::default()
+        };
+        assert!(m.matches(&alert(
+            AlertKind::SfnExecution,
+            Severity::Critical,
+            "",
+            None
+        )));
+        let m = Match {
+            service: pattern("api-*"),
+            ..Match::default()
+        };
+        assert!(!m.matches(&alert(
+            AlertKind::SfnExecution,
+            Severity::Critical,
+            "",
+            None
+        )));
+        assert!(m.matches(&alert(
+            AlertKind::EcsTask,
+            Severity::Critical,
+            "c",
+            Some("api-payments")
+        )));
+    }
+
+    #[test]
+    fn every_field_must_match() {
+        let m = Match {
+            cluster: pattern("prod-*"),
+            kind: pattern("ecs_{task,service}"),
+            severity: pattern("critical"),
+            account: pattern("1234*"),
+            region: pattern("eu-*"),
+            service: None,
+        };
+        assert!(m.matches(&alert(
+            AlertKind::EcsService,
+            Severity::Critical,
+            "prod-1",
+            None
+        )));
+        assert!(!m.matches(&alert(
+            AlertKind::EcsDeployment,
+            Severity::Critical,
+            "prod-1",
+            None
+        )));
+        assert!(!m.matches(&alert(
+            AlertKind::EcsTask,
+            Severity::Warning,
+            "prod-1",
+            None
+        )));
+    }
+
+    #[test]
+    fn typos_in_kind_are_caught() {
+        let kinds = KINDS.iter().map(|k| k.as_str());
+        let err =
+            check_matches_some(&Pattern::new("ecs-task").unwrap(), kinds.clone()).unwrap_err();
+        assert!(err.contains("matches none of ecs_task"), "{err}");
+        check_matches_some(&Pattern::new("ecs_*").unwrap(), kinds).unwrap();
+        assert!(Pattern::new("prod-[").is_err());
+    }
+}
