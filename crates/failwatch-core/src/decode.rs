@@ -11,9 +11,10 @@
 //! was wrong. A well-formed EventBridge event of a kind failwatch does not handle is *not* an error; it
 //! decodes to [`Event::Unhandled`], which classification keeps silent.
 //!
-//! A body is read twice: once into a probe that only looks at the top-level keys to pick the shape, then
-//! into the typed struct for that shape. Reading straight into typed structs keeps decoding fast, and the
-//! probe is cheap because it skips every value it does not need.
+//! A body is read once, straight into typed structs that hold the fields of every shape (the shapes do
+//! not share key names); which keys were present then decides the shape. Only a body that fails that
+//! read is looked at again, to name its shape in the error. An SNS `Message` is a second document and is
+//! read as one.
 
 mod arn;
 mod model;
@@ -21,7 +22,6 @@ mod open_enum;
 mod wire;
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use time::OffsetDateTime;
 
 pub(crate) use arn::{ecs_service_parts, partition_of_region, sfn_state_machine_name};
@@ -32,10 +32,7 @@ pub use model::{
 };
 
 use arn::Arn;
-use wire::{
-    CatchOutput, DeploymentDetail, Envelope, Probe, ServiceDetail, SfnDetail, SnsEnvelope,
-    TaskDetail,
-};
+use wire::{Body, Detail, EventProbe, UnhandledBody};
 
 /// What the caller knows about a message beyond its body. Bodies with no envelope (a bare `detail`, a
 /// Step Functions `Catch` output) take their id and time from here.
@@ -97,8 +94,37 @@ const ECS_SERVICE: &str = "ECS Service Action";
 const SFN_EXECUTION: &str = "Step Functions Execution Status Change";
 const BARE_DETAIL: &str = "bare detail";
 const CATCH_OUTPUT: &str = "Step Functions Catch output";
-const SNS: &str = "SNS envelope";
 const EVENT: &str = "EventBridge event";
+
+/// The event types failwatch handles, by `(source, detail-type)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handled {
+    EcsTask,
+    EcsDeployment,
+    EcsService,
+    SfnExecution,
+}
+
+impl Handled {
+    fn of(source: Option<&str>, detail_type: Option<&str>) -> Option<Self> {
+        match (source?, detail_type?) {
+            ("aws.ecs", ECS_TASK) => Some(Handled::EcsTask),
+            ("aws.ecs", ECS_DEPLOYMENT) => Some(Handled::EcsDeployment),
+            ("aws.ecs", ECS_SERVICE) => Some(Handled::EcsService),
+            ("aws.states", SFN_EXECUTION) => Some(Handled::SfnExecution),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Handled::EcsTask => ECS_TASK,
+            Handled::EcsDeployment => ECS_DEPLOYMENT,
+            Handled::EcsService => ECS_SERVICE,
+            Handled::SfnExecution => SFN_EXECUTION,
+        }
+    }
+}
 
 /// What an SNS envelope contributes to the message it wraps.
 struct SnsInfo {
@@ -116,68 +142,150 @@ fn decode_with(
     ctx: &DecodeContext,
     sns: Option<&SnsInfo>,
 ) -> Result<Event, DecodeError> {
-    let probe: Probe = serde_json::from_str(body).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            DecodeError::NotJson(e)
-        } else if !body.trim_start().starts_with('{') {
-            DecodeError::NotAnObject
-        } else {
-            DecodeError::Malformed {
-                what: "message",
-                source: e,
-            }
-        }
-    })?;
+    let parsed: Body = match serde_json::from_str(body) {
+        Ok(parsed) => parsed,
+        Err(e) if e.is_syntax() || e.is_eof() => return Err(DecodeError::NotJson(e)),
+        Err(_) if !body.trim_start().starts_with('{') => return Err(DecodeError::NotAnObject),
+        Err(e) => return recover(body, ctx, sns, e),
+    };
+    let fallback = Fallback { body, ctx, sns };
 
-    if probe.sns_type.is_some() && probe.sns_message.is_some() {
+    if let (Some(kind), Some(message)) = (&parsed.sns_type, &parsed.sns_message) {
         if sns.is_some() {
             return Err(DecodeError::SnsNested);
         }
-        return decode_sns(body, ctx);
+        if kind != "Notification" {
+            return Err(DecodeError::SnsNotNotification(kind.clone()));
+        }
+        let info = SnsInfo {
+            message_id: parsed.sns_message_id.filter(|id| !id.is_empty()),
+            timestamp: parsed
+                .sns_timestamp
+                .as_deref()
+                .and_then(wire::parse_rfc3339),
+        };
+        return decode_with(message, ctx, Some(&info)).map_err(|e| match e {
+            DecodeError::NotJson(e) => DecodeError::SnsMessageNotJson(e),
+            DecodeError::SnsNested => DecodeError::SnsNested,
+            other => DecodeError::SnsMessage(Box::new(other)),
+        });
     }
-    if probe.detail_type.is_some() || probe.source.is_some() {
-        if probe.detail.is_none() {
+    if parsed.detail_type.is_some() || parsed.source.is_some() {
+        let handled = Handled::of(parsed.source.as_deref(), parsed.detail_type.as_deref());
+        let what = handled.map_or(EVENT, Handled::name);
+        let Some(detail) = parsed.detail else {
             return Err(DecodeError::MissingField {
-                what: EVENT,
+                what,
                 field: "detail",
             });
-        }
-        let fallback = Fallback { body, ctx, sns };
-        return match (probe.source.as_deref(), probe.detail_type.as_deref()) {
-            (Some("aws.ecs"), Some(ECS_TASK)) => {
-                decode_task(body, ECS_TASK, Shape::EventBridge, &fallback)
+        };
+        let envelope = Envelope::from_body(parsed.id, parsed.time, parsed.account, parsed.region);
+        let resources = parsed.resources.unwrap_or_default();
+        return match handled {
+            Some(Handled::EcsTask) => {
+                task_event(envelope, detail, ECS_TASK, Shape::EventBridge, &fallback)
             }
-            (Some("aws.ecs"), Some(ECS_DEPLOYMENT)) => decode_deployment(body, &fallback),
-            (Some("aws.ecs"), Some(ECS_SERVICE)) => decode_service(body, &fallback),
-            (Some("aws.states"), Some(SFN_EXECUTION)) => decode_sfn(body, &fallback),
-            _ => decode_unhandled(body, &fallback),
+            Some(Handled::EcsDeployment) => {
+                deployment_event(envelope, resources, detail, &fallback)
+            }
+            Some(Handled::EcsService) => service_event(envelope, resources, detail, &fallback),
+            Some(Handled::SfnExecution) => sfn_event(envelope, detail, &fallback),
+            None => Ok(unhandled_event(
+                envelope,
+                &resources,
+                parsed.source,
+                parsed.detail_type,
+                &fallback,
+            )),
         };
     }
-    if probe.detail.is_some() {
-        let fallback = Fallback { body, ctx, sns };
-        return decode_task(body, BARE_DETAIL, Shape::BareDetail, &fallback);
+    if let Some(detail) = parsed.detail {
+        let envelope = Envelope::from_body(parsed.id, parsed.time, parsed.account, parsed.region);
+        return task_event(envelope, detail, BARE_DETAIL, Shape::BareDetail, &fallback);
     }
-    if probe.error.is_some() || probe.cause.is_some() {
-        return decode_catch(body, &Fallback { body, ctx, sns });
+    if parsed.error.is_some() || parsed.cause.is_some() {
+        return catch_event(parsed.error, parsed.cause, &fallback);
     }
     Err(DecodeError::UnknownShape)
 }
 
-fn decode_sns(body: &str, ctx: &DecodeContext) -> Result<Event, DecodeError> {
-    let envelope: SnsEnvelope = serde_json::from_str(body)
-        .map_err(|source| DecodeError::Malformed { what: SNS, source })?;
-    if envelope.kind != "Notification" {
-        return Err(DecodeError::SnsNotNotification(envelope.kind));
-    }
-    let info = SnsInfo {
-        message_id: envelope.message_id.filter(|id| !id.is_empty()),
-        timestamp: envelope.timestamp.as_deref().and_then(wire::parse_rfc3339),
+/// Handles a type error in an object body. The one-pass read does not know the shape yet when it fails,
+/// so a cheap probe of the top-level keys names it in the error. An EventBridge event failwatch does not
+/// handle is not an error at all, whatever its detail holds (its fields may clash with the ones read
+/// here): it decodes to [`Event::Unhandled`].
+fn recover(
+    body: &str,
+    ctx: &DecodeContext,
+    sns: Option<&SnsInfo>,
+    error: serde_json::Error,
+) -> Result<Event, DecodeError> {
+    let Ok(probe) = serde_json::from_str::<EventProbe>(body) else {
+        return Err(DecodeError::Malformed {
+            what: "message",
+            source: error,
+        });
     };
-    decode_with(&envelope.message, ctx, Some(&info)).map_err(|e| match e {
-        DecodeError::NotJson(e) => DecodeError::SnsMessageNotJson(e),
-        DecodeError::SnsNested => DecodeError::SnsNested,
-        other => DecodeError::SnsMessage(Box::new(other)),
-    })
+    if probe.detail_type.is_none() && probe.source.is_none() {
+        let what = if probe.detail.is_some() {
+            BARE_DETAIL
+        } else {
+            "message"
+        };
+        return Err(DecodeError::Malformed {
+            what,
+            source: error,
+        });
+    }
+    if let Some(handled) = Handled::of(probe.source.as_deref(), probe.detail_type.as_deref()) {
+        return Err(DecodeError::Malformed {
+            what: handled.name(),
+            source: error,
+        });
+    }
+    if probe.detail.is_none() {
+        return Err(DecodeError::MissingField {
+            what: EVENT,
+            field: "detail",
+        });
+    }
+    let parsed: UnhandledBody =
+        serde_json::from_str(body).map_err(|source| DecodeError::Malformed {
+            what: EVENT,
+            source,
+        })?;
+    let envelope = Envelope::from_body(parsed.id, parsed.time, parsed.account, parsed.region);
+    let fallback = Fallback { body, ctx, sns };
+    Ok(unhandled_event(
+        envelope,
+        &parsed.resources.unwrap_or_default(),
+        parsed.source,
+        parsed.detail_type,
+        &fallback,
+    ))
+}
+
+/// The envelope fields every event shares.
+struct Envelope {
+    id: Option<String>,
+    time: Option<String>,
+    account: Option<String>,
+    region: Option<String>,
+}
+
+impl Envelope {
+    fn from_body(
+        id: Option<String>,
+        time: Option<String>,
+        account: Option<String>,
+        region: Option<String>,
+    ) -> Self {
+        Envelope {
+            id,
+            time,
+            account,
+            region,
+        }
+    }
 }
 
 /// What fills the gaps an envelope leaves: the SNS wrapper, the SQS context, the body itself.
@@ -253,24 +361,13 @@ fn meta(
     }
 }
 
-fn parse_envelope<'a, D: Deserialize<'a>>(
-    body: &'a str,
-    what: &'static str,
-) -> Result<Envelope<D>, DecodeError> {
-    serde_json::from_str(body).map_err(|source| DecodeError::Malformed { what, source })
-}
-
-fn decode_task(
-    body: &str,
+fn task_event(
+    envelope: Envelope,
+    detail: Detail,
     what: &'static str,
     shape: Shape,
     fallback: &Fallback<'_>,
 ) -> Result<Event, DecodeError> {
-    let envelope: Envelope<TaskDetail> = parse_envelope(body, what)?;
-    let detail = envelope.detail.ok_or(DecodeError::MissingField {
-        what,
-        field: "detail",
-    })?;
     let task = task_from_wire(detail).map_err(|field| match field {
         TaskFieldError::Missing => DecodeError::MissingField {
             what,
@@ -313,7 +410,7 @@ fn excerpt(value: &str) -> String {
     }
 }
 
-fn task_from_wire(detail: TaskDetail) -> Result<EcsTask, TaskFieldError> {
+fn task_from_wire(detail: Detail) -> Result<EcsTask, TaskFieldError> {
     let arn = detail.task_arn.ok_or(TaskFieldError::Missing)?;
     let (arn_cluster, id) =
         arn::ecs_task_parts(&arn).ok_or_else(|| TaskFieldError::NotTaskArn(excerpt(&arn)))?;
@@ -359,16 +456,16 @@ fn task_from_wire(detail: TaskDetail) -> Result<EcsTask, TaskFieldError> {
     })
 }
 
-fn decode_deployment(body: &str, fallback: &Fallback<'_>) -> Result<Event, DecodeError> {
+fn deployment_event(
+    envelope: Envelope,
+    resources: Vec<String>,
+    detail: Detail,
+    fallback: &Fallback<'_>,
+) -> Result<Event, DecodeError> {
     const WHAT: &str = ECS_DEPLOYMENT;
-    let envelope: Envelope<DeploymentDetail> = parse_envelope(body, WHAT)?;
-    let detail = envelope.detail.ok_or(DecodeError::MissingField {
-        what: WHAT,
-        field: "detail",
-    })?;
-    let service_arn = envelope
-        .resources
-        .and_then(|r| r.into_iter().next())
+    let service_arn = resources
+        .into_iter()
+        .next()
         .ok_or(DecodeError::MissingField {
             what: WHAT,
             field: "resources[0] (the service ARN)",
@@ -381,10 +478,14 @@ fn decode_deployment(body: &str, fallback: &Fallback<'_>) -> Result<Event, Decod
             expected: "an ECS service ARN",
             value: excerpt(&service_arn),
         })?;
-    let event_name = detail.event_name.ok_or(DecodeError::MissingField {
-        what: WHAT,
-        field: "detail.eventName",
-    })?;
+    let event_name = detail
+        .event_name
+        .as_deref()
+        .map(DeploymentEventName::from)
+        .ok_or(DecodeError::MissingField {
+            what: WHAT,
+            field: "detail.eventName",
+        })?;
     let time = fallback.time(envelope.time.as_deref(), None);
     let meta = meta(
         Shape::EventBridge,
@@ -407,20 +508,18 @@ fn decode_deployment(body: &str, fallback: &Fallback<'_>) -> Result<Event, Decod
     }))
 }
 
-fn decode_service(body: &str, fallback: &Fallback<'_>) -> Result<Event, DecodeError> {
+fn service_event(
+    envelope: Envelope,
+    resources: Vec<String>,
+    detail: Detail,
+    fallback: &Fallback<'_>,
+) -> Result<Event, DecodeError> {
     const WHAT: &str = ECS_SERVICE;
-    let envelope: Envelope<ServiceDetail> = parse_envelope(body, WHAT)?;
-    let detail = envelope.detail.ok_or(DecodeError::MissingField {
-        what: WHAT,
-        field: "detail",
-    })?;
     let event_type = detail.event_type.ok_or(DecodeError::MissingField {
         what: WHAT,
         field: "detail.eventType",
     })?;
-    let service_arn = envelope
-        .resources
-        .unwrap_or_default()
+    let service_arn = resources
         .into_iter()
         .find(|r| ecs_service_parts(r).is_some());
     let (arn_cluster, service) = match service_arn.as_deref().and_then(ecs_service_parts) {
@@ -449,7 +548,7 @@ fn decode_service(body: &str, fallback: &Fallback<'_>) -> Result<Event, DecodeEr
         cluster,
         service,
         event_type,
-        event_name: detail.event_name,
+        event_name: detail.event_name.as_deref().map(ServiceEventName::from),
         reason: detail.reason.filter(|r| !r.is_empty()),
         capacity_providers: detail.capacity_provider_arns.unwrap_or_default(),
     }))
@@ -463,18 +562,17 @@ fn task_from_cause_str(cause: &str) -> Option<EcsTask> {
     if !cause.trim_start().starts_with('{') || !cause.contains("TaskArn") {
         return None;
     }
-    serde_json::from_str::<TaskDetail>(cause)
+    serde_json::from_str::<Detail>(cause)
         .ok()
         .and_then(|d| task_from_wire(d).ok())
 }
 
-fn decode_sfn(body: &str, fallback: &Fallback<'_>) -> Result<Event, DecodeError> {
+fn sfn_event(
+    envelope: Envelope,
+    detail: Detail,
+    fallback: &Fallback<'_>,
+) -> Result<Event, DecodeError> {
     const WHAT: &str = SFN_EXECUTION;
-    let envelope: Envelope<SfnDetail> = parse_envelope(body, WHAT)?;
-    let detail = envelope.detail.ok_or(DecodeError::MissingField {
-        what: WHAT,
-        field: "detail",
-    })?;
     let status = detail.status.ok_or(DecodeError::MissingField {
         what: WHAT,
         field: "detail.status",
@@ -514,21 +612,33 @@ fn decode_sfn(body: &str, fallback: &Fallback<'_>) -> Result<Event, DecodeError>
     }))
 }
 
-fn decode_catch(body: &str, fallback: &Fallback<'_>) -> Result<Event, DecodeError> {
-    let output: CatchOutput =
-        serde_json::from_str(body).map_err(|source| DecodeError::Malformed {
-            what: CATCH_OUTPUT,
-            source,
-        })?;
-    let (cause, task) = match output.cause {
-        None | Some(serde_json::Value::Null) => (None, None),
-        Some(serde_json::Value::String(text)) => {
+fn catch_event(
+    error: Option<serde_json::Value>,
+    cause: Option<serde_json::Value>,
+    fallback: &Fallback<'_>,
+) -> Result<Event, DecodeError> {
+    use serde_json::Value;
+    let error = match error {
+        None | Some(Value::Null) => None,
+        Some(Value::String(error)) => Some(error),
+        Some(other) => {
+            return Err(DecodeError::InvalidField {
+                what: CATCH_OUTPUT,
+                field: "Error",
+                expected: "a string",
+                value: excerpt(&other.to_string()),
+            });
+        }
+    };
+    let (cause, task) = match cause {
+        None | Some(Value::Null) => (None, None),
+        Some(Value::String(text)) => {
             let task = task_from_cause_str(&text);
             (Some(text), task)
         }
         Some(value) => {
             // `States.StringToJson` already turned the cause into an object.
-            let task = TaskDetail::deserialize(&value)
+            let task = Detail::deserialize(&value)
                 .ok()
                 .and_then(|d| task_from_wire(d).ok());
             (Some(value.to_string()), task)
@@ -554,16 +664,20 @@ fn decode_catch(body: &str, fallback: &Fallback<'_>) -> Result<Event, DecodeErro
         state_machine_arn: None,
         name: None,
         status: None,
-        error: output.error.filter(|e| !e.is_empty()),
+        error: error.filter(|e| !e.is_empty()),
         cause: cause.filter(|c| !c.is_empty()),
         redrive_count: None,
         task,
     }))
 }
 
-fn decode_unhandled(body: &str, fallback: &Fallback<'_>) -> Result<Event, DecodeError> {
-    let envelope: Envelope<IgnoredAny> = parse_envelope(body, EVENT)?;
-    let resources = envelope.resources.unwrap_or_default();
+fn unhandled_event(
+    envelope: Envelope,
+    resources: &[String],
+    source: Option<String>,
+    detail_type: Option<String>,
+    fallback: &Fallback<'_>,
+) -> Event {
     let arns: Vec<Option<&str>> = resources.iter().map(|r| Some(r.as_str())).collect();
     let time = fallback.time(envelope.time.as_deref(), None);
     let meta = meta(
@@ -575,11 +689,11 @@ fn decode_unhandled(body: &str, fallback: &Fallback<'_>) -> Result<Event, Decode
         envelope.region,
         &arns,
     );
-    Ok(Event::Unhandled(UnhandledEvent {
+    Event::Unhandled(UnhandledEvent {
         meta,
-        source: envelope.source,
-        detail_type: envelope.detail_type,
-    }))
+        source,
+        detail_type,
+    })
 }
 
 #[cfg(test)]

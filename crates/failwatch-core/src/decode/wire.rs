@@ -11,30 +11,15 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::model::{
-    ContainerStatus, DeploymentEventName, EcsEventType, ExecutionStatus, LaunchType,
-    ServiceEventName, StopCode, TaskStatus,
+    ContainerStatus, EcsEventType, ExecutionStatus, LaunchType, StopCode, TaskStatus,
 };
 
-/// The top-level keys that tell the body shapes apart; values are not inspected beyond their type.
+/// Every top-level key of every accepted body shape, read in one pass; which keys are present decides
+/// the shape afterwards. The shapes do not share key names (EventBridge is lowercase, SNS and `Catch`
+/// outputs are PascalCase), so one struct reads them all.
 #[derive(Debug, Deserialize)]
-pub(super) struct Probe {
-    #[serde(rename = "detail-type")]
-    pub(super) detail_type: Option<String>,
-    pub(super) source: Option<String>,
-    pub(super) detail: Option<IgnoredAny>,
-    #[serde(rename = "Type")]
-    pub(super) sns_type: Option<IgnoredAny>,
-    #[serde(rename = "Message")]
-    pub(super) sns_message: Option<IgnoredAny>,
-    #[serde(rename = "Error")]
-    pub(super) error: Option<IgnoredAny>,
-    #[serde(rename = "Cause")]
-    pub(super) cause: Option<IgnoredAny>,
-}
-
-/// An EventBridge event (or a bare `detail`, whose envelope fields are then all absent).
-#[derive(Debug, Deserialize)]
-pub(super) struct Envelope<D> {
+pub(super) struct Body {
+    // EventBridge envelope (also the bare `{"detail": ...}`, with every other field absent).
     pub(super) id: Option<String>,
     #[serde(rename = "detail-type")]
     pub(super) detail_type: Option<String>,
@@ -43,36 +28,56 @@ pub(super) struct Envelope<D> {
     pub(super) time: Option<String>,
     pub(super) region: Option<String>,
     pub(super) resources: Option<Vec<String>>,
-    pub(super) detail: Option<D>,
-}
-
-/// An SNS notification as SQS receives it when raw message delivery is off.
-#[derive(Debug, Deserialize)]
-pub(super) struct SnsEnvelope {
+    pub(super) detail: Option<Detail>,
+    // SNS notification, as SQS receives it when raw message delivery is off.
     #[serde(rename = "Type")]
-    pub(super) kind: String,
+    pub(super) sns_type: Option<String>,
     #[serde(rename = "MessageId")]
-    pub(super) message_id: Option<String>,
+    pub(super) sns_message_id: Option<String>,
     #[serde(rename = "Message")]
-    pub(super) message: String,
+    pub(super) sns_message: Option<String>,
     #[serde(rename = "Timestamp")]
-    pub(super) timestamp: Option<String>,
-}
-
-/// A Step Functions `Catch` output. `Cause` is normally a string; after `States.StringToJson` (the Slack
-/// seed's first Pass state) it is the task description object itself.
-#[derive(Debug, Deserialize)]
-pub(super) struct CatchOutput {
+    pub(super) sns_timestamp: Option<String>,
+    // Step Functions `Catch` output. Both are read as any JSON value and checked afterwards: `Cause` is
+    // normally a string, but after `States.StringToJson` (the Slack seed's first Pass state) it is the
+    // task description object itself.
     #[serde(rename = "Error")]
-    pub(super) error: Option<String>,
+    pub(super) error: Option<serde_json::Value>,
     #[serde(rename = "Cause")]
     pub(super) cause: Option<serde_json::Value>,
 }
 
-/// `detail` of an ECS Task State Change, or an ECS task description in PascalCase.
+/// The top-level keys that name an EventBridge event; read only when [`Body`] failed, to word the error
+/// (or to let an event failwatch does not handle through whatever its detail holds).
 #[derive(Debug, Deserialize)]
+pub(super) struct EventProbe {
+    #[serde(rename = "detail-type")]
+    pub(super) detail_type: Option<String>,
+    pub(super) source: Option<String>,
+    pub(super) detail: Option<IgnoredAny>,
+}
+
+/// The envelope of an EventBridge event failwatch does not handle: everything but its detail.
+#[derive(Debug, Deserialize)]
+pub(super) struct UnhandledBody {
+    pub(super) id: Option<String>,
+    #[serde(rename = "detail-type")]
+    pub(super) detail_type: Option<String>,
+    pub(super) source: Option<String>,
+    pub(super) account: Option<String>,
+    pub(super) time: Option<String>,
+    pub(super) region: Option<String>,
+    pub(super) resources: Option<Vec<String>>,
+}
+
+/// The fields of every `detail` failwatch reads, for all four event types at once: the types share
+/// names where they share meaning (`clusterArn`, `reason`, `eventType`) and never use one name with two
+/// types. ECS task fields also accept the PascalCase of the task description Step Functions puts into an
+/// `ecs:runTask.sync` failure cause.
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct TaskDetail {
+pub(super) struct Detail {
+    // ECS Task State Change, and ECS task descriptions.
     #[serde(alias = "TaskArn")]
     pub(super) task_arn: Option<String>,
     #[serde(alias = "ClusterArn")]
@@ -103,6 +108,23 @@ pub(super) struct TaskDetail {
     pub(super) stopped_at: Option<OffsetDateTime>,
     #[serde(alias = "ExecutionStoppedAt", default, deserialize_with = "timestamp")]
     pub(super) execution_stopped_at: Option<OffsetDateTime>,
+    // ECS Deployment State Change and ECS Service Action.
+    pub(super) event_type: Option<EcsEventType>,
+    /// Kept as text: deployments and service actions have different name sets.
+    pub(super) event_name: Option<String>,
+    pub(super) deployment_id: Option<String>,
+    pub(super) reason: Option<String>,
+    pub(super) capacity_provider_arns: Option<Vec<String>>,
+    // Step Functions Execution Status Change.
+    pub(super) execution_arn: Option<String>,
+    pub(super) state_machine_arn: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) status: Option<ExecutionStatus>,
+    #[serde(default, deserialize_with = "timestamp")]
+    pub(super) stop_date: Option<OffsetDateTime>,
+    pub(super) error: Option<String>,
+    pub(super) cause: Option<String>,
+    pub(super) redrive_count: Option<i64>,
 }
 
 /// One entry of a task's `containers`.
@@ -117,42 +139,6 @@ pub(super) struct ContainerDetail {
     pub(super) reason: Option<String>,
     #[serde(alias = "LastStatus")]
     pub(super) last_status: Option<ContainerStatus>,
-}
-
-/// `detail` of an ECS Deployment State Change.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct DeploymentDetail {
-    pub(super) event_type: Option<EcsEventType>,
-    pub(super) event_name: Option<DeploymentEventName>,
-    pub(super) deployment_id: Option<String>,
-    pub(super) reason: Option<String>,
-}
-
-/// `detail` of an ECS Service Action.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ServiceDetail {
-    pub(super) event_type: Option<EcsEventType>,
-    pub(super) event_name: Option<ServiceEventName>,
-    pub(super) cluster_arn: Option<String>,
-    pub(super) reason: Option<String>,
-    pub(super) capacity_provider_arns: Option<Vec<String>>,
-}
-
-/// `detail` of a Step Functions Execution Status Change.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct SfnDetail {
-    pub(super) execution_arn: Option<String>,
-    pub(super) state_machine_arn: Option<String>,
-    pub(super) name: Option<String>,
-    pub(super) status: Option<ExecutionStatus>,
-    #[serde(default, deserialize_with = "timestamp")]
-    pub(super) stop_date: Option<OffsetDateTime>,
-    pub(super) error: Option<String>,
-    pub(super) cause: Option<String>,
-    pub(super) redrive_count: Option<i64>,
 }
 
 /// Reads a timestamp written either as RFC 3339 text (EventBridge, `describe-tasks`) or as epoch

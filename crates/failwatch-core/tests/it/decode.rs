@@ -467,7 +467,7 @@ const MALFORMED: &[(&str, &str)] = &[
     ),
     (
         "catch-output-error-not-string.json",
-        "Step Functions Catch output: invalid type: map",
+        "Step Functions Catch output: Error is not a string: \"{\\\"nested\\\":true}\"",
     ),
     (
         "ecs-deployment-missing-resources.json",
@@ -488,7 +488,7 @@ const MALFORMED: &[(&str, &str)] = &[
     ("empty.json", "body is not JSON"),
     (
         "eventbridge-missing-detail.json",
-        "EventBridge event: detail missing",
+        "ECS Task State Change: detail missing",
     ),
     (
         "sfn-execution-missing-status.json",
@@ -577,5 +577,50 @@ fn truncated_and_garbled_fixtures_never_panic() {
             let _ = decode(&body.replace(from, to), &ctx);
         }
         let _ = name;
+    }
+}
+
+#[test]
+fn an_unhandled_event_decodes_whatever_its_detail_holds() {
+    // Field names failwatch reads, with types of another event's meaning: must not become an error.
+    let body = json!({
+        "version": "0", "id": "x-1", "detail-type": "Some Future Event", "source": "aws.ecs",
+        "region": "us-east-1", "resources": ["arn:aws:ecs:us-east-1:111122223333:cluster/c"],
+        "detail": {"containers": {"count": 3}, "version": "v2", "status": 7, "stopCode": ["a"]}
+    });
+    let Event::Unhandled(u) = decode_value(&body).expect("decodes") else {
+        panic!("unhandled")
+    };
+    assert_eq!(u.detail_type.as_deref(), Some("Some Future Event"));
+    assert_eq!(u.meta.id, "x-1");
+    assert_eq!(u.meta.account.as_deref(), Some("111122223333"));
+}
+
+#[test]
+fn a_type_error_names_the_shape_it_happened_in() {
+    let cases = [
+        (
+            json!({"detail-type": "ECS Service Action", "source": "aws.ecs", "detail": {"eventType": 5}}),
+            "ECS Service Action: invalid type: integer `5`",
+        ),
+        (
+            json!({"detail-type": "Step Functions Execution Status Change", "source": "aws.states", "detail": {"redriveCount": "one"}}),
+            "Step Functions Execution Status Change: invalid type: string \"one\"",
+        ),
+        (
+            json!({"detail": {"taskArn": 42}}),
+            "bare detail: invalid type: integer `42`",
+        ),
+        (
+            json!({"Type": "Notification", "Message": {"not": "a string"}}),
+            "message: invalid type: map",
+        ),
+    ];
+    for (body, expected) in cases {
+        let err = decode_value(&body).expect_err("type error").to_string();
+        assert!(
+            err.starts_with(expected),
+            "{err:?} should start with {expected:?}"
+        );
     }
 }
