@@ -8,6 +8,8 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod delivery;
+pub mod errors;
 pub mod metrics;
 pub mod routing;
 pub mod secret;

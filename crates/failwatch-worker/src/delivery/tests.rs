@@ -1,0 +1,381 @@
+//! Delivery: the retry loop and pacing on paused tokio time; status handling against a tiny local
+//! receiver whose answers each test scripts.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap as AxumHeaders, StatusCode as AxumStatus};
+use axum::response::IntoResponse;
+use reqwest::Url;
+
+use super::*;
+
+fn policy(budget_secs: u64) -> RetryPolicy {
+    RetryPolicy {
+        initial_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(2),
+        retry_after_max: Duration::from_secs(5),
+        budget: Duration::from_secs(budget_secs),
+    }
+}
+
+/// An attempt function answering from a script, then succeeding.
+fn scripted(script: Vec<Failure>) -> impl FnMut(u32) -> std::future::Ready<Result<(), Failure>> {
+    let mut script = VecDeque::from(script);
+    move |_| std::future::ready(script.pop_front().map_or(Ok(()), Err))
+}
+
+fn server_error() -> Failure {
+    Failure::ServerError {
+        status: 503,
+        retry_after: None,
+    }
+}
+
+async fn run(
+    policy: &RetryPolicy,
+    script: Vec<Failure>,
+) -> (Result<(), Failure>, u32, Option<Duration>, Duration) {
+    let started = Instant::now();
+    let stop = CancellationToken::new();
+    let (result, attempts, deferred) = with_retries(
+        policy,
+        started + policy.budget,
+        &stop,
+        scripted(script),
+        |_, _| {},
+    )
+    .await;
+    (result, attempts, deferred, started.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_failures_are_retried_with_capped_jittered_waits() {
+    let (result, attempts, deferred, elapsed) = run(
+        &policy(30),
+        vec![server_error(), server_error(), server_error()],
+    )
+    .await;
+    assert_eq!(result, Ok(()));
+    assert_eq!(attempts, 4);
+    assert_eq!(deferred, None);
+    // Full jitter: each wait is at most its ceiling (100 ms, 200 ms, 400 ms).
+    assert!(elapsed <= Duration::from_millis(700), "{elapsed:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_schedule_is_capped() {
+    // Ten failures with ceilings 0.1, 0.2, ..., then 2 s each: never more than the cap per wait.
+    let (result, attempts, _, elapsed) = run(&policy(60), vec![server_error(); 10]).await;
+    assert_eq!(result, Ok(()));
+    assert_eq!(attempts, 11);
+    let most = Duration::from_millis(100 + 200 + 400 + 800 + 1600) + Duration::from_secs(2 * 5);
+    assert!(elapsed <= most, "{elapsed:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_honoured_and_clamped() {
+    let (result, _, _, elapsed) = run(
+        &policy(30),
+        vec![Failure::RateLimited {
+            retry_after: Some(Duration::from_secs(3)),
+        }],
+    )
+    .await;
+    assert_eq!(result, Ok(()));
+    assert_eq!(elapsed, Duration::from_secs(3));
+
+    let (result, _, _, elapsed) = run(
+        &policy(30),
+        vec![Failure::RateLimited {
+            retry_after: Some(Duration::from_secs(3600)),
+        }],
+    )
+    .await;
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        elapsed,
+        Duration::from_secs(5),
+        "clamped to retry_after_max"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spent_budget_defers_with_the_next_wait() {
+    let (result, attempts, deferred, elapsed) = run(&policy(2), vec![server_error(); 1000]).await;
+    assert_eq!(result, Err(server_error()));
+    assert!(attempts >= 3, "{attempts}");
+    assert!(elapsed <= Duration::from_secs(2), "{elapsed:?}");
+    let deferred = deferred.expect("deferred");
+    assert!(
+        deferred >= MIN_HANDBACK && deferred <= Duration::from_secs(2),
+        "{deferred:?}"
+    );
+
+    // A Retry-After longer than what is left of the budget is not slept in process: the message goes
+    // back to SQS for that long.
+    let (result, attempts, deferred, elapsed) = run(
+        &policy(2),
+        vec![Failure::RateLimited {
+            retry_after: Some(Duration::from_secs(4)),
+        }],
+    )
+    .await;
+    assert!(result.is_err());
+    assert_eq!(attempts, 1);
+    assert_eq!(deferred, Some(Duration::from_secs(4)));
+    assert_eq!(elapsed, Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_budget_means_one_attempt() {
+    let (result, attempts, deferred, _) = run(&policy(0), vec![server_error()]).await;
+    assert!(result.is_err());
+    assert_eq!(attempts, 1);
+    assert!(deferred.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_failures_are_not_retried() {
+    let rejected = Failure::Rejected {
+        status: 404,
+        detail: "gone".into(),
+    };
+    let (result, attempts, deferred, elapsed) = run(&policy(30), vec![rejected.clone()]).await;
+    assert_eq!(result, Err(rejected));
+    assert_eq!(attempts, 1);
+    assert_eq!(deferred, None);
+    assert_eq!(elapsed, Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_stops_retrying_at_once() {
+    let stop = CancellationToken::new();
+    stop.cancel();
+    let (result, attempts, deferred) = with_retries(
+        &policy(30),
+        Instant::now() + Duration::from_secs(30),
+        &stop,
+        scripted(vec![server_error(); 5]),
+        |_, _| {},
+    )
+    .await;
+    assert!(result.is_err());
+    assert_eq!(attempts, 1);
+    assert_eq!(deferred, Some(Duration::ZERO));
+}
+
+#[tokio::test(start_paused = true)]
+async fn pacing_spends_the_burst_then_one_token_per_period() {
+    let destination = destination("http://127.0.0.1:9/x", DestinationKind::Slack, 2.0, 3);
+    let limiter = RateLimiter::direct_with_clock(
+        quota(&destination),
+        TokioClock {
+            origin: Instant::now(),
+        },
+    );
+    let started = Instant::now();
+    for _ in 0..3 {
+        pace(&limiter).await;
+    }
+    assert_eq!(started.elapsed(), Duration::ZERO, "the burst is immediate");
+    for _ in 0..4 {
+        pace(&limiter).await;
+    }
+    // Four more at two per second.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(1990) && elapsed <= Duration::from_millis(2010),
+        "{elapsed:?}"
+    );
+}
+
+#[test]
+fn full_jitter_stays_within_the_ceiling() {
+    let ceiling = Duration::from_millis(300);
+    let draws: Vec<Duration> = (0..1000).map(|_| full_jitter(ceiling)).collect();
+    assert!(draws.iter().all(|d| *d <= ceiling));
+    // Spread over the whole range, not bunched at the top as "ceiling + jitter" would be.
+    assert!(draws.iter().any(|d| *d < Duration::from_millis(100)));
+    assert!(draws.iter().any(|d| *d > Duration::from_millis(200)));
+    assert_eq!(full_jitter(Duration::ZERO), Duration::ZERO);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Against a local receiver.
+
+fn destination(url: &str, kind: DestinationKind, rate: f64, burst: u32) -> Destination {
+    Destination {
+        name: "test-dest".into(),
+        kind,
+        url: SecretUrl::new(Url::parse(url).unwrap()),
+        url_source: "literal".into(),
+        rate_per_second: rate,
+        burst,
+        timeout_secs: 1,
+    }
+}
+
+/// Status, Retry-After and delay of one scripted answer.
+type Answer = (u16, Option<&'static str>, Duration);
+/// Query and body of one received request.
+type Request = (Option<String>, String);
+
+#[derive(Clone, Default)]
+struct Receiver {
+    /// Answers to give, in order: status, Retry-After, delay. Empty: 200.
+    script: Arc<Mutex<VecDeque<Answer>>>,
+    /// (query, body) of every request.
+    seen: Arc<Mutex<Vec<Request>>>,
+}
+
+async fn receive(
+    State(rx): State<Receiver>,
+    RawQuery(query): RawQuery,
+    body: String,
+) -> impl IntoResponse {
+    rx.seen.lock().unwrap().push((query, body));
+    let next = rx.script.lock().unwrap().pop_front();
+    let (status, retry_after, delay) = next.unwrap_or((200, None, Duration::ZERO));
+    tokio::time::sleep(delay).await;
+    let mut headers = AxumHeaders::new();
+    if let Some(value) = retry_after {
+        headers.insert("retry-after", value.parse().unwrap());
+    }
+    (
+        AxumStatus::from_u16(status).unwrap(),
+        headers,
+        "echo /hook/SECRET-PATH invalid_payload",
+    )
+}
+
+/// Starts a receiver on a loopback port; returns it and its webhook URL.
+async fn receiver(script: Vec<Answer>) -> (Receiver, String) {
+    let rx = Receiver::default();
+    rx.script.lock().unwrap().extend(script);
+    let app = axum::Router::new().fallback(receive).with_state(rx.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (rx, format!("http://{addr}/hook/SECRET-PATH"))
+}
+
+fn deliverer(url: &str, kind: DestinationKind, budget_secs: u64) -> Deliverer {
+    let mut p = policy(budget_secs);
+    p.initial_delay = Duration::from_millis(10);
+    p.max_delay = Duration::from_millis(50);
+    Deliverer::new(&[destination(url, kind, 1000.0, 1000)], p).unwrap()
+}
+
+async fn deliver(d: &Deliverer, budget_secs: u64) -> Delivery {
+    d.deliver(
+        0,
+        r#"{"text":"hi"}"#,
+        Instant::now() + Duration::from_secs(budget_secs),
+        &CancellationToken::new(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_2xx_is_delivered_once_with_the_exact_payload() {
+    let (rx, url) = receiver(vec![(204, None, Duration::ZERO)]).await;
+    let d = deliverer(&url, DestinationKind::Slack, 5);
+    let delivery = deliver(&d, 5).await;
+    assert!(
+        matches!(delivery, Delivery::Delivered { attempts: 1, .. }),
+        "{delivery:?}"
+    );
+    let seen = rx.seen.lock().unwrap().clone();
+    assert_eq!(seen, vec![(None, r#"{"text":"hi"}"#.to_owned())]);
+}
+
+#[tokio::test]
+async fn google_chat_posts_ask_for_threading() {
+    let (rx, url) = receiver(vec![]).await;
+    let d = deliverer(
+        &format!("{url}?key=K&token=T"),
+        DestinationKind::GoogleChat,
+        5,
+    );
+    deliver(&d, 5).await;
+    let (query, _) = rx.seen.lock().unwrap()[0].clone();
+    assert_eq!(
+        query.as_deref(),
+        Some("key=K&token=T&messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD")
+    );
+}
+
+#[tokio::test]
+async fn server_errors_and_429_are_retried_until_accepted() {
+    let (rx, url) = receiver(vec![
+        (500, None, Duration::ZERO),
+        (429, Some("1"), Duration::ZERO),
+        (200, None, Duration::ZERO),
+    ])
+    .await;
+    let d = deliverer(&url, DestinationKind::Webhook, 5);
+    let started = std::time::Instant::now();
+    let delivery = deliver(&d, 5).await;
+    assert!(
+        matches!(delivery, Delivery::Delivered { attempts: 3, .. }),
+        "{delivery:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
+    assert_eq!(rx.seen.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_permanent_4xx_is_attempted_once_and_its_answer_scrubbed() {
+    let (rx, url) = receiver(vec![(404, None, Duration::ZERO); 5]).await;
+    let d = deliverer(&url, DestinationKind::Discord, 5);
+    let delivery = deliver(&d, 5).await;
+    let Delivery::Rejected { failure } = &delivery else {
+        panic!("{delivery:?}")
+    };
+    let text = failure.to_string();
+    assert!(
+        text.starts_with("HTTP 404 rejected: echo **** invalid_payload"),
+        "{text}"
+    );
+    assert!(!text.contains("SECRET"), "{text}");
+    assert_eq!(rx.seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_receiver_times_out_and_is_deferred_when_the_budget_is_spent() {
+    let (_rx, url) = receiver(vec![(200, None, Duration::from_secs(3)); 3]).await;
+    let d = deliverer(&url, DestinationKind::Teams, 1);
+    let delivery = deliver(&d, 1).await;
+    let Delivery::Deferred { failure, retry_in } = &delivery else {
+        panic!("{delivery:?}")
+    };
+    assert_eq!(failure, &Failure::Timeout { status: None });
+    assert!(*retry_in >= MIN_HANDBACK);
+}
+
+#[tokio::test]
+async fn connection_errors_are_transient_and_never_show_the_url() {
+    // Bind and drop, so nothing listens on the port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = deliverer(
+        &format!("http://127.0.0.1:{port}/hook/SECRET-PATH"),
+        DestinationKind::Webhook,
+        0,
+    );
+    let delivery = deliver(&d, 0).await;
+    let Delivery::Deferred { failure, .. } = &delivery else {
+        panic!("{delivery:?}")
+    };
+    assert!(matches!(failure, Failure::Network { .. }), "{failure:?}");
+    let shown = format!("{failure} {failure:?} {delivery:?} {d:?}");
+    assert!(!shown.contains("SECRET"), "{shown}");
+}
