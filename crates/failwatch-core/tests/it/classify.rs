@@ -968,3 +968,166 @@ fn unhandled_events_are_silent_and_kindless() {
         Decision::Silent(SilentReason::Unhandled { .. })
     ));
 }
+
+#[test]
+fn failure_classes_are_recognised_from_the_wording_aws_uses() {
+    // (stop code, stoppedReason, container reason, exit code, expected class)
+    let cases: &[(&str, &str, Option<&str>, Option<i64>, &str)] = &[
+        (
+            "EssentialContainerExited",
+            "Essential container in task exited",
+            Some("OutOfMemoryError: Container killed due to memory usage"),
+            Some(137),
+            "out_of_memory",
+        ),
+        (
+            "EssentialContainerExited",
+            "OutOfMemoryError: Container killed due to memory usage",
+            None,
+            None,
+            "out_of_memory",
+        ),
+        (
+            "TaskFailedToStart",
+            "CannotPullContainerError: Error response from daemon: pull access denied for private/app, repository does not exist or may require 'docker login': denied: requested access to the resource is denied",
+            None,
+            None,
+            "image_access_denied",
+        ),
+        (
+            "TaskFailedToStart",
+            "CannotPullContainerError: ref pull has been retried 1 time(s): failed to copy: httpReadSeeker: failed open: unexpected status code https://1.dkr.ecr.us-east-1.amazonaws.com/v2/app/manifests/sha256:abc: 403 Forbidden",
+            None,
+            None,
+            "image_access_denied",
+        ),
+        (
+            "TaskFailedToStart",
+            "CannotPullContainerError: Error response from daemon: manifest for 1.dkr.ecr.us-east-1.amazonaws.com/app:v9 not found: manifest unknown: Requested image not found",
+            None,
+            None,
+            "image_not_found",
+        ),
+        (
+            "TaskFailedToStart",
+            "CannotPullContainerError: Error response from daemon: Get https://1.dkr.ecr.us-east-1.amazonaws.com/v2/: net/http: request canceled while waiting for connection (Client.Timeout exceeded while awaiting headers)",
+            None,
+            None,
+            "registry_unreachable",
+        ),
+        (
+            "TaskFailedToStart",
+            "CannotPullContainerError: failed to extract layer: no space left on device",
+            None,
+            None,
+            "image_pull",
+        ),
+        (
+            "TaskFailedToStart",
+            "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secrets from ssm: service call has been retried 5 time(s): InvalidParameters: invalid parameter",
+            None,
+            None,
+            "secrets_retrieval",
+        ),
+        (
+            "TaskFailedToStart",
+            "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: service call has been retried 5 time(s): failed to fetch secret arn:aws:secretsmanager:us-east-1:1:secret:db from secrets manager: RequestCanceled: request context canceled caused by: context deadline exceeded",
+            None,
+            None,
+            "secrets_retrieval",
+        ),
+        (
+            "TaskFailedToStart",
+            "ResourceInitializationError: failed to validate logger args: The task cannot find the Amazon CloudWatch log group defined in the task definition. There is a connection issue between the task and Amazon CloudWatch.",
+            None,
+            None,
+            "logging_driver",
+        ),
+        (
+            "TaskFailedToStart",
+            "CannotStartContainerError: Error response from daemon: failed to initialize logging driver: failed to create Cloudwatch log stream: AccessDeniedException",
+            None,
+            None,
+            "logging_driver",
+        ),
+        (
+            "TaskFailedToStart",
+            "Task failed to start",
+            Some(
+                "CannotStartContainerError: Error response from daemon: OCI runtime create failed",
+            ),
+            None,
+            "cannot_start_container",
+        ),
+        (
+            "EssentialContainerExited",
+            "Essential container in task exited",
+            None,
+            Some(139),
+            "segfault",
+        ),
+        (
+            "EssentialContainerExited",
+            "Essential container in task exited",
+            None,
+            Some(137),
+            "killed",
+        ),
+        (
+            "EssentialContainerExited",
+            "Essential container in task exited",
+            None,
+            Some(1),
+            "exit_nonzero",
+        ),
+        (
+            "TaskFailedToStart",
+            "Task failed to start",
+            None,
+            None,
+            "task_failed_to_start",
+        ),
+    ];
+    for (code, reason, container_reason, exit, class) in cases {
+        let mut container = json!({"name": "app"});
+        if let Some(r) = container_reason {
+            container["reason"] = json!(r);
+        }
+        if let Some(e) = exit {
+            container["exitCode"] = json!(e);
+        }
+        let v = stopped_task(Some(code), reason, json!([container]));
+        let Decision::Alert(a) = classify_value(&v) else {
+            panic!("{reason}: alert")
+        };
+        assert_eq!(class_code(&a), *class, "{reason}");
+        assert_eq!(a.severity, Severity::Critical, "{reason}");
+    }
+}
+
+#[test]
+fn step_functions_errors_and_causes_pick_the_class() {
+    let mut v = fixture_value("sfn_execution-failed-error-cause");
+    v["detail"]["error"] = json!("States.Timeout");
+    v["detail"]["cause"] = json!("State 'RunTask' has timed out");
+    let Decision::Alert(a) = classify_value(&v) else {
+        panic!("alert")
+    };
+    assert_eq!(
+        class_code(&a),
+        "sfn_timeout",
+        "a FAILED execution whose state timed out"
+    );
+    v["detail"]["error"] = json!("States.TaskFailed");
+    v["detail"]["cause"] = json!(
+        "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref x/y:z: not found"
+    );
+    let Decision::Alert(a) = classify_value(&v) else {
+        panic!("alert")
+    };
+    assert_eq!(
+        class_code(&a),
+        "image_not_found",
+        "a text cause is read like a stopped reason"
+    );
+}
