@@ -196,10 +196,6 @@ fn render_every_fixture_for_every_target() {
         .expect("tests/fixtures/events")
         .map(|entry| entry.expect("fixture entry").path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .filter(|path| {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            !name.contains("malformed") && !name.contains("invalid")
-        })
         .map(|path| path.to_str().expect("UTF-8 fixture path").to_owned())
         .collect();
     files.sort();
@@ -231,4 +227,37 @@ fn render_every_fixture_for_every_target() {
     }
     assert!(alerting > 0, "no fixture alerts");
     assert!(alerting < files.len(), "no fixture is silent");
+}
+
+/// Every body in tests/fixtures/malformed fails to render with exit 65 and an error naming the file.
+#[test]
+fn render_every_malformed_fixture_exits_65_naming_it() {
+    let dir = fixtures_dir().with_file_name("malformed");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
+        .map(|entry| entry.expect("fixture entry").path())
+        .filter(|path| path.is_file() && path.extension().is_none_or(|ext| ext != "md"))
+        .collect();
+    assert!(
+        !files.is_empty(),
+        "no malformed fixtures in {}",
+        dir.display()
+    );
+    for path in files {
+        let file = path.to_str().expect("UTF-8 fixture path");
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let output = failwatch(&["render", file], "", &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(65),
+            "{file}: {}",
+            stderr(&output)
+        );
+        assert!(output.stdout.is_empty(), "{file} rendered something");
+        assert!(
+            stderr(&output).contains(name),
+            "{file}: {}",
+            stderr(&output)
+        );
+    }
 }
