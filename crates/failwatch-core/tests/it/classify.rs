@@ -969,10 +969,18 @@ fn unhandled_events_are_silent_and_kindless() {
     ));
 }
 
+/// (stop code, stoppedReason, container reason, exit code, expected class)
+type WordingCase = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<i64>,
+    &'static str,
+);
+
 #[test]
 fn failure_classes_are_recognised_from_the_wording_aws_uses() {
-    // (stop code, stoppedReason, container reason, exit code, expected class)
-    let cases: &[(&str, &str, Option<&str>, Option<i64>, &str)] = &[
+    let cases: &[WordingCase] = &[
         (
             "EssentialContainerExited",
             "Essential container in task exited",
