@@ -221,7 +221,7 @@ class Worker:
                 f'queue_url = "{queue_url}"\nadmin_listen = "{self.admin}"\n'
                 f'wait_time_secs = 1\nlog_format = "json"\n\n'
                 f'[[destinations]]\nname = "load"\ntype = "webhook"\nurl_env = "LOAD_URL"\n'
-                f"rate_per_second = 100000.0\nburst = 10000\n"
+                f"rate_per_second = 1000.0\nburst = 1000\n"
             )
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

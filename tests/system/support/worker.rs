@@ -15,6 +15,10 @@ use tokio::task::JoinHandle;
 use super::emulator::{Emulator, REGION};
 use super::free_port;
 
+/// The worker's own debug logs on top of the default levels, so the secret-leak check sees every line
+/// the worker could write.
+const LOG_FILTER: &str = "info,failwatch_worker=debug,failwatch=debug";
+
 /// The binary Cargo built for this test run.
 pub(crate) const FAILWATCH: &str = env!("CARGO_BIN_EXE_failwatch");
 
@@ -49,7 +53,8 @@ pub(crate) struct WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// Defaults for a scenario: short polls, a 2 s in-process retry budget.
+    /// Defaults for a scenario: short polls, a 2 s in-process retry budget, retries 0.1 s apart at first
+    /// and SQS hand-backs of at most 2 s, malformed bodies visible again at once.
     pub(crate) fn new(queue_url: &str, destinations: Vec<Destination>) -> WorkerConfig {
         WorkerConfig {
             queue_url: queue_url.to_owned(),
@@ -68,7 +73,8 @@ impl WorkerConfig {
         let mut toml = format!(
             "queue_url = \"{}\"\nadmin_listen = \"{admin}\"\npollers = {}\nwait_time_secs = {}\n\
              visibility_timeout_secs = {}\nretry_budget_secs = {}\nshutdown_grace_secs = {}\n\
-             log_format = \"json\"\n",
+             log_format = \"json\"\nlog_filter = \"{LOG_FILTER}\"\n\
+             retry_initial_delay_ms = 100\nretry_max_delay_secs = 2\nmalformed_visibility_secs = 0\n",
             self.queue_url,
             self.pollers,
             self.wait_time_secs,
@@ -103,8 +109,6 @@ impl WorkerConfig {
             ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
             ("AWS_REGION".to_owned(), REGION.to_owned()),
             ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
-            // The most verbose useful level, so the secret-leak check sees as many log lines as possible.
-            ("RUST_LOG".to_owned(), "debug".to_owned()),
         ];
         for destination in &self.destinations {
             env.push((destination.url_env(), destination.url.clone()));
