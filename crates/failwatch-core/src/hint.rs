@@ -352,11 +352,18 @@ pub(crate) fn failed_containers(task: &EcsTask) -> impl Iterator<Item = &Contain
 
 /// The failure class of a stopped ECS task.
 pub(crate) fn task_class(task: &EcsTask) -> FailureClass {
+    // An unknown stop code is read like a reason: hand-written test messages (and the Google Chat seed's
+    // list of "stop codes") use error names such as `OutOfMemoryError` or `CannotPullContainerError`.
+    let unknown_code = match &task.stop_code {
+        Some(StopCode::Other(code)) => Some(code.as_str()),
+        _ => None,
+    };
     let text = Texts::new(
         task.stopped_reason
             .as_deref()
             .into_iter()
-            .chain(task.containers.iter().filter_map(|c| c.reason.as_deref())),
+            .chain(task.containers.iter().filter_map(|c| c.reason.as_deref()))
+            .chain(unknown_code),
     );
     if let Some(class) = class_of_text(&text) {
         return class;

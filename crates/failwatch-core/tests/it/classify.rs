@@ -1139,3 +1139,23 @@ fn step_functions_errors_and_causes_pick_the_class() {
         "a text cause is read like a stopped reason"
     );
 }
+
+#[test]
+fn error_names_sent_as_stop_codes_are_recognised() {
+    // The Google Chat seed lists these as "stop codes"; its users write test messages with them.
+    for (code, class) in [
+        ("OutOfMemoryError", "out_of_memory"),
+        ("CannotPullContainerError", "image_pull"),
+        ("CannotStartContainerError", "cannot_start_container"),
+        ("InternalError", "other"),
+    ] {
+        let mut v: Value =
+            serde_json::from_str(&fixtures::load("ecs_task-seed000-test-message")).expect("JSON");
+        v["detail"]["stopCode"] = json!(code);
+        let Decision::Alert(a) = classify_value(&v) else {
+            panic!("{code}: alert")
+        };
+        assert_eq!(a.severity, Severity::Critical, "{code}");
+        assert_eq!(class_code(&a), class, "{code}");
+    }
+}
