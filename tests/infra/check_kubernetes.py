@@ -11,12 +11,16 @@
    url_file lies in the mounted Secret and names one of its keys; the Service, ServiceMonitor, PDB and
    ScaledObject select what they should; KEDA watches the queue the worker polls; the example Secret
    holds placeholders only; the PrometheusRule is the promtool-tested rule file.
+4. When a failwatch binary has been built (scripts/test.sh builds it before running this), the
+   overlay's configuration passes the worker's own `failwatch check-config`, and its output redacts
+   the webhook URLs.
 
 Exit status 0 when all pass; one line per problem otherwise.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -212,6 +216,43 @@ def check_workload(name: str, docs: list[dict]) -> None:
             problem(name, "minReplicaCount must be at least 1: a scaled-to-zero worker stops reporting")
 
 
+def failwatch_binary() -> Path | None:
+    """The worker binary to run `check-config` with: $FAILWATCH_BIN, else the newest cargo build."""
+    if os.environ.get("FAILWATCH_BIN"):
+        return Path(os.environ["FAILWATCH_BIN"])
+    built = [p for p in (ROOT / "target" / "debug" / "failwatch", ROOT / "target" / "release" / "failwatch") if p.is_file()]
+    return max(built, key=lambda p: p.stat().st_mtime) if built else None
+
+
+def check_config_with_worker(name: str, docs: list[dict], binary: Path) -> None:
+    """The ConfigMap's TOML passes the worker's own `check-config`, with the Secret's files in place,
+    and the output redacts the URLs."""
+    dep = find(docs, "Deployment", "failwatch")
+    pod = dep["spec"]["template"]["spec"]
+    (container,) = [c for c in pod["containers"] if c["name"] == "failwatch"]
+    mounts = {m["name"]: m["mountPath"].rstrip("/") for m in container["volumeMounts"]}
+    config_volume = next(v for v in pod["volumes"] if "configMap" in v)
+    secret_volume = next(v for v in pod["volumes"] if "secret" in v)
+    cm = find(docs, "ConfigMap", config_volume["configMap"]["name"])
+    secret = find(docs, "Secret", secret_volume["secret"]["secretName"]) or {}
+    config_file = container["args"][container["args"].index("--config") + 1]
+    text = cm["data"][config_file.rsplit("/", 1)[1]]
+    with tempfile.TemporaryDirectory() as tmp:
+        for key, value in secret.get("stringData", {}).items():
+            Path(tmp, key).write_text(value)
+        text = text.replace(mounts[secret_volume["name"]] + "/", tmp + "/")
+        Path(tmp, "failwatch.toml").write_text(text)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FAILWATCH_")}
+        result = subprocess.run(
+            [str(binary), "check-config", "--config", str(Path(tmp, "failwatch.toml"))],
+            capture_output=True, text=True, env=env, timeout=30,
+        )
+    if result.returncode != 0:
+        problem(name, f"`failwatch check-config` rejects the ConfigMap (exit {result.returncode}):\n{result.stderr}")
+    elif "REPLACE_ME" in result.stdout + result.stderr:
+        problem(name, "`failwatch check-config` printed a webhook URL unredacted")
+
+
 def main() -> int:
     rule_sync = subprocess.run(
         [sys.executable, str(ROOT / "infra" / "prometheus" / "to_prometheusrule.py"), "--check"],
@@ -228,18 +269,24 @@ def main() -> int:
         if not docs:
             problem(name, "rendered nothing")
             continue
+        counts.append(f"{name}: {len(docs)} resources")
         validate_core(name, docs)
         check_custom_resources(name, docs)
         # The base has no Secret (overlays provide it); the workload checks need the full picture,
         # generated ConfigMap included, which only a real kustomize render gives.
         if path.name != "base" and shutil.which("kubectl"):
             check_workload(name, docs)
-        counts.append(f"{name}: {len(docs)} resources")
+            binary = failwatch_binary()
+            if binary is None:
+                counts.append("check-config skipped (no failwatch binary built)")
+            elif not problems:
+                check_config_with_worker(name, docs, binary)
+                counts.append(f"config accepted by {binary.relative_to(ROOT) if binary.is_relative_to(ROOT) else binary} check-config")
 
     for p in problems:
         print(f"kubernetes: {p}")
     if not problems:
-        print("kubernetes: " + "; ".join(counts) + " valid")
+        print("kubernetes: valid; " + "; ".join(counts))
     return 1 if problems else 0
 
 

@@ -78,6 +78,14 @@ def tearDownModule() -> None:  # noqa: N802
         _log.close()
 
 
+def failwatch_binary() -> Path | None:
+    """$FAILWATCH_BIN, else the newest cargo build of the worker (scripts/test.sh builds it first)."""
+    if os.environ.get("FAILWATCH_BIN"):
+        return Path(os.environ["FAILWATCH_BIN"])
+    built = [p for p in (ROOT / "target" / "debug" / "failwatch", ROOT / "target" / "release" / "failwatch") if p.is_file()]
+    return max(built, key=lambda p: p.stat().st_mtime) if built else None
+
+
 def client(service: str):
     return boto3.client(
         service,
@@ -370,6 +378,17 @@ class OptionalBranches(unittest.TestCase):
         self.assertTrue(container["readonlyRootFilesystem"])
         self.assertEqual(container["user"], "65532:65532")
         # moto drops TaskRoleArn from CloudFormation task definitions; the static test covers it.
+
+        # The environment the task gets, plus the secret ECS injects, is a configuration the worker
+        # accepts (its zero-file mode). Skipped only when no failwatch binary has been built yet.
+        binary = failwatch_binary()
+        if binary is None:
+            self.skipTest("no failwatch binary built: the environment was not checked by check-config")
+        env = {"PATH": os.environ.get("PATH", ""), **env, "FAILWATCH_WEBHOOK_URL": DeployScript.URL}
+        result = subprocess.run([str(binary), "check-config"], env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn('queue_url = "https://sqs.', result.stdout)
+        self.assertNotIn("TOKEN-SECRET", result.stdout + result.stderr)
 
 
 class DeployScript(unittest.TestCase):
