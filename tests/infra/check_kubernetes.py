@@ -33,7 +33,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "infra" / "kubernetes"
-CORE_GROUPS = {"v1", "apps/v1", "policy/v1"}
+CORE_GROUPS = {"v1", "apps/v1", "policy/v1", "networking.k8s.io/v1"}
 
 problems: list[str] = []
 
@@ -204,6 +204,17 @@ def check_workload(name: str, docs: list[dict]) -> None:
     pdb = find(docs, "PodDisruptionBudget")
     if pdb is None or not selects(pdb["spec"]["selector"]["matchLabels"], labels):
         problem(name, "the PodDisruptionBudget must select the worker pods")
+
+    netpol = find(docs, "NetworkPolicy")
+    if netpol is not None:
+        if not selects(netpol["spec"]["podSelector"]["matchLabels"], labels):
+            problem(name, "the NetworkPolicy does not select the worker pods")
+        ingress_ports = {p["port"] for rule in netpol["spec"].get("ingress", []) for p in rule.get("ports", [])}
+        if not ingress_ports & {"admin", ports.get("admin")}:
+            problem(name, "the NetworkPolicy blocks scraping: no ingress to the admin port")
+        egress_ports = {p["port"] for rule in netpol["spec"].get("egress", []) for p in rule.get("ports", [])}
+        if not {53, 443} <= egress_ports:
+            problem(name, "the NetworkPolicy must allow DNS and HTTPS egress (SQS, STS, webhooks)")
 
     so = find(docs, "ScaledObject")
     if so is not None:
