@@ -29,6 +29,8 @@ pub enum Command {
     Run(ConfigArgs),
     /// Validate the configuration and print it with every secret redacted.
     CheckConfig(ConfigArgs),
+    #[command(flatten)]
+    Ops(crate::ops::OpsCommand),
 }
 
 /// Arguments of `failwatch render`.

@@ -11,6 +11,7 @@ pub mod config;
 pub mod delivery;
 pub mod errors;
 pub mod metrics;
+pub mod ops;
 pub mod routing;
 pub mod secret;
 pub mod telemetry;

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Render(args) => render_command(args),
         Command::CheckConfig(args) => check_config(&args),
+        Command::Ops(command) => ExitCode::from(failwatch_worker::ops::main(command, &ProcessEnv)),
         Command::Run(_) => {
             eprintln!("error: not available in this build yet");
             ExitCode::from(exit::USAGE)

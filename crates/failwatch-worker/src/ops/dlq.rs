@@ -47,7 +47,11 @@ pub struct PeekArgs {
 }
 
 /// Prints counts of the queue and its DLQ, and the age of the DLQ's oldest message.
-pub async fn stats(admin: &QueueAdmin, config: &Config, out: &mut dyn Write) -> Result<(), OpsError> {
+pub async fn stats(
+    admin: &QueueAdmin,
+    config: &Config,
+    out: &mut dyn Write,
+) -> Result<(), OpsError> {
     let queue = admin.info(&config.queue_url).await?;
     say(out, &format!("queue        {}", queue.url))?;
     say(out, &format!("  {}", counts(&queue.counts)))?;
@@ -76,10 +80,7 @@ pub async fn stats(admin: &QueueAdmin, config: &Config, out: &mut dyn Write) -> 
         let now = OffsetDateTime::now_utc();
         let oldest = sample.messages.iter().filter_map(|m| m.sent_at).min();
         let of = if (sample.messages.len() as u64) < info.counts.visible {
-            format!(
-                " (oldest of {} sampled messages)",
-                sample.messages.len()
-            )
+            format!(" (oldest of {} sampled messages)", sample.messages.len())
         } else {
             String::new()
         };
@@ -88,7 +89,10 @@ pub async fn stats(admin: &QueueAdmin, config: &Config, out: &mut dyn Write) -> 
                 out,
                 &format!("  oldest: {}{of}", format_age(age_since(at, now))),
             )?,
-            None => say(out, "  oldest: (no message in the sample had a SentTimestamp)")?,
+            None => say(
+                out,
+                "  oldest: (no message in the sample had a SentTimestamp)",
+            )?,
         }
         sample.warn_unreleased();
     }
@@ -124,7 +128,10 @@ pub async fn peek(
     let now = OffsetDateTime::now_utc();
     say(
         out,
-        &format!("{:<36}  {:>8}  {:>6}  ALERT", "MESSAGE ID", "RECEIVES", "AGE"),
+        &format!(
+            "{:<36}  {:>8}  {:>6}  ALERT",
+            "MESSAGE ID", "RECEIVES", "AGE"
+        ),
     )?;
     for m in &sample.messages {
         let received_at = m.sent_at.unwrap_or(now);
@@ -137,7 +144,11 @@ pub async fn peek(
             .map_or_else(|| "?".to_owned(), |at| format_age(age_since(at, now)));
         say(
             out,
-            &format!("{:<36}  {receives:>8}  {age:>6}  {}", m.id, described.line()),
+            &format!(
+                "{:<36}  {receives:>8}  {age:>6}  {}",
+                m.id,
+                described.line()
+            ),
         )?;
     }
     say(
@@ -194,7 +205,12 @@ pub async fn scan(admin: &QueueAdmin, url: &str, max: usize) -> Result<Scan, Ops
             break;
         }
         let batch = match admin
-            .receive(url, (max - messages.len()).min(MAX_BATCH), hidden_for, SCAN_WAIT)
+            .receive(
+                url,
+                (max - messages.len()).min(MAX_BATCH),
+                hidden_for,
+                SCAN_WAIT,
+            )
             .await
         {
             Ok(batch) => batch,

@@ -276,8 +276,14 @@ mod tests {
         assert_eq!(format_age(Duration::from_secs(0)), "0s");
         assert_eq!(format_age(Duration::from_secs(59)), "59s");
         assert_eq!(format_age(Duration::from_secs(312)), "5m12s");
-        assert_eq!(format_age(Duration::from_secs(2 * 3600 + 13 * 60 + 5)), "2h13m");
-        assert_eq!(format_age(Duration::from_secs(3 * 86_400 + 4 * 3600)), "3d04h");
+        assert_eq!(
+            format_age(Duration::from_secs(2 * 3600 + 13 * 60 + 5)),
+            "2h13m"
+        );
+        assert_eq!(
+            format_age(Duration::from_secs(3 * 86_400 + 4 * 3600)),
+            "3d04h"
+        );
     }
 
     #[test]

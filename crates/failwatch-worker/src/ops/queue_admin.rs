@@ -225,9 +225,13 @@ pub struct BatchResult {
 /// The outcome of asking for a native redrive.
 #[derive(Debug)]
 pub enum MoveTaskStart {
-    Started { handle: String },
+    Started {
+        handle: String,
+    },
     /// The endpoint does not implement the API (some emulators, some partitions).
-    Unavailable { reason: String },
+    Unavailable {
+        reason: String,
+    },
 }
 
 /// The state of a native redrive, from ListMessageMoveTasks.
@@ -277,12 +281,14 @@ impl QueueAdmin {
                 .unwrap_or(0)
         };
         let redrive_policy = match attributes.get(&QueueAttributeName::RedrivePolicy) {
-            Some(text) if !text.trim().is_empty() => Some(
-                serde_json::from_str::<RedrivePolicy>(text).map_err(|err| AdminError::Queue {
-                    queue: url.to_owned(),
-                    message: format!("RedrivePolicy is not valid: {err}"),
-                })?,
-            ),
+            Some(text) if !text.trim().is_empty() => {
+                Some(serde_json::from_str::<RedrivePolicy>(text).map_err(|err| {
+                    AdminError::Queue {
+                        queue: url.to_owned(),
+                        message: format!("RedrivePolicy is not valid: {err}"),
+                    }
+                })?)
+            }
             _ => None,
         };
         Ok(QueueInfo {
@@ -574,7 +580,9 @@ where
                 err.message().map(|m| format!(": {m}")).unwrap_or_default()
             )),
             Some(_) => None,
-            None => Some("the endpoint answered with something that is not an AWS error".to_owned()),
+            None => {
+                Some("the endpoint answered with something that is not an AWS error".to_owned())
+            }
         },
         SdkError::ResponseError(_) => {
             Some("the endpoint's answer could not be read as an SQS response".to_owned())
