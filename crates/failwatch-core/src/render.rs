@@ -14,6 +14,7 @@ mod google_chat;
 mod slack;
 mod teams;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -175,7 +176,13 @@ fn shrink<T>(mut build: impl FnMut(Level) -> T, fits: impl Fn(&T) -> bool) -> T 
 /// Serialises a payload model. The models hold only strings, numbers, booleans, options and vectors,
 /// which cannot fail to serialise.
 fn to_json<T: serde::Serialize>(payload: &T) -> String {
-    serde_json::to_string(payload).unwrap_or_default()
+    // Every chat payload is a few kilobytes: one allocation of that size avoids a dozen regrowths.
+    let mut out = Vec::with_capacity(4096);
+    if serde_json::to_writer(&mut out, payload).is_err() {
+        return String::new();
+    }
+    // serde_json writes only valid UTF-8.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Severity as a word.
@@ -224,24 +231,41 @@ fn heading(alert: &Alert) -> String {
 
 /// One labelled value of an alert. Labels are ours; values are workload text and must be escaped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Fact {
+struct Fact<'a> {
     label: &'static str,
-    value: String,
+    value: Cow<'a, str>,
     /// Free text that may run long and span lines, as opposed to a one-line name or code.
     long: bool,
 }
 
-/// The facts an alert shows besides its summary, in display order, omitting absent ones and those whose
-/// value the summary already states (the classifier writes summaries as "Label: value" lines, like the
-/// seed's message, so showing both would say most things twice).
-fn facts(alert: &Alert, level: Level) -> Vec<Fact> {
+/// The facts an alert shows besides its summary, in display order, omitting absent ones and those the
+/// summary already states. The classifier writes summaries as "Label: value" lines, like the seed's
+/// message, so showing both would say most things twice; a value counts as stated when a summary line's
+/// value is it, starts with it and a parenthesis ("Task: abc (family:3)"), or ends with it in parentheses.
+fn facts<'a>(alert: &'a Alert, level: Level) -> Vec<Fact<'a>> {
+    let stated: Vec<&str> = alert
+        .summary
+        .lines()
+        .filter_map(|line| line.split_once(": ").map(|(_, value)| value))
+        .collect();
+    let is_stated = |v: &str| {
+        stated.iter().any(|s| {
+            *s == v
+                || s.strip_prefix(v).is_some_and(|rest| rest.starts_with(" ("))
+                || s.strip_suffix(')')
+                    .and_then(|s| s.strip_suffix(v))
+                    .is_some_and(|s| s.ends_with('('))
+        })
+    };
     let mut facts = Vec::with_capacity(16);
-    let new = |value: &str| !value.trim().is_empty() && !alert.summary.contains(value.trim());
-    let mut short = |label: &'static str, value: Option<&str>| {
-        if let Some(value) = value.filter(|v| new(v)) {
+    let mut short = |label: &'static str, value: Option<&'a str>| {
+        if let Some(value) = value
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && !is_stated(v))
+        {
             facts.push(Fact {
                 label,
-                value: value.to_owned(),
+                value: Cow::Borrowed(value),
                 long: false,
             });
         }
@@ -264,8 +288,11 @@ fn facts(alert: &Alert, level: Level) -> Vec<Fact> {
     short("Region", alert.region.as_deref());
     short("Time", Some(alert.time.as_str()));
 
-    let mut long = |label: &'static str, value: Option<String>| {
-        if let Some(value) = value.filter(|v| new(v)) {
+    // Long text may span lines, of which a summary line holds only the first: look for it anywhere.
+    let mut long = |label: &'static str, value: Option<Cow<'a, str>>| {
+        if let Some(value) =
+            value.filter(|v| !v.trim().is_empty() && !alert.summary.contains(v.trim()))
+        {
             facts.push(Fact {
                 label,
                 value,
@@ -274,8 +301,11 @@ fn facts(alert: &Alert, level: Level) -> Vec<Fact> {
         }
     };
     if let Some(task) = &alert.task {
-        long("Stopped reason", task.stopped_reason.clone());
-        long("Containers", containers(task, level));
+        long(
+            "Stopped reason",
+            task.stopped_reason.as_deref().map(Cow::Borrowed),
+        );
+        long("Containers", containers(task, level).map(Cow::Owned));
     }
     if let Some(execution) = &alert.execution {
         // A cause that is a JSON document is, for a `runTask.sync` failure, the ECS task description the
@@ -285,8 +315,9 @@ fn facts(alert: &Alert, level: Level) -> Vec<Fact> {
             "Cause",
             execution
                 .cause
-                .clone()
-                .filter(|c| !(extracted && c.trim_start().starts_with('{'))),
+                .as_deref()
+                .filter(|c| !(extracted && c.trim_start().starts_with('{')))
+                .map(Cow::Borrowed),
         );
     }
     facts

@@ -85,17 +85,59 @@ pub(crate) fn fit(
     unit: Unit,
 ) -> String {
     let marker_cost = measure(TRUNCATION_MARKER, unit);
+    // Where the marker would still fit, as a cost budget; `None` when not even the marker fits.
+    let budget = limit.checked_sub(marker_cost);
     let mut out = String::with_capacity(input.len().min(limit.saturating_mul(2)) + 8);
     let mut cost = 0usize;
     // The longest prefix (in `out` bytes) after which the marker still fits.
     let mut cut_at = 0usize;
     let mut at_line_start = true;
-    for (i, c) in input.char_indices() {
+    let bytes = input.as_bytes();
+    let mut i = 0usize;
+    while i < bytes.len() {
+        // Most text is plain ASCII that needs no escaping: copy such a run in one go. Every byte of it
+        // is one character and costs one in either unit.
+        let run = bytes[i..]
+            .iter()
+            .position(|&b| !is_plain(b, markup))
+            .unwrap_or(bytes.len() - i);
+        if run > 0 {
+            let start = out.len();
+            let room = budget.map_or(0, |b| b.saturating_sub(cost));
+            if cost + run > limit {
+                out.push_str(&input[i..i + run.min(room)]);
+                if budget.is_some_and(|b| cost <= b) {
+                    cut_at = out.len();
+                }
+                out.truncate(cut_at);
+                out.push_str(cut_plain(TRUNCATION_MARKER, limit, unit));
+                return out;
+            }
+            out.push_str(&input[i..i + run]);
+            if budget.is_some_and(|b| cost <= b) {
+                cut_at = start + run.min(room);
+            }
+            cost += run;
+            i += run;
+            at_line_start = false;
+            continue;
+        }
+        let Some(c) = input[i..].chars().next() else {
+            break;
+        };
+        let next = i + c.len_utf8();
         let before = out.len();
-        let rest = &input[i + c.len_utf8()..];
-        push_escaped(&mut out, c, rest, markup, single_line, at_line_start);
+        push_escaped(
+            &mut out,
+            c,
+            &input[next..],
+            markup,
+            single_line,
+            at_line_start,
+        );
         at_line_start = c == '\n' && !single_line;
         cost += measure(&out[before..], unit);
+        i = next;
         if cost > limit {
             out.truncate(cut_at);
             // No limit in this crate is smaller than the marker; stay correct anyway by cutting the
@@ -103,11 +145,40 @@ pub(crate) fn fit(
             out.push_str(cut_plain(TRUNCATION_MARKER, limit, unit));
             return out;
         }
-        if cost + marker_cost <= limit {
+        if budget.is_some_and(|b| cost <= b) {
             cut_at = out.len();
         }
     }
     out
+}
+
+/// Whether an input byte is an ASCII character that `markup` and the shared rules leave alone, so that
+/// a run of such bytes can be copied without looking at each character.
+fn is_plain(b: u8, markup: Markup) -> bool {
+    if !b.is_ascii() || b.is_ascii_control() || matches!(b, b'@' | b':') {
+        return false;
+    }
+    match markup {
+        Markup::SlackMrkdwn | Markup::GoogleChatHtml => !matches!(b, b'&' | b'<' | b'>'),
+        Markup::GoogleChatText | Markup::Plain => b != b'<',
+        Markup::DiscordMarkdown => !matches!(
+            b,
+            b'\\'
+                | b'*'
+                | b'_'
+                | b'~'
+                | b'`'
+                | b'|'
+                | b'['
+                | b']'
+                | b'<'
+                | b'>'
+                | b'#'
+                | b'-'
+                | b'+'
+        ),
+        Markup::TeamsMarkdown => !matches!(b, b']' | b'<'),
+    }
 }
 
 /// The longest prefix of `s` within `limit` in `unit`, cut at a character boundary, with no marker.
@@ -276,6 +347,72 @@ mod tests {
                 !body.contains("&l") || body.matches("&lt;").count() == body.matches('&').count()
             );
             assert!(!body.ends_with('&'));
+        }
+    }
+
+    /// The obvious per-character algorithm the run-copying [`fit`] must agree with.
+    fn reference_fit(
+        input: &str,
+        markup: Markup,
+        single_line: bool,
+        limit: usize,
+        unit: Unit,
+    ) -> String {
+        let marker_cost = measure(TRUNCATION_MARKER, unit);
+        let (mut out, mut cost, mut cut_at, mut at_line_start) = (String::new(), 0, 0, true);
+        for (i, c) in input.char_indices() {
+            let before = out.len();
+            push_escaped(
+                &mut out,
+                c,
+                &input[i + c.len_utf8()..],
+                markup,
+                single_line,
+                at_line_start,
+            );
+            at_line_start = c == '\n' && !single_line;
+            cost += measure(&out[before..], unit);
+            if cost > limit {
+                out.truncate(cut_at);
+                out.push_str(cut_plain(TRUNCATION_MARKER, limit, unit));
+                return out;
+            }
+            if cost + marker_cost <= limit {
+                cut_at = out.len();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn run_copying_agrees_with_the_per_character_algorithm_at_every_limit() {
+        let inputs = [
+            "plain ascii text with no specials at all",
+            "a<b&c>d @here x://y\n- list *bold* [x](y)",
+            "é🚨abc<def\u{202E}g\u{1}h",
+        ];
+        let markups = [
+            Markup::Plain,
+            Markup::SlackMrkdwn,
+            Markup::GoogleChatText,
+            Markup::GoogleChatHtml,
+            Markup::DiscordMarkdown,
+            Markup::TeamsMarkdown,
+        ];
+        for input in inputs {
+            for markup in markups {
+                for unit in [Unit::Chars, Unit::Bytes] {
+                    for single_line in [false, true] {
+                        for limit in 0..120 {
+                            assert_eq!(
+                                fit(input, markup, single_line, limit, unit),
+                                reference_fit(input, markup, single_line, limit, unit),
+                                "{input:?} {markup:?} {unit:?} {limit}"
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 
