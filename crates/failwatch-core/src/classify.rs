@@ -7,8 +7,9 @@
 //!   container health checks (`ServiceSchedulerInitiated` with such a reason); an unknown stop code (such
 //!   as the seed's test message `TaskFailed`). Spot, termination-notice and infrastructure stops are
 //!   warnings; a Spot notice alerts as soon as it arrives, even while the task still runs, since the
-//!   later STOPPED event carries the same dedup key. Silent: everything exited 0, scale-in and deployment
-//!   replacement (`Scaling activity initiated by ...`), user stops, tasks not yet stopped. `STOPPING`
+//!   later STOPPED event carries the same dedup key. Silent: everything exited 0 (a sidecar's 143,
+//!   from the SIGTERM ECS sends once the essential container exited, counts as 0), scale-in and
+//!   deployment replacement (`Scaling activity initiated by ...`), user stops, tasks not yet stopped. `STOPPING`
 //!   stays silent on purpose: its containers may still be running, and the DEPROVISIONING/STOPPED event
 //!   that always follows carries the full picture.
 //! - **ECS deployment**: `SERVICE_DEPLOYMENT_FAILED` is critical; a circuit-breaker rollback a warning.

@@ -345,9 +345,28 @@ fn class_of_text(text: &Texts) -> Option<FailureClass> {
     None
 }
 
-/// Containers that exited non-zero or never started (no exit code).
+/// SIGTERM's exit status (128 + 15).
+const EXIT_SIGTERM: i64 = 143;
+
+/// Whether a container's exit is only ECS stopping it: once an essential container has exited, ECS sends
+/// the others SIGTERM, and a process without a handler exits 143. A batch job with a log-router sidecar
+/// ends exactly like that, and is not a failure. When every container exited 143, something stopped the
+/// essential one too, and that is reported.
+fn stopped_by_ecs(task: &EcsTask, container: &Container) -> bool {
+    container.exit_code == Some(EXIT_SIGTERM)
+        && task.stop_code == Some(StopCode::EssentialContainerExited)
+        && task
+            .containers
+            .iter()
+            .any(|other| other.exit_code.is_some_and(|code| code != EXIT_SIGTERM))
+}
+
+/// Containers that exited non-zero or never started (no exit code), except those ECS merely stopped
+/// after an essential container exited.
 pub(crate) fn failed_containers(task: &EcsTask) -> impl Iterator<Item = &Container> {
-    task.containers.iter().filter(|c| c.exit_code != Some(0))
+    task.containers
+        .iter()
+        .filter(|c| c.exit_code != Some(0) && !stopped_by_ecs(task, c))
 }
 
 /// The failure class of a stopped ECS task.
@@ -374,11 +393,8 @@ pub(crate) fn task_class(task: &EcsTask) -> FailureClass {
     ) {
         return FailureClass::SpotInterruption;
     }
-    let exits: Vec<i64> = task
-        .containers
-        .iter()
+    let exits: Vec<i64> = failed_containers(task)
         .filter_map(|c| c.exit_code)
-        .filter(|&c| c != 0)
         .collect();
     if exits.contains(&137) {
         return FailureClass::Killed;

@@ -1159,3 +1159,44 @@ fn error_names_sent_as_stop_codes_are_recognised() {
         assert_eq!(class_code(&a), class, "{code}");
     }
 }
+
+#[test]
+fn sidecars_stopped_by_ecs_after_the_essential_container_exited_are_not_failures() {
+    let exited = "Essential container in task exited";
+    // A batch job that finished, with a log router ECS then stopped with SIGTERM.
+    let job = stopped_task(
+        Some("EssentialContainerExited"),
+        exited,
+        json!([{"name": "job", "exitCode": 0}, {"name": "log-router", "exitCode": 143}]),
+    );
+    assert!(matches!(
+        classify_value(&job),
+        Decision::Silent(SilentReason::ExitedCleanly)
+    ));
+    // The app failed; the sidecar's 143 is a consequence and is not listed.
+    let failed = stopped_task(
+        Some("EssentialContainerExited"),
+        exited,
+        json!([{"name": "app", "exitCode": 1}, {"name": "log-router", "exitCode": 143}]),
+    );
+    let Decision::Alert(a) = classify_value(&failed) else {
+        panic!("alert")
+    };
+    assert!(
+        a.summary.contains("Failed containers: app (exit 1)\n"),
+        "{}",
+        a.summary
+    );
+    assert_eq!(
+        a.task.expect("task").containers.len(),
+        2,
+        "the document still lists both"
+    );
+    // Everything got SIGTERM: something stopped the essential container too.
+    let all = stopped_task(
+        Some("EssentialContainerExited"),
+        exited,
+        json!([{"name": "app", "exitCode": 143}, {"name": "log-router", "exitCode": 143}]),
+    );
+    assert!(matches!(classify_value(&all), Decision::Alert(_)));
+}
