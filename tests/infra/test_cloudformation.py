@@ -13,13 +13,18 @@ Run: .venv/bin/python -m unittest tests/infra/test_cloudformation.py
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import unittest
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -389,6 +394,128 @@ class OptionalBranches(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn('queue_url = "https://sqs.', result.stdout)
         self.assertNotIn("TOKEN-SECRET", result.stdout + result.stderr)
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    """A chat webhook on loopback that accepts everything and records what it was sent."""
+
+    received: list[bytes] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).received.append(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def _http_get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, ""
+    except OSError:
+        return 0, ""
+
+
+class WorkerOnTheStack(unittest.TestCase):
+    """The whole path through the deployed stack: an event put on the bus is routed by the stack's rule
+    into its queue, the real failwatch worker (configured exactly as the Fargate task is: environment
+    only) receives it, posts the alert to a loopback webhook, deletes the message, and drains on
+    SIGTERM."""
+
+    def test_a_failed_task_reaches_the_webhook_through_the_stack(self) -> None:
+        binary = failwatch_binary()
+        if binary is None:
+            self.skipTest("no failwatch binary built")
+        outputs = deploy("ci-e2e")
+        sqs = client("sqs")
+        queue = sqs.get_queue_url(QueueName=outputs["QueueUrl"].rsplit("/", 1)[1])["QueueUrl"]
+        dlq = sqs.get_queue_url(QueueName=outputs["DeadLetterQueueUrl"].rsplit("/", 1)[1])["QueueUrl"]
+
+        _Receiver.received = []
+        receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+        self.addCleanup(receiver.server_close)
+        self.addCleanup(receiver.shutdown)
+        admin = f"127.0.0.1:{_free_port()}"
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "AWS_ENDPOINT_URL": _endpoint,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "FAILWATCH_QUEUE_URL": queue,
+            "FAILWATCH_DLQ_URL": dlq,
+            "FAILWATCH_WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_address[1]}/hook",
+            "FAILWATCH_WEBHOOK_TYPE": "webhook",
+            "FAILWATCH_ADMIN_LISTEN": admin,
+            "FAILWATCH_LOG_FORMAT": "json",
+            # Short long polls so that shutdown is quick; the drain itself is what is measured.
+            "FAILWATCH_WAIT_TIME_SECS": "1",
+        }
+        log = tempfile.TemporaryFile()
+        self.addCleanup(log.close)
+        worker = subprocess.Popen([str(binary), "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+        def stop() -> None:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(timeout=10)
+
+        self.addCleanup(stop)
+
+        def worker_log() -> str:
+            log.seek(0)
+            return log.read().decode(errors="replace")[-4000:]
+
+        deadline = time.monotonic() + 60
+        while _http_get(f"http://{admin}/readyz")[0] != 200:
+            if worker.poll() is not None and "not available in this build" in worker_log():
+                # Transitional: the worker's `run` command is being written in parallel (issue 3).
+                self.skipTest("this failwatch build has no `run` command yet")
+            self.assertIsNone(worker.poll(), f"worker exited early:\n{worker_log()}")
+            self.assertLess(time.monotonic(), deadline, f"worker never became ready:\n{worker_log()}")
+            time.sleep(0.2)
+
+        event = task_event("prd-an2p-ecs", "STOPPED", exit_code=1)
+        put(event)
+        task_id = event["detail"]["taskArn"].rsplit("/", 1)[1]
+        deadline = time.monotonic() + 60
+        while not _Receiver.received:
+            self.assertLess(time.monotonic(), deadline, f"no alert reached the webhook:\n{worker_log()}")
+            time.sleep(0.2)
+        self.assertEqual(len(_Receiver.received), 1)
+        self.assertIn(task_id, _Receiver.received[0].decode())
+
+        # The message is deleted once delivered: nothing visible or in flight remains.
+        deadline = time.monotonic() + 30
+        while True:
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
+            if attrs == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}:
+                break
+            self.assertLess(time.monotonic(), deadline, f"message not deleted: {attrs}\n{worker_log()}")
+            time.sleep(0.2)
+
+        status, metrics = _http_get(f"http://{admin}/metrics")
+        self.assertEqual(status, 200)
+        self.assertRegex(metrics, r'failwatch_deliveries_total\{[^}]*result="delivered"[^}]*\} 1\b')
+        self.assertNotIn("127.0.0.1:" + str(receiver.server_address[1]), metrics, "a webhook URL leaked into metrics")
+
+        worker.send_signal(signal.SIGTERM)
+        # shutdown_grace_secs is 20 by default; a worker with nothing in flight exits well before.
+        self.assertEqual(worker.wait(timeout=25), 0, worker_log())
+        self.assertNotIn("/hook", worker_log(), "the webhook URL appeared in the worker's logs")
 
 
 class DeployScript(unittest.TestCase):
