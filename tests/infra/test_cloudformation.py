@@ -637,6 +637,10 @@ class TemplateStatically(unittest.TestCase):
         for name, output in self.template["Outputs"].items():
             self.assertNotIn("Secrets", json.dumps(output), name)
 
+    def test_template_fits_a_direct_deploy(self) -> None:
+        # Above 51,200 bytes `aws cloudformation deploy` (and so deploy.sh) needs an S3 bucket.
+        self.assertLess(len(TEMPLATE.read_bytes()), 51200)
+
     def test_fargate_worker_is_hardened_and_drains_before_sigkill(self) -> None:
         container = self.resources["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
         self.assertTrue(container["ReadonlyRootFilesystem"])
