@@ -44,6 +44,10 @@ const EXPECTED: &[(&str, Expect)] = &[
     ("ecs_task-aws-cn.json", A(C, "exit_nonzero")),
     ("ecs_task-aws-us-gov.json", A(C, "exit_nonzero")),
     (
+        "ecs_task-batch-job-sidecar-sigterm.json",
+        S("exited_cleanly"),
+    ),
+    (
         "ecs_task-container-health-check.json",
         A(C, "container_health_check"),
     ),
