@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The failwatch worker image: the release binary on distroless, nothing else.
 #
-#   docker build -t failwatch:dev .
+#   docker build --build-arg FAILWATCH_GIT_COMMIT="$(git rev-parse --short HEAD)" -t failwatch:dev .
 #   docker run --rm -e FAILWATCH_QUEUE_URL=... -e FAILWATCH_WEBHOOK_URL=... -p 9090:9090 failwatch:dev
 #
 # Stages: `chef` installs cargo-chef; `planner` reduces the workspace to a dependency recipe; `builder`
@@ -23,6 +23,9 @@ FROM chef AS builder
 COPY --from=planner /src/recipe.json recipe.json
 RUN cargo chef cook --release --locked --recipe-path recipe.json -p failwatch-worker --bin failwatch
 COPY . .
+# Shown as the `commit` label of failwatch_build_info (read by option_env! at compile time). Declared
+# after the dependency layer so that a new commit does not invalidate it.
+ARG FAILWATCH_GIT_COMMIT=unknown
 RUN cargo build --release --locked -p failwatch-worker --bin failwatch \
     && install -D -m 0755 target/release/failwatch /out/failwatch
 
