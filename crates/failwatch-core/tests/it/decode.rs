@@ -624,3 +624,24 @@ fn a_type_error_names_the_shape_it_happened_in() {
         );
     }
 }
+
+#[test]
+fn any_shape_can_arrive_inside_an_sns_notification() {
+    let catch = fixtures::load("sfn_execution-catch-seed003");
+    let body = json!({
+        "Type": "Notification",
+        "MessageId": "5e0c3b1a-1111-2222-3333-444455556666",
+        "TopicArn": "arn:aws:sns:ap-northeast-1:000000000000:sfn-failures",
+        "Message": catch,
+        "Timestamp": "2024-05-08T06:53:00.000Z"
+    });
+    let Event::SfnExecution(e) = decode_value(&body).expect("decodes") else {
+        panic!("sfn")
+    };
+    assert!(e.meta.via_sns);
+    assert_eq!(e.meta.shape, Shape::CatchOutput);
+    assert_eq!(e.meta.id, "5e0c3b1a-1111-2222-3333-444455556666");
+    assert_eq!(e.task, sfn_event("sfn_execution-catch-seed003").task);
+    // The task's own stop time beats the SNS publish time.
+    assert_eq!(e.meta.time, datetime!(2024-05-08 06:52:24.686 UTC));
+}
