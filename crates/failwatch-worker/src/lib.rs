@@ -5,16 +5,22 @@
 //! telemetry, build clients and call [`run`] — so that every behaviour lives here where unit tests and
 //! the system tests can reach it.
 
+pub mod admin;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod consumer;
 pub mod delivery;
 pub mod errors;
 pub mod metrics;
 pub mod ops;
 pub mod routing;
+mod run;
 pub mod secret;
+pub mod sqs;
 pub mod telemetry;
+
+pub use run::{RunError, run};
 
 /// Process exit codes, from BSD `sysexits.h` where one fits, so that scripts and orchestrators can tell a
 /// configuration mistake (fix the deployment) from bad input data or a runtime failure (retry).

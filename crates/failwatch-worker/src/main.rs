@@ -4,12 +4,16 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
 
 use clap::Parser;
 use failwatch_worker::cli::{Cli, Command, ConfigArgs, RenderArgs};
 use failwatch_worker::commands::render;
 use failwatch_worker::config::{self, Config, env::ProcessEnv};
-use failwatch_worker::exit;
+use failwatch_worker::{exit, metrics, sqs, telemetry};
+use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -29,10 +33,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render_command(args),
         Command::CheckConfig(args) => check_config(&args),
         Command::Ops(command) => ExitCode::from(failwatch_worker::ops::main(command, &ProcessEnv)),
-        Command::Run(_) => {
-            eprintln!("error: not available in this build yet");
-            ExitCode::from(exit::USAGE)
-        }
+        Command::Run(args) => run_command(&args),
     }
 }
 
@@ -83,4 +84,72 @@ fn check_config(args: &ConfigArgs) -> ExitCode {
         }
         Err(code) => code,
     }
+}
+
+fn run_command(args: &ConfigArgs) -> ExitCode {
+    let config = match load_config(args) {
+        Ok(config) => Arc::new(config),
+        Err(code) => return code,
+    };
+    if let Err(err) = telemetry::init(config.log_format, &config.log_filter) {
+        eprintln!("error: {err}");
+        return ExitCode::from(exit::USAGE);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot start the async runtime");
+            return ExitCode::from(exit::RUNTIME);
+        }
+    };
+    let result = runtime.block_on(async {
+        let recorder = metrics::recorder().context("building the metrics recorder")?;
+        let handle = recorder.handle();
+        ::metrics::set_global_recorder(recorder).context("installing the metrics recorder")?;
+        metrics::describe();
+        let sqs = sqs::client(&config.queue_url, config.wait_time_secs).await;
+        let shutdown = CancellationToken::new();
+        tokio::spawn(watch_signals(shutdown.clone()));
+        failwatch_worker::run(config, sqs, handle, shutdown)
+            .await
+            .map_err(anyhow::Error::from)
+    });
+    match result {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "failwatch failed");
+            ExitCode::from(exit::RUNTIME)
+        }
+    }
+}
+
+/// Cancels `shutdown` on the first SIGTERM or SIGINT (Ctrl-C).
+async fn watch_signals(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!(signal = "SIGTERM", "signal received"),
+                    _ = int.recv() => tracing::info!(signal = "SIGINT", "signal received"),
+                }
+            }
+            (Err(err), _) | (_, Err(err)) => {
+                tracing::error!(error = %err, "cannot listen for signals; only Ctrl-C will stop the worker");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    shutdown.cancel();
 }

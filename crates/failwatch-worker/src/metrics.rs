@@ -39,3 +39,167 @@ pub const POLL_ERRORS: &str = "failwatch_poll_errors_total";
 pub const QUEUE_MESSAGES: &str = "failwatch_queue_messages";
 /// Gauge, labels `version` and `commit`; always 1.
 pub const BUILD_INFO: &str = "failwatch_build_info";
+
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusRecorder};
+
+/// Buckets of [`DELIVERY_DURATION`], in seconds: a healthy webhook answers in tens of milliseconds; the
+/// top buckets catch retries and Retry-After waits within the retry budget.
+pub const DELIVERY_DURATION_BUCKETS: &[f64] = &[
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+/// Buckets of [`END_TO_END_LAG`], in seconds: EventBridge and SQS add about a second when all is well;
+/// minutes mean retries or a backlog, hours a redrive from the DLQ.
+pub const END_TO_END_LAG_BUCKETS: &[f64] = &[
+    0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 21600.0,
+];
+
+/// The commit the binary was built from, when the build passed `FAILWATCH_GIT_COMMIT`.
+pub const COMMIT: &str = match option_env!("FAILWATCH_GIT_COMMIT") {
+    Some(commit) => commit,
+    None => "unknown",
+};
+
+/// A Prometheus recorder with real histogram buckets (the exporter would otherwise render summaries).
+pub fn recorder() -> Result<PrometheusRecorder, BuildError> {
+    Ok(PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(DELIVERY_DURATION.to_owned()),
+            DELIVERY_DURATION_BUCKETS,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(END_TO_END_LAG.to_owned()),
+            END_TO_END_LAG_BUCKETS,
+        )?
+        .build_recorder())
+}
+
+/// Registers HELP text and units for every metric, sets `failwatch_build_info`, and creates the
+/// label-less counters at zero so that rates work from the first scrape. Call once the recorder is
+/// installed.
+pub fn describe() {
+    describe_counter!(
+        MESSAGES_RECEIVED,
+        Unit::Count,
+        "SQS messages received from the queue."
+    );
+    describe_counter!(
+        MESSAGES_DELETED,
+        Unit::Count,
+        "SQS messages deleted because their outcome was final."
+    );
+    describe_counter!(
+        MESSAGES_RELEASED,
+        Unit::Count,
+        "SQS messages handed back to the queue (visibility changed) instead of deleted, by reason."
+    );
+    describe_counter!(
+        EVENTS,
+        Unit::Count,
+        "Decoded messages by event kind and outcome (alerted, silent, duplicate, malformed)."
+    );
+    describe_counter!(
+        DELIVERIES,
+        Unit::Count,
+        "Final outcome of delivering one alert to one destination within one receive of its message."
+    );
+    describe_counter!(
+        DELIVERY_ATTEMPTS,
+        Unit::Count,
+        "HTTP attempts to post an alert, by destination and outcome."
+    );
+    describe_counter!(
+        DELIVERY_RETRIES,
+        Unit::Count,
+        "HTTP attempts that retried an earlier failed attempt, by destination."
+    );
+    describe_histogram!(
+        DELIVERY_DURATION,
+        Unit::Seconds,
+        "Duration of one successful delivery to a destination, retries and pacing included."
+    );
+    describe_histogram!(
+        END_TO_END_LAG,
+        Unit::Seconds,
+        "Time from the event to its acceptance by a destination."
+    );
+    describe_gauge!(
+        IN_FLIGHT_MESSAGES,
+        Unit::Count,
+        "Messages received and not yet deleted or handed back."
+    );
+    describe_gauge!(
+        LAST_SUCCESSFUL_POLL,
+        Unit::Seconds,
+        "Unix time of the last successful ReceiveMessage call."
+    );
+    describe_counter!(
+        POLL_ERRORS,
+        Unit::Count,
+        "ReceiveMessage calls that failed."
+    );
+    describe_gauge!(
+        QUEUE_MESSAGES,
+        Unit::Count,
+        "Approximate messages in the queue and its DLQ by state, from GetQueueAttributes."
+    );
+    describe_gauge!(
+        BUILD_INFO,
+        "Always 1; labels carry the version and commit of the running binary."
+    );
+    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "commit" => COMMIT)
+        .set(1.0);
+    for counter in [MESSAGES_RECEIVED, MESSAGES_DELETED, POLL_ERRORS] {
+        metrics::counter!(counter).absolute(0);
+    }
+    metrics::gauge!(IN_FLIGHT_MESSAGES).set(0.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_has_help_real_buckets_and_build_info() {
+        let recorder = recorder().unwrap();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            describe();
+            metrics::histogram!(DELIVERY_DURATION, "destination" => "chat").record(0.2);
+            metrics::histogram!(END_TO_END_LAG, "destination" => "chat").record(3.0);
+            metrics::counter!(DELIVERIES, "destination" => "chat", "result" => "delivered")
+                .increment(1);
+        });
+        let text = handle.render();
+        assert!(text.contains("# HELP failwatch_deliveries_total"), "{text}");
+        assert!(
+            text.contains("# TYPE failwatch_delivery_duration_seconds histogram"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "failwatch_delivery_duration_seconds_bucket{destination=\"chat\",le=\"0.25\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "failwatch_end_to_end_lag_seconds_bucket{destination=\"chat\",le=\"2\"} 0"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("failwatch_build_info{"), "{text}");
+        assert!(
+            text.contains("failwatch_messages_received_total 0"),
+            "{text}"
+        );
+        // Every counter name already ends in _total: the exporter adds no suffix.
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("# TYPE") && l.ends_with(" counter"))
+        {
+            let name = line.split(' ').nth(2).unwrap();
+            assert!(name.ends_with("_total"), "{line}");
+        }
+    }
+}

@@ -52,9 +52,18 @@ pub enum TelemetryError {
     AlreadyInstalled(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
+/// Appended to every filter: the HTTP client stack can log request URLs at debug and trace level, and a
+/// webhook URL is a secret, so these crates never log below info whatever the configured filter says.
+const HTTP_STACK_CAP: &str = "reqwest=info,hyper=info,hyper_util=info,h2=info";
+
 /// Builds the filter for a directive string such as `info,failwatch_worker=debug`.
 pub fn filter(directive: &str) -> Result<EnvFilter, TelemetryError> {
-    EnvFilter::try_new(directive).map_err(|source| TelemetryError::Filter {
+    let capped = if directive.trim().is_empty() {
+        HTTP_STACK_CAP.to_owned()
+    } else {
+        format!("{directive},{HTTP_STACK_CAP}")
+    };
+    EnvFilter::try_new(capped).map_err(|source| TelemetryError::Filter {
         directive: directive.to_owned(),
         source,
     })

@@ -11,6 +11,10 @@ pub const WEBHOOK_URL: &str = "FAILWATCH_WEBHOOK_URL";
 /// Zero-file shortcut: the destination type when the URL's host does not tell it.
 pub const WEBHOOK_TYPE: &str = "FAILWATCH_WEBHOOK_TYPE";
 
+/// The conventional `tracing` filter variable; used for `log_filter` when `FAILWATCH_LOG_FILTER` is
+/// not set.
+pub const RUST_LOG: &str = "RUST_LOG";
+
 pub const QUEUE_URL: &str = "FAILWATCH_QUEUE_URL";
 pub const DLQ_URL: &str = "FAILWATCH_DLQ_URL";
 pub const ADMIN_LISTEN: &str = "FAILWATCH_ADMIN_LISTEN";

@@ -378,6 +378,11 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
 }
 
 fn apply_overrides(table: &mut toml::Table, env: &dyn Env, problems: &mut Vec<Problem>) {
+    if env.get(env::LOG_FILTER).is_none()
+        && let Some(filter) = env.get(env::RUST_LOG).filter(|f| !f.trim().is_empty())
+    {
+        table.insert("log_filter".into(), toml::Value::String(filter));
+    }
     for &(key, var, kind) in env::OVERRIDES {
         let Some(text) = env.get(var) else { continue };
         let value = match kind {

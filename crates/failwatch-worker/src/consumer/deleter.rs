@@ -1,0 +1,106 @@
+//! Batched deletion. Messages finish one by one; deleting each with its own call would double the SQS
+//! requests of the worker. The deleter collects finished messages for a few milliseconds (or until ten
+//! are waiting), deletes them with one DeleteMessageBatch, checks every entry, and tells each message
+//! task whether its delete succeeded.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::metrics;
+use crate::sqs::{MAX_BATCH, Queue};
+
+/// How long the first finished message waits for others to share its DeleteMessageBatch call.
+const LINGER: Duration = Duration::from_millis(5);
+
+struct Request {
+    message_id: String,
+    receipt_handle: String,
+    done: oneshot::Sender<bool>,
+}
+
+/// Sends finished messages to the deleter task.
+#[derive(Debug, Clone)]
+pub struct Deleter {
+    tx: mpsc::Sender<Request>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("message_id", &self.message_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deleter {
+    /// Starts the deleter task. It ends once every [`Deleter`] clone is dropped and the queue of pending
+    /// deletes is drained, so dropping the senders and awaiting the handle flushes everything.
+    pub fn start(queue: Queue) -> (Deleter, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        (Deleter { tx }, tokio::spawn(run(queue, rx)))
+    }
+
+    /// Deletes one message; `true` when SQS confirmed it.
+    pub async fn delete(&self, message_id: &str, receipt_handle: &str) -> bool {
+        let (done, result) = oneshot::channel();
+        let request = Request {
+            message_id: message_id.to_owned(),
+            receipt_handle: receipt_handle.to_owned(),
+            done,
+        };
+        if self.tx.send(request).await.is_err() {
+            return false;
+        }
+        result.await.unwrap_or(false)
+    }
+}
+
+async fn run(queue: Queue, mut rx: mpsc::Receiver<Request>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let flush_at = Instant::now() + LINGER;
+        while batch.len() < MAX_BATCH {
+            match tokio::time::timeout_at(flush_at, rx.recv()).await {
+                Ok(Some(request)) => batch.push(request),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        flush(&queue, batch).await;
+    }
+}
+
+async fn flush(queue: &Queue, batch: Vec<Request>) {
+    let handles: Vec<&str> = batch.iter().map(|r| r.receipt_handle.as_str()).collect();
+    let mut ok = vec![true; batch.len()];
+    match queue.delete_batch(&handles).await {
+        Ok(failures) => {
+            for failure in failures {
+                let id = batch
+                    .get(failure.index)
+                    .map_or("?", |r| r.message_id.as_str());
+                // The message will come back after its visibility timeout; the dedup memory then keeps
+                // it from alerting twice.
+                tracing::warn!(
+                    message_id = id,
+                    code = %failure.code,
+                    error = %failure.message,
+                    "SQS refused to delete a message; it will be received again"
+                );
+                if let Some(slot) = ok.get_mut(failure.index) {
+                    *slot = false;
+                }
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, count = batch.len(), "deleting messages failed; they will be received again");
+            ok.iter_mut().for_each(|slot| *slot = false);
+        }
+    }
+    let deleted = ok.iter().filter(|ok| **ok).count();
+    ::metrics::counter!(metrics::MESSAGES_DELETED).increment(deleted as u64);
+    for (request, ok) in batch.into_iter().zip(ok) {
+        let _ = request.done.send(ok);
+    }
+}

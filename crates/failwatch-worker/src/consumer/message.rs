@@ -1,0 +1,298 @@
+//! One message, from receipt to its final outcome: delete it, or hand it back to SQS.
+//!
+//! | what happened                                   | outcome                                        |
+//! |-------------------------------------------------|------------------------------------------------|
+//! | silent event                                    | delete                                         |
+//! | duplicate of an alert already delivered         | delete                                         |
+//! | every routed destination accepted the alert     | delete                                         |
+//! | a destination still failing when budget ran out | hand back, visible after the next backoff      |
+//! | a destination rejected it for good (4xx)        | hand back quickly; SQS moves it to the DLQ     |
+//! | malformed body                                  | hand back quickly; never deleted; → DLQ        |
+//! | shutdown grace expired while working            | hand back at once (visibility 0)               |
+//!
+//! While a message is worked on, a heartbeat keeps it invisible (ChangeMessageVisibility every third of
+//! the visibility timeout); it stops the moment the outcome is known.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use failwatch_core::{Alert, Decision, DecodeContext, RenderOptions};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::Shared;
+use crate::delivery::Delivery;
+use crate::metrics;
+use crate::sqs::Received;
+
+/// Why a message goes back to the queue instead of being deleted: the `reason` label of
+/// `failwatch_messages_released_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseReason {
+    Retry,
+    Malformed,
+    Permanent,
+    Shutdown,
+}
+
+impl ReleaseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseReason::Retry => "retry",
+            ReleaseReason::Malformed => "malformed",
+            ReleaseReason::Permanent => "permanent",
+            ReleaseReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// The final outcome of one receive of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Delete,
+    Release {
+        reason: ReleaseReason,
+        visibility: Duration,
+    },
+}
+
+/// Works on one message until its outcome is final, then deletes it or hands it back.
+pub(super) async fn handle(shared: Arc<Shared>, message: Received) {
+    let span = tracing::info_span!(
+        "message",
+        message_id = %message.message_id,
+        receive_count = message.receive_count
+    );
+    async {
+        let gauge = ::metrics::gauge!(metrics::IN_FLIGHT_MESSAGES);
+        gauge.increment(1.0);
+        let outcome = tokio::select! {
+            outcome = decide(&shared, &message) => outcome,
+            () = heartbeat(&shared, &message) => unreachable_heartbeat(),
+            () = shared.hard_stop.cancelled() => Outcome::Release {
+                reason: ReleaseReason::Shutdown,
+                visibility: Duration::ZERO,
+            },
+        };
+        finish(&shared, &message, outcome).await;
+        gauge.decrement(1.0);
+    }
+    .instrument(span)
+    .await;
+}
+
+/// The heartbeat never ends on its own; `select!` needs a value for its branch.
+fn unreachable_heartbeat() -> Outcome {
+    Outcome::Release {
+        reason: ReleaseReason::Retry,
+        visibility: Duration::ZERO,
+    }
+}
+
+/// Extends the message's visibility every third of the visibility timeout, for as long as it is polled.
+async fn heartbeat(shared: &Shared, message: &Received) {
+    let timeout = shared.config.visibility_timeout();
+    let every = (timeout / 3).max(Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(err) = shared
+            .queue
+            .change_visibility(&message.receipt_handle, timeout)
+            .await
+        {
+            tracing::warn!(error = %err, "could not extend the message's visibility");
+        }
+    }
+}
+
+async fn decide(shared: &Arc<Shared>, message: &Received) -> Outcome {
+    let ctx = DecodeContext {
+        message_id: Some(message.message_id.clone()),
+        received_at: message.sent_at.unwrap_or_else(OffsetDateTime::now_utc),
+    };
+    let event = match failwatch_core::decode(&message.body, &ctx) {
+        Ok(event) => event,
+        Err(err) => {
+            count_event("unknown", "malformed");
+            // The error names what was wrong; the body itself is never logged.
+            tracing::warn!(
+                error = %err,
+                body_bytes = message.body.len(),
+                "malformed message body; leaving it for the dead-letter queue"
+            );
+            return Outcome::Release {
+                reason: ReleaseReason::Malformed,
+                visibility: shared.malformed_visibility,
+            };
+        }
+    };
+    let kind = event.kind().map_or("unknown", |k| k.as_str());
+    match failwatch_core::classify(&event) {
+        Decision::Silent(reason) => {
+            count_event(kind, "silent");
+            tracing::info!(kind, reason = %reason, code = reason.code(), "event is silent");
+            Outcome::Delete
+        }
+        Decision::Alert(alert) => deliver(shared, message, kind, Arc::from(alert)).await,
+    }
+}
+
+async fn deliver(
+    shared: &Arc<Shared>,
+    message: &Received,
+    kind: &str,
+    alert: Arc<Alert>,
+) -> Outcome {
+    let _key = shared.dedup.lock_key(&alert.dedup_key).await;
+    if shared.dedup.is_duplicate(&alert.dedup_key) {
+        count_event(kind, "duplicate");
+        tracing::info!(kind, dedup_key = %alert.dedup_key, "duplicate of an alert already delivered");
+        return Outcome::Delete;
+    }
+    let deadline = Instant::now() + shared.config.retry_budget();
+    let mut tasks = JoinSet::new();
+    for routed in shared.config.router.route(&alert) {
+        let name = &shared.config.destinations[routed.destination].name;
+        if shared.dedup.already_delivered(&message.message_id, name) {
+            tracing::info!(destination = %name, "already delivered on an earlier receive; not posting again");
+            continue;
+        }
+        let shared = shared.clone();
+        let alert = alert.clone();
+        let message_id = message.message_id.clone();
+        tasks.spawn(
+            async move {
+                let destination = &shared.config.destinations[routed.destination];
+                let payload = failwatch_core::render(
+                    &alert,
+                    destination.kind.target(),
+                    &RenderOptions {
+                        mention: routed.mention.clone(),
+                    },
+                );
+                let delivery = shared
+                    .deliverer
+                    .deliver(routed.destination, &payload, deadline, &shared.soft_stop)
+                    .await;
+                if matches!(delivery, Delivery::Delivered { .. }) {
+                    // Remembered at once, so that a shutdown or a failure elsewhere cannot make a retry
+                    // post here again.
+                    shared.dedup.record_delivery(&message_id, &destination.name);
+                    record_lag(&alert, &destination.name);
+                }
+                log_delivery(&destination.name, &delivery);
+                delivery
+            }
+            .in_current_span(),
+        );
+    }
+    let mut retry_in: Option<Duration> = None;
+    let mut rejected = false;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Delivery::Delivered { .. }) => {}
+            Ok(Delivery::Rejected { .. }) => rejected = true,
+            Ok(Delivery::Deferred { retry_in: wait, .. }) => {
+                retry_in = Some(retry_in.map_or(wait, |w| w.max(wait)));
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "a delivery task failed");
+                retry_in = Some(retry_in.unwrap_or(Duration::ZERO));
+            }
+        }
+    }
+    match (retry_in, rejected) {
+        (None, false) => {
+            shared.dedup.record(&alert.dedup_key);
+            count_event(kind, "alerted");
+            Outcome::Delete
+        }
+        (Some(wait), _) => Outcome::Release {
+            reason: if rejected {
+                ReleaseReason::Permanent
+            } else {
+                ReleaseReason::Retry
+            },
+            // During shutdown the wait is zero: another worker may take the message at once.
+            visibility: wait.max(if shared.soft_stop.is_cancelled() {
+                Duration::ZERO
+            } else {
+                Duration::from_secs(1)
+            }),
+        },
+        (None, true) => Outcome::Release {
+            reason: ReleaseReason::Permanent,
+            visibility: shared.malformed_visibility,
+        },
+    }
+}
+
+fn log_delivery(destination: &str, delivery: &Delivery) {
+    match delivery {
+        Delivery::Delivered { attempts, duration } => tracing::info!(
+            destination,
+            attempts,
+            duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            "alert delivered"
+        ),
+        Delivery::Rejected { failure } => tracing::error!(
+            destination,
+            error = %failure,
+            "destination rejected the alert; not retrying, the message will reach the dead-letter queue"
+        ),
+        Delivery::Deferred { retry_in, failure } => tracing::warn!(
+            destination,
+            error = %failure,
+            retry_in_secs = retry_in.as_secs(),
+            "delivery still failing; handing the message back to SQS"
+        ),
+    }
+}
+
+fn record_lag(alert: &Alert, destination: &str) {
+    if let Ok(time) = OffsetDateTime::parse(&alert.time, &Rfc3339) {
+        let lag = (OffsetDateTime::now_utc() - time).as_seconds_f64().max(0.0);
+        ::metrics::histogram!(metrics::END_TO_END_LAG, "destination" => destination.to_owned())
+            .record(lag);
+    }
+}
+
+fn count_event(kind: &str, outcome: &'static str) {
+    ::metrics::counter!(metrics::EVENTS, "kind" => kind.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+async fn finish(shared: &Shared, message: &Received, outcome: Outcome) {
+    match outcome {
+        Outcome::Delete => {
+            shared
+                .deleter
+                .delete(&message.message_id, &message.receipt_handle)
+                .await;
+        }
+        Outcome::Release { reason, visibility } => {
+            ::metrics::counter!(metrics::MESSAGES_RELEASED, "reason" => reason.as_str())
+                .increment(1);
+            match shared
+                .queue
+                .change_visibility(&message.receipt_handle, visibility)
+                .await
+            {
+                Ok(()) => tracing::info!(
+                    reason = reason.as_str(),
+                    visible_in_secs = visibility.as_secs(),
+                    "message handed back to the queue"
+                ),
+                // It becomes visible anyway when its current visibility timeout ends.
+                Err(err) => tracing::warn!(
+                    reason = reason.as_str(),
+                    error = %err,
+                    "could not hand the message back; it returns when its visibility timeout ends"
+                ),
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The consumer: pollers that long-poll the queue, and one task per received message, bounded by a
+//! semaphore of `max_in_flight` permits.
+//!
+//! A poller first takes a permit (waiting if `max_in_flight` messages are being worked on), then as many
+//! more as are free up to ten, and asks SQS for that many messages, so the worker never receives more
+//! than it can work on while their visibility timeout runs. The first receive of each poller does not
+//! wait (`WaitTimeSeconds` 0), so readiness is reached within one round trip; later ones long-poll.
+//!
+//! Shutdown has two stages. `soft_stop` (SIGTERM): pollers stop, running deliveries finish but start no
+//! new retry. `hard_stop` (the grace period is over): every message still being worked on is handed back
+//! with visibility 0 at once.
+
+pub mod dedup;
+mod deleter;
+pub mod message;
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::admin::Health;
+use crate::config::Config;
+use crate::delivery::Deliverer;
+use crate::metrics;
+use crate::sqs::{MAX_BATCH, Queue};
+use dedup::Dedup;
+pub use deleter::Deleter;
+
+/// The longest pause between failed receive calls.
+const POLL_ERROR_MAX_WAIT: Duration = Duration::from_secs(30);
+const POLL_ERROR_FIRST_WAIT: Duration = Duration::from_millis(500);
+
+/// What every message task shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub queue: Queue,
+    pub deliverer: Deliverer,
+    pub dedup: Dedup,
+    pub deleter: Deleter,
+    pub health: Arc<Health>,
+    pub malformed_visibility: Duration,
+    /// Cancelled on SIGTERM: stop polling, start no new retries.
+    pub soft_stop: CancellationToken,
+    /// Cancelled when the grace period is over: hand everything back now.
+    pub hard_stop: CancellationToken,
+}
+
+impl Shared {
+    pub fn new(
+        config: Arc<Config>,
+        queue: Queue,
+        deliverer: Deliverer,
+        deleter: Deleter,
+        health: Arc<Health>,
+        soft_stop: CancellationToken,
+    ) -> Self {
+        let capacity =
+            NonZeroUsize::new(usize::try_from(config.dedup_capacity).unwrap_or(usize::MAX))
+                .unwrap_or(NonZeroUsize::MIN);
+        Shared {
+            dedup: Dedup::new(capacity, Duration::from_secs(config.dedup_ttl_secs)),
+            malformed_visibility: Duration::from_secs(config.malformed_visibility_secs.into()),
+            config,
+            queue,
+            deliverer,
+            deleter,
+            health,
+            // Not a child of `soft_stop`: a child would be cancelled with it, skipping the grace period.
+            hard_stop: CancellationToken::new(),
+            soft_stop,
+        }
+    }
+}
+
+/// Runs the pollers until `soft_stop`, then drains: waits up to the grace period for messages being
+/// worked on, hands back the rest, and returns once every message task has ended.
+pub async fn consume(shared: Arc<Shared>) {
+    let semaphore = Arc::new(Semaphore::new(
+        usize::try_from(shared.config.max_in_flight).unwrap_or(1),
+    ));
+    let tracker = TaskTracker::new();
+    let mut pollers = tokio::task::JoinSet::new();
+    for index in 0..shared.config.pollers {
+        pollers.spawn(poll(
+            shared.clone(),
+            semaphore.clone(),
+            tracker.clone(),
+            index,
+        ));
+    }
+    while let Some(result) = pollers.join_next().await {
+        if let Err(err) = result {
+            tracing::error!(error = %err, "a poller failed");
+        }
+    }
+    tracker.close();
+    let in_flight = tracker.len();
+    if in_flight > 0 {
+        tracing::info!(
+            in_flight,
+            grace_secs = shared.config.shutdown_grace_secs,
+            "stopped polling; finishing messages in flight"
+        );
+    }
+    if tokio::time::timeout(shared.config.shutdown_grace(), tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            remaining = tracker.len(),
+            "shutdown grace period over; handing unfinished messages back to the queue"
+        );
+        shared.hard_stop.cancel();
+        tracker.wait().await;
+    }
+}
+
+async fn poll(shared: Arc<Shared>, semaphore: Arc<Semaphore>, tracker: TaskTracker, index: u32) {
+    let stop = shared.soft_stop.clone();
+    let wait = Duration::from_secs(shared.config.wait_time_secs.into());
+    let visibility = shared.config.visibility_timeout();
+    let mut first = true;
+    let mut error_wait = POLL_ERROR_FIRST_WAIT;
+    loop {
+        let first_permit = tokio::select! {
+            () = stop.cancelled() => break,
+            permit = semaphore.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let mut permits = vec![first_permit];
+        while permits.len() < MAX_BATCH {
+            match semaphore.clone().try_acquire_owned() {
+                Ok(permit) => permits.push(permit),
+                Err(_) => break,
+            }
+        }
+        let this_wait = if first { Duration::ZERO } else { wait };
+        let received = tokio::select! {
+            // A long poll in progress is abandoned: any message SQS was about to return stays
+            // invisible until its visibility timeout ends, then is received again. Nothing is lost.
+            () = stop.cancelled() => break,
+            received = shared.queue.receive(permits.len(), this_wait, visibility) => received,
+        };
+        match received {
+            Ok(messages) => {
+                first = false;
+                error_wait = POLL_ERROR_FIRST_WAIT;
+                shared.health.polled();
+                ::metrics::counter!(metrics::MESSAGES_RECEIVED).increment(messages.len() as u64);
+                for message in messages {
+                    let Some(permit) = permits.pop() else { break };
+                    let shared = shared.clone();
+                    tracker.spawn(async move {
+                        message::handle(shared, message).await;
+                        drop(permit);
+                    });
+                }
+            }
+            Err(err) => {
+                ::metrics::counter!(metrics::POLL_ERRORS).increment(1);
+                tracing::warn!(poller = index, error = %err, retry_in_ms = u64::try_from(error_wait.as_millis()).unwrap_or(u64::MAX), "receiving messages failed");
+                drop(permits);
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(crate::delivery::full_jitter(error_wait).max(POLL_ERROR_FIRST_WAIT)) => {}
+                }
+                error_wait = (error_wait * 2).min(POLL_ERROR_MAX_WAIT);
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! `failwatch run`: wire the admin server, the queue-depth sampler, the deleter and the consumer
+//! together, and shut them down in order.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::{self, Health};
+use crate::config::Config;
+use crate::consumer::{self, Deleter, Shared};
+use crate::delivery::{self, Deliverer, RetryPolicy};
+use crate::metrics;
+use crate::sqs::{Depth, Queue};
+
+/// How often the Prometheus recorder's histograms are maintained.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
+/// Why the worker could not run. Each means exit code 1.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("admin_listen {addr}: cannot listen: {source}")]
+    AdminBind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Http(#[from] delivery::ClientError),
+}
+
+/// Runs the worker until `shutdown` is cancelled, then drains and returns.
+///
+/// Start-up does no network I/O before the admin port is listening and the pollers are running; the
+/// first receive makes the worker ready.
+pub async fn run(
+    config: Arc<Config>,
+    sqs: aws_sdk_sqs::Client,
+    metrics_handle: PrometheusHandle,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    let listener = TcpListener::bind(config.admin_listen)
+        .await
+        .map_err(|source| RunError::AdminBind {
+            addr: config.admin_listen,
+            source,
+        })?;
+    let deliverer = Deliverer::new(&config.destinations, RetryPolicy::from_config(&config))?;
+    let health = Arc::new(Health::new(config.readiness_max_poll_age()));
+    let queue = Queue::new(sqs, config.queue_url.clone());
+    let background = CancellationToken::new();
+
+    let admin_task = tokio::spawn(admin::serve(
+        listener,
+        metrics_handle.clone(),
+        health.clone(),
+        background.clone(),
+    ));
+    let upkeep_task = tokio::spawn(upkeep(metrics_handle, background.clone()));
+    let sampler_task = tokio::spawn(sample_queues(
+        config.clone(),
+        queue.clone(),
+        background.clone(),
+    ));
+    let (deleter, deleter_task) = Deleter::start(queue.clone());
+    tracing::info!(
+        admin = %config.admin_listen,
+        queue = %config.queue_url,
+        pollers = config.pollers,
+        max_in_flight = config.max_in_flight,
+        destinations = config.destinations.len(),
+        "failwatch started"
+    );
+
+    let watcher_task = {
+        let health = health.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            health.shutting_down();
+            tracing::info!("shutdown requested: no more polling");
+        })
+    };
+    let shared = Arc::new(Shared::new(
+        config, queue, deliverer, deleter, health, shutdown,
+    ));
+    consumer::consume(shared.clone()).await;
+    // Every message task has ended; dropping the last `Shared` drops the last deleter handle, so the
+    // deleter flushes what is pending and stops.
+    drop(shared);
+    if let Err(err) = deleter_task.await {
+        tracing::error!(error = %err, "the deleter task failed");
+    }
+    watcher_task.abort();
+    background.cancel();
+    match admin_task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(error = %err, "the admin server failed"),
+        Err(err) => tracing::error!(error = %err, "the admin server task failed"),
+    }
+    let _ = upkeep_task.await;
+    let _ = sampler_task.await;
+    tracing::info!("failwatch stopped");
+    Ok(())
+}
+
+async fn upkeep(handle: PrometheusHandle, stop: CancellationToken) {
+    let mut ticker = tokio::time::interval(METRICS_UPKEEP);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = ticker.tick() => handle.run_upkeep(),
+        }
+    }
+}
+
+/// Samples the queue's (and its DLQ's) depth into `failwatch_queue_messages`, so dashboards need no
+/// CloudWatch exporter. Runs in the background: a slow or failing call never delays start-up or polling.
+async fn sample_queues(config: Arc<Config>, queue: Queue, stop: CancellationToken) {
+    if config.queue_metrics_interval_secs == 0 {
+        return;
+    }
+    let mut dlq = config
+        .dlq_url
+        .as_ref()
+        .map(|url| Queue::new(queue.client().clone(), url.clone()));
+    let mut looked_up = dlq.is_some();
+    let mut ticker = tokio::time::interval(Duration::from_secs(
+        config.queue_metrics_interval_secs.into(),
+    ));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        match queue.depth().await {
+            Ok(depth) => set_depth("main", depth),
+            Err(err) => tracing::debug!(error = %err, "could not sample the queue depth"),
+        }
+        if !looked_up {
+            match queue.dead_letter_queue_url().await {
+                Ok(url) => {
+                    looked_up = true;
+                    dlq = url.map(|url| Queue::new(queue.client().clone(), url));
+                }
+                Err(err) => tracing::debug!(error = %err, "could not find the dead-letter queue"),
+            }
+        }
+        if let Some(dlq) = &dlq {
+            match dlq.depth().await {
+                Ok(depth) => set_depth("dlq", depth),
+                Err(err) => tracing::debug!(error = %err, "could not sample the DLQ depth"),
+            }
+        }
+    }
+}
+
+fn set_depth(queue: &'static str, depth: Depth) {
+    for (state, value) in [
+        ("visible", depth.visible),
+        ("in_flight", depth.in_flight),
+        ("delayed", depth.delayed),
+    ] {
+        ::metrics::gauge!(metrics::QUEUE_MESSAGES, "queue" => queue, "state" => state)
+            .set(value as f64);
+    }
+}

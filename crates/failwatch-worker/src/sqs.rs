@@ -1,0 +1,386 @@
+//! The only module that talks to SQS: building the client, receiving, deleting, changing visibility and
+//! reading queue attributes. Everything above it works with [`Received`] messages and typed errors.
+//!
+//! Credentials and region come from the AWS default chain (environment, IRSA web identity, ECS task role,
+//! IMDS, profile); `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL` point the client at an emulator (aws-config
+//! reads those itself). When the queue URL names its region (`https://sqs.eu-west-1.amazonaws.com/...`),
+//! that region is used: it is where the queue is, and it spares start-up a slow IMDS region lookup.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::config::Region;
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageSystemAttributeName, QueueAttributeName,
+};
+use time::OffsetDateTime;
+
+/// A ReceiveMessage with `WaitTimeSeconds` 20 legitimately takes 20 s; the attempt timeout must be well
+/// above that, and still end a call that hangs on a dead connection.
+const ATTEMPT_TIMEOUT_MARGIN: Duration = Duration::from_secs(15);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// SQS accepts at most 10 entries per batch call and 10 messages per receive.
+pub const MAX_BATCH: usize = 10;
+/// The longest visibility timeout SQS accepts (12 hours).
+pub const MAX_VISIBILITY: Duration = Duration::from_secs(43_200);
+
+/// Builds the SQS client for `queue_url`, with call timeouts that suit long polls of `wait_time_secs`.
+pub async fn client(queue_url: &str, wait_time_secs: u32) -> Client {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(
+            Duration::from_secs(wait_time_secs.into()) + ATTEMPT_TIMEOUT_MARGIN,
+        )
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+    if let Some(region) = region_of_queue_url(queue_url) {
+        loader = loader.region(Region::new(region));
+    }
+    Client::new(&loader.load().await)
+}
+
+/// The region named in an SQS queue URL's host, if any: `sqs.REGION.amazonaws.com[.cn]`, the legacy
+/// `REGION.queue.amazonaws.com`, or LocalStack's `sqs.REGION.localhost.localstack.cloud`.
+pub fn region_of_queue_url(queue_url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(queue_url).ok()?;
+    let labels: Vec<&str> = url.host_str()?.split('.').collect();
+    let candidate = match labels.as_slice() {
+        ["sqs", region, _, ..] => *region,
+        [region, "queue", "amazonaws", "com"] => *region,
+        _ => return None,
+    };
+    let looks_like_region = candidate.contains('-')
+        && candidate.ends_with(|c: char| c.is_ascii_digit())
+        && candidate
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    looks_like_region.then(|| candidate.to_owned())
+}
+
+/// An SQS call that failed, with the SDK's whole error chain (its top-level text alone is usually just
+/// "service error" or "dispatch failure").
+#[derive(Debug, thiserror::Error)]
+#[error("SQS {operation} failed: {message}")]
+pub struct SqsError {
+    pub operation: &'static str,
+    pub message: String,
+}
+
+impl SqsError {
+    fn new(operation: &'static str, err: &(dyn std::error::Error + 'static)) -> Self {
+        SqsError {
+            operation,
+            message: crate::errors::chain(err),
+        }
+    }
+}
+
+/// One received message.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    /// `ApproximateReceiveCount`: 1 on first delivery.
+    pub receive_count: u32,
+    /// `SentTimestamp`: when the message entered the queue.
+    pub sent_at: Option<OffsetDateTime>,
+}
+
+/// One entry of a batch call that SQS refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryFailure {
+    /// Index into the entries passed in.
+    pub index: usize,
+    pub code: String,
+    pub message: String,
+}
+
+/// Approximate message counts of one queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Depth {
+    pub visible: u64,
+    pub in_flight: u64,
+    pub delayed: u64,
+}
+
+/// A queue, by URL.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    client: Client,
+    url: String,
+}
+
+impl Queue {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        Queue {
+            client,
+            url: url.into(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Receives up to `max` (1..=10) messages, waiting up to `wait` for the first, and makes them
+    /// invisible for `visibility`.
+    pub async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Vec<Received>, SqsError> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(clamp_i32(max.clamp(1, MAX_BATCH) as u64))
+            .wait_time_seconds(clamp_i32(wait.as_secs()))
+            .visibility_timeout(clamp_i32(visibility.as_secs()))
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .send()
+            .await
+            .map_err(|e| SqsError::new("ReceiveMessage", &e))?;
+        Ok(out
+            .messages()
+            .iter()
+            .filter_map(|m| {
+                let attribute = |name: MessageSystemAttributeName| {
+                    m.attributes()
+                        .and_then(|a| a.get(&name))
+                        .map(String::as_str)
+                };
+                Some(Received {
+                    message_id: m.message_id()?.to_owned(),
+                    receipt_handle: m.receipt_handle()?.to_owned(),
+                    body: m.body().unwrap_or_default().to_owned(),
+                    receive_count: attribute(MessageSystemAttributeName::ApproximateReceiveCount)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(1),
+                    sent_at: attribute(MessageSystemAttributeName::SentTimestamp)
+                        .and_then(|v| v.parse::<i128>().ok())
+                        .and_then(|ms| {
+                            OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).ok()
+                        }),
+                })
+            })
+            .collect())
+    }
+
+    /// Deletes up to 10 messages by receipt handle; returns the entries SQS refused.
+    pub async fn delete_batch(
+        &self,
+        receipt_handles: &[&str],
+    ) -> Result<Vec<EntryFailure>, SqsError> {
+        let entries = receipt_handles
+            .iter()
+            .enumerate()
+            .map(|(i, handle)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(*handle)
+                    .build()
+                    .map_err(|e| SqsError::new("DeleteMessageBatch", &e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .client
+            .delete_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| SqsError::new("DeleteMessageBatch", &e))?;
+        Ok(entry_failures(out.failed(), receipt_handles.len()))
+    }
+
+    /// Makes one message visible again after `visibility` (zero: at once).
+    pub async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        visibility: Duration,
+    ) -> Result<(), SqsError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(clamp_i32(visibility.min(MAX_VISIBILITY).as_secs()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| SqsError::new("ChangeMessageVisibility", &e))
+    }
+
+    /// Changes the visibility of up to 10 messages at once; returns the entries SQS refused.
+    pub async fn change_visibility_batch(
+        &self,
+        entries: &[(&str, Duration)],
+    ) -> Result<Vec<EntryFailure>, SqsError> {
+        let batch = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (handle, visibility))| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(*handle)
+                    .visibility_timeout(clamp_i32((*visibility).min(MAX_VISIBILITY).as_secs()))
+                    .build()
+                    .map_err(|e| SqsError::new("ChangeMessageVisibilityBatch", &e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .client
+            .change_message_visibility_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(batch))
+            .send()
+            .await
+            .map_err(|e| SqsError::new("ChangeMessageVisibilityBatch", &e))?;
+        Ok(entry_failures(out.failed(), entries.len()))
+    }
+
+    /// Approximate visible, in-flight and delayed message counts.
+    pub async fn depth(&self) -> Result<Depth, SqsError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .map_err(|e| SqsError::new("GetQueueAttributes", &e))?;
+        let get = |name: QueueAttributeName| {
+            out.attributes()
+                .and_then(|a| a.get(&name))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(Depth {
+            visible: get(QueueAttributeName::ApproximateNumberOfMessages),
+            in_flight: get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+            delayed: get(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
+        })
+    }
+
+    /// The URL of this queue's dead-letter queue, from its RedrivePolicy; `None` when it has none.
+    pub async fn dead_letter_queue_url(&self) -> Result<Option<String>, SqsError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::RedrivePolicy)
+            .send()
+            .await
+            .map_err(|e| SqsError::new("GetQueueAttributes", &e))?;
+        let Some(policy) = out
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy))
+        else {
+            return Ok(None);
+        };
+        let Some((account, name)) = dead_letter_target(policy) else {
+            return Ok(None);
+        };
+        let out = self
+            .client
+            .get_queue_url()
+            .queue_name(name)
+            .queue_owner_aws_account_id(account)
+            .send()
+            .await
+            .map_err(|e| SqsError::new("GetQueueUrl", &e))?;
+        Ok(out.queue_url().map(str::to_owned))
+    }
+}
+
+/// The account and queue name of a RedrivePolicy's `deadLetterTargetArn`
+/// (`arn:PARTITION:sqs:REGION:ACCOUNT:NAME`).
+pub fn dead_letter_target(redrive_policy: &str) -> Option<(String, String)> {
+    let policy: serde_json::Value = serde_json::from_str(redrive_policy).ok()?;
+    let arn = policy.get("deadLetterTargetArn")?.as_str()?;
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "sqs", _, account, name] if !name.is_empty() => {
+            Some(((*account).to_owned(), (*name).to_owned()))
+        }
+        _ => None,
+    }
+}
+
+fn entry_failures(
+    failed: &[aws_sdk_sqs::types::BatchResultErrorEntry],
+    count: usize,
+) -> Vec<EntryFailure> {
+    failed
+        .iter()
+        .map(|f| EntryFailure {
+            // Ids are the indices this module assigned; anything else is reported against the end.
+            index: f.id().parse().unwrap_or(count),
+            code: f.code().to_owned(),
+            message: f.message().unwrap_or_default().to_owned(),
+        })
+        .collect()
+}
+
+fn clamp_i32(value: u64) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_come_from_real_queue_urls_only() {
+        for (url, want) in [
+            (
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/failwatch",
+                Some("eu-west-1"),
+            ),
+            (
+                "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q",
+                Some("cn-north-1"),
+            ),
+            (
+                "https://sqs.us-gov-west-1.amazonaws.com/123456789012/q",
+                Some("us-gov-west-1"),
+            ),
+            (
+                "https://us-east-2.queue.amazonaws.com/123456789012/q",
+                Some("us-east-2"),
+            ),
+            (
+                "http://sqs.us-east-1.localhost.localstack.cloud:4566/000000000000/q",
+                Some("us-east-1"),
+            ),
+            ("http://127.0.0.1:5000/123456789012/q", None),
+            ("https://queue.amazonaws.com/123456789012/q", None),
+            ("not a url", None),
+        ] {
+            assert_eq!(region_of_queue_url(url).as_deref(), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn dead_letter_targets_are_parsed_from_the_redrive_policy() {
+        assert_eq!(
+            dead_letter_target(
+                r#"{"deadLetterTargetArn":"arn:aws:sqs:eu-west-1:123456789012:failwatch-dlq","maxReceiveCount":5}"#
+            ),
+            Some(("123456789012".into(), "failwatch-dlq".into()))
+        );
+        assert_eq!(dead_letter_target(r#"{"maxReceiveCount":5}"#), None);
+        assert_eq!(dead_letter_target("nonsense"), None);
+    }
+}
