@@ -11,5 +11,6 @@ mod support;
 mod check_config;
 mod delivery;
 mod failures;
+mod ops;
 mod render_cli;
 mod shutdown;
