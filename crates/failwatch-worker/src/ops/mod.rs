@@ -124,18 +124,18 @@ async fn run(command: OpsCommand, env: &dyn Env) -> Result<(), OpsError> {
     match command {
         OpsCommand::Dlq(DlqCommand::Stats(args)) => {
             let config = load_config(args.config.config.as_deref(), env)?;
-            let admin = QueueAdmin::from_environment().await;
+            let admin = QueueAdmin::for_queue(&config.queue_url).await;
             dlq::stats(&admin, &config, &mut out).await
         }
         OpsCommand::Dlq(DlqCommand::Peek(args)) => {
             let config = load_config(args.config.config.as_deref(), env)?;
-            let admin = QueueAdmin::from_environment().await;
+            let admin = QueueAdmin::for_queue(&config.queue_url).await;
             dlq::peek(&admin, &config, &args, &mut out).await
         }
         OpsCommand::Dlq(DlqCommand::Redrive(args)) => {
             let plan = redrive::Plan::from_args(&args)?;
             let config = load_config(args.config.config.as_deref(), env)?;
-            let admin = QueueAdmin::from_environment().await;
+            let admin = QueueAdmin::for_queue(&config.queue_url).await;
             redrive::run(&admin, &config, &plan, &mut out).await
         }
         OpsCommand::SendTest(args) => {
@@ -146,7 +146,7 @@ async fn run(command: OpsCommand, env: &dyn Env) -> Result<(), OpsError> {
             // Inputs are checked before the configuration so a typo in a file name costs no AWS call.
             let inputs = replay::read_inputs(&args.files)?;
             let config = load_config(args.config.config.as_deref(), env)?;
-            let admin = QueueAdmin::from_environment().await;
+            let admin = QueueAdmin::for_queue(&config.queue_url).await;
             let queue = args.to.as_deref().unwrap_or(&config.queue_url);
             replay::run(&admin, queue, &inputs, &mut out).await
         }

@@ -4,9 +4,9 @@
 //!
 //! The long-running consumer has its own SQS module; this one exists so that operator-only calls never
 //! leak into the worker's hot path, and so that everything the `dlq`, `send-test` and `replay` commands
-//! ask of SQS can be read in one file. The client is built the way the worker builds its own: the default
-//! credential chain and region from `aws-config`, which also honours `AWS_ENDPOINT_URL_SQS` /
-//! `AWS_ENDPOINT_URL` for emulators.
+//! ask of SQS can be read in one file. The client itself is the worker's ([`crate::sqs::client`]): the
+//! default credential chain, the queue URL's region, and `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL` for
+//! emulators.
 //!
 //! Every error names the call and the queue, and carries the SDK error as its source; the AWS error code
 //! and message are pulled out of the SDK error because its `Display` alone says only "service error".
@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
@@ -30,6 +29,8 @@ pub const MAX_BATCH: usize = 10;
 /// The most bytes of bodies and attributes one SendMessageBatch call may carry, for every queue and
 /// emulator (SQS has since raised its own limit; the old one is always safe).
 pub const MAX_BATCH_BYTES: usize = 256 * 1024;
+/// The longest long-poll wait any operator command asks for; the client's call timeout allows for it.
+pub const MAX_RECEIVE_WAIT: Duration = Duration::from_secs(1);
 /// StartMessageMoveTask's documented ceiling for `MaxNumberOfMessagesPerSecond`.
 pub const MAX_NATIVE_RATE: u32 = 500;
 
@@ -74,7 +75,7 @@ impl AdminError {
         let message = match (&code, err.message()) {
             (Some(code), Some(text)) => format!("{code}: {text}"),
             (Some(code), None) => code.clone(),
-            _ => chain(&err),
+            _ => crate::errors::chain(&err),
         };
         AdminError::Call {
             action,
@@ -84,21 +85,6 @@ impl AdminError {
             source: Box::new(err),
         }
     }
-}
-
-/// The error and its sources, joined, skipping repeats: SDK errors put the useful part at the bottom.
-fn chain(err: &(dyn StdError + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut current = err.source();
-    while let Some(source) = current {
-        let text = source.to_string();
-        if !text.is_empty() && !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        current = source.source();
-    }
-    out
 }
 
 /// Message counts of one queue, as SQS approximates them.
@@ -252,11 +238,12 @@ pub struct QueueAdmin {
 }
 
 impl QueueAdmin {
-    /// A client from the default credential chain and region; `AWS_ENDPOINT_URL_SQS` points it at an
-    /// emulator.
-    pub async fn from_environment() -> QueueAdmin {
-        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        QueueAdmin::new(aws_sdk_sqs::Client::new(&config))
+    /// A client built exactly as the worker builds its own ([`crate::sqs::client`]): the default
+    /// credential chain, the region named in `queue_url` (else the default region), and
+    /// `AWS_ENDPOINT_URL_SQS` for emulators. Call timeouts allow the longest receive wait used here.
+    pub async fn for_queue(queue_url: &str) -> QueueAdmin {
+        let longest_wait = u32::try_from(MAX_RECEIVE_WAIT.as_secs()).unwrap_or(20);
+        QueueAdmin::new(crate::sqs::client(queue_url, longest_wait).await)
     }
 
     pub fn new(sqs: aws_sdk_sqs::Client) -> QueueAdmin {
@@ -341,7 +328,7 @@ impl QueueAdmin {
             .queue_url(url)
             .max_number_of_messages(clamp_i32(max.clamp(1, MAX_BATCH)))
             .visibility_timeout(clamp_i32(visibility.as_secs()))
-            .wait_time_seconds(clamp_i32(wait.as_secs().min(20)))
+            .wait_time_seconds(clamp_i32(wait.min(MAX_RECEIVE_WAIT).as_secs()))
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .message_attribute_names("All")
             .send()
