@@ -162,7 +162,6 @@ async fn a_permanent_client_error_goes_to_the_dlq_without_hammering() {
         .receiver
         .default_reply("webhook", Reply::Status(404));
     let mut config = scenario.config(&["webhook"]);
-    config.retry_budget_secs = 5;
     config.visibility_timeout_secs = 3;
     scenario.start(&config).await;
 

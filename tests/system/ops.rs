@@ -91,6 +91,12 @@ impl Ops {
     async fn run(&self, args: &[&str]) -> Run {
         self.run_with_stdin(args, "").await
     }
+
+    /// The same setup with one more environment variable (a `FAILWATCH_*` override).
+    fn with_env(mut self, name: &str, value: &str) -> Ops {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
 }
 
 /// One finished command.
@@ -345,6 +351,31 @@ async fn stats_and_peek_show_the_dlq_and_leave_it_intact() {
     assert_eq!(counts(&sqs, &pipeline.dlq_url).await, (5, 0));
     let copies = drain(&sqs, &pipeline.dlq_url).await;
     assert_same_messages(&copies, &bodies);
+
+    // A configured dlq_url wins over the RedrivePolicy.
+    let other = sqs
+        .create_queue()
+        .queue_name("ops-peek-other")
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue URL");
+    send_with_attributes(&sqs, &other, &bodies[..1]).await;
+    let ops = ops.with_env("FAILWATCH_DLQ_URL", &other);
+    let peek = ops.run(&["dlq", "peek"]).await;
+    peek.assert_code(0);
+    assert!(
+        peek.stdout.contains(&format!("{other} (from dlq_url)")),
+        "{}",
+        peek.stdout
+    );
+    assert!(
+        peek.stdout.contains("peeked 1 message(s)"),
+        "{}",
+        peek.stdout
+    );
+    assert_eq!(counts(&sqs, &other).await, (1, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -476,8 +507,25 @@ async fn redrive_with_a_filter_moves_only_what_it_selects() {
         "{}",
         none.stdout
     );
+    // --to another queue: the ECS tasks, all in prod-payments, go there and nowhere else.
+    let elsewhere = sqs
+        .create_queue()
+        .queue_name("ops-filter-elsewhere")
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue URL");
     let tasks = ops
-        .run(&["dlq", "redrive", "--yes", "--cluster", "prod-*"])
+        .run(&[
+            "dlq",
+            "redrive",
+            "--yes",
+            "--cluster",
+            "prod-*",
+            "--to",
+            &elsewhere,
+        ])
         .await;
     tasks.assert_code(0);
     assert!(
@@ -485,6 +533,8 @@ async fn redrive_with_a_filter_moves_only_what_it_selects() {
         "{}",
         tasks.stdout
     );
+    assert_eq!(counts(&sqs, &elsewhere).await, (4, 0));
+    assert_eq!(counts(&sqs, &pipeline.queue_url).await, (0, 0));
     assert_eq!(
         counts(&sqs, &pipeline.dlq_url).await,
         (1, 0),

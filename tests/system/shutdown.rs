@@ -58,6 +58,7 @@ async fn sigterm_mid_batch_hands_unfinished_messages_back_and_loses_nothing() {
     // visibility timeout, which proves they were handed back rather than left to time out.
     scenario.receiver.default_reply("webhook", Reply::Ok);
     config.visibility_timeout_secs = 5;
+    config.retry_budget_secs = 2;
     config.shutdown_grace_secs = 5;
     let restarted = Instant::now();
     scenario.start(&config).await;

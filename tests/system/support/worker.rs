@@ -131,7 +131,7 @@ pub(crate) struct Worker {
 impl Worker {
     /// Starts `failwatch run` with `config` against `emulator` and waits until `/readyz` answers 200.
     pub(crate) async fn start(emulator: &Emulator, config: &WorkerConfig) -> Worker {
-        let worker = Worker::spawn(emulator, config);
+        let mut worker = Worker::spawn(emulator, config);
         worker.wait_ready(Duration::from_secs(20)).await;
         worker
     }
@@ -173,9 +173,19 @@ impl Worker {
     }
 
     /// Waits until `/readyz` answers 200, or panics with the worker's logs.
-    pub(crate) async fn wait_ready(&self, limit: Duration) {
+    pub(crate) async fn wait_ready(&mut self, limit: Duration) {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // Let the readers collect the last lines (the reason it exited).
+                for reader in self.readers.drain(..) {
+                    let _ = reader.await;
+                }
+                panic!(
+                    "failwatch exited with {status} before it was ready; its logs:\n{}",
+                    self.logs().join("\n")
+                );
+            }
             if let Ok(response) = self.http.get(format!("{}/readyz", self.admin)).send().await
                 && response.status().is_success()
             {
