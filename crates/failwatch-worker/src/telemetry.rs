@@ -7,7 +7,12 @@
 use std::io::IsTerminal;
 
 use serde::{Deserialize, Serialize};
+use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// The filter used when none is configured: our own events at info, the AWS SDK's and HTTP stack's
 /// chatter only when something is wrong.
@@ -52,41 +57,46 @@ pub enum TelemetryError {
     AlreadyInstalled(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
-/// Appended to every filter: the HTTP client stack can log request URLs at debug and trace level, and a
-/// webhook URL is a secret, so these crates never log below info whatever the configured filter says.
-const HTTP_STACK_CAP: &str = "reqwest=info,hyper=info,hyper_util=info,h2=info";
-
 /// Builds the filter for a directive string such as `info,failwatch_worker=debug`.
 pub fn filter(directive: &str) -> Result<EnvFilter, TelemetryError> {
-    let capped = if directive.trim().is_empty() {
-        HTTP_STACK_CAP.to_owned()
-    } else {
-        format!("{directive},{HTTP_STACK_CAP}")
-    };
-    EnvFilter::try_new(capped).map_err(|source| TelemetryError::Filter {
+    EnvFilter::try_new(directive).map_err(|source| TelemetryError::Filter {
         directive: directive.to_owned(),
         source,
     })
 }
 
+/// The HTTP client stack can log request URLs at debug and trace level, and a webhook URL is a secret,
+/// so these crates never log below info, whatever the configured filter says.
+fn below_http_stack_cap(meta: &Metadata<'_>) -> bool {
+    const HTTP_STACK: [&str; 4] = ["reqwest", "hyper", "hyper_util", "h2"];
+    let crate_name = meta.target().split("::").next().unwrap_or("");
+    !(HTTP_STACK.contains(&crate_name) && *meta.level() > Level::INFO)
+}
+
 /// Installs the global subscriber. Call once, early in `main`.
 pub fn init(format: LogFormat, directive: &str) -> Result<(), TelemetryError> {
-    let filter = filter(directive)?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = filter(directive)?.and(filter_fn(below_http_stack_cap));
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let result = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(
+                layer
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_filter(filter),
+            )
             .try_init(),
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
+        LogFormat::Text => tracing_subscriber::registry()
+            .with(
+                layer
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_filter(filter),
+            )
             .try_init(),
     };
-    result.map_err(TelemetryError::AlreadyInstalled)
+    result.map_err(|err| TelemetryError::AlreadyInstalled(Box::new(err)))
 }
 
 #[cfg(test)]
@@ -96,6 +106,46 @@ mod tests {
     #[test]
     fn the_default_filter_parses() {
         filter(DEFAULT_FILTER).unwrap();
+    }
+
+    #[test]
+    fn the_http_stack_never_logs_below_info() {
+        use tracing::callsite::Identifier;
+        use tracing::field::FieldSet;
+        use tracing::metadata::Kind;
+        struct Callsite;
+        impl tracing::Callsite for Callsite {
+            fn set_interest(&self, _: tracing::subscriber::Interest) {}
+            fn metadata(&self) -> &Metadata<'_> {
+                unreachable!()
+            }
+        }
+        static CALLSITE: Callsite = Callsite;
+        let meta = |target: &'static str, level: Level| {
+            Metadata::new(
+                "event",
+                target,
+                level,
+                None,
+                None,
+                None,
+                FieldSet::new(&[], Identifier(&CALLSITE)),
+                Kind::EVENT,
+            )
+        };
+        assert!(!below_http_stack_cap(&meta(
+            "reqwest::connect",
+            Level::DEBUG
+        )));
+        assert!(!below_http_stack_cap(&meta(
+            "hyper_util::client",
+            Level::TRACE
+        )));
+        assert!(below_http_stack_cap(&meta("reqwest::connect", Level::INFO)));
+        assert!(below_http_stack_cap(&meta(
+            "failwatch_worker::delivery",
+            Level::TRACE
+        )));
     }
 
     #[test]
