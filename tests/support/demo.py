@@ -152,23 +152,24 @@ def receiver(port, out):
     server.serve_forever()
 
 
-def summary(destination, body):
-    """The line a person would read first in each chat."""
+def headline(destination, body):
+    """The line a person reads first in each chat."""
     if destination == "google-chat":
-        header = body["cardsV2"][0]["card"].get("header", {})
-        return f"card '{header.get('title', '')}' / {header.get('subtitle', '')}"
+        return body["cardsV2"][0]["card"]["header"]["subtitle"]
     if destination == "slack":
-        return f"text: {body['text']} ({len(body['blocks'])} blocks)"
+        return body["text"]
     if destination == "teams":
-        card = body["attachments"][0]["content"]
-        texts = [item.get("text", "") for item in card.get("body", []) if "text" in item]
-        return f"Adaptive Card {card.get('version')}: {texts[0] if texts else ''}"
+        return body["attachments"][0]["content"]["body"][0]["items"][1]["text"]
     if destination == "discord":
-        embed = body["embeds"][0]
-        return f"embed: {embed.get('title', '')}"
-    if destination == "webhook":
-        return f"{body['severity']} {body['kind']}: {body['title']}"
-    return json.dumps(body)[:160]
+        return body["embeds"][0]["title"]
+    return body["title"]
+
+
+def clipped(body, lines=24):
+    text = json.dumps(body, indent=2, ensure_ascii=False).splitlines()
+    if len(text) > lines:
+        text = text[:lines] + [f"  ... ({len(text) - lines} more lines)"]
+    return "\n".join("    " + line for line in text)
 
 
 def show(out):
@@ -176,18 +177,37 @@ def show(out):
     for line in pathlib.Path(out).read_text().splitlines():
         record = json.loads(line)
         received.setdefault(record["destination"], []).append(record["body"])
-    for destination in ["google-chat", "slack", "teams", "discord", "webhook"]:
-        bodies = received.get(destination, [])
-        print(f"\n== {destination}: {len(bodies)} message(s)")
-        for body in bodies:
-            try:
-                print(f"  - {summary(destination, body)}")
-            except (KeyError, IndexError, TypeError):
-                print(f"  - {json.dumps(body)[:200]}")
-        if destination == "webhook" and bodies:
-            first = bodies[0]
-            print(f"  first alert's hint: {first.get('hint')}")
-            print(f"  first alert's links: {json.dumps(first.get('links'))}")
+    destinations = ["google-chat", "slack", "teams", "discord", "webhook"]
+
+    print("== Messages posted, per destination")
+    for destination in destinations:
+        print(f"  {destination:<12} {len(received.get(destination, []))}")
+
+    alerts = received.get("webhook", [])
+    print(f"\n== The {len(alerts)} alerts (as the generic webhook got them)")
+    for alert in alerts:
+        marker = "CRIT" if alert["severity"] == "critical" else "WARN"
+        print(f"  [{marker}] {alert['title']}")
+        if alert.get("hint"):
+            hint = alert["hint"]
+            print(f"         hint: {hint[:110]}{'...' if len(hint) > 110 else ''}")
+
+    # One alert as every chat received it: the out-of-memory one when the samples have it.
+    example = next((a for a in alerts if "out of memory" in a["title"]), alerts[0] if alerts else None)
+    if example is None:
+        return
+    print(f"\n== One alert as each chat received it: {example['title']}")
+    for destination in destinations:
+        match = next(
+            (
+                body
+                for body in received.get(destination, [])
+                if example["title"] in str(headline(destination, body))
+            ),
+            None,
+        )
+        print(f"\n-- {destination}")
+        print(clipped(match) if match is not None else "    (not received)")
     print(f"\nEvery payload, exactly as posted: {out}")
 
 
