@@ -202,8 +202,9 @@ impl Deliverer {
 
     /// Delivers `payload` to destination `index`, retrying transient failures until `deadline`.
     ///
-    /// Once `stop` is cancelled (shutdown), no new retry is started: the delivery is deferred at once
-    /// with no wait, so the message can be handed back for another worker.
+    /// Once `stop` is cancelled (shutdown), a backoff wait in progress ends early, one last attempt is
+    /// made, and no further retry is started: the delivery is deferred with no wait, so the message can
+    /// be handed back for another worker at once.
     pub async fn deliver(
         &self,
         index: usize,
@@ -318,9 +319,19 @@ where
 {
     let attempts = AtomicU32::new(0);
     let deferred_by: Mutex<Option<Duration>> = Mutex::new(None);
+    let sleep_stop = stop.clone();
     let result = (|| attempt(attempts.fetch_add(1, Ordering::Relaxed)))
         .retry(policy.schedule())
-        .sleep(tokio::time::sleep)
+        // A shutdown cuts a backoff wait short; the attempt that follows is the last (see `adjust`).
+        .sleep(move |wait| {
+            let stop = sleep_stop.clone();
+            async move {
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = stop.cancelled() => {}
+                }
+            }
+        })
         .when(Failure::is_transient)
         .adjust(|failure, ceiling| {
             let wait = policy.wait(failure, ceiling.unwrap_or(policy.max_delay));

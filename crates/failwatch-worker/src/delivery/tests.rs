@@ -167,6 +167,40 @@ async fn shutdown_stops_retrying_at_once() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn shutdown_cuts_a_backoff_wait_short() {
+    let stop = CancellationToken::new();
+    let started = Instant::now();
+    let stopper = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            stop.cancel();
+        })
+    };
+    let (result, attempts, deferred) = with_retries(
+        &policy(30),
+        started + Duration::from_secs(30),
+        &stop,
+        scripted(vec![
+            Failure::RateLimited {
+                retry_after: Some(Duration::from_secs(5)),
+            };
+            5
+        ]),
+        |_, _| {},
+    )
+    .await;
+    stopper.await.unwrap();
+    assert!(result.is_err());
+    assert_eq!(
+        attempts, 2,
+        "the interrupted wait is followed by one last attempt"
+    );
+    assert_eq!(deferred, Some(Duration::ZERO));
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
 async fn pacing_spends_the_burst_then_one_token_per_period() {
     let destination = destination("http://127.0.0.1:9/x", DestinationKind::Slack, 2.0, 3);
     let limiter = RateLimiter::direct_with_clock(
