@@ -16,6 +16,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -510,12 +511,42 @@ class WorkerOnTheStack(unittest.TestCase):
         status, metrics = _http_get(f"http://{admin}/metrics")
         self.assertEqual(status, 200)
         self.assertRegex(metrics, r'failwatch_deliveries_total\{[^}]*result="delivered"[^}]*\} 1\b')
+        self.assert_dashboard_and_alerts_match(metrics)
         self.assertNotIn("127.0.0.1:" + str(receiver.server_address[1]), metrics, "a webhook URL leaked into metrics")
 
         worker.send_signal(signal.SIGTERM)
         # shutdown_grace_secs is 20 by default; a worker with nothing in flight exits well before.
         self.assertEqual(worker.wait(timeout=25), 0, worker_log())
         self.assertNotIn("/hook", worker_log(), "the webhook URL appeared in the worker's logs")
+
+
+    def assert_dashboard_and_alerts_match(self, exposition: str) -> None:
+        """Every series the dashboard and the alert rules select exists in a real scrape, with the
+        labels they filter on (checked against metrics.rs elsewhere; this checks the running worker)."""
+        sys.path.insert(0, str(Path(__file__).parent))
+        from promql import TARGET_LABELS, selectors  # noqa: PLC0415
+
+        exported: dict[str, set[str]] = {}
+        for line in exposition.splitlines():
+            match = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? ", line)
+            if match and not line.startswith("#"):
+                labels = set(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', match.group(2) or ""))
+                exported.setdefault(match.group(1), set()).update(labels)
+
+        board = json.loads((ROOT / "infra" / "grafana" / "failwatch.json").read_text())
+        exprs = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
+        rules = yaml.safe_load((ROOT / "infra" / "prometheus" / "failwatch-alerts.yaml").read_text())
+        exprs += [r["expr"] for g in rules["groups"] for r in g["rules"]]
+        # Counters that only appear once something fails; one successful delivery cannot show them.
+        failure_only = {"failwatch_messages_released_total", "failwatch_delivery_retries_total"}
+        for expr in exprs:
+            for sel in selectors(expr):
+                if sel.metric in failure_only and sel.metric not in exported:
+                    continue
+                self.assertIn(sel.metric, exported, f"{sel.metric} (used by {expr!r}) is not in the worker's /metrics")
+                for label, _, _ in sel.matchers:
+                    if label not in TARGET_LABELS:
+                        self.assertIn(label, exported[sel.metric], f"{sel.metric} has no label {label} in /metrics")
 
 
 class DeployScript(unittest.TestCase):
