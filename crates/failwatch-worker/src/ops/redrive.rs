@@ -198,6 +198,8 @@ pub struct MoveCounts {
     pub delete_failed: u64,
     /// Dry run: would have been moved.
     pub would_move: u64,
+    /// The operator pressed Ctrl-C; the run stopped between batches.
+    pub interrupted: bool,
 }
 
 impl MoveCounts {
@@ -288,8 +290,14 @@ pub async fn run(
             None => say(out, "moving client-side instead (send, then delete)")?,
         }
     }
-    let counts = move_client_side(admin, &dlq.url, destination, plan, waiting, out).await?;
-    report(admin, &dlq.url, destination, plan, &counts, out).await
+    let (counts, error) = move_client_side(admin, &dlq.url, destination, plan, waiting).await;
+    // The counts are printed even when an SQS error stopped the run; that error is what the exit
+    // status reports.
+    let reported = report(admin, &dlq.url, destination, plan, &counts, out).await;
+    match error {
+        Some(err) => Err(err),
+        None => reported,
+    }
 }
 
 /// Asks on stderr, reads the answer from stdin.
@@ -322,10 +330,19 @@ async fn start_native(
     {
         eprintln!("note: StartMessageMoveTask moves at most {MAX_NATIVE_RATE} messages per second");
     }
-    match admin
+    let started = admin
         .start_move_task(dlq_arn, Some(dest_arn), plan.max_per_second)
-        .await?
-    {
+        .await
+        .map_err(|err| {
+            // A refusal (no permission, a queue SQS does not consider a DLQ) is not a reason to move
+            // differently behind the operator's back, but the client-side move may well work.
+            OpsError::Incomplete(format!(
+                "{err}\nnothing was moved; `--client-side` moves the messages without \
+                 StartMessageMoveTask (it needs sqs:SendMessage on the destination and \
+                 sqs:ReceiveMessage, sqs:DeleteMessage and sqs:ChangeMessageVisibility on the DLQ)"
+            ))
+        })?;
+    match started {
         MoveTaskStart::Started { handle } => Ok(Some(handle)),
         MoveTaskStart::Unavailable { reason } => {
             eprintln!("note: StartMessageMoveTask is not available here: {reason}");
@@ -415,15 +432,18 @@ struct Held {
     message: Received,
 }
 
-/// The client-side move: receive, send, delete, batch by batch.
+/// The client-side move: receive, send, delete, batch by batch. Returns what it did and the error that
+/// stopped it, if any; either way every message it still holds has been made visible again.
+///
+/// Ctrl-C is honoured only between batches — never between a send and its delete — so an interrupted
+/// run duplicates nothing and hands everything it held back to the DLQ at once.
 async fn move_client_side(
     admin: &QueueAdmin,
     dlq: &str,
     destination: &str,
     plan: &Plan,
     approx: u64,
-    out: &mut dyn Write,
-) -> Result<MoveCounts, OpsError> {
+) -> (MoveCounts, Option<OpsError>) {
     let mut counts = MoveCounts::default();
     // Messages to make visible again at the end, by id: not selected, failed to send, or (dry run)
     // would have moved. A message SQS hands out again (its visibility ran out) replaces the old entry,
@@ -443,7 +463,14 @@ async fn move_client_side(
     let label = if plan.dry_run { "examined" } else { "moved" };
     let mut progress = Progress::new(label, Some(approx));
     let mut empty_polls = 0;
-    let mut result = Ok(());
+    let mut error: Option<OpsError> = None;
+    let interrupt = async {
+        // Without a signal handler the run simply cannot be interrupted gracefully.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(interrupt);
 
     while empty_polls < 2 {
         if received_total >= max_received {
@@ -453,13 +480,18 @@ async fn move_client_side(
             ));
             break;
         }
-        let batch = match admin
-            .receive(dlq, per_receive, plan.visibility, RECEIVE_WAIT)
-            .await
-        {
+        let received = tokio::select! {
+            biased;
+            () = &mut interrupt => {
+                counts.interrupted = true;
+                break;
+            }
+            received = admin.receive(dlq, per_receive, plan.visibility, RECEIVE_WAIT) => received,
+        };
+        let batch = match received {
             Ok(batch) => batch,
             Err(err) => {
-                result = Err(err.into());
+                error = Some(err.into());
                 break;
             }
         };
@@ -501,7 +533,17 @@ async fn move_client_side(
         if let Some(rate) = rate {
             // Messages already sent set the earliest time the next batch may go.
             let due = started + Duration::from_secs_f64(sent_total as f64 / rate);
-            tokio::time::sleep_until(due).await;
+            tokio::select! {
+                biased;
+                () = &mut interrupt => {
+                    counts.interrupted = true;
+                    for message in selected {
+                        held.insert(message.id.clone(), Held { message });
+                    }
+                    break;
+                }
+                () = tokio::time::sleep_until(due) => {}
+            }
         }
         let outgoing: Vec<Outgoing> = selected.iter().map(Outgoing::from_received).collect();
         let sent = match admin.send_batch(destination, &outgoing).await {
@@ -512,7 +554,7 @@ async fn move_client_side(
                 for message in selected {
                     held.insert(message.id.clone(), Held { message });
                 }
-                result = Err(err.into());
+                error = Some(err.into());
                 break;
             }
         };
@@ -541,7 +583,7 @@ async fn move_client_side(
             Ok(deleted) => deleted,
             Err(err) => {
                 counts.delete_failed += handles.len() as u64;
-                result = Err(err.into());
+                error = Some(err.into());
                 break;
             }
         };
@@ -576,8 +618,7 @@ async fn move_client_side(
             plan.visibility.as_secs()
         );
     }
-    let _ = out.flush();
-    result.map(|()| counts)
+    (counts, error)
 }
 
 /// Prints the counts of a client-side move and decides the exit status.
@@ -621,6 +662,13 @@ async fn report(
             now.visible, now.in_flight
         ),
     )?;
+    if counts.interrupted {
+        return Err(OpsError::Incomplete(
+            "interrupted: stopped between batches; everything not moved is back in the \
+             dead-letter queue"
+                .to_owned(),
+        ));
+    }
     if counts.left_behind() > 0 {
         return Err(OpsError::Incomplete(format!(
             "{} selected message(s) were not moved ({} failed to send and are still in the \
