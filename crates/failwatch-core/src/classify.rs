@@ -374,7 +374,7 @@ fn task_alert(meta: &EventMeta, task: &EcsTask, class: FailureClass, severity: S
         "ECS task {verb}: {workload} ({})",
         task_headline(task, class)
     );
-    let mut summary = String::new();
+    let mut summary = String::with_capacity(512);
     task_summary(&mut summary, meta, task, &time);
     let cluster = task.cluster.as_deref().unwrap_or("");
     Alert {
@@ -432,7 +432,7 @@ fn classify_deployment(e: &EcsDeploymentEvent) -> Decision {
         }
     };
     let time = rfc3339(&e.meta);
-    let mut summary = String::new();
+    let mut summary = String::with_capacity(512);
     line(&mut summary, "Cluster", e.cluster.as_deref());
     line(&mut summary, "Service", Some(&e.service));
     line(&mut summary, "Deployment", e.deployment_id.as_deref());
@@ -501,7 +501,7 @@ fn classify_service(e: &EcsServiceEvent) -> Decision {
         .as_ref()
         .map_or("(unnamed event)", |n| n.as_str());
     let time = rfc3339(&e.meta);
-    let mut summary = String::new();
+    let mut summary = String::with_capacity(512);
     line(&mut summary, "Cluster", e.cluster.as_deref());
     line(&mut summary, "Service", e.service.as_deref());
     line(&mut summary, "Event", Some(event_name));
@@ -605,7 +605,7 @@ fn classify_sfn(e: &SfnExecutionEvent) -> Decision {
         .or(e.execution_arn.as_deref())
         .and_then(crate::decode::sfn_state_machine_name);
 
-    let mut summary = String::new();
+    let mut summary = String::with_capacity(512);
     line(&mut summary, "State machine", state_machine);
     line(&mut summary, "Execution", e.name.as_deref());
     line(

@@ -236,9 +236,11 @@ struct Texts(String);
 
 impl Texts {
     fn new<'a>(parts: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut all = String::new();
+        let mut all = String::with_capacity(256);
         for part in parts {
-            all.push_str(&part.to_ascii_lowercase());
+            let start = all.len();
+            all.push_str(part);
+            all[start..].make_ascii_lowercase();
             all.push('\n');
         }
         Texts(all)
