@@ -221,7 +221,7 @@ fn recover(
 ) -> Result<Event, DecodeError> {
     let Ok(probe) = serde_json::from_str::<EventProbe>(body) else {
         return Err(DecodeError::Malformed {
-            what: "message",
+            what: "body",
             source: error,
         });
     };
@@ -229,7 +229,7 @@ fn recover(
         let what = if probe.detail.is_some() {
             BARE_DETAIL
         } else {
-            "message"
+            "body"
         };
         return Err(DecodeError::Malformed {
             what,

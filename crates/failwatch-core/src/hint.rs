@@ -204,7 +204,8 @@ impl FailureClass {
             FailureClass::PlacementCapacity => {
                 "ECS found no capacity to place the task: not enough CPU, memory or ENIs, or no container \
                  instances. Scale the cluster or its capacity provider, use smaller tasks, or check \
-                 placement constraints."
+                 placement constraints; when Fargate Spot has no capacity (RESOURCE:FARGATE), give the \
+                 capacity provider strategy a FARGATE fallback."
             }
             FailureClass::TaskStartImpaired => {
                 "The service keeps failing to start tasks. The stopped tasks of the service show why; fix \

@@ -613,7 +613,7 @@ fn a_type_error_names_the_shape_it_happened_in() {
         ),
         (
             json!({"Type": "Notification", "Message": {"not": "a string"}}),
-            "message: invalid type: map",
+            "body: invalid type: map",
         ),
     ];
     for (body, expected) in cases {
