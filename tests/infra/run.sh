@@ -74,9 +74,9 @@ fi
 check "terraform module conventions" "$py" tests/infra/check_terraform.py
 check "cfn-lint failwatch.yaml" cfn_lint
 if command -v shellcheck >/dev/null 2>&1; then
-  check "shellcheck deploy.sh run.sh" shellcheck infra/cloudformation/deploy.sh tests/infra/run.sh
+  check "shellcheck (deploy, scripts, CI)" shellcheck infra/cloudformation/deploy.sh tests/infra/run.sh scripts/*.sh .ci/run
 else
-  skip "shellcheck deploy.sh run.sh" "(shellcheck not installed)"
+  skip "shellcheck (deploy, scripts, CI)" "(shellcheck not installed)"
 fi
 check "CloudFormation stack in moto (events flow)" "$py" -m unittest tests/infra/test_cloudformation.py
 check "hadolint Dockerfile" hadolint --failure-threshold warning Dockerfile
