@@ -10,7 +10,8 @@ use crate::support::events::{
     running_task, succeeded_execution, task_id,
 };
 use crate::support::receiver::{Request, SERVICES};
-use crate::support::{Scenario, metric};
+use crate::support::worker::Worker;
+use crate::support::{Scenario, assert_no_secrets, assert_promtool_ok, metric};
 
 const LIMIT: Duration = Duration::from_secs(45);
 
@@ -210,4 +211,86 @@ async fn duplicate_deliveries_of_one_stopped_task_give_one_alert() {
         metric(m, "failwatch_events_total", &[("outcome", "duplicate")]),
         4.0
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_send_each_alert_where_its_rule_says_with_its_mention() {
+    let mut scenario = Scenario::new("routes", 3).await;
+    let mut config = scenario.config(&["slack", "webhook"]);
+    config.extra = "[[routes]]\nname = \"pipelines\"\ndestinations = [\"slack\"]\n\
+                    mention = \"<!subteam^S0PIPELINES>\"\n[routes.match]\nkind = \"sfn_execution\"\n\
+                    \n[default_route]\ndestinations = [\"webhook\"]\n"
+        .to_owned();
+    scenario.start(&config).await;
+
+    let task = task_id(12, 1);
+    scenario
+        .emulator
+        .put_events(&[failed_task(&task), failed_execution("nightly-12")])
+        .await;
+    scenario.receiver.wait_requests(2, LIMIT).await;
+    scenario
+        .emulator
+        .wait_depth(&scenario.pipeline.queue_url, 0, LIMIT)
+        .await;
+    scenario.receiver.assert_payloads_valid();
+
+    let slack = scenario.receiver.accepted("slack");
+    assert_eq!(slack.len(), 1, "only the execution goes to Slack");
+    let text = slack[0].body.to_string();
+    assert!(text.contains("nightly-12"), "{text}");
+    assert!(
+        text.contains("<!subteam^S0PIPELINES>"),
+        "the route's mention is in the message: {text}"
+    );
+    assert_eq!(delivered_once(&scenario), BTreeSet::from([task]));
+
+    let finished = scenario.stop_worker().await;
+    for destination in ["slack", "webhook"] {
+        assert_eq!(
+            metric(
+                &finished.metrics,
+                "failwatch_deliveries_total",
+                &[("destination", destination), ("result", "delivered")]
+            ),
+            1.0
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_file_shortcut_delivers_to_the_one_webhook() {
+    let mut scenario = Scenario::new("zero-file", 3).await;
+    let destination = scenario.destination("webhook");
+    let worker = Worker::start_zero_file(
+        &scenario.emulator,
+        &scenario.pipeline.queue_url,
+        &destination.url,
+        &[("FAILWATCH_WAIT_TIME_SECS", "1")],
+    )
+    .await;
+
+    let task = task_id(13, 1);
+    scenario.emulator.put_events(&[failed_task(&task)]).await;
+    scenario
+        .emulator
+        .wait_depth(&scenario.pipeline.queue_url, 0, LIMIT)
+        .await;
+    scenario.receiver.assert_payloads_valid();
+    assert_eq!(delivered_once(&scenario), BTreeSet::from([task]));
+
+    let metrics = worker.metrics().await;
+    assert_promtool_ok(&metrics);
+    assert_eq!(
+        metric(
+            &metrics,
+            "failwatch_deliveries_total",
+            &[("destination", "default"), ("result", "delivered")]
+        ),
+        1.0,
+        "the shortcut's destination is named `default`"
+    );
+    let (status, logs) = worker.terminate(Duration::from_secs(30)).await;
+    assert!(status.success());
+    assert_no_secrets(&logs, &scenario.secrets);
 }

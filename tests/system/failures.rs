@@ -10,7 +10,7 @@ use crate::support::events::{
     failed_execution, failed_task, finished_task, malformed_bodies, task_id,
 };
 use crate::support::receiver::Reply;
-use crate::support::{Scenario, metric};
+use crate::support::{Scenario, assert_no_secrets, assert_promtool_ok, metric};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -324,4 +324,40 @@ async fn resets_server_errors_and_timeouts_are_retried_in_process() {
     }
     assert_eq!(metric(m, "failwatch_delivery_retries_total", &[]), 3.0);
     assert_eq!(metric(m, "failwatch_messages_deleted_total", &[]), 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_when_the_queue_cannot_be_polled_and_health_stays_up() {
+    let mut scenario = Scenario::new("unreachable", 2).await;
+    let mut config = scenario.config(&["webhook"]);
+    config.top = "readiness_max_poll_age_secs = 2\n".to_owned();
+    scenario.start(&config).await;
+    let worker = scenario.worker.take().expect("worker");
+    assert_eq!(worker.admin_get("/healthz").await.0, 200);
+
+    scenario.emulator.kill();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, _) = worker.admin_get("/readyz").await;
+        if status == 503 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz still answers {status} 20 s after SQS went away"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        worker.admin_get("/healthz").await.0,
+        200,
+        "alive, just not ready"
+    );
+    let metrics = worker.metrics().await;
+    assert_promtool_ok(&metrics);
+    assert!(metric(&metrics, "failwatch_poll_errors_total", &[]) >= 1.0);
+
+    let (status, logs) = worker.terminate(Duration::from_secs(30)).await;
+    assert!(status.success(), "exit status {status}");
+    assert_no_secrets(&logs, &scenario.secrets);
 }

@@ -22,6 +22,7 @@ use serde_json::json;
 use crate::support::emulator::{Emulator, REGION};
 use crate::support::events::{failed_execution, failed_task, malformed_bodies, task_id};
 use crate::support::receiver::Receiver;
+use crate::support::worker::{FAILWATCH, signal};
 use crate::support::{failwatch, free_port, repo_root};
 
 /// The message attribute every test message carries, to prove a redrive keeps attributes unchanged.
@@ -90,6 +91,22 @@ impl Ops {
 
     async fn run(&self, args: &[&str]) -> Run {
         self.run_with_stdin(args, "").await
+    }
+
+    /// `failwatch ARGS --config FILE` as a process the test controls (to signal it mid-run).
+    fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        tokio::process::Command::new(FAILWATCH)
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn failwatch")
     }
 
     /// The same setup with one more environment variable (a `FAILWATCH_*` override).
@@ -602,6 +619,54 @@ async fn a_crash_between_send_and_delete_loses_nothing_and_duplicates_at_most_on
     );
     assert_eq!(duplicates, 10, "exactly the batch sent before the crash");
     assert!(per_body.values().all(|&n| n <= 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupting_a_redrive_stops_between_batches_and_hands_everything_back() {
+    let emulator = Emulator::start().await;
+    let pipeline = emulator.pipeline("ops-interrupt", 3, 5).await;
+    let sqs = emulator.sqs();
+    let bodies = task_bodies(56, 40);
+    send_with_attributes(&sqs, &pipeline.dlq_url, &bodies).await;
+    let ops = Ops::new(emulator.endpoint(), &pipeline.queue_url, &[]);
+
+    // Five per second: after 2.5 s some batches have moved and the rest are waiting their turn.
+    let child = ops.spawn(&[
+        "dlq",
+        "redrive",
+        "--yes",
+        "--client-side",
+        "--max-per-second",
+        "5",
+    ]);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    signal(child.id().expect("running"), "INT");
+    let output = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("failwatch stops soon after Ctrl-C")
+        .expect("wait for failwatch");
+    let run = Run::from(output);
+    run.assert_code(1);
+    assert!(run.stderr.contains("interrupted"), "{}", run.stderr);
+
+    // Nothing is left hidden for the 300 s visibility timeout, nothing is lost or duplicated.
+    let (dlq_visible, dlq_hidden) = counts(&sqs, &pipeline.dlq_url).await;
+    assert_eq!(dlq_hidden, 0, "messages the run held were not handed back");
+    let (queue_visible, _) = counts(&sqs, &pipeline.queue_url).await;
+    assert!(
+        queue_visible >= 5 && dlq_visible >= 5,
+        "moved {queue_visible}, left {dlq_visible}"
+    );
+    assert_eq!(queue_visible + dlq_visible, 40);
+    assert!(
+        run.stdout
+            .contains(&format!("moved {queue_visible} message(s)")),
+        "{}",
+        run.stdout
+    );
+    let mut copies = drain(&sqs, &pipeline.queue_url).await;
+    copies.extend(drain(&sqs, &pipeline.dlq_url).await);
+    assert_same_messages(&copies, &bodies);
 }
 
 /// A LocalStack process in host mode for one test, on a free port; stopped when dropped.

@@ -103,7 +103,7 @@ pub(crate) fn assert_promtool_ok(exposition: &str) {
     );
 }
 
-/// Panics if any secret appears in any log line.
+/// Panics if any secret appears in any log line (or any other text given).
 pub(crate) fn assert_no_secrets(logs: &[String], secrets: &[String]) {
     for line in logs {
         for secret in secrets {
@@ -178,7 +178,9 @@ impl Scenario {
     /// Starts the worker and waits until it is ready.
     pub(crate) async fn start(&mut self, config: &WorkerConfig) {
         assert!(self.worker.is_none(), "one worker at a time");
-        self.worker = Some(Worker::start(&self.emulator, config).await);
+        let worker = Worker::start(&self.emulator, config).await;
+        assert_eq!(worker.admin_get("/healthz").await.0, 200);
+        self.worker = Some(worker);
     }
 
     /// Scrapes `/metrics` (checked by promtool), stops the worker with SIGTERM, and checks it exited 0
@@ -187,6 +189,7 @@ impl Scenario {
         let worker = self.worker.take().expect("worker started");
         let metrics = worker.metrics().await;
         assert_promtool_ok(&metrics);
+        assert_no_secrets(std::slice::from_ref(&metrics), &self.secrets);
         let (status, logs) = worker.terminate(Duration::from_secs(30)).await;
         assert!(
             status.success(),

@@ -48,7 +48,9 @@ pub(crate) struct WorkerConfig {
     pub(crate) visibility_timeout_secs: u32,
     pub(crate) retry_budget_secs: u32,
     pub(crate) shutdown_grace_secs: u32,
-    /// Extra TOML appended verbatim (routes, a default route).
+    /// Extra top-level keys, placed before the first table.
+    pub(crate) top: String,
+    /// Extra TOML tables appended verbatim (routes, a default route).
     pub(crate) extra: String,
 }
 
@@ -64,6 +66,7 @@ impl WorkerConfig {
             visibility_timeout_secs: 5,
             retry_budget_secs: 2,
             shutdown_grace_secs: 5,
+            top: String::new(),
             extra: String::new(),
         }
     }
@@ -82,6 +85,7 @@ impl WorkerConfig {
             self.retry_budget_secs,
             self.shutdown_grace_secs,
         );
+        toml.push_str(&self.top);
         for destination in &self.destinations {
             // Pacing is tested by the worker's own unit tests; here it would only slow the suite down.
             let _ = write!(
@@ -99,22 +103,26 @@ impl WorkerConfig {
         toml
     }
 
-    fn env(&self, emulator: &Emulator) -> Vec<(String, String)> {
-        let mut env = vec![
-            (
-                "AWS_ENDPOINT_URL_SQS".to_owned(),
-                emulator.endpoint().to_owned(),
-            ),
-            ("AWS_ACCESS_KEY_ID".to_owned(), "test".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
-            ("AWS_REGION".to_owned(), REGION.to_owned()),
-            ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
-        ];
-        for destination in &self.destinations {
-            env.push((destination.url_env(), destination.url.clone()));
-        }
-        env
+    fn destination_env(&self) -> Vec<(String, String)> {
+        self.destinations
+            .iter()
+            .map(|destination| (destination.url_env(), destination.url.clone()))
+            .collect()
     }
+}
+
+/// What the worker needs to reach the emulator: endpoint, dummy credentials, region, and no IMDS probe.
+fn aws_env(emulator: &Emulator) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL_SQS", emulator.endpoint()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", REGION),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value.to_owned()))
+    .collect()
 }
 
 /// A running `failwatch run`; killed if dropped without [`Worker::terminate`].
@@ -142,12 +150,53 @@ impl Worker {
         let dir = tempfile::tempdir().expect("temp dir for the worker config");
         let path: PathBuf = dir.path().join("failwatch.toml");
         std::fs::write(&path, config.toml(&admin)).expect("write the worker config");
+        let mut env = aws_env(emulator);
+        env.extend(config.destination_env());
+        let args = vec![
+            "run".to_owned(),
+            "--config".to_owned(),
+            path.to_str().expect("UTF-8 temp path").to_owned(),
+        ];
+        Worker::launch(&args, env, admin, dir)
+    }
+
+    /// Starts `failwatch run` with no configuration file, the zero-file shortcut: the queue and one
+    /// webhook URL from the environment, plus any other `FAILWATCH_*` overrides in `env`.
+    pub(crate) async fn start_zero_file(
+        emulator: &Emulator,
+        queue_url: &str,
+        webhook_url: &str,
+        env: &[(&str, &str)],
+    ) -> Worker {
+        let admin = format!("127.0.0.1:{}", free_port());
+        let mut all = aws_env(emulator);
+        all.extend(
+            [
+                ("FAILWATCH_QUEUE_URL", queue_url),
+                ("FAILWATCH_WEBHOOK_URL", webhook_url),
+                ("FAILWATCH_ADMIN_LISTEN", admin.as_str()),
+                ("FAILWATCH_LOG_FORMAT", "json"),
+            ]
+            .into_iter()
+            .chain(env.iter().copied())
+            .map(|(key, value)| (key.to_owned(), value.to_owned())),
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut worker = Worker::launch(&["run".to_owned()], all, admin, dir);
+        worker.wait_ready(Duration::from_secs(20)).await;
+        worker
+    }
+
+    fn launch(
+        args: &[String],
+        env: Vec<(String, String)>,
+        admin: String,
+        dir: tempfile::TempDir,
+    ) -> Worker {
         let mut child = Command::new(FAILWATCH)
-            .arg("run")
-            .arg("--config")
-            .arg(&path)
+            .args(args)
             .env_clear()
-            .envs(config.env(emulator))
+            .envs(env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
