@@ -27,7 +27,10 @@ echo "## Machine"
 echo
 echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores available)"
 echo "- $(rustc -V); moto $("$PY" -c 'import moto; print(moto.__version__)'); $(uname -sr)"
+# Other work on the machine shares the cores with the emulator; the load average says how much.
+echo "- Load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "## Results (scripts/load.sh $n)"
 echo
 "$PY" tests/load/load.py "http://127.0.0.1:$port" "$PWD/target/release/failwatch" "$n"
+echo "- Load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
