@@ -19,6 +19,8 @@
 //! after the colon so no client auto-links a URL the workload wrote. Links in alerts come only from
 //! [`crate::Links`], built from ARNs, and are rendered as buttons or trusted link text.
 
+use std::borrow::Cow;
+
 /// Appended to every truncated text. Counted in the limit.
 pub(crate) const TRUNCATION_MARKER: &str = "…(truncated)";
 
@@ -76,46 +78,56 @@ pub(crate) enum Markup {
 
 /// Escapes `input` for `markup` and truncates the result to at most `limit` in `unit`, ending a cut text
 /// with [`TRUNCATION_MARKER`]. With `single_line`, line breaks become spaces (for names and one-line
-/// fields).
+/// fields). Borrows `input` when it needs neither escaping nor cutting, which is the common case for
+/// names, ids and codes.
 pub(crate) fn fit(
     input: &str,
     markup: Markup,
     single_line: bool,
     limit: usize,
     unit: Unit,
-) -> String {
+) -> Cow<'_, str> {
     let marker_cost = measure(TRUNCATION_MARKER, unit);
     // Where the marker would still fit, as a cost budget; `None` when not even the marker fits.
     let budget = limit.checked_sub(marker_cost);
-    let mut out = String::with_capacity(input.len().min(limit.saturating_mul(2)) + 8);
+    // `None` while the output is identical to the input consumed so far (`input[..i]`); the owned
+    // output is only built once a character changes or the text must be cut.
+    let mut out: Option<String> = None;
     let mut cost = 0usize;
-    // The longest prefix (in `out` bytes) after which the marker still fits.
+    // The longest prefix (in output bytes) after which the marker still fits.
     let mut cut_at = 0usize;
     let mut at_line_start = true;
     let bytes = input.as_bytes();
     let mut i = 0usize;
+    let cut = |out: Option<String>, cut_at: usize| -> Cow<'_, str> {
+        let mut out = out.unwrap_or_else(|| input[..cut_at].to_owned());
+        out.truncate(cut_at);
+        // No limit in this crate is smaller than the marker; stay correct anyway by cutting the
+        // marker itself.
+        out.push_str(cut_plain(TRUNCATION_MARKER, limit, unit));
+        Cow::Owned(out)
+    };
     while i < bytes.len() {
-        // Most text is plain ASCII that needs no escaping: copy such a run in one go. Every byte of it
+        // Most text is plain ASCII that needs no escaping: take such a run in one go. Every byte of it
         // is one character and costs one in either unit.
         let run = bytes[i..]
             .iter()
             .position(|&b| !is_plain(b, markup))
             .unwrap_or(bytes.len() - i);
         if run > 0 {
-            let start = out.len();
+            let start = out.as_ref().map_or(i, String::len);
             let room = budget.map_or(0, |b| b.saturating_sub(cost));
-            if cost + run > limit {
-                out.push_str(&input[i..i + run.min(room)]);
-                if budget.is_some_and(|b| cost <= b) {
-                    cut_at = out.len();
-                }
-                out.truncate(cut_at);
-                out.push_str(cut_plain(TRUNCATION_MARKER, limit, unit));
-                return out;
-            }
-            out.push_str(&input[i..i + run]);
             if budget.is_some_and(|b| cost <= b) {
                 cut_at = start + run.min(room);
+            }
+            if cost + run > limit {
+                if let Some(out) = out.as_mut() {
+                    out.push_str(&input[i..i + run.min(room)]);
+                }
+                return cut(out, cut_at);
+            }
+            if let Some(out) = out.as_mut() {
+                out.push_str(&input[i..i + run]);
             }
             cost += run;
             i += run;
@@ -126,30 +138,28 @@ pub(crate) fn fit(
             break;
         };
         let next = i + c.len_utf8();
-        let before = out.len();
-        push_escaped(
-            &mut out,
-            c,
-            &input[next..],
-            markup,
-            single_line,
-            at_line_start,
-        );
+        let piece = escape(c, &input[next..], markup, single_line, at_line_start);
         at_line_start = c == '\n' && !single_line;
-        cost += measure(&out[before..], unit);
-        i = next;
+        cost += piece.cost(c, unit);
         if cost > limit {
-            out.truncate(cut_at);
-            // No limit in this crate is smaller than the marker; stay correct anyway by cutting the
-            // marker itself.
-            out.push_str(cut_plain(TRUNCATION_MARKER, limit, unit));
-            return out;
+            return cut(out, cut_at);
         }
+        match (&mut out, piece) {
+            (None, Piece::Keep) => {}
+            (None, piece) => {
+                let mut owned = String::with_capacity(input.len() + 16);
+                owned.push_str(&input[..i]);
+                piece.push(c, &mut owned);
+                out = Some(owned);
+            }
+            (Some(out), piece) => piece.push(c, out),
+        }
+        i = next;
         if budget.is_some_and(|b| cost <= b) {
-            cut_at = out.len();
+            cut_at = out.as_ref().map_or(i, String::len);
         }
     }
-    out
+    out.map_or(Cow::Borrowed(input), Cow::Owned)
 }
 
 /// Whether an input byte is an ASCII character that `markup` and the shared rules leave alone, so that
@@ -200,89 +210,85 @@ pub(crate) fn cut_plain(s: &str, limit: usize, unit: Unit) -> &str {
     s
 }
 
-/// Appends the escaped form of one source character. `rest` is the source text after it, for the
-/// look-ahead the mention and URL rules need.
-fn push_escaped(
-    out: &mut String,
-    c: char,
-    rest: &str,
-    markup: Markup,
-    single_line: bool,
-    at_line_start: bool,
-) {
-    // Shared rules first: they apply whatever the markup.
-    match c {
-        '\n' if single_line => {
-            out.push(' ');
-            return;
+/// What one source character becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    /// The character itself.
+    Keep,
+    /// A fixed replacement (an entity, a line break, a space).
+    Text(&'static str),
+    /// The character followed by a zero-width space.
+    ThenZwsp,
+    /// A backslash, then the character.
+    Backslashed,
+}
+
+impl Piece {
+    fn cost(self, c: char, unit: Unit) -> usize {
+        let char_cost = |c: char| match unit {
+            Unit::Bytes => c.len_utf8(),
+            Unit::Chars => c.len_utf16(),
+        };
+        match self {
+            Piece::Keep => char_cost(c),
+            Piece::Text(s) => measure(s, unit),
+            Piece::ThenZwsp => char_cost(c) + char_cost(ZWSP),
+            Piece::Backslashed => 1 + char_cost(c),
         }
-        '\n' => {
-            match markup {
-                Markup::GoogleChatHtml => out.push_str("<br>"),
-                // Adaptive Cards only break a line outside a list on a blank line.
-                Markup::TeamsMarkdown => out.push_str("\n\n"),
-                _ => out.push('\n'),
-            }
-            return;
-        }
-        '\t' => {
-            out.push(if single_line { ' ' } else { '\t' });
-            return;
-        }
-        c if c.is_control() => {
-            out.push(' ');
-            return;
-        }
-        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {
-            out.push('\u{FFFD}');
-            return;
-        }
-        _ => {}
     }
-    match markup {
-        Markup::SlackMrkdwn | Markup::GoogleChatHtml => match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            _ => push_shared(out, c, rest),
-        },
-        Markup::GoogleChatText | Markup::Plain => {
-            if c == '<' {
-                out.push('<');
+
+    fn push(self, c: char, out: &mut String) {
+        match self {
+            Piece::Keep => out.push(c),
+            Piece::Text(s) => out.push_str(s),
+            Piece::ThenZwsp => {
+                out.push(c);
                 out.push(ZWSP);
-            } else {
-                push_shared(out, c, rest);
+            }
+            Piece::Backslashed => {
+                out.push('\\');
+                out.push(c);
             }
         }
-        Markup::DiscordMarkdown => match c {
-            '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<' | '>' | '#' => {
-                out.push('\\');
-                out.push(c);
-            }
-            // A dash or plus only starts a list at the beginning of a line.
-            '-' | '+' if at_line_start => {
-                out.push('\\');
-                out.push(c);
-            }
-            _ => push_shared(out, c, rest),
-        },
-        Markup::TeamsMarkdown => match c {
-            ']' | '<' => {
-                out.push(c);
-                out.push(ZWSP);
-            }
-            _ => push_shared(out, c, rest),
-        },
     }
 }
 
-/// The mention and URL rules every markup shares.
-fn push_shared(out: &mut String, c: char, rest: &str) {
-    out.push(c);
+/// The escaped form of one source character. `rest` is the source text after it, for the look-ahead
+/// the mention and URL rules need.
+fn escape(c: char, rest: &str, markup: Markup, single_line: bool, at_line_start: bool) -> Piece {
+    // Shared rules first: they apply whatever the markup.
     match c {
-        '@' if starts_with_room_word(rest) => out.push(ZWSP),
-        ':' if rest.starts_with("//") => out.push(ZWSP),
+        '\n' if single_line => return Piece::Text(" "),
+        '\n' => {
+            return match markup {
+                Markup::GoogleChatHtml => Piece::Text("<br>"),
+                // Adaptive Cards only break a line outside a list on a blank line.
+                Markup::TeamsMarkdown => Piece::Text("\n\n"),
+                _ => Piece::Keep,
+            };
+        }
+        '\t' if single_line => return Piece::Text(" "),
+        '\t' => return Piece::Keep,
+        c if c.is_control() => return Piece::Text(" "),
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => return Piece::Text("\u{FFFD}"),
         _ => {}
+    }
+    match (markup, c) {
+        (Markup::SlackMrkdwn | Markup::GoogleChatHtml, '&') => Piece::Text("&amp;"),
+        (Markup::SlackMrkdwn | Markup::GoogleChatHtml, '<') => Piece::Text("&lt;"),
+        (Markup::SlackMrkdwn | Markup::GoogleChatHtml, '>') => Piece::Text("&gt;"),
+        (Markup::GoogleChatText | Markup::Plain, '<') => Piece::ThenZwsp,
+        (
+            Markup::DiscordMarkdown,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<' | '>' | '#',
+        ) => Piece::Backslashed,
+        // A dash or plus only starts a list at the beginning of a line.
+        (Markup::DiscordMarkdown, '-' | '+') if at_line_start => Piece::Backslashed,
+        (Markup::TeamsMarkdown, ']' | '<') => Piece::ThenZwsp,
+        // The mention and URL rules every markup shares.
+        (_, '@') if starts_with_room_word(rest) => Piece::ThenZwsp,
+        (_, ':') if rest.starts_with("//") => Piece::ThenZwsp,
+        _ => Piece::Keep,
     }
 }
 
@@ -332,14 +338,9 @@ mod tests {
     #[test]
     fn truncation_never_splits_an_entity_or_a_character() {
         // Every `<` becomes a 4-character entity; a limit that falls inside one must cut before it.
+        let input = "<é🚨".repeat(50);
         for limit in 13..40 {
-            let s = fit(
-                &"<é🚨".repeat(50),
-                Markup::SlackMrkdwn,
-                false,
-                limit,
-                Unit::Chars,
-            );
+            let s = fit(&input, Markup::SlackMrkdwn, false, limit, Unit::Chars);
             assert!(measure(&s, Unit::Chars) <= limit, "{limit}: {s}");
             assert!(s.ends_with(TRUNCATION_MARKER));
             let body = s.strip_suffix(TRUNCATION_MARKER).unwrap_or_default();
@@ -362,14 +363,14 @@ mod tests {
         let (mut out, mut cost, mut cut_at, mut at_line_start) = (String::new(), 0, 0, true);
         for (i, c) in input.char_indices() {
             let before = out.len();
-            push_escaped(
-                &mut out,
+            escape(
                 c,
                 &input[i + c.len_utf8()..],
                 markup,
                 single_line,
                 at_line_start,
-            );
+            )
+            .push(c, &mut out);
             at_line_start = c == '\n' && !single_line;
             cost += measure(&out[before..], unit);
             if cost > limit {
@@ -418,6 +419,21 @@ mod tests {
 
     #[test]
     fn text_within_the_limit_is_untouched_and_unmarked() {
+        // Unchanged text is borrowed, not copied; escaped text is owned.
+        assert!(matches!(
+            fit(
+                "payments-api:42",
+                Markup::DiscordMarkdown,
+                true,
+                100,
+                Unit::Chars
+            ),
+            Cow::Borrowed("payments-api:42")
+        ));
+        assert!(matches!(
+            fit("a*b", Markup::DiscordMarkdown, true, 100, Unit::Chars),
+            Cow::Owned(s) if s == "a\\*b"
+        ));
         assert_eq!(fit("abc", Markup::Plain, false, 3, Unit::Bytes), "abc");
         assert_eq!(cut_plain("aé", 2, Unit::Bytes), "a");
     }

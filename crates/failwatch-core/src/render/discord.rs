@@ -101,6 +101,7 @@ fn md(value: &str, single_line: bool, limit: usize) -> String {
         limit,
         Unit::Chars,
     )
+    .into_owned()
 }
 
 fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Level) -> Message {

@@ -9,11 +9,13 @@
 //! Limits: the whole message at most 32,000 bytes, `text` at most 4,096 characters, a thread key at
 //! most 4,000 characters.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use super::{
-    Button, Level, buttons, facts, heading, severity_emoji, severity_rgb, severity_word, shrink,
-    to_json,
+    Button, Fact, Level, buttons, facts, heading, severity_emoji, severity_rgb, severity_word,
+    shrink, to_json,
 };
 use crate::Alert;
 use crate::render::RenderOptions;
@@ -32,7 +34,7 @@ const UNCOLLAPSIBLE_DETAILS: u32 = 6;
 #[serde(rename_all = "camelCase")]
 struct Message<'a> {
     text: String,
-    cards_v2: [CardWithId; 1],
+    cards_v2: [CardWithId<'a>; 1],
     thread: Thread<'a>,
 }
 
@@ -44,97 +46,103 @@ struct Thread<'a> {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct CardWithId {
+struct CardWithId<'a> {
     card_id: &'static str,
-    card: Card,
+    card: Card<'a>,
 }
 
 #[derive(Debug, Serialize)]
-struct Card {
-    header: Header,
-    sections: Vec<Section>,
+struct Card<'a> {
+    header: Header<'a>,
+    sections: Vec<Section<'a>>,
 }
 
 #[derive(Debug, Serialize)]
-struct Header {
+struct Header<'a> {
     title: String,
-    subtitle: String,
+    subtitle: Cow<'a, str>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Section {
+struct Section<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     header: Option<&'static str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     collapsible: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     uncollapsible_widgets_count: Option<u32>,
-    widgets: Vec<Widget>,
+    widgets: Vec<Widget<'a>>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-enum Widget {
-    DecoratedText(DecoratedText),
-    ButtonList(ButtonList),
+enum Widget<'a> {
+    DecoratedText(DecoratedText<'a>),
+    ButtonList(ButtonList<'a>),
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct DecoratedText {
+struct DecoratedText<'a> {
     top_label: &'static str,
-    text: String,
+    text: Cow<'a, str>,
     wrap_text: bool,
 }
 
 #[derive(Debug, Serialize)]
-struct ButtonList {
-    buttons: Vec<ChatButton>,
+struct ButtonList<'a> {
+    buttons: Vec<ChatButton<'a>>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ChatButton {
+struct ChatButton<'a> {
     text: &'static str,
-    on_click: OnClick,
+    on_click: OnClick<'a>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct OnClick {
-    open_link: OpenLink,
+struct OnClick<'a> {
+    open_link: OpenLink<'a>,
 }
 
 #[derive(Debug, Serialize)]
-struct OpenLink {
-    url: String,
+struct OpenLink<'a> {
+    url: &'a str,
 }
 
 pub(super) fn render(alert: &Alert, opts: &RenderOptions) -> String {
     let links = buttons(alert);
     shrink(
-        |level| to_json(&message(alert, opts, &links, level)),
+        |level| {
+            let facts = facts(alert, level);
+            to_json(&message(alert, opts, &links, &facts, level))
+        },
         |json| measure(json, Unit::Bytes) <= MAX_BYTES,
     )
 }
 
+fn html(value: &str, single_line: bool, limit: usize) -> Cow<'_, str> {
+    fit(
+        value,
+        Markup::GoogleChatHtml,
+        single_line,
+        limit,
+        Unit::Chars,
+    )
+}
+
+/// Builds the message at `level`. It borrows from the alert and its facts, which the caller keeps alive
+/// until the message is serialised, so unchanged text is never copied.
 fn message<'a>(
     alert: &'a Alert,
     opts: &RenderOptions,
-    links: &[Button<'_>],
+    links: &[Button<'a>],
+    facts: &'a [Fact<'a>],
     level: Level,
 ) -> Message<'a> {
-    let html = |value: &str, single_line: bool, limit: usize| {
-        fit(
-            value,
-            Markup::GoogleChatHtml,
-            single_line,
-            limit,
-            Unit::Chars,
-        )
-    };
-
     let mut text = String::new();
     if let Some(mention) = opts.mention() {
         text.push_str(mention);
@@ -156,11 +164,11 @@ fn message<'a>(
     let mut summary = vec![
         Widget::DecoratedText(DecoratedText {
             top_label: "Severity",
-            text: format!(
+            text: Cow::Owned(format!(
                 "<font color=\"#{:06x}\"><b>{}</b></font>",
                 severity_rgb(alert.severity),
                 severity_word(alert.severity)
-            ),
+            )),
             wrap_text: false,
         }),
         Widget::DecoratedText(DecoratedText {
@@ -177,8 +185,8 @@ fn message<'a>(
         }));
     }
 
-    let details: Vec<Widget> = facts(alert, level)
-        .into_iter()
+    let details: Vec<Widget<'a>> = facts
+        .iter()
         .map(|fact| {
             let limit = if fact.long { level.long } else { level.short };
             Widget::DecoratedText(DecoratedText {
@@ -215,9 +223,7 @@ fn message<'a>(
                     .map(|b| ChatButton {
                         text: b.label,
                         on_click: OnClick {
-                            open_link: OpenLink {
-                                url: b.url.to_owned(),
-                            },
+                            open_link: OpenLink { url: b.url },
                         },
                     })
                     .collect(),
