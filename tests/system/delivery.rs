@@ -101,13 +101,15 @@ async fn every_alert_reaches_every_chat_exactly_once_and_the_queue_drains() {
     let finished = scenario.stop_worker().await;
     let m = &finished.metrics;
     let alerts = alerting.len() as f64;
+    // SQS (and moto) may hand a message out twice: every receive must end deleted, and a repeat counts
+    // as a duplicate or a silent event, never as a second alert.
+    let received = metric(m, "failwatch_messages_received_total", &[]);
+    assert!(received >= published as f64, "received {received}");
+    assert_eq!(metric(m, "failwatch_messages_deleted_total", &[]), received);
     assert_eq!(
-        metric(m, "failwatch_messages_received_total", &[]),
-        published as f64
-    );
-    assert_eq!(
-        metric(m, "failwatch_messages_deleted_total", &[]),
-        published as f64
+        metric(m, "failwatch_events_total", &[("outcome", "silent")])
+            + metric(m, "failwatch_events_total", &[("outcome", "duplicate")]),
+        received - alerts
     );
     assert_eq!(
         metric(m, "failwatch_events_total", &[("outcome", "alerted")]),
@@ -121,10 +123,7 @@ async fn every_alert_reaches_every_chat_exactly_once_and_the_queue_drains() {
         ),
         2.0
     );
-    assert_eq!(
-        metric(m, "failwatch_events_total", &[("outcome", "silent")]),
-        3.0
-    );
+    assert!(metric(m, "failwatch_events_total", &[("outcome", "silent")]) >= 3.0);
     for service in SERVICES {
         assert_eq!(
             metric(
@@ -202,14 +201,16 @@ async fn duplicate_deliveries_of_one_stopped_task_give_one_alert() {
 
     let finished = scenario.stop_worker().await;
     let m = &finished.metrics;
-    assert_eq!(metric(m, "failwatch_messages_deleted_total", &[]), 5.0);
+    let received = metric(m, "failwatch_messages_received_total", &[]);
+    assert!(received >= 5.0, "received {received}");
+    assert_eq!(metric(m, "failwatch_messages_deleted_total", &[]), received);
     assert_eq!(
         metric(m, "failwatch_events_total", &[("outcome", "alerted")]),
         1.0
     );
     assert_eq!(
         metric(m, "failwatch_events_total", &[("outcome", "duplicate")]),
-        4.0
+        received - 1.0
     );
 }
 

@@ -108,8 +108,7 @@ async fn sigterm_lets_in_flight_deliveries_finish_within_the_grace_period() {
         0,
         "delivered messages are deleted before the worker exits"
     );
-    assert_eq!(
-        metric(&finished.metrics, "failwatch_messages_received_total", &[]),
-        tasks.len() as f64
+    assert!(
+        metric(&finished.metrics, "failwatch_messages_received_total", &[]) >= tasks.len() as f64
     );
 }
