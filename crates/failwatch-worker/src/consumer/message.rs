@@ -189,43 +189,67 @@ async fn deliver(
             .in_current_span(),
         );
     }
-    let mut retry_in: Option<Duration> = None;
-    let mut rejected = false;
+    let mut deliveries = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(Delivery::Delivered { .. }) => {}
-            Ok(Delivery::Rejected { .. }) => rejected = true,
-            Ok(Delivery::Deferred { retry_in: wait, .. }) => {
-                retry_in = Some(retry_in.map_or(wait, |w| w.max(wait)));
+        deliveries.push(joined.unwrap_or_else(|err| {
+            tracing::error!(error = %err, "a delivery task failed");
+            Delivery::Deferred {
+                retry_in: Duration::ZERO,
+                failure: crate::delivery::Failure::Invalid {
+                    error: err.to_string(),
+                },
             }
-            Err(err) => {
-                tracing::error!(error = %err, "a delivery task failed");
-                retry_in = Some(retry_in.unwrap_or(Duration::ZERO));
-            }
-        }
+        }));
     }
+    let outcome = aggregate(
+        &deliveries,
+        shared.soft_stop.is_cancelled(),
+        shared.malformed_visibility,
+    );
+    if outcome == Outcome::Delete {
+        shared.dedup.record(&alert.dedup_key);
+        count_event(kind, "alerted");
+    }
+    outcome
+}
+
+/// The message's outcome from its deliveries in this receive (destinations that accepted it on an
+/// earlier receive are not among them).
+///
+/// All delivered: delete. Any still failing: hand back after the longest wait any of them asked for, so
+/// a rejected destination rides along (at least a second, none during shutdown). Only rejections: hand
+/// back after `quick`, so SQS moves the message to the DLQ after `maxReceiveCount` receives, each with a
+/// single attempt.
+pub fn aggregate(deliveries: &[Delivery], stopping: bool, quick: Duration) -> Outcome {
+    let rejected = deliveries
+        .iter()
+        .any(|d| matches!(d, Delivery::Rejected { .. }));
+    let retry_in = deliveries
+        .iter()
+        .filter_map(|d| match d {
+            Delivery::Deferred { retry_in, .. } => Some(*retry_in),
+            _ => None,
+        })
+        .max();
     match (retry_in, rejected) {
-        (None, false) => {
-            shared.dedup.record(&alert.dedup_key);
-            count_event(kind, "alerted");
-            Outcome::Delete
-        }
+        (None, false) => Outcome::Delete,
         (Some(wait), _) => Outcome::Release {
             reason: if rejected {
                 ReleaseReason::Permanent
+            } else if stopping {
+                ReleaseReason::Shutdown
             } else {
                 ReleaseReason::Retry
             },
-            // During shutdown the wait is zero: another worker may take the message at once.
-            visibility: wait.max(if shared.soft_stop.is_cancelled() {
+            visibility: if stopping {
                 Duration::ZERO
             } else {
-                Duration::from_secs(1)
-            }),
+                wait.max(Duration::from_secs(1))
+            },
         },
         (None, true) => Outcome::Release {
             reason: ReleaseReason::Permanent,
-            visibility: shared.malformed_visibility,
+            visibility: quick,
         },
     }
 }
@@ -294,5 +318,90 @@ async fn finish(shared: &Shared, message: &Received, outcome: Outcome) {
                 ),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::Failure;
+
+    fn delivered() -> Delivery {
+        Delivery::Delivered {
+            attempts: 1,
+            duration: Duration::from_millis(20),
+        }
+    }
+    fn rejected() -> Delivery {
+        Delivery::Rejected {
+            failure: Failure::Rejected {
+                status: 404,
+                detail: String::new(),
+            },
+        }
+    }
+    fn deferred(secs: u64) -> Delivery {
+        Delivery::Deferred {
+            retry_in: Duration::from_secs(secs),
+            failure: Failure::Timeout { status: None },
+        }
+    }
+    const QUICK: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn delete_only_when_every_destination_accepted() {
+        assert_eq!(
+            aggregate(&[delivered(), delivered()], false, QUICK),
+            Outcome::Delete
+        );
+        // Nothing left to deliver (every destination accepted on an earlier receive).
+        assert_eq!(aggregate(&[], false, QUICK), Outcome::Delete);
+    }
+
+    #[test]
+    fn still_failing_destinations_hand_back_after_the_longest_wait() {
+        assert_eq!(
+            aggregate(&[delivered(), deferred(3), deferred(7)], false, QUICK),
+            Outcome::Release {
+                reason: ReleaseReason::Retry,
+                visibility: Duration::from_secs(7)
+            }
+        );
+        assert_eq!(
+            aggregate(&[deferred(0)], false, QUICK),
+            Outcome::Release {
+                reason: ReleaseReason::Retry,
+                visibility: Duration::from_secs(1)
+            }
+        );
+    }
+
+    #[test]
+    fn rejections_go_quickly_towards_the_dlq() {
+        assert_eq!(
+            aggregate(&[delivered(), rejected()], false, QUICK),
+            Outcome::Release {
+                reason: ReleaseReason::Permanent,
+                visibility: QUICK
+            }
+        );
+        assert_eq!(
+            aggregate(&[rejected(), deferred(9)], false, QUICK),
+            Outcome::Release {
+                reason: ReleaseReason::Permanent,
+                visibility: Duration::from_secs(9)
+            }
+        );
+    }
+
+    #[test]
+    fn during_shutdown_unfinished_messages_are_visible_at_once() {
+        assert_eq!(
+            aggregate(&[deferred(0), delivered()], true, QUICK),
+            Outcome::Release {
+                reason: ReleaseReason::Shutdown,
+                visibility: Duration::ZERO
+            }
+        );
     }
 }
