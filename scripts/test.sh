@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/bootstrap.sh "$@"
+# LocalStack is part of the suite: the native DLQ redrive test (StartMessageMoveTask) needs it.
+scripts/bootstrap.sh --localstack "$@"
 # Tests find the emulator and linters here; nothing depends on a server started by hand.
 export PATH="$PWD/.venv/bin:$PATH"
 
