@@ -259,10 +259,7 @@ fn facts<'a>(alert: &'a Alert, level: Level) -> Vec<Fact<'a>> {
     };
     let mut facts = Vec::with_capacity(16);
     let mut short = |label: &'static str, value: Option<&'a str>| {
-        if let Some(value) = value
-            .map(str::trim)
-            .filter(|v| !v.is_empty() && !is_stated(v))
-        {
+        if let Some(value) = value.map(str::trim).filter(|v| !blank(v) && !is_stated(v)) {
             facts.push(Fact {
                 label,
                 value: Cow::Borrowed(value),
@@ -290,9 +287,7 @@ fn facts<'a>(alert: &'a Alert, level: Level) -> Vec<Fact<'a>> {
 
     // Long text may span lines, of which a summary line holds only the first: look for it anywhere.
     let mut long = |label: &'static str, value: Option<Cow<'a, str>>| {
-        if let Some(value) =
-            value.filter(|v| !v.trim().is_empty() && !alert.summary.contains(v.trim()))
-        {
+        if let Some(value) = value.filter(|v| !blank(v) && !alert.summary.contains(v.trim())) {
             facts.push(Fact {
                 label,
                 value,
@@ -321,6 +316,12 @@ fn facts<'a>(alert: &'a Alert, level: Level) -> Vec<Fact<'a>> {
         );
     }
     facts
+}
+
+/// Whether text would show as nothing: only whitespace and control characters (which escaping turns
+/// into spaces). Services reject blank fields (Discord answers 400 to an empty field value).
+fn blank(text: &str) -> bool {
+    text.chars().all(|c| c.is_whitespace() || c.is_control())
 }
 
 /// The containers of a task, one per line, e.g. "app: exit 137 (OutOfMemoryError: …)", at most

@@ -14,7 +14,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Button, Level, buttons, facts, severity_emoji, severity_rgb, shrink, to_json};
+use super::{Button, Level, blank, buttons, facts, severity_emoji, severity_rgb, shrink, to_json};
 use crate::Alert;
 use crate::render::RenderOptions;
 use crate::text::{Markup, Unit, cut_plain, fit, measure};
@@ -50,7 +50,8 @@ struct Embed {
     title: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     url: Option<String>,
-    description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
     color: u32,
     fields: Vec<Field>,
     footer: Footer,
@@ -74,7 +75,10 @@ impl Embed {
     /// The characters Discord counts against its 6,000 total.
     fn total_chars(&self) -> usize {
         measure(&self.title, Unit::Chars)
-            + measure(&self.description, Unit::Chars)
+            + self
+                .description
+                .as_deref()
+                .map_or(0, |d| measure(d, Unit::Chars))
             + measure(&self.footer.text, Unit::Chars)
             + self
                 .fields
@@ -175,7 +179,8 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
         embeds: [Embed {
             title,
             url: links.first().map(|b| b.url.to_owned()),
-            description: md(&alert.summary, false, level.long.min(MAX_DESCRIPTION)),
+            description: (!blank(&alert.summary))
+                .then(|| md(&alert.summary, false, level.long.min(MAX_DESCRIPTION))),
             color: severity_rgb(alert.severity),
             fields,
             footer: Footer {

@@ -14,8 +14,8 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use super::{
-    Button, Fact, Level, buttons, facts, heading, severity_emoji, severity_rgb, severity_word,
-    shrink, to_json,
+    Button, Fact, Level, blank, buttons, facts, heading, severity_emoji, severity_rgb,
+    severity_word, shrink, to_json,
 };
 use crate::Alert;
 use crate::render::RenderOptions;
@@ -161,22 +161,22 @@ fn message<'a>(
         Unit::Chars,
     ));
 
-    let mut summary = vec![
-        Widget::DecoratedText(DecoratedText {
-            top_label: "Severity",
-            text: Cow::Owned(format!(
-                "<font color=\"#{:06x}\"><b>{}</b></font>",
-                severity_rgb(alert.severity),
-                severity_word(alert.severity)
-            )),
-            wrap_text: false,
-        }),
-        Widget::DecoratedText(DecoratedText {
+    let mut summary = vec![Widget::DecoratedText(DecoratedText {
+        top_label: "Severity",
+        text: Cow::Owned(format!(
+            "<font color=\"#{:06x}\"><b>{}</b></font>",
+            severity_rgb(alert.severity),
+            severity_word(alert.severity)
+        )),
+        wrap_text: false,
+    })];
+    if !blank(&alert.summary) {
+        summary.push(Widget::DecoratedText(DecoratedText {
             top_label: "What happened",
             text: html(&alert.summary, false, level.long),
             wrap_text: true,
-        }),
-    ];
+        }));
+    }
     if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
         summary.push(Widget::DecoratedText(DecoratedText {
             top_label: "Hint",

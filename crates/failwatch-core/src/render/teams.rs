@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use super::{Button, Level, buttons, facts, heading, shrink, to_json};
+use super::{Button, Level, blank, buttons, facts, heading, shrink, to_json};
 use crate::render::RenderOptions;
 use crate::text::{Markup, Unit, fit, measure};
 use crate::{Alert, Severity};
@@ -180,11 +180,13 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
             }),
         ],
     });
-    body.push(Element::TextBlock(TextBlock {
-        text: text(&alert.summary, false, level.long),
-        wrap: true,
-        ..TextBlock::default()
-    }));
+    if !blank(&alert.summary) {
+        body.push(Element::TextBlock(TextBlock {
+            text: text(&alert.summary, false, level.long),
+            wrap: true,
+            ..TextBlock::default()
+        }));
+    }
 
     let all = facts(alert, level);
     let (short, long): (Vec<_>, Vec<_>) = all.iter().partition(|f| !f.long);

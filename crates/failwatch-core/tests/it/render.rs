@@ -213,7 +213,10 @@ pub(crate) fn assert_within_limits(target: Target, payload: &str) {
             assert_eq!(embeds.len(), 1);
             let e = &embeds[0];
             let title = str_at(e, "/title");
-            let description = str_at(e, "/description");
+            let description = e["description"].as_str().unwrap_or_default();
+            if e.get("description").is_some() {
+                assert!(!description.trim().is_empty(), "discord: blank description");
+            }
             let footer = str_at(e, "/footer/text");
             assert!(utf16(title) <= 256);
             assert!(utf16(description) <= 4096);
@@ -574,4 +577,25 @@ fn target_names_parse_and_print() {
     }
     let err = "hangouts".parse::<Target>().unwrap_err();
     assert!(err.to_string().contains("hangouts"));
+}
+
+#[test]
+fn blank_and_control_only_text_never_becomes_an_empty_field() {
+    // Regression: a value of control characters escapes to spaces, which Discord rejects as empty.
+    let mut alert = alert_with("\u{1}\u{2}", 2);
+    alert.summary = " \n\t".to_owned();
+    alert.cluster = Some("\u{7}".to_owned());
+    for target in Target::ALL {
+        assert_within_limits(target, &render(&alert, target, &RenderOptions::default()));
+    }
+    let discord: Value =
+        serde_json::from_str(&render(&alert, Target::Discord, &RenderOptions::default())).unwrap();
+    assert!(discord["embeds"][0].get("description").is_none());
+    assert!(
+        !discord["embeds"][0]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "Cluster")
+    );
 }
