@@ -84,6 +84,10 @@ impl FromStr for Target {
 #[error("unknown target {0:?}: expected one of json, webhook, google-chat, slack, teams, discord")]
 pub struct UnknownTarget(pub String);
 
+/// The longest mention kept. Real mentions are a few dozen characters; Discord's `content` (2,000) and
+/// Google Chat's `text` (4,096) must still hold the title after it.
+const MAX_MENTION_CHARS: usize = 500;
+
 /// Per-route rendering choices.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RenderOptions {
@@ -96,12 +100,14 @@ pub struct RenderOptions {
 }
 
 impl RenderOptions {
-    /// The mention, ignoring an empty or blank one.
+    /// The mention, ignoring an empty or blank one, and cut to [`MAX_MENTION_CHARS`] so that even a
+    /// misconfigured one cannot push a payload past its limits.
     fn mention(&self) -> Option<&str> {
         self.mention
             .as_deref()
             .map(str::trim)
             .filter(|m| !m.is_empty())
+            .map(|m| crate::text::cut_plain(m, MAX_MENTION_CHARS, crate::text::Unit::Chars))
     }
 }
 

@@ -599,3 +599,14 @@ fn blank_and_control_only_text_never_becomes_an_empty_field() {
             .any(|f| f["name"] == "Cluster")
     );
 }
+
+#[test]
+fn an_oversized_mention_cannot_break_a_limit() {
+    let alert = alert_with(&"x".repeat(5000), 3);
+    let opts = RenderOptions {
+        mention: Some("<@1>".repeat(3000)),
+    };
+    for target in Target::ALL {
+        assert_within_limits(target, &render(&alert, target, &opts));
+    }
+}
