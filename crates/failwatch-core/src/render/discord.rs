@@ -10,11 +10,15 @@
 //! Limits: title 256, description 4,096, at most 25 fields, field name 256 and value 1,024, footer
 //! 2,048, all embed text together 6,000, content 2,000 characters.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Button, Level, blank, buttons, facts, severity_emoji, severity_rgb, shrink, to_json};
+use super::{
+    Button, Fact, Level, blank, buttons, facts, severity_emoji, severity_rgb, shrink, to_json,
+};
 use crate::Alert;
 use crate::render::RenderOptions;
 use crate::text::{Markup, Unit, cut_plain, fit, measure};
@@ -29,10 +33,10 @@ pub(crate) const MAX_EMBED_TOTAL: usize = 6000;
 pub(crate) const MAX_CONTENT: usize = 2000;
 
 #[derive(Debug, Serialize)]
-struct Message {
+struct Message<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<String>,
-    embeds: [Embed; 1],
+    content: Option<&'a str>,
+    embeds: [Embed<'a>; 1],
     allowed_mentions: AllowedMentions,
 }
 
@@ -46,23 +50,23 @@ struct AllowedMentions {
 }
 
 #[derive(Debug, Serialize)]
-struct Embed {
+struct Embed<'a> {
     title: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    url: Option<String>,
+    url: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
+    description: Option<Cow<'a, str>>,
     color: u32,
-    fields: Vec<Field>,
+    fields: Vec<Field<'a>>,
     footer: Footer,
     #[serde(skip_serializing_if = "Option::is_none")]
-    timestamp: Option<String>,
+    timestamp: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
-struct Field {
-    name: String,
-    value: String,
+struct Field<'a> {
+    name: &'static str,
+    value: Cow<'a, str>,
     inline: bool,
 }
 
@@ -71,7 +75,7 @@ struct Footer {
     text: String,
 }
 
-impl Embed {
+impl Embed<'_> {
     /// The characters Discord counts against its 6,000 total.
     fn total_chars(&self) -> usize {
         measure(&self.title, Unit::Chars)
@@ -83,21 +87,25 @@ impl Embed {
             + self
                 .fields
                 .iter()
-                .map(|f| measure(&f.name, Unit::Chars) + measure(&f.value, Unit::Chars))
+                .map(|f| measure(f.name, Unit::Chars) + measure(&f.value, Unit::Chars))
                 .sum::<usize>()
     }
 }
 
 pub(super) fn render(alert: &Alert, opts: &RenderOptions) -> String {
     let links = buttons(alert);
-    let message = shrink(
-        |level| message(alert, opts, &links, level),
-        |m| m.embeds[0].total_chars() <= MAX_EMBED_TOTAL,
+    let (json, _) = shrink(
+        |level| {
+            let facts = facts(alert, level);
+            let message = message(alert, opts, &links, &facts, level);
+            (to_json(&message), message.embeds[0].total_chars())
+        },
+        |(_, total)| *total <= MAX_EMBED_TOTAL,
     );
-    to_json(&message)
+    json
 }
 
-fn md(value: &str, single_line: bool, limit: usize) -> String {
+fn md(value: &str, single_line: bool, limit: usize) -> Cow<'_, str> {
     fit(
         value,
         Markup::DiscordMarkdown,
@@ -105,10 +113,17 @@ fn md(value: &str, single_line: bool, limit: usize) -> String {
         limit,
         Unit::Chars,
     )
-    .into_owned()
 }
 
-fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Level) -> Message {
+/// Builds the message at `level`, borrowing from the alert and its facts, which the caller keeps alive
+/// until the message is serialised.
+fn message<'a>(
+    alert: &'a Alert,
+    opts: &'a RenderOptions,
+    links: &[Button<'a>],
+    facts: &'a [Fact<'a>],
+    level: Level,
+) -> Message<'a> {
     let mention = opts.mention();
 
     let emoji = severity_emoji(alert.severity);
@@ -116,18 +131,18 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
     let room = MAX_TITLE.saturating_sub(measure(&title, Unit::Chars));
     title.push_str(&md(&alert.title, true, room.min(level.short)));
 
-    let mut fields: Vec<Field> = Vec::with_capacity(MAX_FIELDS);
-    for fact in facts(alert, level) {
+    let mut fields: Vec<Field<'a>> = Vec::with_capacity(MAX_FIELDS);
+    for fact in facts {
         let limit = if fact.long { level.long } else { level.short };
         fields.push(Field {
-            name: fact.label.to_owned(),
+            name: fact.label,
             value: md(&fact.value, !fact.long, limit.min(MAX_FIELD_VALUE)),
             inline: !fact.long,
         });
     }
     if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
         fields.push(Field {
-            name: "💡 Hint".to_owned(),
+            name: "💡 Hint",
             value: md(hint, false, level.long.min(MAX_FIELD_VALUE)),
             inline: false,
         });
@@ -152,8 +167,8 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
         }
         if !value.is_empty() {
             fields.push(Field {
-                name: "Links".to_owned(),
-                value,
+                name: "Links",
+                value: Cow::Owned(value),
                 inline: false,
             });
         }
@@ -161,7 +176,7 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
     debug_assert!(
         fields
             .iter()
-            .all(|f| measure(&f.name, Unit::Chars) <= MAX_FIELD_NAME)
+            .all(|f| measure(f.name, Unit::Chars) <= MAX_FIELD_NAME)
     );
 
     // Footers show markdown literally, so a real event id (a UUID) never shows a backslash; an odd one
@@ -172,13 +187,13 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
     );
     let timestamp = OffsetDateTime::parse(&alert.time, &Rfc3339)
         .is_ok()
-        .then(|| alert.time.clone());
+        .then_some(alert.time.as_str());
 
     Message {
-        content: mention.map(|m| cut_plain(m, MAX_CONTENT, Unit::Chars).to_owned()),
+        content: mention.map(|m| cut_plain(m, MAX_CONTENT, Unit::Chars)),
         embeds: [Embed {
             title,
-            url: links.first().map(|b| b.url.to_owned()),
+            url: links.first().map(|b| b.url),
             description: (!blank(&alert.summary))
                 .then(|| md(&alert.summary, false, level.long.min(MAX_DESCRIPTION))),
             color: severity_rgb(alert.severity),

@@ -11,9 +11,11 @@
 //!
 //! Limit: about 28 KB for the whole message, above which Teams answers "request entity too large".
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
-use super::{Button, Level, blank, buttons, facts, heading, shrink, to_json};
+use super::{Button, Fact, Level, blank, buttons, facts, heading, shrink, to_json};
 use crate::render::RenderOptions;
 use crate::text::{Markup, Unit, fit, measure};
 use crate::{Alert, Severity};
@@ -22,31 +24,31 @@ use crate::{Alert, Severity};
 pub(crate) const MAX_BYTES: usize = 28_000;
 
 #[derive(Debug, Serialize)]
-struct Message {
+struct Message<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
-    attachments: [Attachment; 1],
+    attachments: [Attachment<'a>; 1],
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Attachment {
+struct Attachment<'a> {
     content_type: &'static str,
     content_url: Option<&'static str>,
-    content: Card,
+    content: Card<'a>,
 }
 
 #[derive(Debug, Serialize)]
-struct Card {
+struct Card<'a> {
     #[serde(rename = "$schema")]
     schema: &'static str,
     #[serde(rename = "type")]
     kind: &'static str,
     version: &'static str,
     msteams: MsTeams,
-    body: Vec<Element>,
+    body: Vec<Element<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    actions: Vec<Action>,
+    actions: Vec<Action<'a>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -72,22 +74,22 @@ struct Mentioned {
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "type")]
-enum Element {
-    TextBlock(TextBlock),
+enum Element<'a> {
+    TextBlock(TextBlock<'a>),
     Container {
         style: &'static str,
         bleed: bool,
-        items: Vec<Element>,
+        items: Vec<Element<'a>>,
     },
     FactSet {
-        facts: Vec<Fact>,
+        facts: Vec<CardFact<'a>>,
     },
 }
 
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct TextBlock {
-    text: String,
+struct TextBlock<'a> {
+    text: Cow<'a, str>,
     wrap: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     weight: Option<&'static str>,
@@ -100,28 +102,31 @@ struct TextBlock {
 }
 
 #[derive(Debug, Serialize)]
-struct Fact {
+struct CardFact<'a> {
     title: &'static str,
-    value: String,
+    value: Cow<'a, str>,
 }
 
 #[derive(Debug, Serialize)]
-struct Action {
+struct Action<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     title: &'static str,
-    url: String,
+    url: &'a str,
 }
 
 pub(super) fn render(alert: &Alert, opts: &RenderOptions) -> String {
     let links = buttons(alert);
     shrink(
-        |level| to_json(&message(alert, opts, &links, level)),
+        |level| {
+            let facts = facts(alert, level);
+            to_json(&message(alert, opts, &links, &facts, level))
+        },
         |json| measure(json, Unit::Bytes) <= MAX_BYTES,
     )
 }
 
-fn text(value: &str, single_line: bool, limit: usize) -> String {
+fn text(value: &str, single_line: bool, limit: usize) -> Cow<'_, str> {
     fit(
         value,
         Markup::TeamsMarkdown,
@@ -129,10 +134,17 @@ fn text(value: &str, single_line: bool, limit: usize) -> String {
         limit,
         Unit::Chars,
     )
-    .into_owned()
 }
 
-fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Level) -> Message {
+/// Builds the message at `level`, borrowing from the alert and its facts, which the caller keeps alive
+/// until the message is serialised.
+fn message<'a>(
+    alert: &'a Alert,
+    opts: &'a RenderOptions,
+    links: &[Button<'a>],
+    facts: &'a [Fact<'a>],
+    level: Level,
+) -> Message<'a> {
     let (style, color) = match alert.severity {
         Severity::Critical => ("attention", "Attention"),
         Severity::Warning => ("warning", "Warning"),
@@ -155,7 +167,7 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
             mention.to_owned()
         };
         body.push(Element::TextBlock(TextBlock {
-            text,
+            text: Cow::Owned(text),
             wrap: true,
             ..TextBlock::default()
         }));
@@ -165,7 +177,7 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
         bleed: true,
         items: vec![
             Element::TextBlock(TextBlock {
-                text: heading(alert),
+                text: Cow::Owned(heading(alert)),
                 wrap: true,
                 weight: Some("Bolder"),
                 size: Some("Medium"),
@@ -188,13 +200,12 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
         }));
     }
 
-    let all = facts(alert, level);
-    let (short, long): (Vec<_>, Vec<_>) = all.iter().partition(|f| !f.long);
+    let (short, long): (Vec<_>, Vec<_>) = facts.iter().partition(|f| !f.long);
     if !short.is_empty() {
         body.push(Element::FactSet {
             facts: short
                 .iter()
-                .map(|f| Fact {
+                .map(|f| CardFact {
                     title: f.label,
                     value: text(&f.value, true, level.short),
                 })
@@ -203,7 +214,7 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
     }
     for fact in long {
         body.push(Element::TextBlock(TextBlock {
-            text: fact.label.to_owned(),
+            text: Cow::Borrowed(fact.label),
             wrap: true,
             weight: Some("Bolder"),
             ..TextBlock::default()
@@ -216,16 +227,16 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
     }
     if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
         body.push(Element::TextBlock(TextBlock {
-            text: format!("💡 {}", text(hint, false, level.long)),
+            text: Cow::Owned(format!("💡 {}", text(hint, false, level.long))),
             wrap: true,
             ..TextBlock::default()
         }));
     }
     body.push(Element::TextBlock(TextBlock {
-        text: format!(
+        text: Cow::Owned(format!(
             "failwatch · event {}",
             text(&alert.event_id, true, level.short)
-        ),
+        )),
         wrap: true,
         size: Some("Small"),
         is_subtle: true,
@@ -251,7 +262,7 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
                     .map(|b| Action {
                         kind: "Action.OpenUrl",
                         title: b.label,
-                        url: b.url.to_owned(),
+                        url: b.url,
                     })
                     .collect(),
             },
