@@ -291,9 +291,11 @@ fn facts<'a>(alert: &'a Alert, level: Level) -> Vec<Fact<'a>> {
     short("Region", alert.region.as_deref());
     short("Time", Some(alert.time.as_str()));
 
-    // Long text may span lines, of which a summary line holds only the first: look for it anywhere.
-    let mut long = |label: &'static str, value: Option<Cow<'a, str>>| {
-        if let Some(value) = value.filter(|v| !blank(v) && !alert.summary.contains(v.trim())) {
+    // `look`: whether the summary may already state the value. Long text may span lines, of which a
+    // summary line holds only the first, so it is looked for anywhere in the summary.
+    let mut long = |label: &'static str, value: Option<Cow<'a, str>>, look: bool| {
+        let stated = |v: &str| look && (is_stated(v) || alert.summary.contains(v));
+        if let Some(value) = value.filter(|v| !blank(v) && !stated(v.trim())) {
             facts.push(Fact {
                 label,
                 value,
@@ -305,8 +307,10 @@ fn facts<'a>(alert: &'a Alert, level: Level) -> Vec<Fact<'a>> {
         long(
             "Stopped reason",
             task.stopped_reason.as_deref().map(Cow::Borrowed),
+            true,
         );
-        long("Containers", containers(task, level).map(Cow::Owned));
+        // Listed in our own format, which a summary never repeats verbatim: no need to look.
+        long("Containers", containers(task, level).map(Cow::Owned), false);
     }
     if let Some(execution) = &alert.execution {
         // A cause that is a JSON document is, for a `runTask.sync` failure, the ECS task description the
@@ -319,6 +323,7 @@ fn facts<'a>(alert: &'a Alert, level: Level) -> Vec<Fact<'a>> {
                 .as_deref()
                 .filter(|c| !(extracted && c.trim_start().starts_with('{')))
                 .map(Cow::Borrowed),
+            true,
         );
     }
     facts

@@ -163,32 +163,51 @@ pub(crate) fn fit(
 }
 
 /// Whether an input byte is an ASCII character that `markup` and the shared rules leave alone, so that
-/// a run of such bytes can be copied without looking at each character.
+/// a run of such bytes can be copied without looking at each character. A table per markup, built at
+/// compile time, because this is the innermost loop of every renderer.
 fn is_plain(b: u8, markup: Markup) -> bool {
-    if !b.is_ascii() || b.is_ascii_control() || matches!(b, b'@' | b':') {
-        return false;
+    PLAIN[markup as usize][usize::from(b)]
+}
+
+const PLAIN: [[bool; 256]; 6] = [
+    plain_table(Markup::Plain),
+    plain_table(Markup::SlackMrkdwn),
+    plain_table(Markup::GoogleChatText),
+    plain_table(Markup::GoogleChatHtml),
+    plain_table(Markup::DiscordMarkdown),
+    plain_table(Markup::TeamsMarkdown),
+];
+
+const fn plain_table(markup: Markup) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0u8;
+    while b < 0x80 {
+        table[b as usize] = !b.is_ascii_control()
+            && !matches!(b, b'@' | b':')
+            && match markup {
+                Markup::SlackMrkdwn | Markup::GoogleChatHtml => !matches!(b, b'&' | b'<' | b'>'),
+                Markup::GoogleChatText | Markup::Plain => b != b'<',
+                Markup::DiscordMarkdown => !matches!(
+                    b,
+                    b'\\'
+                        | b'*'
+                        | b'_'
+                        | b'~'
+                        | b'`'
+                        | b'|'
+                        | b'['
+                        | b']'
+                        | b'<'
+                        | b'>'
+                        | b'#'
+                        | b'-'
+                        | b'+'
+                ),
+                Markup::TeamsMarkdown => !matches!(b, b']' | b'<'),
+            };
+        b += 1;
     }
-    match markup {
-        Markup::SlackMrkdwn | Markup::GoogleChatHtml => !matches!(b, b'&' | b'<' | b'>'),
-        Markup::GoogleChatText | Markup::Plain => b != b'<',
-        Markup::DiscordMarkdown => !matches!(
-            b,
-            b'\\'
-                | b'*'
-                | b'_'
-                | b'~'
-                | b'`'
-                | b'|'
-                | b'['
-                | b']'
-                | b'<'
-                | b'>'
-                | b'#'
-                | b'-'
-                | b'+'
-        ),
-        Markup::TeamsMarkdown => !matches!(b, b']' | b'<'),
-    }
+    table
 }
 
 /// The longest prefix of `s` within `limit` in `unit`, cut at a character boundary, with no marker.
@@ -414,6 +433,20 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn plain_tables_are_indexed_in_declaration_order() {
+        for markup in [
+            Markup::Plain,
+            Markup::SlackMrkdwn,
+            Markup::GoogleChatText,
+            Markup::GoogleChatHtml,
+            Markup::DiscordMarkdown,
+            Markup::TeamsMarkdown,
+        ] {
+            assert_eq!(PLAIN[markup as usize], plain_table(markup), "{markup:?}");
         }
     }
 
