@@ -4,10 +4,11 @@
 
 1. The emulator's own maximum rate: N messages drained by a plain boto3 loop doing exactly the SQS work
    the worker does per batch (ReceiveMessage of 10, DeleteMessageBatch), with 1 and with 2 consumer
-   threads (the worker's default is 2 pollers); the best of the two is the ceiling.
+   processes (the worker's default is 2 pollers); the better median of the two is the ceiling.
 2. The worker's drain rate: the same N messages (each a distinct failed ECS task, so none is a duplicate)
    drained by `failwatch run` into a local receiver that answers 200, timed from spawn to an empty queue,
-   every post counted.
+   every post counted. Steps 1 and 2 alternate for ROUNDS rounds, so drift in the machine's other load
+   hits both alike.
 3. Start-up to ready: spawn → first 200 from /healthz, and spawn → first 200 from /readyz (which also
    includes the first ReceiveMessage round trip), 10 runs each.
 4. Memory: VmRSS once idle, VmRSS sampled every 50 ms while draining and VmHWM (peak) at the end, from
@@ -17,6 +18,7 @@ Prints a Markdown report on stdout. Only boto3 and the standard library.
 """
 
 import json
+import multiprocessing
 import os
 import signal
 import socket
@@ -32,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 
 REGION = "us-east-1"
+ROUNDS = 3
 ACCOUNT = "123456789012"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -121,40 +124,48 @@ def depth(sqs, queue_url):
     return sum(int(attributes[name]) for name in names)
 
 
+def consume(endpoint, queue_url, results):
+    """One consumer process: receive(10) + delete_batch until the queue stays empty."""
+    sqs = sqs_client(endpoint)
+    seen = []
+    empty = 0
+    while empty < 3:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not messages:
+            empty += 1
+            continue
+        empty = 0
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(messages)
+            ],
+        )
+        seen.extend(m["MessageId"] for m in messages)
+    results.put(seen)
+
+
 def raw_drain(endpoint, queue_url, n, consumers):
-    """Drains n messages with `consumers` threads of receive(10) + delete_batch; returns msgs/s."""
+    """Drains n messages with `consumers` processes (not threads: boto3 is CPU-bound in Python and
+    threads would share one interpreter lock); returns (msgs/s, seconds)."""
+    results = multiprocessing.Queue()
+    processes = [
+        multiprocessing.Process(target=consume, args=(endpoint, queue_url, results))
+        for _ in range(consumers)
+    ]
+    started = time.monotonic()
+    for process in processes:
+        process.start()
     # moto can hand one message to two concurrent receivers; count distinct messages.
     seen = set()
-    lock = threading.Lock()
-
-    def consume():
-        sqs = sqs_client(endpoint)
-        empty = 0
-        while empty < 3:
-            messages = sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not messages:
-                empty += 1
-                continue
-            empty = 0
-            sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(messages)
-                ],
-            )
-            with lock:
-                seen.update(m["MessageId"] for m in messages)
-
-    threads = [threading.Thread(target=consume) for _ in range(consumers)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    for _ in processes:
+        seen.update(results.get())
     elapsed = time.monotonic() - started
+    for process in processes:
+        process.join()
     if len(seen) != n:
         sys.exit(f"raw drain consumed {len(seen)} of {n}")
     return n / elapsed, elapsed
@@ -274,16 +285,6 @@ def main():
     workdir = tempfile.mkdtemp(prefix="failwatch-load-")
     receiver = Receiver()
 
-    # 1. The emulator's ceiling.
-    raw = {}
-    for consumers in (1, 2):
-        queue = create_queue(sqs, f"raw-{consumers}")
-        started = time.monotonic()
-        fill(sqs, queue, n, 0)
-        fill_rate = n / (time.monotonic() - started)
-        raw[consumers] = raw_drain(endpoint, queue, n, consumers)
-    ceiling = max(rate for rate, _ in raw.values())
-
     # 3. Start-up, on an empty queue (10 runs), and idle memory after the last one.
     empty_queue = create_queue(sqs, "startup")
     healthz, readyz = [], []
@@ -298,57 +299,81 @@ def main():
     idle_cpu = cpu_seconds(worker.process.pid)
     worker.stop()
 
-    # 2 and 4. Drain rate and memory while draining.
-    queue = create_queue(sqs, "load")
-    fill(sqs, queue, n, 1_000_000)
-    before = receiver.count
-    worker = Worker(binary, endpoint, queue, receiver.port, workdir)
-    rss_samples = []
-    drained_at = None
-    deadline = worker.spawned + 600
-    last_check = 0.0
-    while time.monotonic() < deadline:
-        rss_samples.append(proc_status(worker.process.pid)["VmRSS"])
-        now = time.monotonic()
-        if receiver.count - before >= n and now - last_check > 0.2:
-            last_check = now
-            if depth(sqs, queue) == 0:
-                drained_at = now
-                break
-        time.sleep(0.05)
-    if drained_at is None:
-        sys.exit("the worker did not drain the queue within 600 s")
-    drain_elapsed = drained_at - worker.spawned
-    peak = proc_status(worker.process.pid)
-    cpu = cpu_seconds(worker.process.pid)
-    worker.stop()
-    posted = receiver.count - before
-    if posted < n:
-        sys.exit(f"the receiver got {posted} posts for {n} messages")
-    worker_rate = n / drain_elapsed
+    # 1, 2 and 4, in alternating rounds: the machine's other load drifts, so the emulator's ceiling and
+    # the worker's rate are measured side by side, and the medians compared.
+    raw = {1: [], 2: []}
+    worker_rates, cpu_per_message, rss_max, hwm = [], [], [], []
+    fill_rates = []
+    posted_total = 0
+    for round_ in range(ROUNDS):
+        for consumers in (1, 2):
+            queue = create_queue(sqs, f"raw-{round_}-{consumers}")
+            started = time.monotonic()
+            fill(sqs, queue, n, 0)
+            fill_rates.append(n / (time.monotonic() - started))
+            raw[consumers].append(raw_drain(endpoint, queue, n, consumers)[0])
+
+        queue = create_queue(sqs, f"load-{round_}")
+        fill(sqs, queue, n, 1_000_000 * (round_ + 1))
+        before = receiver.count
+        worker = Worker(binary, endpoint, queue, receiver.port, workdir)
+        rss_samples = []
+        drained_at = None
+        deadline = worker.spawned + 600
+        last_check = 0.0
+        while time.monotonic() < deadline:
+            rss_samples.append(proc_status(worker.process.pid)["VmRSS"])
+            now = time.monotonic()
+            if receiver.count - before >= n and now - last_check > 0.2:
+                last_check = now
+                if depth(sqs, queue) == 0:
+                    drained_at = now
+                    break
+            time.sleep(0.05)
+        if drained_at is None:
+            sys.exit("the worker did not drain the queue within 600 s")
+        peak = proc_status(worker.process.pid)
+        cpu = cpu_seconds(worker.process.pid)
+        worker.stop()
+        posted = receiver.count - before
+        if posted < n:
+            sys.exit(f"the receiver got {posted} posts for {n} messages")
+        posted_total += posted
+        worker_rates.append(n / (drained_at - worker.spawned))
+        cpu_per_message.append(cpu / n)
+        rss_max.append(max(rss_samples))
+        hwm.append(peak["VmHWM"])
+
+    ceiling = max(statistics.median(values) for values in raw.values())
+    worker_rate = statistics.median(worker_rates)
+
+    def rates(values):
+        return ", ".join(f"{v:.0f}" for v in values) + f" (median {statistics.median(values):.0f})"
 
     def ms(values):
         return f"median {statistics.median(values) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms"
 
-    print(f"- Messages: {n} distinct failed-task events (webhook payload), one destination answering 200.")
-    print(f"- Emulator fill rate (SendMessageBatch, 1 client): {fill_rate:.0f} msgs/s.")
-    for consumers, (rate, elapsed) in raw.items():
+    print(
+        f"- Messages: {n} distinct failed-task events per run (webhook payload), one destination "
+        f"answering 200; {ROUNDS} rounds, each: raw drain with 1 and 2 consumers, then failwatch."
+    )
+    print(f"- Emulator fill rate (SendMessageBatch, 1 client): {rates(fill_rates)} msgs/s.")
+    for consumers, values in raw.items():
         print(
-            f"- Emulator raw drain, boto3 receive(10) + delete_batch, {consumers} consumer(s): "
-            f"{rate:.0f} msgs/s ({elapsed:.1f} s)."
+            f"- Emulator raw drain, boto3 receive(10) + delete_batch, {consumers} consumer "
+            f"process(es): {rates(values)} msgs/s."
         )
     print(
-        f"- failwatch drain (2 pollers, spawn → queue empty, {posted} posts received): "
-        f"{worker_rate:.0f} msgs/s ({drain_elapsed:.1f} s) = {worker_rate / ceiling:.0%} of the "
-        f"emulator's best raw rate; failwatch CPU time {cpu:.2f} s "
-        f"({cpu / drain_elapsed:.0%} of one core)."
+        f"- failwatch drain (2 pollers, spawn → queue empty, {posted_total} posts received): "
+        f"{rates(worker_rates)} msgs/s = {worker_rate / ceiling:.0%} of the emulator's best raw "
+        f"median; failwatch CPU {statistics.median(cpu_per_message) * 1000:.2f} ms per message."
     )
     print(f"- Start-up, spawn → /healthz 200 (10 runs): {ms(healthz)}.")
     print(f"- Start-up, spawn → /readyz 200, first ReceiveMessage included (10 runs): {ms(readyz)}.")
     print(f"- Idle RSS after 3 s of empty long polls: {idle['VmRSS']:.1f} MiB (CPU so far {idle_cpu:.2f} s).")
     print(
-        f"- RSS while draining: max sampled {max(rss_samples):.1f} MiB, "
-        f"peak VmHWM {peak['VmHWM']:.1f} MiB."
+        f"- RSS while draining: max sampled {max(rss_max):.1f} MiB, "
+        f"peak VmHWM {max(hwm):.1f} MiB (worst of the rounds)."
     )
 
 
