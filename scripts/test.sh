@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh --localstack "$@"
 # Tests find the emulator and linters here; nothing depends on a server started by hand.
 export PATH="$PWD/.venv/bin:$PATH"
+# A snapshot that differs or is missing fails the run; it is never written as a side effect.
+export INSTA_UPDATE=no
 
 cargo test --workspace --locked --all-targets
 if [[ -x tests/infra/run.sh ]]; then
