@@ -31,6 +31,7 @@ use crate::decode::{
 };
 use crate::hint::{self, FailureClass};
 use crate::links::{self, ServicePage, TaskPage};
+use crate::text::concat;
 use crate::{Alert, AlertKind, ContainerInfo, ExecutionInfo, Links, Schema, Severity, TaskInfo};
 
 /// The outcome of classifying one event.
@@ -344,7 +345,7 @@ fn task_summary(out: &mut String, meta: &EventMeta, task: &EcsTask, time: &str) 
         None => line(out, "Group", task.group.as_deref()),
     }
     let task_line = match &task.definition {
-        Some(def) => format!("{} ({def})", task.id),
+        Some(def) => concat(&[&task.id, " (", def, ")"]),
         None => task.id.clone(),
     };
     line(out, "Task", Some(&task_line));
@@ -370,10 +371,15 @@ fn task_alert(meta: &EventMeta, task: &EcsTask, class: FailureClass, severity: S
         Severity::Critical => "failed",
         Severity::Warning => "stopped",
     };
-    let title = format!(
-        "ECS task {verb}: {workload} ({})",
-        task_headline(task, class)
-    );
+    let title = concat(&[
+        "ECS task ",
+        verb,
+        ": ",
+        workload,
+        " (",
+        &task_headline(task, class),
+        ")",
+    ]);
     let mut summary = String::with_capacity(512);
     task_summary(&mut summary, meta, task, &time);
     let cluster = task.cluster.as_deref().unwrap_or("");
@@ -396,15 +402,18 @@ fn task_alert(meta: &EventMeta, task: &EcsTask, class: FailureClass, severity: S
         execution: None,
         // Deliberately not `detail.version`: DEPROVISIONING and STOPPED of one task differ in version
         // but are one failure.
-        dedup_key: format!("ecs_task:{}", task.arn),
-        group_key: format!(
-            "ecs_task:{cluster}:{}:{}",
+        dedup_key: concat(&["ecs_task:", &task.arn]),
+        group_key: concat(&[
+            "ecs_task:",
+            cluster,
+            ":",
             task.group
                 .as_deref()
                 .or(task.definition.as_deref())
                 .unwrap_or(&task.id),
-            class.code()
-        ),
+            ":",
+            class.code(),
+        ]),
     }
 }
 

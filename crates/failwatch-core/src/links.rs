@@ -5,17 +5,31 @@
 //! wrong one. Every piece that comes from the event is percent-encoded, and the region (which becomes part
 //! of the host name) must look like a region, so a crafted event can never point a link at another host.
 
-use std::fmt::Write as _;
-
 /// The console host for a partition and region, e.g. `eu-west-1.console.aws.amazon.com`.
+#[cfg(test)]
 fn console_base(partition: &str, region: &str) -> Option<String> {
+    console_url(partition, region, 0)
+}
+
+/// The console base URL (`https://` and the host), in a string with `room` more bytes reserved for the
+/// path the caller appends: links are built once per alert, so one allocation each.
+fn console_url(partition: &str, region: &str, room: usize) -> Option<String> {
+    const SCHEME: &str = "https://";
     let domain = match partition {
         "aws" => "console.aws.amazon.com",
         "aws-cn" => "console.amazonaws.cn",
         "aws-us-gov" => "console.amazonaws-us-gov.com",
         _ => return None,
     };
-    is_region(region).then(|| format!("https://{region}.{domain}"))
+    if !is_region(region) {
+        return None;
+    }
+    let mut url = String::with_capacity(SCHEME.len() + region.len() + 1 + domain.len() + room);
+    url.push_str(SCHEME);
+    url.push_str(region);
+    url.push('.');
+    url.push_str(domain);
+    Some(url)
 }
 
 /// A region name is lowercase letters, digits and dashes (`us-east-1`, `cn-northwest-1`).
@@ -30,21 +44,26 @@ fn is_region(region: &str) -> bool {
 
 /// Percent-encodes everything but RFC 3986 unreserved characters, plus the extra bytes `keep` allows.
 fn encode(out: &mut String, s: &str, keep: &[u8]) {
-    for &b in s.as_bytes() {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = s.as_bytes();
+    // Names and ids are almost always unreserved characters only, so runs of kept bytes are copied
+    // whole. A run starts and ends next to ASCII bytes, which are always character boundaries.
+    let mut run_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || keep.contains(&b)
         {
-            out.push(char::from(b));
-        } else {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "%{b:02X}");
+            continue;
         }
+        // An empty run may start inside a multi-byte character, where even an empty slice panics.
+        if run_start < i {
+            out.push_str(&s[run_start..i]);
+        }
+        out.push('%');
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        run_start = i + 1;
     }
-}
-
-fn segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    encode(&mut out, s, &[]);
-    out
+    out.push_str(&s[run_start..]);
 }
 
 /// Which page of an ECS task to open.
@@ -62,16 +81,21 @@ pub(crate) fn ecs_task(
     task_id: &str,
     page: TaskPage,
 ) -> Option<String> {
-    let base = console_base(partition, region)?;
     let page = match page {
         TaskPage::Configuration => "configuration",
         TaskPage::Logs => "logs",
     };
-    Some(format!(
-        "{base}/ecs/v2/clusters/{}/tasks/{}/{page}?region={region}",
-        segment(cluster),
-        segment(task_id),
-    ))
+    let room = 40 + cluster.len() + task_id.len() + page.len() + region.len();
+    let mut url = console_url(partition, region, room)?;
+    url.push_str("/ecs/v2/clusters/");
+    encode(&mut url, cluster, &[]);
+    url.push_str("/tasks/");
+    encode(&mut url, task_id, &[]);
+    url.push('/');
+    url.push_str(page);
+    url.push_str("?region=");
+    url.push_str(region);
+    Some(url)
 }
 
 /// Which page of an ECS service to open.
@@ -89,23 +113,31 @@ pub(crate) fn ecs_service(
     service: &str,
     page: ServicePage,
 ) -> Option<String> {
-    let base = console_base(partition, region)?;
     let page = match page {
         ServicePage::Health => "health",
         ServicePage::Deployments => "deployments",
     };
-    Some(format!(
-        "{base}/ecs/v2/clusters/{}/services/{}/{page}?region={region}",
-        segment(cluster),
-        segment(service),
-    ))
+    let room = 40 + cluster.len() + service.len() + page.len() + region.len();
+    let mut url = console_url(partition, region, room)?;
+    url.push_str("/ecs/v2/clusters/");
+    encode(&mut url, cluster, &[]);
+    url.push_str("/services/");
+    encode(&mut url, service, &[]);
+    url.push('/');
+    url.push_str(page);
+    url.push_str("?region=");
+    url.push_str(region);
+    Some(url)
 }
 
 /// The Step Functions console page of one execution. The ARN goes into the fragment, where `:` may stay
 /// as it is (RFC 3986 `pchar`) and the console expects it unencoded.
 pub(crate) fn sfn_execution(partition: &str, region: &str, execution_arn: &str) -> Option<String> {
-    let base = console_base(partition, region)?;
-    let mut url = format!("{base}/states/home?region={region}#/v2/executions/details/");
+    let room = 64 + region.len() + execution_arn.len();
+    let mut url = console_url(partition, region, room)?;
+    url.push_str("/states/home?region=");
+    url.push_str(region);
+    url.push_str("#/v2/executions/details/");
     encode(&mut url, execution_arn, b":");
     Some(url)
 }

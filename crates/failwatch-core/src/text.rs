@@ -39,6 +39,16 @@ pub(crate) enum Unit {
     Chars,
 }
 
+/// Joins `parts` into one string allocated at its exact size: what `format!` does for plain string
+/// pieces, without the formatting machinery or regrowth (titles and keys are built for every event).
+pub(crate) fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}
+
 /// Measures `s` in `unit`.
 pub(crate) fn measure(s: &str, unit: Unit) -> usize {
     match unit {

@@ -14,12 +14,12 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use super::{
-    Button, Fact, Level, blank, buttons, facts, heading, severity_emoji, severity_rgb,
-    severity_word, shrink, to_json,
+    Button, Fact, Level, blank, buttons, facts, heading, severity_emoji, severity_word, shrink,
+    to_json,
 };
-use crate::Alert;
 use crate::render::RenderOptions;
 use crate::text::{Markup, Unit, cut_plain, fit, measure};
+use crate::{Alert, Severity};
 
 /// The documented maximum size of a message, text and cards together.
 pub(crate) const MAX_BYTES: usize = 32_000;
@@ -124,6 +124,15 @@ pub(super) fn render(alert: &Alert, opts: &RenderOptions) -> String {
     )
 }
 
+/// The severity in its colour, as Google Chat's HTML subset writes it; constant per severity, so it is
+/// not formatted per alert. A unit test checks it against [`severity_rgb`] and [`severity_word`].
+fn severity_html(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "<font color=\"#d32f2f\"><b>Critical</b></font>",
+        Severity::Warning => "<font color=\"#f9a825\"><b>Warning</b></font>",
+    }
+}
+
 fn html(value: &str, single_line: bool, limit: usize) -> Cow<'_, str> {
     fit(
         value,
@@ -163,11 +172,7 @@ fn message<'a>(
 
     let mut summary = vec![Widget::DecoratedText(DecoratedText {
         top_label: "Severity",
-        text: Cow::Owned(format!(
-            "<font color=\"#{:06x}\"><b>{}</b></font>",
-            severity_rgb(alert.severity),
-            severity_word(alert.severity)
-        )),
+        text: Cow::Borrowed(severity_html(alert.severity)),
         wrap_text: false,
     })];
     if !blank(&alert.summary) {
@@ -246,5 +251,23 @@ fn message<'a>(
         thread: Thread {
             thread_key: cut_plain(&alert.group_key, MAX_THREAD_KEY_CHARS, Unit::Chars),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::severity_rgb;
+
+    #[test]
+    fn severity_html_is_the_severity_word_in_its_colour() {
+        for severity in [Severity::Critical, Severity::Warning] {
+            let expected = format!(
+                "<font color=\"#{:06x}\"><b>{}</b></font>",
+                severity_rgb(severity),
+                severity_word(severity)
+            );
+            assert_eq!(severity_html(severity), expected);
+        }
     }
 }
