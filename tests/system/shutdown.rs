@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::delivery::alert_subject;
 use crate::support::events::{failed_task, task_id};
 use crate::support::receiver::Reply;
+use crate::support::worker::signal;
 use crate::support::{Scenario, assert_no_secrets, metric};
 
 const LIMIT: Duration = Duration::from_secs(45);
@@ -117,4 +118,49 @@ async fn sigterm_lets_in_flight_deliveries_finish_within_the_grace_period() {
     assert!(
         metric(&finished.metrics, "failwatch_messages_received_total", &[]) >= tasks.len() as f64
     );
+}
+
+/// Regression: a long poll in progress at SIGTERM used to be abandoned, so a message SQS was returning
+/// in that poll's answer stayed invisible for its whole visibility timeout. Now the poll is finished and
+/// what it returns is handed back at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_long_poll_hands_its_messages_back_at_once() {
+    // A receive limit above the pollers' count: the other poller's poll, still open, may receive the
+    // handed-back message too (and hand it back in turn) without pushing it to the DLQ.
+    let mut scenario = Scenario::new("lastpoll", 5).await;
+    let mut config = scenario.config(&["webhook"]);
+    // Long polls, so that the signal lands while both pollers wait; a long visibility timeout, so that
+    // only an explicit hand-back makes the message visible again before the test's deadline.
+    config.wait_time_secs = 10;
+    config.visibility_timeout_secs = 120;
+    config.retry_budget_secs = 10;
+    config.shutdown_grace_secs = 15;
+    scenario.start(&config).await;
+    // The first receive of each poller does not wait; give them time to enter a long poll.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    let worker = scenario.worker.take().expect("worker");
+    signal(worker.pid(), "TERM");
+    let task = task_id(32, 0);
+    scenario.emulator.put_events(&[failed_task(&task)]).await;
+    let (status, logs) = worker.wait_exit(Duration::from_secs(30)).await;
+    assert!(status.success(), "exit status {status} after SIGTERM");
+    assert_no_secrets(&logs, &scenario.secrets);
+
+    assert!(
+        scenario.receiver.accepted("webhook").is_empty(),
+        "a worker that is shutting down starts no new delivery"
+    );
+    assert!(
+        logs.iter()
+            .any(|line| line.contains("handed the last poll's messages back")),
+        "the last poll's message was handed back; logs:\n{}",
+        logs.join("\n")
+    );
+    // Visible again now, not in 120 s.
+    scenario
+        .emulator
+        .wait_depth(&scenario.pipeline.queue_url, 1, Duration::from_secs(5))
+        .await;
+    assert_eq!(scenario.emulator.depth(&scenario.pipeline.dlq_url).await, 0);
 }

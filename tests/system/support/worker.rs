@@ -278,14 +278,20 @@ impl Worker {
     }
 
     /// Sends SIGTERM and waits up to `limit` for the exit; returns the exit status and every log line.
-    pub(crate) async fn terminate(mut self, limit: Duration) -> (ExitStatus, Vec<String>) {
+    pub(crate) async fn terminate(self, limit: Duration) -> (ExitStatus, Vec<String>) {
         signal(self.pid(), "TERM");
+        self.wait_exit(limit).await
+    }
+
+    /// Waits up to `limit` for the process to exit by itself (after a signal sent with [`signal`]);
+    /// returns the exit status and every log line.
+    pub(crate) async fn wait_exit(mut self, limit: Duration) -> (ExitStatus, Vec<String>) {
         let status = match tokio::time::timeout(limit, self.child.wait()).await {
             Ok(status) => status.expect("wait for failwatch"),
             Err(_) => {
                 let _ = self.child.start_kill();
                 panic!(
-                    "failwatch did not exit within {limit:?} of SIGTERM; its logs:\n{}",
+                    "failwatch did not exit within {limit:?}; its logs:\n{}",
                     self.logs().join("\n")
                 );
             }

@@ -142,11 +142,14 @@ async fn poll(shared: Arc<Shared>, semaphore: Arc<Semaphore>, tracker: TaskTrack
             }
         }
         let this_wait = if first { Duration::ZERO } else { wait };
+        let receive = shared.queue.receive(permits.len(), this_wait, visibility);
+        tokio::pin!(receive);
         let received = tokio::select! {
-            // A long poll in progress is abandoned: any message SQS was about to return stays
-            // invisible until its visibility timeout ends, then is received again. Nothing is lost.
-            () = stop.cancelled() => break,
-            received = shared.queue.receive(permits.len(), this_wait, visibility) => received,
+            received = &mut receive => received,
+            () = stop.cancelled() => {
+                finish_poll_on_shutdown(&shared, receive, index).await;
+                break;
+            }
         };
         match received {
             Ok(messages) => {
@@ -175,4 +178,58 @@ async fn poll(shared: Arc<Shared>, semaphore: Arc<Semaphore>, tracker: TaskTrack
             }
         }
     }
+}
+
+/// Completes a long poll that was in progress when shutdown began, and hands every message it returns
+/// back at once.
+///
+/// Abandoning the poll instead would be quicker but not harmless: SQS may already be returning messages
+/// in its answer, and a dropped answer leaves them invisible for the whole visibility timeout — a
+/// minute of silence for alerts nobody is working on. The poll ends by itself within `wait_time_secs`
+/// (at most 20 s) and is bounded here by the grace period as well.
+async fn finish_poll_on_shutdown(
+    shared: &Shared,
+    receive: impl std::future::Future<Output = Result<Vec<crate::sqs::Received>, crate::sqs::SqsError>>,
+    index: u32,
+) {
+    let messages = match tokio::time::timeout(shared.config.shutdown_grace(), receive).await {
+        Ok(Ok(messages)) => messages,
+        Ok(Err(err)) => {
+            tracing::debug!(poller = index, error = %err, "the last poll before shutdown failed");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(
+                poller = index,
+                "the last poll did not end within the grace period; any message it was returning \
+                 becomes visible again when its visibility timeout ends"
+            );
+            return;
+        }
+    };
+    if messages.is_empty() {
+        return;
+    }
+    ::metrics::counter!(metrics::MESSAGES_RECEIVED).increment(messages.len() as u64);
+    let entries: Vec<(&str, Duration)> = messages
+        .iter()
+        .map(|m| (m.receipt_handle.as_str(), Duration::ZERO))
+        .collect();
+    // One call suffices: a receive returns at most ten messages, the batch limit.
+    let refused = match shared.queue.change_visibility_batch(&entries).await {
+        Ok(refused) => refused.len(),
+        Err(err) => {
+            tracing::warn!(poller = index, error = %err, "handing back the last poll's messages failed");
+            entries.len()
+        }
+    };
+    let handed_back = entries.len() - refused;
+    ::metrics::counter!(metrics::MESSAGES_RELEASED, "reason" => "shutdown")
+        .increment(handed_back as u64);
+    tracing::info!(
+        poller = index,
+        handed_back,
+        refused,
+        "handed the last poll's messages back to the queue at shutdown"
+    );
 }
