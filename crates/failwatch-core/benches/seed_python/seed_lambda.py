@@ -1,6 +1,6 @@
 """A faithful minimal equivalent of the Google Chat seed's Lambda, per message, for benchmarking.
 
-The seed (see /work/shared/seeds/README.md, document 000) is a Python 3.11 Lambda behind
+The seed (the project's founding Google Chat Lambda, "ECS Task Failure Monitoring with Google Chat") is a Python 3.11 Lambda behind
 EventBridge -> SNS: for each message it parses the JSON (unwrapping the SNS envelope), decides whether
 the ECS task stopped badly from the stop code, the stopped reason and the containers' exit codes,
 formats the plain-text Google Chat message its README shows, and serialises the payload. Its code is not
