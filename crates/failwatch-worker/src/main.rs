@@ -15,6 +15,12 @@ use failwatch_worker::config::{self, Config, env::ProcessEnv};
 use failwatch_worker::{exit, metrics, sqs, telemetry};
 use tokio_util::sync::CancellationToken;
 
+/// mimalloc instead of the system allocator: every message allocates dozens of short-lived strings,
+/// and glibc malloc/free were about a fifth of the instructions `failwatch render` spent per event
+/// (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
