@@ -17,16 +17,30 @@ pub(crate) struct Arn<'a> {
 impl<'a> Arn<'a> {
     /// Splits an ARN into its fields, or `None` when `s` is not one.
     pub(crate) fn parse(s: &'a str) -> Option<Self> {
-        let mut parts = s.splitn(6, ':');
-        if parts.next()? != "arn" {
+        // The first five colons delimit the fixed fields; the resource keeps any further ones. A byte
+        // scan that stops at the fifth colon: `splitn` cost more than the rest of the parse, and ARNs
+        // are parsed several times per event.
+        let mut colons = [0usize; 5];
+        let mut found = 0;
+        for (i, &b) in s.as_bytes().iter().enumerate() {
+            if b == b':' {
+                colons[found] = i;
+                found += 1;
+                if found == colons.len() {
+                    break;
+                }
+            }
+        }
+        if found < colons.len() || &s[..colons[0]] != "arn" {
             return None;
         }
+        let field = |n: usize| &s[colons[n] + 1..colons[n + 1]];
         let arn = Arn {
-            partition: parts.next()?,
-            service: parts.next()?,
-            region: parts.next()?,
-            account: parts.next()?,
-            resource: parts.next()?,
+            partition: field(0),
+            service: field(1),
+            region: field(2),
+            account: field(3),
+            resource: &s[colons[4] + 1..],
         };
         (!arn.partition.is_empty() && !arn.service.is_empty()).then_some(arn)
     }
@@ -116,6 +130,28 @@ pub(crate) fn partition_of_region(region: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_splits_at_the_first_five_colons() {
+        let arn = Arn::parse("arn:aws:states:us-east-1:1:execution:nightly:run-1").expect("an ARN");
+        assert_eq!(
+            (arn.partition, arn.service, arn.region, arn.account),
+            ("aws", "states", "us-east-1", "1")
+        );
+        assert_eq!(arn.resource, "execution:nightly:run-1");
+        let arn = Arn::parse("arn:aws:s3:::bucket").expect("an ARN");
+        assert_eq!(
+            (arn.region(), arn.account(), arn.resource),
+            (None, None, "bucket")
+        );
+        assert_eq!(Arn::parse("arn:aws:s3:::").map(|a| a.resource), Some(""));
+        assert_eq!(Arn::parse("arn:aws:s3::"), None);
+        assert_eq!(Arn::parse("arn::s3:::x"), None);
+        assert_eq!(Arn::parse("arn:aws::::x"), None);
+        assert_eq!(Arn::parse("urn:aws:s3:::x"), None);
+        assert_eq!(Arn::parse("arné:aws:s3:::x"), None);
+        assert_eq!(Arn::parse(""), None);
+    }
 
     #[test]
     fn long_and_short_task_arns() {
