@@ -90,14 +90,27 @@ pub struct Received {
     pub sent_at: Option<OffsetDateTime>,
 }
 
-/// One entry of a batch call that SQS refused.
+/// One entry of a batch call that failed, or whose outcome SQS's answer did not make known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryFailure {
-    /// Index into the entries passed in.
+    /// Index into the entries passed in; always in range.
     pub index: usize,
     pub code: String,
     pub message: String,
+    /// Whether SQS blamed the request (retrying the same entry cannot help).
+    pub sender_fault: bool,
 }
+
+/// The outcome of a batch call, entry by entry: every entry index appears in exactly one of the two
+/// lists, each sorted ascending.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub succeeded: Vec<usize>,
+    pub failed: Vec<EntryFailure>,
+}
+
+/// The code given to entries whose outcome SQS's answer does not state.
+pub const UNREPORTED: &str = "Unreported";
 
 /// Approximate message counts of one queue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -176,11 +189,8 @@ impl Queue {
             .collect())
     }
 
-    /// Deletes up to 10 messages by receipt handle; returns the entries SQS refused.
-    pub async fn delete_batch(
-        &self,
-        receipt_handles: &[&str],
-    ) -> Result<Vec<EntryFailure>, SqsError> {
+    /// Deletes up to 10 messages by receipt handle; the outcome says which deletes SQS confirmed.
+    pub async fn delete_batch(&self, receipt_handles: &[&str]) -> Result<BatchOutcome, SqsError> {
         let entries = receipt_handles
             .iter()
             .enumerate()
@@ -200,7 +210,11 @@ impl Queue {
             .send()
             .await
             .map_err(|e| SqsError::new("DeleteMessageBatch", &e))?;
-        Ok(entry_failures(out.failed(), receipt_handles.len()))
+        Ok(batch_outcome(
+            receipt_handles.len(),
+            out.successful().iter().map(|e| e.id()),
+            out.failed(),
+        ))
     }
 
     /// Makes one message visible again after `visibility` (zero: at once).
@@ -220,7 +234,8 @@ impl Queue {
             .map_err(|e| SqsError::new("ChangeMessageVisibility", &e))
     }
 
-    /// Changes the visibility of up to 10 messages at once; returns the entries SQS refused.
+    /// Changes the visibility of up to 10 messages at once; returns the entries SQS refused or did not
+    /// confirm (at most one per entry).
     pub async fn change_visibility_batch(
         &self,
         entries: &[(&str, Duration)],
@@ -245,7 +260,12 @@ impl Queue {
             .send()
             .await
             .map_err(|e| SqsError::new("ChangeMessageVisibilityBatch", &e))?;
-        Ok(entry_failures(out.failed(), entries.len()))
+        Ok(batch_outcome(
+            entries.len(),
+            out.successful().iter().map(|e| e.id()),
+            out.failed(),
+        )
+        .failed)
     }
 
     /// Approximate visible, in-flight and delayed message counts.
@@ -318,19 +338,71 @@ pub fn dead_letter_target(redrive_policy: &str) -> Option<(String, String)> {
     }
 }
 
-fn entry_failures(
-    failed: &[aws_sdk_sqs::types::BatchResultErrorEntry],
+/// Maps SQS's answer to a batch call back onto the `count` entries sent, whose ids were their indices
+/// (`"0"`, `"1"`, ...).
+///
+/// An entry succeeded only when SQS listed its id as successful and not also as failed. A failure whose
+/// id is unparseable, out of range or otherwise not one of ours cannot be pinned on one entry, so it is
+/// charged to every entry SQS did not explicitly report as successful; an entry the answer does not
+/// mention at all fails with the code [`UNREPORTED`]. A refused delete or send must never be counted as
+/// done: the cost of a false failure is one more delivery attempt, the cost of a false success is a
+/// lost or silently duplicated message.
+pub fn batch_outcome<'a>(
     count: usize,
-) -> Vec<EntryFailure> {
-    failed
-        .iter()
-        .map(|f| EntryFailure {
-            // Ids are the indices this module assigned; anything else is reported against the end.
-            index: f.id().parse().unwrap_or(count),
-            code: f.code().to_owned(),
-            message: f.message().unwrap_or_default().to_owned(),
-        })
-        .collect()
+    successful_ids: impl IntoIterator<Item = &'a str>,
+    failed: &[aws_sdk_sqs::types::BatchResultErrorEntry],
+) -> BatchOutcome {
+    let index_of = |id: &str| id.parse::<usize>().ok().filter(|&i| i < count);
+    let mut failures: Vec<Option<EntryFailure>> = vec![None; count];
+    let mut unattributed: Option<&aws_sdk_sqs::types::BatchResultErrorEntry> = None;
+    for entry in failed {
+        match index_of(entry.id()) {
+            // The first report of an id wins; a duplicate adds nothing.
+            Some(index) => {
+                failures[index].get_or_insert_with(|| EntryFailure {
+                    index,
+                    code: entry.code().to_owned(),
+                    message: entry.message().unwrap_or_default().to_owned(),
+                    sender_fault: entry.sender_fault(),
+                });
+            }
+            None => {
+                unattributed.get_or_insert(entry);
+            }
+        }
+    }
+    let mut reported_ok = vec![false; count];
+    for index in successful_ids.into_iter().filter_map(index_of) {
+        reported_ok[index] = true;
+    }
+    let mut outcome = BatchOutcome::default();
+    for (index, (failure, ok)) in failures.into_iter().zip(reported_ok).enumerate() {
+        match (failure, ok) {
+            (Some(failure), _) => outcome.failed.push(failure),
+            (None, true) => outcome.succeeded.push(index),
+            (None, false) => outcome.failed.push(match unattributed {
+                Some(entry) => EntryFailure {
+                    index,
+                    code: entry.code().to_owned(),
+                    message: format!(
+                        "{} (reported for unknown entry id {:?}; charged to every entry SQS did not \
+                         confirm)",
+                        entry.message().unwrap_or_default(),
+                        entry.id()
+                    ),
+                    sender_fault: entry.sender_fault(),
+                },
+                None => EntryFailure {
+                    index,
+                    code: UNREPORTED.to_owned(),
+                    message: "SQS's answer reported neither success nor failure for this entry"
+                        .to_owned(),
+                    sender_fault: false,
+                },
+            }),
+        }
+    }
+    outcome
 }
 
 fn clamp_i32(value: u64) -> i32 {
@@ -382,5 +454,126 @@ mod tests {
         );
         assert_eq!(dead_letter_target(r#"{"maxReceiveCount":5}"#), None);
         assert_eq!(dead_letter_target("nonsense"), None);
+    }
+
+    fn refused(
+        id: &str,
+        code: &str,
+        sender_fault: bool,
+    ) -> aws_sdk_sqs::types::BatchResultErrorEntry {
+        aws_sdk_sqs::types::BatchResultErrorEntry::builder()
+            .id(id)
+            .code(code)
+            .message(format!("{code} says no"))
+            .sender_fault(sender_fault)
+            .build()
+            .expect("every required field is set")
+    }
+
+    fn failed_indices(outcome: &BatchOutcome) -> Vec<usize> {
+        outcome.failed.iter().map(|f| f.index).collect()
+    }
+
+    #[test]
+    fn batch_outcome_maps_entries_by_id() {
+        let outcome = batch_outcome(
+            3,
+            ["0", "2"],
+            &[refused("1", "ReceiptHandleIsInvalid", true)],
+        );
+        assert_eq!(outcome.succeeded, vec![0, 2]);
+        assert_eq!(
+            outcome.failed,
+            vec![EntryFailure {
+                index: 1,
+                code: "ReceiptHandleIsInvalid".into(),
+                message: "ReceiptHandleIsInvalid says no".into(),
+                sender_fault: true,
+            }]
+        );
+    }
+
+    /// The bug this replaced: an unparseable id was reported against index `count`, which the deleter
+    /// looked up, found nothing, and so counted every entry of the batch as deleted.
+    #[test]
+    fn unparseable_failure_id_fails_every_unconfirmed_entry_never_counts_as_deleted() {
+        let outcome = batch_outcome(3, ["1"], &[refused("not-an-index", "InternalError", false)]);
+        assert_eq!(outcome.succeeded, vec![1]);
+        assert_eq!(failed_indices(&outcome), vec![0, 2]);
+        for failure in &outcome.failed {
+            assert_eq!(failure.code, "InternalError");
+            assert!(!failure.sender_fault);
+            assert!(
+                failure.message.contains("not-an-index"),
+                "{}",
+                failure.message
+            );
+        }
+    }
+
+    #[test]
+    fn out_of_range_failure_ids_fail_every_unconfirmed_entry() {
+        for id in ["3", "99", "-1", "18446744073709551616"] {
+            let outcome = batch_outcome(3, ["0"], &[refused(id, "InternalError", false)]);
+            assert_eq!(outcome.succeeded, vec![0], "{id}");
+            assert_eq!(failed_indices(&outcome), vec![1, 2], "{id}");
+        }
+    }
+
+    #[test]
+    fn an_entry_reported_both_ways_or_twice_fails_once() {
+        let outcome = batch_outcome(
+            2,
+            ["0", "0", "1"],
+            &[refused("0", "First", true), refused("0", "Second", false)],
+        );
+        assert_eq!(outcome.succeeded, vec![1]);
+        assert_eq!(outcome.failed.len(), 1);
+        assert_eq!(outcome.failed[0].index, 0);
+        assert_eq!(outcome.failed[0].code, "First");
+        assert!(outcome.failed[0].sender_fault);
+    }
+
+    #[test]
+    fn success_ids_out_of_range_or_unparseable_confirm_nothing() {
+        let outcome = batch_outcome(2, ["2", "x", " 0", "1"], &[]);
+        assert_eq!(outcome.succeeded, vec![1]);
+        assert_eq!(failed_indices(&outcome), vec![0]);
+        assert_eq!(outcome.failed[0].code, UNREPORTED);
+        assert!(!outcome.failed[0].sender_fault);
+    }
+
+    #[test]
+    fn sender_faults_are_kept_per_entry() {
+        let outcome = batch_outcome(
+            3,
+            ["2"],
+            &[
+                refused("0", "InvalidParameterValue", true),
+                refused("1", "RequestThrottled", false),
+            ],
+        );
+        let faults: Vec<(usize, bool)> = outcome
+            .failed
+            .iter()
+            .map(|f| (f.index, f.sender_fault))
+            .collect();
+        assert_eq!(faults, vec![(0, true), (1, false)]);
+        assert_eq!(outcome.succeeded, vec![2]);
+    }
+
+    #[test]
+    fn every_entry_lands_in_exactly_one_list() {
+        let outcome = batch_outcome(
+            10,
+            ["0", "3", "3", "7", "12"],
+            &[refused("3", "A", true), refused("??", "B", false)],
+        );
+        let mut all: Vec<usize> = outcome.succeeded.clone();
+        all.extend(failed_indices(&outcome));
+        all.sort_unstable();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        assert_eq!(outcome.succeeded, vec![0, 7]);
+        assert!(batch_outcome(0, [], &[refused("0", "A", true)]) == BatchOutcome::default());
     }
 }

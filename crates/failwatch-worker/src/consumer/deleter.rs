@@ -73,29 +73,28 @@ async fn run(queue: Queue, mut rx: mpsc::Receiver<Request>) {
 
 async fn flush(queue: &Queue, batch: Vec<Request>) {
     let handles: Vec<&str> = batch.iter().map(|r| r.receipt_handle.as_str()).collect();
-    let mut ok = vec![true; batch.len()];
+    // A message counts as deleted only when SQS confirmed its entry; anything else (refused, not
+    // mentioned, or lost in a failed call) is reported as not deleted.
+    let mut ok = vec![false; batch.len()];
     match queue.delete_batch(&handles).await {
-        Ok(failures) => {
-            for failure in failures {
-                let id = batch
-                    .get(failure.index)
-                    .map_or("?", |r| r.message_id.as_str());
+        Ok(outcome) => {
+            for index in outcome.succeeded {
+                ok[index] = true;
+            }
+            for failure in outcome.failed {
                 // The message will come back after its visibility timeout; the dedup memory then keeps
                 // it from alerting twice.
                 tracing::warn!(
-                    message_id = id,
+                    message_id = batch[failure.index].message_id.as_str(),
                     code = %failure.code,
                     error = %failure.message,
-                    "SQS refused to delete a message; it will be received again"
+                    sender_fault = failure.sender_fault,
+                    "SQS did not confirm deleting a message; it will be received again"
                 );
-                if let Some(slot) = ok.get_mut(failure.index) {
-                    *slot = false;
-                }
             }
         }
         Err(err) => {
             tracing::warn!(error = %err, count = batch.len(), "deleting messages failed; they will be received again");
-            ok.iter_mut().for_each(|slot| *slot = false);
         }
     }
     let deleted = ok.iter().filter(|ok| **ok).count();

@@ -189,24 +189,9 @@ impl Outgoing {
     }
 }
 
-/// One entry of a batch call that failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntryFailure {
-    /// The index of the entry in the batch.
-    pub index: usize,
-    pub code: String,
-    pub message: String,
-    /// Whether the request was at fault (retrying the same entry cannot help).
-    pub sender_fault: bool,
-}
-
-/// The outcome of a batch call, entry by entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BatchResult {
-    /// Indices of the entries that succeeded.
-    pub succeeded: Vec<usize>,
-    pub failed: Vec<EntryFailure>,
-}
+/// Batch outcomes are the worker's own types, mapped by the one function that decides what SQS's
+/// per-entry answer means ([`crate::sqs::batch_outcome`]).
+pub use crate::sqs::{BatchOutcome as BatchResult, EntryFailure};
 
 /// The outcome of asking for a native redrive.
 #[derive(Debug)]
@@ -392,7 +377,8 @@ impl QueueAdmin {
             .send()
             .await
             .map_err(|e| AdminError::call("ChangeMessageVisibilityBatch", url, e))?;
-        Ok(batch_result(
+        Ok(crate::sqs::batch_outcome(
+            receipt_handles.len(),
             answer.successful.iter().map(|e| e.id.as_str()),
             &answer.failed,
         ))
@@ -447,7 +433,8 @@ impl QueueAdmin {
             .send()
             .await
             .map_err(|e| AdminError::call("SendMessageBatch", url, e))?;
-        Ok(batch_result(
+        Ok(crate::sqs::batch_outcome(
+            messages.len(),
             answer.successful.iter().map(|e| e.id.as_str()),
             &answer.failed,
         ))
@@ -481,7 +468,8 @@ impl QueueAdmin {
             .send()
             .await
             .map_err(|e| AdminError::call("DeleteMessageBatch", url, e))?;
-        Ok(batch_result(
+        Ok(crate::sqs::batch_outcome(
+            receipt_handles.len(),
             answer.successful.iter().map(|e| e.id.as_str()),
             &answer.failed,
         ))
@@ -589,26 +577,6 @@ fn build_error(
         code: None,
         message: format!("cannot build the request: {err}"),
         source: Box::new(err),
-    }
-}
-
-fn batch_result<'a>(
-    succeeded: impl Iterator<Item = &'a str>,
-    failed: &[aws_sdk_sqs::types::BatchResultErrorEntry],
-) -> BatchResult {
-    BatchResult {
-        succeeded: succeeded.filter_map(|id| id.parse().ok()).collect(),
-        failed: failed
-            .iter()
-            .filter_map(|f| {
-                Some(EntryFailure {
-                    index: f.id().parse().ok()?,
-                    code: f.code().to_owned(),
-                    message: f.message().unwrap_or_default().to_owned(),
-                    sender_fault: f.sender_fault(),
-                })
-            })
-            .collect(),
     }
 }
 
