@@ -12,6 +12,7 @@ use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::Region;
+use aws_sdk_sqs::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
     MessageSystemAttributeName, QueueAttributeName,
@@ -60,20 +61,62 @@ pub fn region_of_queue_url(queue_url: &str) -> Option<String> {
     looks_like_region.then(|| candidate.to_owned())
 }
 
-/// An SQS call that failed, with the SDK's whole error chain (its top-level text alone is usually just
-/// "service error" or "dispatch failure").
+/// An SQS call that failed. The SDK error is kept as the source; `Display` names the operation and adds
+/// what the SDK's own `Display` leaves out ("service error", "dispatch failure"): the AWS error code and
+/// message for an error answer, else the text of every error down the source chain.
 #[derive(Debug, thiserror::Error)]
-#[error("SQS {operation} failed: {message}")]
+#[error("SQS {operation} failed: {}", self.detail())]
 pub struct SqsError {
     pub operation: &'static str,
-    pub message: String,
+    /// The AWS error code and message, when SQS answered with an error.
+    code: Option<String>,
+    aws_message: Option<String>,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync + 'static>,
 }
 
 impl SqsError {
-    fn new(operation: &'static str, err: &(dyn std::error::Error + 'static)) -> Self {
+    fn sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    where
+        E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        // Only an error answer carries metadata worth showing; for the others the chain says more.
+        let (code, aws_message) = match &err {
+            SdkError::ServiceError(_) => (
+                err.code().map(str::to_owned),
+                err.message().map(str::to_owned),
+            ),
+            _ => (None, None),
+        };
         SqsError {
             operation,
-            message: crate::errors::chain(err),
+            code,
+            aws_message,
+            source: Box::new(err),
+        }
+    }
+
+    fn build(operation: &'static str, err: BuildError) -> Self {
+        SqsError {
+            operation,
+            code: None,
+            aws_message: None,
+            source: Box::new(err),
+        }
+    }
+
+    /// The AWS error code (`AWS.SimpleQueueService.NonExistentQueue`, `RequestThrottled`, ...), when SQS
+    /// answered with an error.
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    fn detail(&self) -> String {
+        match (&self.code, &self.aws_message) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.clone(),
+            _ => crate::errors::chain(&*self.source),
         }
     }
 }
@@ -162,7 +205,7 @@ impl Queue {
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .send()
             .await
-            .map_err(|e| SqsError::new("ReceiveMessage", &e))?;
+            .map_err(|e| SqsError::sdk("ReceiveMessage", e))?;
         Ok(out
             .messages()
             .iter()
@@ -199,7 +242,7 @@ impl Queue {
                     .id(i.to_string())
                     .receipt_handle(*handle)
                     .build()
-                    .map_err(|e| SqsError::new("DeleteMessageBatch", &e))
+                    .map_err(|e| SqsError::build("DeleteMessageBatch", e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let out = self
@@ -209,7 +252,7 @@ impl Queue {
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| SqsError::new("DeleteMessageBatch", &e))?;
+            .map_err(|e| SqsError::sdk("DeleteMessageBatch", e))?;
         Ok(batch_outcome(
             receipt_handles.len(),
             out.successful().iter().map(|e| e.id()),
@@ -231,7 +274,7 @@ impl Queue {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| SqsError::new("ChangeMessageVisibility", &e))
+            .map_err(|e| SqsError::sdk("ChangeMessageVisibility", e))
     }
 
     /// Changes the visibility of up to 10 messages at once; returns the entries SQS refused or did not
@@ -249,7 +292,7 @@ impl Queue {
                     .receipt_handle(*handle)
                     .visibility_timeout(clamp_i32((*visibility).min(MAX_VISIBILITY).as_secs()))
                     .build()
-                    .map_err(|e| SqsError::new("ChangeMessageVisibilityBatch", &e))
+                    .map_err(|e| SqsError::build("ChangeMessageVisibilityBatch", e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let out = self
@@ -259,7 +302,7 @@ impl Queue {
             .set_entries(Some(batch))
             .send()
             .await
-            .map_err(|e| SqsError::new("ChangeMessageVisibilityBatch", &e))?;
+            .map_err(|e| SqsError::sdk("ChangeMessageVisibilityBatch", e))?;
         Ok(batch_outcome(
             entries.len(),
             out.successful().iter().map(|e| e.id()),
@@ -279,7 +322,7 @@ impl Queue {
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
             .send()
             .await
-            .map_err(|e| SqsError::new("GetQueueAttributes", &e))?;
+            .map_err(|e| SqsError::sdk("GetQueueAttributes", e))?;
         let get = |name: QueueAttributeName| {
             out.attributes()
                 .and_then(|a| a.get(&name))
@@ -302,7 +345,7 @@ impl Queue {
             .attribute_names(QueueAttributeName::RedrivePolicy)
             .send()
             .await
-            .map_err(|e| SqsError::new("GetQueueAttributes", &e))?;
+            .map_err(|e| SqsError::sdk("GetQueueAttributes", e))?;
         let Some(policy) = out
             .attributes()
             .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy))
@@ -319,7 +362,7 @@ impl Queue {
             .queue_owner_aws_account_id(account)
             .send()
             .await
-            .map_err(|e| SqsError::new("GetQueueUrl", &e))?;
+            .map_err(|e| SqsError::sdk("GetQueueUrl", e))?;
         Ok(out.queue_url().map(str::to_owned))
     }
 }
@@ -575,5 +618,50 @@ mod tests {
         assert_eq!(all, (0..10).collect::<Vec<_>>());
         assert_eq!(outcome.succeeded, vec![0, 7]);
         assert!(batch_outcome(0, [], &[refused("0", "A", true)]) == BatchOutcome::default());
+    }
+
+    type DeleteError = aws_sdk_sqs::operation::delete_message_batch::DeleteMessageBatchError;
+
+    #[test]
+    fn sqs_errors_show_the_aws_code_and_message_the_sdk_display_omits() {
+        let answer = DeleteError::generic(
+            aws_sdk_sqs::error::ErrorMetadata::builder()
+                .code("AWS.SimpleQueueService.NonExistentQueue")
+                .message("The specified queue does not exist.")
+                .build(),
+        );
+        let err = SqsError::sdk("DeleteMessageBatch", SdkError::service_error(answer, ()));
+        assert_eq!(
+            err.to_string(),
+            "SQS DeleteMessageBatch failed: AWS.SimpleQueueService.NonExistentQueue: The specified \
+             queue does not exist."
+        );
+        assert_eq!(err.code(), Some("AWS.SimpleQueueService.NonExistentQueue"));
+        // The SDK error survives as the source, so callers can still inspect it.
+        let source = std::error::Error::source(&err).expect("the SDK error is the source");
+        assert!(
+            source
+                .downcast_ref::<SdkError<DeleteError, ()>>()
+                .is_some_and(|e| matches!(e, SdkError::ServiceError(_))),
+            "{source:?}"
+        );
+    }
+
+    #[test]
+    fn sqs_errors_without_an_answer_walk_the_source_chain() {
+        let err = SqsError::sdk(
+            "ChangeMessageVisibility",
+            SdkError::<DeleteError, ()>::timeout_error(std::io::Error::other(
+                "operation attempt timeout reached",
+            )),
+        );
+        assert_eq!(
+            err.to_string(),
+            "SQS ChangeMessageVisibility failed: request has timed out: operation attempt timeout \
+             reached"
+        );
+        assert_eq!(err.code(), None);
+        // Printing the whole chain adds nothing the top line already said.
+        assert_eq!(crate::errors::chain(&err), err.to_string());
     }
 }
