@@ -172,3 +172,28 @@ fn run_with_a_bad_config_exits_64_before_polling() {
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("pollers"));
 }
+
+/// Asserts a rejected configuration: exit 64, the key (or position) named, the secret nowhere in the
+/// output.
+fn assert_refused_without_leaking(config: &str, env: &[(&str, &str)], names: &str, secret: &str) {
+    let (code, stdout, stderr) = check(config, env);
+    assert_eq!(code, Some(64), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(names),
+        "the error must name {names}: {stderr}"
+    );
+    assert!(
+        !stdout.contains(secret) && !stderr.contains(secret),
+        "the output leaked the secret:\n{stdout}{stderr}"
+    );
+}
+
+#[test]
+fn a_toml_syntax_error_shows_the_position_not_the_line() {
+    // An unclosed quote on a literal URL line: toml's own error text would quote the whole line.
+    let config = format!(
+        "queue_url = \"{QUEUE}\"\n\n[[destinations]]\nname = \"platform\"\ntype = \"slack\"\n\
+         url = \"https://hooks.slack.com/services/{SLACK_SECRET}\n"
+    );
+    assert_refused_without_leaking(&config, &[], "line 6, column", "CheckConfigSecret42");
+}

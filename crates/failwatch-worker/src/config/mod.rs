@@ -369,12 +369,34 @@ pub fn load(path: Option<&Path>, env: &dyn Env) -> Result<Config, ConfigError> {
 }
 
 /// Parses TOML text. Public so that tests and operator commands can check a file's syntax alone.
+///
+/// The error keeps the parser's message and the position, never toml's own `Display`: that quotes the
+/// offending source line, and an unclosed quote on a literal `url = "..."` line would print the webhook
+/// URL.
 pub fn parse_toml(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
-    text.parse::<toml::Table>()
-        .map_err(|err| ConfigError::Syntax {
+    text.parse::<toml::Table>().map_err(|err| {
+        let message = err.message().trim_end();
+        let message = match err.span() {
+            Some(span) => {
+                let (line, column) = line_and_column(text, span.start);
+                format!("line {line}, column {column}: {message}")
+            }
+            None => message.to_owned(),
+        };
+        ConfigError::Syntax {
             path: path.to_path_buf(),
-            message: err.to_string().trim_end().to_owned(),
-        })
+            message,
+        }
+    })
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
 }
 
 fn apply_overrides(table: &mut toml::Table, env: &dyn Env, problems: &mut Vec<Problem>) {

@@ -328,6 +328,28 @@ fn toml_syntax_errors_name_the_file() {
     assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
 }
 
+/// toml's own `Display` quotes the offending source line; an unclosed quote on a literal `url = "..."`
+/// line would print the webhook URL. Only the parser's message and the position may appear.
+#[test]
+fn toml_syntax_errors_never_quote_the_source_line() {
+    let text =
+        format!("{MINIMAL}\n[[destinations]]\nname = \"x\"\ntype = \"slack\"\nurl = \"{SLACK}\n");
+    let err = load_text(&text, &[("CHAT_URL", CHAT)]).unwrap_err();
+    let shown = err.to_string();
+    assert!(matches!(err, ConfigError::Syntax { .. }), "{shown}");
+    assert!(
+        !shown.contains("SLACKSECRET"),
+        "the error leaked the URL: {shown}"
+    );
+    assert!(
+        !shown.contains("hooks.slack.com"),
+        "the error quoted the line: {shown}"
+    );
+    // MINIMAL starts with an empty line, so the unclosed string is on line 12.
+    assert!(shown.contains("line 12, column "), "{shown}");
+    assert!(!shown.contains('\n'), "one line, no excerpt: {shown}");
+}
+
 #[test]
 fn zero_file_shortcut_takes_the_type_from_the_host() {
     for (url, kind) in [
