@@ -23,24 +23,51 @@ use time::OffsetDateTime;
 /// above that, and still end a call that hangs on a dead connection.
 const ATTEMPT_TIMEOUT_MARGIN: Duration = Duration::from_secs(15);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Every call but a receive answers in milliseconds when SQS is healthy, so it gets a short attempt
+/// timeout instead of the long poll's: a delete or visibility change that hangs for 35 s (and again on
+/// each SDK retry) would let the message's visibility lapse while the worker still believes it holds it.
+const SHORT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The bound on a short call including the SDK's retries and their backoff: two full attempts and part
+/// of a third.
+const SHORT_OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
 /// SQS accepts at most 10 entries per batch call and 10 messages per receive.
 pub const MAX_BATCH: usize = 10;
 /// The longest visibility timeout SQS accepts (12 hours).
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(43_200);
 
 /// Builds the SQS client for `queue_url`, with call timeouts that suit long polls of `wait_time_secs`.
+/// Calls other than ReceiveMessage override them with [`short_call`].
 pub async fn client(queue_url: &str, wait_time_secs: u32) -> Client {
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(
-            Duration::from_secs(wait_time_secs.into()) + ATTEMPT_TIMEOUT_MARGIN,
-        )
-        .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(long_poll_timeouts(wait_time_secs));
     if let Some(region) = region_of_queue_url(queue_url) {
         loader = loader.region(Region::new(region));
     }
     Client::new(&loader.load().await)
+}
+
+fn long_poll_timeouts(wait_time_secs: u32) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(
+            Duration::from_secs(wait_time_secs.into()) + ATTEMPT_TIMEOUT_MARGIN,
+        )
+        .build()
+}
+
+/// The per-operation override for every call but ReceiveMessage: short attempts, a bounded total.
+/// Apply it with `.customize().config_override(sqs::short_call())`.
+///
+/// An override's timeout settings replace the client's as a whole rather than field by field, so the
+/// connect timeout is repeated here.
+pub fn short_call() -> aws_sdk_sqs::config::Builder {
+    aws_sdk_sqs::config::Builder::new().timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(SHORT_ATTEMPT_TIMEOUT)
+            .operation_timeout(SHORT_OPERATION_TIMEOUT)
+            .build(),
+    )
 }
 
 /// The region named in an SQS queue URL's host, if any: `sqs.REGION.amazonaws.com[.cn]`, the legacy
@@ -250,6 +277,8 @@ impl Queue {
             .delete_message_batch()
             .queue_url(&self.url)
             .set_entries(Some(entries))
+            .customize()
+            .config_override(short_call())
             .send()
             .await
             .map_err(|e| SqsError::sdk("DeleteMessageBatch", e))?;
@@ -271,6 +300,8 @@ impl Queue {
             .queue_url(&self.url)
             .receipt_handle(receipt_handle)
             .visibility_timeout(clamp_i32(visibility.min(MAX_VISIBILITY).as_secs()))
+            .customize()
+            .config_override(short_call())
             .send()
             .await
             .map(|_| ())
@@ -300,6 +331,8 @@ impl Queue {
             .change_message_visibility_batch()
             .queue_url(&self.url)
             .set_entries(Some(batch))
+            .customize()
+            .config_override(short_call())
             .send()
             .await
             .map_err(|e| SqsError::sdk("ChangeMessageVisibilityBatch", e))?;
@@ -320,6 +353,8 @@ impl Queue {
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .customize()
+            .config_override(short_call())
             .send()
             .await
             .map_err(|e| SqsError::sdk("GetQueueAttributes", e))?;
@@ -343,6 +378,8 @@ impl Queue {
             .get_queue_attributes()
             .queue_url(&self.url)
             .attribute_names(QueueAttributeName::RedrivePolicy)
+            .customize()
+            .config_override(short_call())
             .send()
             .await
             .map_err(|e| SqsError::sdk("GetQueueAttributes", e))?;
@@ -360,6 +397,8 @@ impl Queue {
             .get_queue_url()
             .queue_name(name)
             .queue_owner_aws_account_id(account)
+            .customize()
+            .config_override(short_call())
             .send()
             .await
             .map_err(|e| SqsError::sdk("GetQueueUrl", e))?;
@@ -663,5 +702,45 @@ mod tests {
         assert_eq!(err.code(), None);
         // Printing the whole chain adds nothing the top line already said.
         assert_eq!(crate::errors::chain(&err), err.to_string());
+    }
+
+    /// A queue whose endpoint accepts connections and never answers, on a client configured exactly as
+    /// [`client`] configures its timeouts for a 20 s long poll.
+    fn silent_queue(listener: &std::net::TcpListener) -> Queue {
+        let config = aws_sdk_sqs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .endpoint_url(format!("http://{}", listener.local_addr().expect("bound")))
+            .timeout_config(long_poll_timeouts(20))
+            .build();
+        Queue::new(
+            Client::from_conf(config),
+            "http://127.0.0.1/123456789012/failwatch",
+        )
+    }
+
+    /// Finding 6 of the review: every call inherited the 35 s long-poll attempt timeout, retried, so a
+    /// hung delete could outlast the message's visibility timeout.
+    #[tokio::test]
+    async fn a_delete_on_a_silent_sqs_gives_up_within_the_short_call_bound() {
+        // The kernel completes the handshake for the backlog, so the request is sent and never answered.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind on loopback");
+        let queue = silent_queue(&listener);
+        let started = std::time::Instant::now();
+        let err = queue
+            .delete_batch(&["handle"])
+            .await
+            .expect_err("nothing answers");
+        let took = started.elapsed();
+        assert!(
+            took >= SHORT_ATTEMPT_TIMEOUT
+                && took < SHORT_OPERATION_TIMEOUT + Duration::from_secs(3),
+            "gave up after {took:?}: {err}"
+        );
+        assert!(err.to_string().contains("timed out"), "{err}");
+        assert_eq!(err.operation, "DeleteMessageBatch");
     }
 }

@@ -8,6 +8,9 @@
 //! default credential chain, the queue URL's region, and `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL` for
 //! emulators.
 //!
+//! Every call but ReceiveMessage runs with the worker's short per-call timeouts
+//! ([`crate::sqs::short_call`]) instead of the long-poll ones.
+//!
 //! Every error names the call and the queue, and carries the SDK error as its source; the AWS error code
 //! and message are pulled out of the SDK error because its `Display` alone says only "service error".
 
@@ -242,6 +245,8 @@ impl QueueAdmin {
             .get_queue_attributes()
             .queue_url(url)
             .attribute_names(QueueAttributeName::All)
+            .customize()
+            .config_override(crate::sqs::short_call())
             .send()
             .await
             .map_err(|e| AdminError::call("GetQueueAttributes", url, e))?;
@@ -289,6 +294,8 @@ impl QueueAdmin {
             .get_queue_url()
             .queue_name(name)
             .queue_owner_aws_account_id(account)
+            .customize()
+            .config_override(crate::sqs::short_call())
             .send()
             .await
             .map_err(|e| AdminError::call("GetQueueUrl", arn, e))?;
@@ -374,6 +381,8 @@ impl QueueAdmin {
             .change_message_visibility_batch()
             .queue_url(url)
             .set_entries(Some(entries))
+            .customize()
+            .config_override(crate::sqs::short_call())
             .send()
             .await
             .map_err(|e| AdminError::call("ChangeMessageVisibilityBatch", url, e))?;
@@ -430,6 +439,8 @@ impl QueueAdmin {
             .send_message_batch()
             .queue_url(url)
             .set_entries(Some(entries))
+            .customize()
+            .config_override(crate::sqs::short_call())
             .send()
             .await
             .map_err(|e| AdminError::call("SendMessageBatch", url, e))?;
@@ -465,6 +476,8 @@ impl QueueAdmin {
             .delete_message_batch()
             .queue_url(url)
             .set_entries(Some(entries))
+            .customize()
+            .config_override(crate::sqs::short_call())
             .send()
             .await
             .map_err(|e| AdminError::call("DeleteMessageBatch", url, e))?;
@@ -491,6 +504,8 @@ impl QueueAdmin {
             .set_max_number_of_messages_per_second(
                 max_per_second.map(|n| clamp_i32(n.min(MAX_NATIVE_RATE))),
             )
+            .customize()
+            .config_override(crate::sqs::short_call())
             .send()
             .await;
         match sent {
@@ -514,6 +529,8 @@ impl QueueAdmin {
             .list_message_move_tasks()
             .source_arn(source_arn)
             .max_results(10)
+            .customize()
+            .config_override(crate::sqs::short_call())
             .send()
             .await
             .map_err(|e| AdminError::call("ListMessageMoveTasks", source_arn, e))?;
