@@ -6,9 +6,12 @@
 //! than it can work on while their visibility timeout runs. The first receive of each poller does not
 //! wait (`WaitTimeSeconds` 0), so readiness is reached within one round trip; later ones long-poll.
 //!
-//! Shutdown has two stages. `soft_stop` (SIGTERM): pollers stop, running deliveries finish but start no
-//! new retry. `hard_stop` (the grace period is over): every message still being worked on is handed back
-//! with visibility 0 at once.
+//! Shutdown has two stages and one deadline. `soft_stop` (SIGTERM): pollers stop, running deliveries
+//! finish but start no new retry and no new paced attempt. `hard_stop`, `shutdown_grace_secs` after
+//! SIGTERM: every message still being worked on, and every long poll still open, is given up, and
+//! messages are handed back with visibility 0 at once. The grace period is counted from the signal, not
+//! from the end of the last long poll, so the whole worker stops within it (plus the hand-back calls)
+//! whatever it was doing — the orchestrator's SIGKILL comes on its own clock.
 
 pub mod dedup;
 mod deleter;
@@ -84,6 +87,7 @@ pub async fn consume(shared: Arc<Shared>) {
         usize::try_from(shared.config.max_in_flight).unwrap_or(1),
     ));
     let tracker = TaskTracker::new();
+    let deadline = tokio::spawn(hard_stop_after_grace(shared.clone()));
     let mut pollers = tokio::task::JoinSet::new();
     for index in 0..shared.config.pollers {
         pollers.spawn(poll(
@@ -107,17 +111,28 @@ pub async fn consume(shared: Arc<Shared>) {
             "stopped polling; finishing messages in flight"
         );
     }
-    if tokio::time::timeout(shared.config.shutdown_grace(), tracker.wait())
-        .await
-        .is_err()
-    {
+    let finished = tokio::select! {
+        () = tracker.wait() => true,
+        () = shared.hard_stop.cancelled() => false,
+    };
+    deadline.abort();
+    // Awaited so that its reference to `Shared` is gone when this returns: the caller relies on dropping
+    // the last one to stop the deleter.
+    let _ = deadline.await;
+    if !finished {
         tracing::warn!(
             remaining = tracker.len(),
             "shutdown grace period over; handing unfinished messages back to the queue"
         );
-        shared.hard_stop.cancel();
         tracker.wait().await;
     }
+}
+
+/// Cancels `hard_stop` once `shutdown_grace_secs` have passed since SIGTERM (`soft_stop`).
+async fn hard_stop_after_grace(shared: Arc<Shared>) {
+    shared.soft_stop.cancelled().await;
+    tokio::time::sleep(shared.config.shutdown_grace()).await;
+    shared.hard_stop.cancel();
 }
 
 async fn poll(shared: Arc<Shared>, semaphore: Arc<Semaphore>, tracker: TaskTracker, index: u32) {
@@ -186,19 +201,23 @@ async fn poll(shared: Arc<Shared>, semaphore: Arc<Semaphore>, tracker: TaskTrack
 /// Abandoning the poll instead would be quicker but not harmless: SQS may already be returning messages
 /// in its answer, and a dropped answer leaves them invisible for the whole visibility timeout — a
 /// minute of silence for alerts nobody is working on. The poll ends by itself within `wait_time_secs`
-/// (at most 20 s) and is bounded here by the grace period as well.
+/// (at most 20 s), and here also by what is left of the grace period that started at SIGTERM.
 async fn finish_poll_on_shutdown(
     shared: &Shared,
     receive: impl std::future::Future<Output = Result<Vec<crate::sqs::Received>, crate::sqs::SqsError>>,
     index: u32,
 ) {
-    let messages = match tokio::time::timeout(shared.config.shutdown_grace(), receive).await {
-        Ok(Ok(messages)) => messages,
-        Ok(Err(err)) => {
+    let received = tokio::select! {
+        received = receive => Some(received),
+        () = shared.hard_stop.cancelled() => None,
+    };
+    let messages = match received {
+        Some(Ok(messages)) => messages,
+        Some(Err(err)) => {
             tracing::debug!(poller = index, error = %err, "the last poll before shutdown failed");
             return;
         }
-        Err(_) => {
+        None => {
             tracing::warn!(
                 poller = index,
                 "the last poll did not end within the grace period; any message it was returning \

@@ -48,6 +48,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The shortest visibility a deferred message is handed back with, so a zero jitter draw cannot make
 /// SQS redeliver it in a hot loop.
 const MIN_HANDBACK: Duration = Duration::from_secs(1);
+/// How much of a rejecting service's answer is read: enough for any error text worth logging, and a
+/// bound on what a misbehaving endpoint can make the worker buffer.
+const ERROR_BODY_LIMIT: usize = 4096;
+/// Path segments and query values at least this long are treated as secrets when scrubbing an answer;
+/// shorter ones ("services", "v1", "webhookb2" aside) are structure, not keys.
+const SECRET_PART_MIN: usize = 8;
 
 /// The retry schedule and budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +149,21 @@ struct Target {
     url: SecretUrl,
     timeout: Duration,
     limiter: Limiter,
+    /// Set from a 429/503's `Retry-After`: no request to this destination, from any message, before this
+    /// instant.
+    not_before: Mutex<Option<Instant>>,
+}
+
+impl Target {
+    fn not_before(&self) -> Option<Instant> {
+        *self.not_before.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Holds every request to this destination until `until` (never shortening an earlier hold).
+    fn hold_until(&self, until: Instant) {
+        let mut not_before = self.not_before.lock().unwrap_or_else(|e| e.into_inner());
+        *not_before = Some(not_before.map_or(until, |held| held.max(until)));
+    }
 }
 
 /// Posts payloads to the configured destinations.
@@ -187,6 +208,7 @@ impl Deliverer {
                 url: post_url(d),
                 timeout: d.timeout(),
                 limiter: RateLimiter::direct_with_clock(quota(d), clock.clone()),
+                not_before: Mutex::new(None),
             })
             .collect();
         Ok(Deliverer {
@@ -223,7 +245,7 @@ impl Deliverer {
                     ::metrics::counter!(metrics::DELIVERY_RETRIES, "destination" => target.name.clone())
                         .increment(1);
                 }
-                self.attempt(target, payload)
+                self.attempt(target, payload, deadline, stop)
             },
             |failure, wait| {
                 tracing::info!(
@@ -261,8 +283,15 @@ impl Deliverer {
     }
 
     /// One paced HTTP attempt.
-    async fn attempt(&self, target: &Target, payload: &str) -> Result<(), Failure> {
-        pace(&target.limiter).await;
+    async fn attempt(
+        &self,
+        target: &Target,
+        payload: &str,
+        deadline: Instant,
+        stop: &CancellationToken,
+    ) -> Result<(), Failure> {
+        // Waiting for a turn is not an attempt: nothing is sent or counted.
+        pace(target, deadline, stop).await?;
         let sent = self
             .http
             .post(target.url.expose().clone())
@@ -280,11 +309,20 @@ impl Deliverer {
                 let body = if status.is_success() {
                     String::new()
                 } else {
-                    response.text().await.unwrap_or_default()
+                    read_start(response, ERROR_BODY_LIMIT).await
                 };
                 match Failure::from_response(status, &headers, &scrub(&body, &target.url)) {
                     None => Ok(()),
-                    Some(failure) => Err(failure),
+                    Some(failure) => {
+                        if let Some(asked) = failure.retry_after() {
+                            // Every message to this destination waits, not only this one: the service
+                            // asked the sender, not the message, to slow down.
+                            target.hold_until(
+                                Instant::now() + asked.min(self.policy.retry_after_max),
+                            );
+                        }
+                        Err(failure)
+                    }
                 }
             }
         };
@@ -352,12 +390,58 @@ where
     (result, attempts.load(Ordering::Relaxed), deferred)
 }
 
-/// Waits until the destination's token bucket allows one more request.
-async fn pace(limiter: &Limiter) {
-    while let Err(not_until) = limiter.check() {
-        let wait = not_until.wait_time_from(limiter.clock().now());
-        tokio::time::sleep(wait).await;
+/// Waits until the destination allows one more request: a `Retry-After` it sent has passed and its token
+/// bucket has a token.
+///
+/// A request that may go at once goes, even during shutdown (it is the "one last attempt"). A wait,
+/// however, never holds a message past a stop: once `stop` is cancelled the attempt is given up as
+/// [`Failure::Stopped`], so the message is handed back at once instead of queueing behind a paced
+/// backlog until the hard stop. A `Retry-After` hold that ends after the message's `deadline` gives up
+/// at once as a rate limit of the remaining hold, which defers the message by that much.
+async fn pace(target: &Target, deadline: Instant, stop: &CancellationToken) -> Result<(), Failure> {
+    loop {
+        let now = Instant::now();
+        if let Some(not_before) = target.not_before().filter(|t| *t > now) {
+            if stop.is_cancelled() {
+                return Err(Failure::Stopped);
+            }
+            if not_before > deadline {
+                return Err(Failure::RateLimited {
+                    retry_after: Some(not_before - now),
+                });
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(not_before) => continue,
+                () = stop.cancelled() => return Err(Failure::Stopped),
+            }
+        }
+        let Err(not_until) = target.limiter.check() else {
+            return Ok(());
+        };
+        if stop.is_cancelled() {
+            return Err(Failure::Stopped);
+        }
+        let wait = not_until.wait_time_from(target.limiter.clock().now());
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = stop.cancelled() => return Err(Failure::Stopped),
+        }
     }
+}
+
+/// Reads at most `limit` bytes of a response body, chunk by chunk, and drops the rest.
+async fn read_start(mut response: reqwest::Response, limit: usize) -> String {
+    let mut start = Vec::new();
+    while start.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(limit - start.len());
+                start.extend_from_slice(&chunk[..take]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&start).into_owned()
 }
 
 fn quota(d: &Destination) -> Quota {
@@ -383,16 +467,77 @@ fn post_url(d: &Destination) -> SecretUrl {
     SecretUrl::new(url)
 }
 
-/// Removes the webhook's path and query from a service's answer, in case it echoes the request back.
+/// Removes every secret part of the webhook URL from a service's answer, in case it echoes the request
+/// back: the whole URL, its path and query, and each path segment and query value long enough to be a
+/// key or token, as sent, percent-decoded and fully percent-encoded (Teams' `sig=` is percent-encoded in
+/// the URL but may come back decoded; its path's `@` may come back as `%40`).
 fn scrub(body: &str, url: &SecretUrl) -> String {
     let url = url.expose();
-    let mut out = body.replace(url.as_str(), "****");
-    for secret in [url.path(), url.query().unwrap_or("")] {
-        if secret.len() > 1 {
-            out = out.replace(secret, "****");
+    let mut secrets: Vec<String> = vec![url.as_str().to_owned(), url.path().to_owned()];
+    secrets.extend(url.query().map(str::to_owned));
+    let segments = url.path_segments().into_iter().flatten();
+    let values = url
+        .query()
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter_map(|pair| pair.split_once('=').map(|(_, value)| value));
+    for part in segments.chain(values) {
+        if part.len() >= SECRET_PART_MIN {
+            let decoded = percent_decode(part);
+            secrets.push(percent_encode(&decoded));
+            secrets.push(part.to_owned());
+            secrets.push(decoded);
+        }
+    }
+    // Longest first, so a part never leaves the rest of a longer secret behind.
+    secrets.retain(|s| s.len() > 1);
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    let mut out = body.to_owned();
+    for secret in &secrets {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "****");
         }
     }
     out
+}
+
+/// Percent-encodes every byte of `text` but RFC 3986's unreserved characters, with upper-case hex.
+fn percent_encode(text: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// Percent-decodes `part` (and `+` as a space, as query strings use it), lossily.
+fn percent_decode(part: &str) -> String {
+    let bytes = part.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

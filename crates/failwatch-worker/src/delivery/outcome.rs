@@ -36,6 +36,9 @@ pub enum Failure {
     Rejected { status: u16, detail: String },
     /// The request could not be built (e.g. the payload could not be sent at all).
     Invalid { error: String },
+    /// Not attempted: shutdown began while the attempt waited for its turn (pacing or a Retry-After).
+    /// Transient, so the message is handed back for another worker.
+    Stopped,
 }
 
 impl Failure {
@@ -94,6 +97,7 @@ impl Failure {
             Failure::Timeout { .. } => "timeout",
             Failure::Network { .. } => "network",
             Failure::Rejected { .. } | Failure::Invalid { .. } => "client_error",
+            Failure::Stopped => "shutdown",
         }
     }
 }
@@ -114,6 +118,7 @@ impl fmt::Display for Failure {
             }
             Failure::Rejected { status, detail } => write!(f, "HTTP {status} rejected: {detail}"),
             Failure::Invalid { error } => write!(f, "request could not be sent: {error}"),
+            Failure::Stopped => f.write_str("not attempted: shutting down"),
         }
     }
 }

@@ -200,22 +200,38 @@ async fn shutdown_cuts_a_backoff_wait_short() {
     assert_eq!(started.elapsed(), Duration::from_secs(1));
 }
 
+fn target(rate: f64, burst: u32) -> Target {
+    let destination = destination("http://127.0.0.1:9/x", DestinationKind::Slack, rate, burst);
+    Target {
+        name: destination.name.clone(),
+        kind: destination.kind,
+        url: destination.url.clone(),
+        timeout: destination.timeout(),
+        limiter: RateLimiter::direct_with_clock(
+            quota(&destination),
+            TokioClock {
+                origin: Instant::now(),
+            },
+        ),
+        not_before: Mutex::new(None),
+    }
+}
+
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(3600)
+}
+
 #[tokio::test(start_paused = true)]
 async fn pacing_spends_the_burst_then_one_token_per_period() {
-    let destination = destination("http://127.0.0.1:9/x", DestinationKind::Slack, 2.0, 3);
-    let limiter = RateLimiter::direct_with_clock(
-        quota(&destination),
-        TokioClock {
-            origin: Instant::now(),
-        },
-    );
+    let target = target(2.0, 3);
+    let stop = CancellationToken::new();
     let started = Instant::now();
     for _ in 0..3 {
-        pace(&limiter).await;
+        pace(&target, far(), &stop).await.unwrap();
     }
     assert_eq!(started.elapsed(), Duration::ZERO, "the burst is immediate");
     for _ in 0..4 {
-        pace(&limiter).await;
+        pace(&target, far(), &stop).await.unwrap();
     }
     // Four more at two per second.
     let elapsed = started.elapsed();
@@ -223,6 +239,78 @@ async fn pacing_spends_the_burst_then_one_token_per_period() {
         elapsed >= Duration::from_millis(1990) && elapsed <= Duration::from_millis(2010),
         "{elapsed:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn pacing_never_holds_a_message_past_a_stop() {
+    // One request every ten seconds: a backlog would wait minutes for its turn.
+    let target = target(0.1, 1);
+    let stop = CancellationToken::new();
+    pace(&target, far(), &stop).await.unwrap();
+    let started = Instant::now();
+    let stopper = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stop.cancel();
+        })
+    };
+    assert_eq!(pace(&target, far(), &stop).await, Err(Failure::Stopped));
+    assert_eq!(started.elapsed(), Duration::from_millis(300));
+    stopper.await.unwrap();
+    // A wait that has not started is not started at all.
+    assert_eq!(pace(&target, far(), &stop).await, Err(Failure::Stopped));
+    assert_eq!(started.elapsed(), Duration::from_millis(300));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_that_may_go_at_once_still_goes_during_shutdown() {
+    let target = target(1.0, 1);
+    let stop = CancellationToken::new();
+    stop.cancel();
+    assert_eq!(pace(&target, far(), &stop).await, Ok(()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_holds_every_message_to_the_destination() {
+    let target = target(1000.0, 1000);
+    let stop = CancellationToken::new();
+    let started = Instant::now();
+    target.hold_until(started + Duration::from_secs(3));
+    // An earlier hold never shortens a later one.
+    target.hold_until(started + Duration::from_secs(1));
+    // A message whose deadline the hold overruns gives up at once, deferred by the rest of the hold.
+    assert_eq!(
+        pace(&target, started + Duration::from_secs(2), &stop).await,
+        Err(Failure::RateLimited {
+            retry_after: Some(Duration::from_secs(3))
+        })
+    );
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    // Any other message waits the hold out.
+    pace(&target, far(), &stop).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+    // Then the destination is free again.
+    pace(&target, far(), &stop).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_hold_ends_early_for_a_stop() {
+    let target = target(1000.0, 1000);
+    let stop = CancellationToken::new();
+    let started = Instant::now();
+    target.hold_until(started + Duration::from_secs(30));
+    let stopper = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            stop.cancel();
+        })
+    };
+    assert_eq!(pace(&target, far(), &stop).await, Err(Failure::Stopped));
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
+    stopper.await.unwrap();
 }
 
 #[test]
@@ -412,4 +500,161 @@ async fn connection_errors_are_transient_and_never_show_the_url() {
     assert!(matches!(failure, Failure::Network { .. }), "{failure:?}");
     let shown = format!("{failure} {failure:?} {delivery:?} {d:?}");
     assert!(!shown.contains("SECRET"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_retry_after_from_one_message_holds_the_next_message_too() {
+    let (rx, url) = receiver(vec![(429, Some("1"), Duration::ZERO)]).await;
+    let d = deliverer(&url, DestinationKind::Slack, 5);
+    let started = std::time::Instant::now();
+    // The first message has no budget left for the wait, so it is deferred by it.
+    let first = deliver(&d, 0).await;
+    assert!(
+        matches!(&first, Delivery::Deferred { retry_in, .. } if *retry_in >= Duration::from_secs(1)),
+        "{first:?}"
+    );
+    // The second message waits out the destination's Retry-After before its own first request.
+    let second = deliver(&d, 5).await;
+    assert!(
+        matches!(second, Delivery::Delivered { attempts: 1, .. }),
+        "{second:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "the second message posted {:?} after a Retry-After of 1 s",
+        started.elapsed()
+    );
+    assert_eq!(rx.seen.lock().unwrap().len(), 2);
+}
+
+const TEAMS_LIKE: &str =
+    "/webhookb2/0123abcd-tenant@9876fedc/IncomingWebhook/SEGMENTSECRET42/guid-0042";
+
+#[test]
+fn scrub_removes_every_secret_part_raw_and_decoded() {
+    let url = SecretUrl::new(
+        Url::parse(&format!(
+            "https://example.webhook.office.com{TEAMS_LIKE}?api-version=1&sig=Sig%2BSECRET%3D%3Dvalue&key=KEYSECRET123"
+        ))
+        .unwrap(),
+    );
+    let echoed = [
+        url.expose().as_str().to_owned(),
+        TEAMS_LIKE.to_owned(),
+        "api-version=1&sig=Sig%2BSECRET%3D%3Dvalue&key=KEYSECRET123".to_owned(),
+        "bad signature Sig%2BSECRET%3D%3Dvalue".to_owned(),
+        "bad signature Sig+SECRET==value".to_owned(),
+        "unknown key KEYSECRET123".to_owned(),
+        "no such webhook SEGMENTSECRET42".to_owned(),
+        "tenant 0123abcd-tenant@9876fedc".to_owned(),
+        "tenant 0123abcd-tenant%409876fedc".to_owned(),
+    ];
+    for body in echoed {
+        let scrubbed = scrub(&body, &url);
+        for secret in ["SECRET", "0123abcd", "9876fedc"] {
+            assert!(!scrubbed.contains(secret), "{body} -> {scrubbed}");
+        }
+    }
+    // Short, structural parts survive, so the text stays readable.
+    assert_eq!(
+        scrub("api-version=1 invalid", &url),
+        "api-version=1 invalid"
+    );
+}
+
+#[test]
+fn percent_decoding_is_lenient() {
+    assert_eq!(percent_decode("a%2Bb%3d+c"), "a+b= c");
+    assert_eq!(percent_decode("100%"), "100%");
+    assert_eq!(percent_decode("%zz%4"), "%zz%4");
+}
+
+/// A receiver that rejects every request with an answer quoting the request's URL in several forms.
+async fn echoing_receiver() -> String {
+    async fn echo(uri: axum::http::Uri) -> impl IntoResponse {
+        let path = uri.path().to_owned();
+        let query = uri.query().unwrap_or_default().to_owned();
+        let decoded: Vec<String> = Url::parse(&format!("http://x/?{query}"))
+            .unwrap()
+            .query_pairs()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let segments: Vec<&str> = path.split('/').collect();
+        (
+            AxumStatus::FORBIDDEN,
+            format!(
+                "forbidden: path {path} query {query} decoded {} segments {}",
+                decoded.join(" "),
+                segments.join(" ")
+            ),
+        )
+    }
+    let app = axum::Router::new().fallback(echo);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_rejection_echoing_the_token_never_shows_it() {
+    let base = echoing_receiver().await;
+    let d = deliverer(
+        &format!("{base}{TEAMS_LIKE}?api-version=1&sig=Sig%2BSECRET%3D%3Dvalue"),
+        DestinationKind::Teams,
+        5,
+    );
+    let delivery = deliver(&d, 5).await;
+    let Delivery::Rejected { failure } = &delivery else {
+        panic!("{delivery:?}")
+    };
+    let shown = format!("{failure} {failure:?} {delivery:?}");
+    assert!(shown.contains("HTTP 403 rejected: forbidden"), "{shown}");
+    for secret in ["SECRET", "0123abcd", "9876fedc"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}
+
+/// A rejecting service whose answer never ends: only reading a bounded start of it gives a result
+/// within the destination's timeout.
+#[tokio::test]
+async fn only_the_start_of_an_error_answer_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 4096];
+        let _ = socket.read(&mut request).await;
+        let head = "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n";
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        let chunk = format!("{:x}\r\n{}\r\n", 1024, "x".repeat(1024));
+        // Bounded: ten seconds of answer at most, far past the one-second timeout.
+        for _ in 0..10_000 {
+            if socket.write_all(chunk.as_bytes()).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    let d = deliverer(&format!("http://{addr}/hook"), DestinationKind::Webhook, 5);
+    let started = std::time::Instant::now();
+    let delivery = deliver(&d, 5).await;
+    // Reading on until the destination's one-second timeout would also end the read; the bound ends it
+    // after the first few kilobytes.
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+    let Delivery::Rejected { failure } = &delivery else {
+        panic!("{delivery:?}")
+    };
+    assert!(
+        failure.to_string().starts_with("HTTP 400 rejected: xxx"),
+        "{failure}"
+    );
+    server.abort();
 }
