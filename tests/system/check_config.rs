@@ -197,3 +197,23 @@ fn a_toml_syntax_error_shows_the_position_not_the_line() {
     );
     assert_refused_without_leaking(&config, &[], "line 6, column", "CheckConfigSecret42");
 }
+
+#[test]
+fn a_url_where_a_variable_name_belongs_is_refused_without_showing_it() {
+    let url = slack_url();
+    let base = valid_config();
+    let config = base.replace("url_env = \"SLACK_URL\"", &format!("url_env = \"{url}\""));
+    assert_refused_without_leaking(
+        &config,
+        &[("SLACK_URL", &url)],
+        "destinations[0].url_env: must name an environment variable (value not shown)",
+        "CheckConfigSecret42",
+    );
+    let config = base.replace("url_env = \"SLACK_URL\"", &format!("url_file = \"{url}\""));
+    assert_refused_without_leaking(
+        &config,
+        &[],
+        "destinations[0].url_file",
+        "CheckConfigSecret42",
+    );
+}

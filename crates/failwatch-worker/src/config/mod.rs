@@ -745,6 +745,16 @@ fn validate_destinations(
                 "exactly one of url_env, url_file and url is required",
             );
             None
+        } else if let Some(var) = &d.url_env
+            && !is_variable_name(var)
+        {
+            // Most often the webhook URL itself, written where its variable's name belongs: naming the
+            // key is enough, repeating the value would print the secret.
+            c.problem(
+                at("url_env"),
+                "must name an environment variable (value not shown)",
+            );
+            None
         } else if let Some(var) = &d.url_env {
             url_key = at("url_env");
             match env.get(var) {
@@ -758,11 +768,24 @@ fn validate_destinations(
                 }
                 Some(v) => Some((v.trim().to_owned(), format!("env:{var}"))),
             }
+        } else if let Some(path) = &d.url_file
+            && looks_like_url(&path.to_string_lossy())
+        {
+            c.problem(
+                at("url_file"),
+                "must be the path of a file holding the URL, not the URL (value not shown)",
+            );
+            None
         } else if let Some(path) = &d.url_file {
             url_key = at("url_file");
             match std::fs::read_to_string(path) {
+                // Only the error's kind: an `io::Error` never carries the file's bytes today, but this
+                // message must not depend on that.
                 Err(err) => {
-                    c.problem(&url_key, format!("cannot read {}: {err}", path.display()));
+                    c.problem(
+                        &url_key,
+                        format!("cannot read {}: {}", path.display(), io_reason(&err)),
+                    );
                     None
                 }
                 Ok(v) if v.trim().is_empty() => {
@@ -819,6 +842,29 @@ fn validate_destinations(
         }
     }
     out
+}
+
+/// Whether `text` can be an environment variable's name (the POSIX portable set).
+fn is_variable_name(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Whether a `url_file` value is really a URL (`https://...`, also `https:host/...`, any case).
+fn looks_like_url(text: &str) -> bool {
+    text.contains("://")
+        || Url::parse(text.trim()).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+}
+
+/// Why a file could not be read, without the OS's text where it could carry more than the reason.
+fn io_reason(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::InvalidData => "not valid UTF-8 text".to_owned(),
+        _ => err.to_string(),
+    }
 }
 
 /// Checks a webhook URL without ever putting it into a message: only its scheme and host, which are not

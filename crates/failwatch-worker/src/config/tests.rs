@@ -161,6 +161,69 @@ fn a_missing_url_variable_names_the_key_and_the_variable() {
     );
 }
 
+/// A common mistake is putting the webhook URL itself where the variable's name belongs; the error must
+/// say so without repeating the value.
+#[test]
+fn url_env_holding_a_url_is_refused_without_showing_it() {
+    for value in [
+        SLACK,
+        "hooks.slack.com/services/T000/B000/SLACKSECRET",
+        "SLACK SECRET",
+        "9SLACKSECRET",
+    ] {
+        let text = MINIMAL.replace("url_env = \"CHAT_URL\"", &format!("url_env = {value:?}"));
+        let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+        assert_eq!(
+            p,
+            vec!["destinations[0].url_env: must name an environment variable (value not shown)"],
+            "{value}"
+        );
+    }
+}
+
+#[test]
+fn url_file_holding_a_url_is_refused_without_showing_it() {
+    for value in [
+        SLACK,
+        "HTTPS://hooks.slack.com/services/T000/B000/SLACKSECRET",
+        "https:hooks.slack.com/SLACKSECRET",
+    ] {
+        let text = MINIMAL.replace("url_env = \"CHAT_URL\"", &format!("url_file = {value:?}"));
+        let p = problems(load_text(&text, &[]));
+        assert_eq!(
+            p,
+            vec![
+                "destinations[0].url_file: must be the path of a file holding the URL, not the URL (value not shown)"
+            ],
+            "{value}"
+        );
+    }
+}
+
+/// A mounted file that is not valid UTF-8, or holds something that is not a URL, is refused without
+/// echoing what it holds.
+#[test]
+fn url_file_contents_are_never_echoed() {
+    let mut binary = tempfile::NamedTempFile::new().unwrap();
+    binary
+        .write_all(b"https://hooks.slack.com/SLACKSECRET\xff\xfe")
+        .unwrap();
+    let mut garbage = tempfile::NamedTempFile::new().unwrap();
+    garbage.write_all(b"SLACKSECRET not a url").unwrap();
+    for file in [&binary, &garbage] {
+        let text = MINIMAL.replace(
+            "url_env = \"CHAT_URL\"",
+            &format!("url_file = {:?}", file.path().display().to_string()),
+        );
+        let p = problems(load_text(&text, &[]));
+        assert!(p[0].starts_with("destinations[0].url_file: "), "{p:?}");
+        assert!(
+            !p[0].contains("SLACKSECRET"),
+            "the error leaked the file: {p:?}"
+        );
+    }
+}
+
 #[test]
 fn plain_http_is_only_for_loopback() {
     for ok in [
