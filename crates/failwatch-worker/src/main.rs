@@ -112,16 +112,16 @@ fn run_command(args: &ConfigArgs) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let recorder = metrics::recorder().context("building the metrics recorder")?;
-        let handle = recorder.handle();
-        ::metrics::set_global_recorder(recorder).context("installing the metrics recorder")?;
-        metrics::describe();
-        let sqs = sqs::client(&config.queue_url, config.wait_time_secs).await;
+        // Signal handlers go in before anything that can be slow (the SDK's region lookup can wait on
+        // IMDS): until they are installed SIGTERM keeps its default action, and a pod stopped during
+        // start-up would die with 143 instead of exiting 0.
         let shutdown = CancellationToken::new();
-        tokio::spawn(watch_signals(shutdown.clone()));
-        failwatch_worker::run(config, sqs, handle, shutdown)
-            .await
-            .map_err(anyhow::Error::from)
+        let watcher = watch_signals(shutdown.clone());
+        let result = start_and_run(config, shutdown).await;
+        // The watcher is still waiting when the worker stopped on its own; it owns nothing to flush.
+        watcher.abort();
+        let _ = watcher.await;
+        result
     });
     match result {
         Ok(()) => ExitCode::from(exit::OK),
@@ -132,30 +132,56 @@ fn run_command(args: &ConfigArgs) -> ExitCode {
     }
 }
 
-/// Cancels `shutdown` on the first SIGTERM or SIGINT (Ctrl-C).
-async fn watch_signals(shutdown: CancellationToken) {
+/// Builds the clients and runs the worker until `shutdown`; a shutdown that arrives while the clients
+/// are still being built ends start-up at once, successfully.
+async fn start_and_run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let recorder = metrics::recorder().context("building the metrics recorder")?;
+    let handle = recorder.handle();
+    ::metrics::set_global_recorder(recorder).context("installing the metrics recorder")?;
+    metrics::describe();
+    let sqs = tokio::select! {
+        sqs = sqs::client(&config.queue_url, config.wait_time_secs) => sqs,
+        () = shutdown.cancelled() => {
+            tracing::info!("stopped during start-up");
+            return Ok(());
+        }
+    };
+    failwatch_worker::run(config, sqs, handle, shutdown)
+        .await
+        .map_err(anyhow::Error::from)
+}
+
+/// Installs the SIGTERM and SIGINT handlers now, before returning, and spawns the task that cancels
+/// `shutdown` on the first of them.
+fn watch_signals(shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (
+        let handlers = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!(signal = "SIGTERM", "signal received"),
-                    _ = int.recv() => tracing::info!(signal = "SIGINT", "signal received"),
+        );
+        tokio::spawn(async move {
+            match handlers {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => tracing::info!(signal = "SIGTERM", "signal received"),
+                        _ = int.recv() => tracing::info!(signal = "SIGINT", "signal received"),
+                    }
+                }
+                (Err(err), _) | (_, Err(err)) => {
+                    tracing::error!(error = %err, "cannot listen for signals; only Ctrl-C will stop the worker");
+                    let _ = tokio::signal::ctrl_c().await;
                 }
             }
-            (Err(err), _) | (_, Err(err)) => {
-                tracing::error!(error = %err, "cannot listen for signals; only Ctrl-C will stop the worker");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+            shutdown.cancel();
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            shutdown.cancel();
+        })
     }
-    shutdown.cancel();
 }
