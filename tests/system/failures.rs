@@ -43,7 +43,7 @@ async fn a_receiver_failing_forever_sends_every_alerting_message_to_the_dlq() {
         .default_reply("webhook", Reply::Status(500));
     let mut config = scenario.config(&["webhook"]);
     config.retry_budget_secs = 1;
-    config.visibility_timeout_secs = 3;
+    config.visibility_timeout_secs = 5;
     scenario.start(&config).await;
 
     let tasks: Vec<String> = (0..3).map(|n| task_id(20, n)).collect();
@@ -171,7 +171,7 @@ async fn a_permanent_client_error_goes_to_the_dlq_without_hammering() {
         .receiver
         .default_reply("webhook", Reply::Status(404));
     let mut config = scenario.config(&["webhook"]);
-    config.visibility_timeout_secs = 3;
+    config.visibility_timeout_secs = 5;
     scenario.start(&config).await;
 
     let tasks: Vec<String> = (0..2).map(|n| task_id(22, n)).collect();
@@ -232,7 +232,7 @@ async fn a_permanent_client_error_goes_to_the_dlq_without_hammering() {
 async fn malformed_bodies_go_to_the_dlq_while_good_messages_flow() {
     let mut scenario = Scenario::new("malformed", 2).await;
     let mut config = scenario.config(&["webhook"]);
-    config.visibility_timeout_secs = 3;
+    config.visibility_timeout_secs = 5;
     scenario.start(&config).await;
 
     let malformed = malformed_bodies();
@@ -383,4 +383,80 @@ async fn readiness_fails_when_the_queue_cannot_be_polled_and_health_stays_up() {
     let (status, logs) = worker.terminate(Duration::from_secs(30)).await;
     assert!(status.success(), "exit status {status}");
     assert_no_secrets(&logs, &scenario.secrets);
+}
+
+/// An alert routed to two destinations, one of which rejects it for good with an answer that quotes its
+/// secret URL: the healthy destination gets it exactly once, across every receive of every duplicate
+/// message carrying it (each with its own message id), until they all reach the DLQ; the rejecting
+/// service's echo of the secret never reaches the logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_that_accepted_an_alert_never_gets_it_again_from_a_retry_or_a_duplicate() {
+    let max_receive_count = 2;
+    let mut scenario = Scenario::new("partial", max_receive_count).await;
+    scenario.receiver.default_reply("webhook", Reply::Echo(404));
+    let config = scenario.config(&["slack", "webhook"]);
+    scenario.start(&config).await;
+
+    let task = task_id(23, 1);
+    // EventBridge delivering one STOPPED event twice, and SQS delivering one body twice: four messages,
+    // four message ids, one alert.
+    scenario
+        .emulator
+        .put_events(&[failed_task(&task), failed_task(&task)])
+        .await;
+    let body = failed_task(&task).sqs_body("5b2e0d1c-partial-body");
+    scenario
+        .emulator
+        .send_bodies(&scenario.pipeline.queue_url, &[body.clone(), body])
+        .await;
+
+    scenario
+        .emulator
+        .wait_depth(&scenario.pipeline.dlq_url, 4, LIMIT)
+        .await;
+    scenario
+        .emulator
+        .wait_depth(&scenario.pipeline.queue_url, 0, LIMIT)
+        .await;
+    let finished = scenario.stop_worker().await;
+
+    let slack: Vec<String> = scenario
+        .receiver
+        .requests()
+        .iter()
+        .filter(|request| request.service == "slack")
+        .map(|request| request.body.to_string())
+        .collect();
+    assert_eq!(
+        slack.len(),
+        1,
+        "the healthy destination was posted to again: {slack:?}"
+    );
+    // Every receive of every message tried the rejecting destination once (rejections are not retried
+    // in process).
+    let rejected = scenario
+        .receiver
+        .requests()
+        .iter()
+        .filter(|request| request.service == "webhook")
+        .count();
+    assert_eq!(rejected, 4 * max_receive_count as usize);
+    assert!(
+        finished
+            .logs
+            .iter()
+            .any(|line| line.contains("no such webhook ****")),
+        "the rejection's text is logged, scrubbed; logs:\n{}",
+        finished.logs.join("\n")
+    );
+    assert_no_secrets(&finished.logs, &scenario.secrets);
+    let m = &finished.metrics;
+    assert_eq!(
+        metric(
+            m,
+            "failwatch_deliveries_total",
+            &[("destination", "slack"), ("result", "delivered")]
+        ),
+        1.0
+    );
 }

@@ -33,6 +33,7 @@ pub mod defaults {
     pub const MAX_IN_FLIGHT: u32 = 64;
     pub const WAIT_TIME_SECS: u32 = 20;
     pub const VISIBILITY_TIMEOUT_SECS: u32 = 60;
+    pub const MIN_VISIBILITY_TIMEOUT_SECS: u32 = 5;
     pub const RETRY_BUDGET_SECS: u32 = 30;
     pub const SHUTDOWN_GRACE_SECS: u32 = 20;
     pub const DEDUP_TTL_SECS: u64 = 3600;
@@ -553,11 +554,13 @@ fn validate(raw: RawConfig, from_file: bool, env: &dyn Env) -> Result<Config, Co
         raw.wait_time_secs.unwrap_or(defaults::WAIT_TIME_SECS),
         0..=20,
     );
+    // The heartbeat extends a message's visibility at most once a second and needs a few seconds of
+    // margin for the SQS round trip, so below five seconds a message in flight could reappear.
     let visibility_timeout_secs = c.range(
         "visibility_timeout_secs",
         raw.visibility_timeout_secs
             .unwrap_or(defaults::VISIBILITY_TIMEOUT_SECS),
-        1..=43_200,
+        defaults::MIN_VISIBILITY_TIMEOUT_SECS..=43_200,
     );
     let retry_budget_secs = c.range(
         "retry_budget_secs",

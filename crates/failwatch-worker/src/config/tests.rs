@@ -344,6 +344,25 @@ fn ranges_are_checked_and_all_problems_reported_together() {
     assert!(keys.contains(&"visibility_timeout_secs"), "{p:?}");
 }
 
+/// The visibility heartbeat extends at most once a second, so a shorter timeout than a few seconds could
+/// not keep a message in flight invisible.
+#[test]
+fn visibility_timeout_is_at_least_five_seconds() {
+    let with = |secs: u32| {
+        MINIMAL.replace(
+            "queue_url",
+            &format!("retry_budget_secs = 0\nvisibility_timeout_secs = {secs}\nqueue_url"),
+        )
+    };
+    for secs in [1, 4] {
+        let p = problems(load_text(&with(secs), &[("CHAT_URL", CHAT)]));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("visibility_timeout_secs: "), "{p:?}");
+    }
+    let config = load_text(&with(5), &[("CHAT_URL", CHAT)]).unwrap();
+    assert_eq!(config.visibility_timeout_secs, 5);
+}
+
 #[test]
 fn environment_overrides_top_level_scalars() {
     let config = load_text(
