@@ -36,6 +36,9 @@ pub(crate) enum Reply {
     Slow(Duration),
     /// Closes the connection without answering.
     Reset,
+    /// Answers with this (error) status and a text that quotes the request's secret URL parts: the
+    /// whole secret path, and its first segment alone, as some services name "the webhook" in errors.
+    Echo(u16),
 }
 
 /// One request as the receiver saw it.
@@ -204,6 +207,7 @@ async fn handle(
             Value::String(String::from_utf8_lossy(&body).into_owned())
         }
     };
+    let echoed_path = secret_path.clone();
     let index = {
         let mut requests = shared.requests.lock().expect("requests lock");
         requests.push(Request {
@@ -242,6 +246,14 @@ async fn handle(
         // so the client sees the connection close mid-request. `resume_unwind` skips the panic hook, so
         // nothing is printed.
         Reply::Reset => std::panic::resume_unwind(Box::new("scripted connection reset")),
+        Reply::Echo(code) => {
+            let first = echoed_path.split('/').next().unwrap_or_default();
+            (
+                StatusCode::from_u16(code).expect("scripted status"),
+                format!("no such webhook {first} (request to {echoed_path})"),
+            )
+                .into_response()
+        }
     }
 }
 

@@ -6,9 +6,13 @@
 //!   delivery is retried rather than suppressed. Two messages with the same key that are worked on at
 //!   once (DEPROVISIONING and STOPPED in one batch) are serialised by a per-key lock, so the second sees
 //!   the first's outcome instead of racing it.
-//! - **Deliveries** by message id and destination: when a message routed to several destinations is
-//!   retried, the destinations that already accepted it are skipped. This is best effort within one
-//!   worker process: a message redelivered to another worker (or after a restart) may repeat a post.
+//! - **Deliveries** by `dedup_key` and destination: when an alert routed to several destinations is
+//!   retried, the destinations that already accepted it are skipped — whether the retry is the same SQS
+//!   message received again or another message carrying the same alert (an EventBridge or SQS duplicate,
+//!   or a DLQ redrive, which gets a new message id). It is written under the same per-key lock as the
+//!   alert memory, and lives as long, so it never suppresses an alert the alert memory would let through.
+//!   This is best effort within one worker process: an alert picked up by another worker (or after a
+//!   restart) may repeat a post.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -18,10 +22,9 @@ use std::time::{Duration, Instant};
 use failwatch_core::Deduper;
 use tokio::sync::OwnedMutexGuard;
 
-/// How many (message, destination) successes are remembered, and for how long. A message is retried at
-/// most `maxReceiveCount` times within minutes to hours; these bound memory, not correctness.
-const DELIVERED_CAPACITY: NonZeroUsize = NonZeroUsize::new(100_000).expect("non-zero");
-const DELIVERED_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How many (alert, destination) successes are remembered per remembered alert: an alert usually goes
+/// to one or two destinations; this bounds memory, not correctness.
+const DELIVERED_PER_ALERT: NonZeroUsize = NonZeroUsize::new(4).expect("non-zero");
 
 /// The worker's de-duplication state.
 #[derive(Debug)]
@@ -58,7 +61,11 @@ impl Dedup {
     pub fn new(capacity: NonZeroUsize, ttl: Duration) -> Self {
         Dedup {
             alerts: Mutex::new(Deduper::new(capacity, ttl)),
-            delivered: Mutex::new(Deduper::new(DELIVERED_CAPACITY, DELIVERED_TTL)),
+            // The same TTL as the alert memory: once an alert may be sent again, so may each part of it.
+            delivered: Mutex::new(Deduper::new(
+                capacity.saturating_mul(DELIVERED_PER_ALERT),
+                ttl,
+            )),
             busy: Mutex::new(HashMap::new()),
         }
     }
@@ -84,14 +91,14 @@ impl Dedup {
         lock(&self.alerts).record(key, Instant::now());
     }
 
-    /// Whether `destination` already accepted message `message_id`.
-    pub fn already_delivered(&self, message_id: &str, destination: &str) -> bool {
-        lock(&self.delivered).is_duplicate(&delivery_key(message_id, destination), Instant::now())
+    /// Whether `destination` already accepted the alert with `key`. Call with the key locked.
+    pub fn already_delivered(&self, key: &str, destination: &str) -> bool {
+        lock(&self.delivered).is_duplicate(&delivery_key(key, destination), Instant::now())
     }
 
-    /// Records that `destination` accepted message `message_id`.
-    pub fn record_delivery(&self, message_id: &str, destination: &str) {
-        lock(&self.delivered).record(&delivery_key(message_id, destination), Instant::now());
+    /// Records that `destination` accepted the alert with `key`. Call with the key locked.
+    pub fn record_delivery(&self, key: &str, destination: &str) {
+        lock(&self.delivered).record(&delivery_key(key, destination), Instant::now());
     }
 
     /// Keys currently locked (for tests).
@@ -100,9 +107,10 @@ impl Dedup {
     }
 }
 
-fn delivery_key(message_id: &str, destination: &str) -> String {
-    // Destination names cannot contain a space (they are label-safe), so the key is unambiguous.
-    format!("{message_id} {destination}")
+fn delivery_key(key: &str, destination: &str) -> String {
+    // Destination names cannot contain a space (they are label-safe) and come last, so the key is
+    // unambiguous even if the alert's key contains spaces.
+    format!("{key} {destination}")
 }
 
 /// A poisoned lock only means another task panicked mid-update of a cache; the cache is still usable.
@@ -128,12 +136,19 @@ mod tests {
     }
 
     #[test]
-    fn deliveries_are_remembered_per_message_and_destination() {
+    fn deliveries_are_remembered_per_alert_and_destination() {
         let d = dedup();
-        d.record_delivery("m1", "slack");
-        assert!(d.already_delivered("m1", "slack"));
-        assert!(!d.already_delivered("m1", "chat"));
-        assert!(!d.already_delivered("m2", "slack"));
+        d.record_delivery("k1", "slack");
+        assert!(d.already_delivered("k1", "slack"));
+        assert!(!d.already_delivered("k1", "chat"));
+        assert!(!d.already_delivered("k2", "slack"));
+    }
+
+    #[test]
+    fn deliveries_are_forgotten_with_the_alert_ttl() {
+        let d = Dedup::new(NonZeroUsize::new(10).unwrap(), Duration::ZERO);
+        d.record_delivery("k1", "slack");
+        assert!(!d.already_delivered("k1", "slack"));
     }
 
     #[tokio::test]

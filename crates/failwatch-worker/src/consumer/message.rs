@@ -70,6 +70,10 @@ pub(super) async fn handle(shared: Arc<Shared>, message: Received) {
         let gauge = ::metrics::gauge!(metrics::IN_FLIGHT_MESSAGES);
         gauge.increment(1.0);
         let outcome = tokio::select! {
+            // Biased, in this order: an outcome that is ready wins over a hard stop that arrived at the
+            // same moment, so a message that was just delivered is deleted, not handed back to alert
+            // again.
+            biased;
             outcome = decide(&shared, &message) => outcome,
             () = heartbeat(&shared, &message) => unreachable_heartbeat(),
             () = shared.hard_stop.cancelled() => Outcome::Release {
@@ -136,16 +140,11 @@ async fn decide(shared: &Arc<Shared>, message: &Received) -> Outcome {
             tracing::info!(kind, reason = %reason, code = reason.code(), "event is silent");
             Outcome::Delete
         }
-        Decision::Alert(alert) => deliver(shared, message, kind, Arc::from(alert)).await,
+        Decision::Alert(alert) => deliver(shared, kind, Arc::from(alert)).await,
     }
 }
 
-async fn deliver(
-    shared: &Arc<Shared>,
-    message: &Received,
-    kind: &str,
-    alert: Arc<Alert>,
-) -> Outcome {
+async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>) -> Outcome {
     let _key = shared.dedup.lock_key(&alert.dedup_key).await;
     if shared.dedup.is_duplicate(&alert.dedup_key) {
         count_event(kind, "duplicate");
@@ -156,13 +155,12 @@ async fn deliver(
     let mut tasks = JoinSet::new();
     for routed in shared.config.router.route(&alert) {
         let name = &shared.config.destinations[routed.destination].name;
-        if shared.dedup.already_delivered(&message.message_id, name) {
-            tracing::info!(destination = %name, "already delivered on an earlier receive; not posting again");
+        if shared.dedup.already_delivered(&alert.dedup_key, name) {
+            tracing::info!(destination = %name, "already delivered by an earlier receive of this alert; not posting again");
             continue;
         }
         let shared = shared.clone();
         let alert = alert.clone();
-        let message_id = message.message_id.clone();
         tasks.spawn(
             async move {
                 let destination = &shared.config.destinations[routed.destination];
@@ -178,9 +176,12 @@ async fn deliver(
                     .deliver(routed.destination, &payload, deadline, &shared.soft_stop)
                     .await;
                 if matches!(delivery, Delivery::Delivered { .. }) {
-                    // Remembered at once, so that a shutdown or a failure elsewhere cannot make a retry
+                    // Remembered at once (the key is still locked by this message), so that a shutdown,
+                    // a failure elsewhere, or a duplicate message of the same alert cannot make a retry
                     // post here again.
-                    shared.dedup.record_delivery(&message_id, &destination.name);
+                    shared
+                        .dedup
+                        .record_delivery(&alert.dedup_key, &destination.name);
                     record_lag(&alert, &destination.name);
                 }
                 log_delivery(&destination.name, &delivery);
