@@ -102,12 +102,33 @@ impl Config {
     }
 
     /// The effective configuration as TOML, every URL redacted: what `check-config` prints.
+    ///
+    /// Validated values always serialise; the error exists so that a future field TOML cannot hold makes
+    /// `check-config` fail loudly instead of printing nothing and exiting 0.
+    pub fn redacted_toml(&self) -> Result<String, RedactedTomlError> {
+        to_toml(self)
+    }
+
+    /// The same as [`Config::redacted_toml`], with the error written in place of the configuration.
+    ///
+    /// Kept only until `check-config` (main.rs) calls [`Config::redacted_toml`] and exits 1 on its
+    /// error; never an empty string.
     pub fn to_redacted_toml(&self) -> String {
-        // Serialising plain strings, numbers and tables cannot fail; an empty string would only hide
-        // the output, never leak a secret.
-        toml::to_string_pretty(self).unwrap_or_default()
+        self.redacted_toml()
+            .unwrap_or_else(|err| format!("# error: {err}\n"))
     }
 }
+
+/// Writes `value` as a TOML document; [`Config::redacted_toml`]'s one step, separate so that its error
+/// path can be tested.
+fn to_toml<T: Serialize>(value: &T) -> Result<String, RedactedTomlError> {
+    Ok(toml::to_string_pretty(value)?)
+}
+
+/// The effective configuration could not be written as TOML (a bug, not a configuration problem).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot print the effective configuration: {0}")]
+pub struct RedactedTomlError(#[from] toml::ser::Error);
 
 /// One chat service or webhook alerts are posted to.
 #[derive(Debug, Clone, Serialize)]

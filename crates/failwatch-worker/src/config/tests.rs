@@ -509,7 +509,7 @@ fn the_effective_configuration_redacts_every_url() {
         "{MINIMAL}\n[[destinations]]\nname = \"slack\"\ntype = \"slack\"\nurl = {SLACK:?}\n\n[[routes]]\ndestinations = [\"slack\"]\n[routes.match]\nseverity = \"critical\"\n"
     );
     let config = load_text(&text, &[("CHAT_URL", CHAT)]).unwrap();
-    let shown = config.to_redacted_toml();
+    let shown = config.redacted_toml().unwrap();
     for secret in [
         "SLACKSECRET",
         "CHATKEY",
@@ -534,4 +534,17 @@ fn the_effective_configuration_redacts_every_url() {
     // Debug output is just as safe.
     let debug = format!("{config:?}");
     assert!(!debug.contains("SLACKSECRET") && !debug.contains("CHATKEY"));
+}
+
+/// `check-config` must fail loudly rather than print nothing when the effective configuration cannot be
+/// written out. No validated `Config` fails to serialise, so the shared writer is given a value TOML
+/// cannot hold (a document must be a table).
+#[test]
+fn an_unprintable_configuration_is_an_error_not_empty_output() {
+    let err = to_toml(&42_u32).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("cannot print the effective configuration: "),
+        "{err}"
+    );
 }
