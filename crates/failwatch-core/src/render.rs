@@ -251,16 +251,27 @@ struct Fact<'a> {
     long: bool,
 }
 
+/// The value of a summary line "Label: value": what follows the first ": ". Found with a byte scan for
+/// the colon; a string pattern would build a substring searcher for every line of every summary.
+fn line_value(line: &str) -> Option<&str> {
+    let bytes = line.as_bytes();
+    let mut from = 0;
+    while let Some(i) = bytes[from..].iter().position(|&b| b == b':') {
+        let colon = from + i;
+        if bytes.get(colon + 1) == Some(&b' ') {
+            return Some(&line[colon + 2..]);
+        }
+        from = colon + 1;
+    }
+    None
+}
+
 /// The facts an alert shows besides its summary, in display order, omitting absent ones and those the
 /// summary already states. The classifier writes summaries as "Label: value" lines, like the seed's
 /// message, so showing both would say most things twice; a value counts as stated when a summary line's
 /// value is it, starts with it and a parenthesis ("Task: abc (family:3)"), or ends with it in parentheses.
 fn facts<'a>(alert: &'a Alert, level: Level) -> Vec<Fact<'a>> {
-    let stated: Vec<&str> = alert
-        .summary
-        .lines()
-        .filter_map(|line| line.split_once(": ").map(|(_, value)| value))
-        .collect();
+    let stated: Vec<&str> = alert.summary.lines().filter_map(line_value).collect();
     let is_stated = |v: &str| {
         stated.iter().any(|s| {
             *s == v
@@ -426,6 +437,14 @@ fn safe_url(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn line_value_is_what_follows_the_first_colon_space(line in "[a: é]{0,12}") {
+            prop_assert_eq!(line_value(&line), line.split_once(": ").map(|(_, value)| value));
+        }
+    }
 
     #[test]
     fn target_names_round_trip() {
