@@ -6,6 +6,10 @@
 //! errors" documentation), case-insensitively, most specific first. A class is also part of the group key,
 //! so its [`FailureClass::code`] is stable.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+
 use crate::decode::{Container, EcsTask, StopCode};
 
 /// What kind of failure an alert reports.
@@ -232,8 +236,46 @@ impl FailureClass {
     }
 }
 
+/// Declares the phrase groups [`class_of_text`] looks for, and [`NEEDLES`], all of them in one list, so a
+/// phrase can never be searched for without being in the automaton.
+macro_rules! phrase_groups {
+    ($($name:ident = [$($needle:literal),+ $(,)?];)+) => {
+        $(const $name: &[&str] = &[$($needle),+];)+
+        const NEEDLES: &[&str] = &[$($($needle,)+)+];
+    };
+}
+
+// Lowercase, as the texts are lowercased.
+phrase_groups! {
+    OUT_OF_MEMORY = ["outofmemoryerror", "out of memory", "oomkilled"];
+    LOGGING_DRIVER = ["failed to validate logger args", "awslogs", "log group", "log stream", "firelens"];
+    SECRETS = ["secret from asm", "secrets from asm", "secret from ssm", "secrets from ssm", "secretsmanager", "ssm:getparameter", "parameter store"];
+    PULLING = ["cannotpullcontainererror", "pull image manifest", "pull access denied", "registry auth", "failed to resolve ref"];
+    REGISTRY_UNREACHABLE = ["i/o timeout", "connection issue", "dial tcp", "no route", "timed out", "timeout"];
+    IMAGE_ACCESS_DENIED = ["pull access denied", "accessdenied", "not authorized", "403 forbidden", "unauthorized"];
+    IMAGE_NOT_FOUND = ["not found", "manifest unknown", "does not exist"];
+    SECRETS_AT_START = ["resourceinitializationerror: unable to pull secrets"];
+    ELB_HEALTH_CHECK = ["elb health checks", "load balancer health checks"];
+    CONTAINER_HEALTH_CHECK = ["container health checks"];
+    SPOT_INTERRUPTION = ["spot task was interrupted", "spot interruption"];
+    INFRASTRUCTURE = ["performing maintenance on the underlying infrastructure", "host ec2", "instance deregistration", "container instance was terminated"];
+    CANNOT_START = ["cannotstartcontainererror"];
+    PLACEMENT_CAPACITY = ["resource:cpu", "resource:memory", "resource:eni", "resource:fargate", "no container instances"];
+    CIRCUIT_BREAKER = ["circuit breaker"];
+}
+
+/// One automaton for every phrase: a text is scanned once, instead of once per phrase (some fifty per
+/// event, which cost more than decoding the event's fields).
+static PHRASES: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| AhoCorasick::new(NEEDLES).ok());
+
 /// Case-insensitive substring test over several texts, without allocating per needle.
-struct Texts(String);
+struct Texts {
+    /// The texts, lowercased, one per line.
+    all: String,
+    /// Every phrase of [`NEEDLES`] that occurs in `all` (usually none or one), or `None` when the
+    /// automaton could not be built and each phrase is searched for on its own.
+    found: Option<Vec<&'static str>>,
+}
 
 impl Texts {
     fn new<'a>(parts: impl IntoIterator<Item = &'a str>) -> Self {
@@ -244,105 +286,75 @@ impl Texts {
             all[start..].make_ascii_lowercase();
             all.push('\n');
         }
-        Texts(all)
+        // Overlapping matches, so that a phrase inside or overlapping another is found too: exactly the
+        // phrases `str::contains` would find.
+        let found = PHRASES.as_ref().map(|automaton| {
+            let mut found: Vec<&'static str> = automaton
+                .find_overlapping_iter(all.as_str())
+                .filter_map(|m| NEEDLES.get(m.pattern().as_usize()).copied())
+                .collect();
+            found.sort_unstable();
+            found.dedup();
+            found
+        });
+        Texts { all, found }
     }
 
-    /// Whether any needle (given in lowercase) occurs.
+    /// Whether any needle of a phrase group occurs.
     fn any(&self, needles: &[&str]) -> bool {
-        needles.iter().any(|n| self.0.contains(n))
+        match &self.found {
+            Some(found) => !found.is_empty() && needles.iter().any(|n| found.contains(n)),
+            None => needles.iter().any(|n| self.all.contains(n)),
+        }
     }
 }
 
 /// Classifies the wording of reasons and causes alone; `None` when nothing specific matches.
 fn class_of_text(text: &Texts) -> Option<FailureClass> {
-    if text.any(&["outofmemoryerror", "out of memory", "oomkilled"]) {
+    if text.any(OUT_OF_MEMORY) {
         return Some(FailureClass::OutOfMemory);
     }
-    if text.any(&[
-        "failed to validate logger args",
-        "awslogs",
-        "log group",
-        "log stream",
-        "firelens",
-    ]) {
+    if text.any(LOGGING_DRIVER) {
         return Some(FailureClass::LoggingDriver);
     }
-    if text.any(&[
-        "secret from asm",
-        "secrets from asm",
-        "secret from ssm",
-        "secrets from ssm",
-        "secretsmanager",
-        "ssm:getparameter",
-        "parameter store",
-    ]) {
+    if text.any(SECRETS) {
         return Some(FailureClass::SecretsRetrieval);
     }
-    let pulling = text.any(&[
-        "cannotpullcontainererror",
-        "pull image manifest",
-        "pull access denied",
-        "registry auth",
-        "failed to resolve ref",
-    ]);
+    let pulling = text.any(PULLING);
     if pulling {
-        if text.any(&[
-            "i/o timeout",
-            "connection issue",
-            "dial tcp",
-            "no route",
-            "timed out",
-            "timeout",
-        ]) {
+        if text.any(REGISTRY_UNREACHABLE) {
             return Some(FailureClass::RegistryUnreachable);
         }
-        if text.any(&[
-            "pull access denied",
-            "accessdenied",
-            "not authorized",
-            "403 forbidden",
-            "unauthorized",
-        ]) {
+        if text.any(IMAGE_ACCESS_DENIED) {
             return Some(FailureClass::ImageAccessDenied);
         }
-        if text.any(&["not found", "manifest unknown", "does not exist"]) {
+        if text.any(IMAGE_NOT_FOUND) {
             return Some(FailureClass::ImageNotFound);
         }
         return Some(FailureClass::ImagePull);
     }
-    if text.any(&["resourceinitializationerror: unable to pull secrets"]) {
+    if text.any(SECRETS_AT_START) {
         return Some(FailureClass::SecretsRetrieval);
     }
-    if text.any(&["elb health checks", "load balancer health checks"]) {
+    if text.any(ELB_HEALTH_CHECK) {
         return Some(FailureClass::ElbHealthCheck);
     }
-    if text.any(&["container health checks"]) {
+    if text.any(CONTAINER_HEALTH_CHECK) {
         return Some(FailureClass::ContainerHealthCheck);
     }
-    if text.any(&["spot task was interrupted", "spot interruption"]) {
+    if text.any(SPOT_INTERRUPTION) {
         return Some(FailureClass::SpotInterruption);
     }
-    if text.any(&[
-        "performing maintenance on the underlying infrastructure",
-        "host ec2",
-        "instance deregistration",
-        "container instance was terminated",
-    ]) {
+    if text.any(INFRASTRUCTURE) {
         return Some(FailureClass::Infrastructure);
     }
-    if text.any(&["cannotstartcontainererror"]) {
+    if text.any(CANNOT_START) {
         return Some(FailureClass::CannotStartContainer);
     }
-    if text.any(&[
-        "resource:cpu",
-        "resource:memory",
-        "resource:eni",
-        "resource:fargate",
-        "no container instances",
-    ]) {
+    if text.any(PLACEMENT_CAPACITY) {
         return Some(FailureClass::PlacementCapacity);
     }
-    if text.any(&["circuit breaker"]) {
+    if text.any(CIRCUIT_BREAKER) {
         return Some(FailureClass::CircuitBreaker);
     }
     None
@@ -437,4 +449,66 @@ pub(crate) fn sfn_class(
 /// The failure class of a free-text reason (ECS service and deployment events).
 pub(crate) fn reason_class(reason: Option<&str>) -> Option<FailureClass> {
     class_of_text(&Texts::new(reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const GROUPS: &[&[&str]] = &[
+        OUT_OF_MEMORY,
+        LOGGING_DRIVER,
+        SECRETS,
+        PULLING,
+        REGISTRY_UNREACHABLE,
+        IMAGE_ACCESS_DENIED,
+        IMAGE_NOT_FOUND,
+        SECRETS_AT_START,
+        ELB_HEALTH_CHECK,
+        CONTAINER_HEALTH_CHECK,
+        SPOT_INTERRUPTION,
+        INFRASTRUCTURE,
+        CANNOT_START,
+        PLACEMENT_CAPACITY,
+        CIRCUIT_BREAKER,
+    ];
+
+    /// What `Texts::any` must answer: a plain substring search of the lowercased texts.
+    fn reference(parts: &[String], group: &[&str]) -> bool {
+        let all: Vec<String> = parts.iter().map(|p| p.to_ascii_lowercase()).collect();
+        group.iter().any(|n| all.iter().any(|p| p.contains(n)))
+    }
+
+    #[test]
+    fn the_automaton_is_built_and_finds_every_phrase() {
+        assert!(PHRASES.is_some());
+        for group in GROUPS {
+            for needle in *group {
+                let text = Texts::new([format!("x {} y", needle.to_uppercase()).as_str()]);
+                assert!(text.any(group), "{needle}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn phrase_search_agrees_with_substring_search(
+            parts in proptest::collection::vec(
+                proptest::collection::vec(
+                    prop_oneof![
+                        proptest::sample::select(NEEDLES).prop_map(str::to_owned),
+                        "[a-zA-Z :/]{0,8}",
+                    ],
+                    0..6,
+                ).prop_map(|pieces| pieces.concat()),
+                0..3,
+            )
+        ) {
+            let text = Texts::new(parts.iter().map(String::as_str));
+            for group in GROUPS {
+                prop_assert_eq!(text.any(group), reference(&parts, group));
+            }
+        }
+    }
 }
