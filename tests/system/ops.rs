@@ -38,6 +38,7 @@ struct Ops {
 
 impl Ops {
     /// `destinations` are (name, type, url); each URL is passed through its own environment variable.
+    /// With none, the file has no destinations at all: the queue commands need no chat secrets.
     fn new(endpoint: &str, queue_url: &str, destinations: &[(&str, &str, String)]) -> Ops {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut toml = format!("queue_url = \"{queue_url}\"\n");
@@ -48,12 +49,6 @@ impl Ops {
             ("AWS_REGION".to_owned(), REGION.to_owned()),
             ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
         ];
-        let default = [("unused", "webhook", "http://127.0.0.1:9/unused".to_owned())];
-        let destinations = if destinations.is_empty() {
-            &default[..]
-        } else {
-            destinations
-        };
         for (name, kind, url) in destinations {
             let var = format!("FW_OPS_{}_URL", name.to_uppercase().replace('-', "_"));
             toml.push_str(&format!(
@@ -107,6 +102,18 @@ impl Ops {
             .kill_on_drop(true)
             .spawn()
             .expect("spawn failwatch")
+    }
+
+    /// The same setup with one more destination whose `url_env` variable is not set: the worker's
+    /// configuration as an on-call engineer without the chat secrets has it.
+    fn with_unset_destination(self) -> Ops {
+        let mut toml = std::fs::read_to_string(&self.config).expect("read config");
+        toml.push_str(
+            "\n[[destinations]]\nname = \"secret-chat\"\ntype = \"slack\"\n\
+             url_env = \"FW_OPS_UNSET_URL\"\n\n[[routes]]\ndestinations = [\"secret-chat\"]\n",
+        );
+        std::fs::write(&self.config, toml).expect("write config");
+        self
     }
 
     /// The same setup with one more environment variable (a `FAILWATCH_*` override).
@@ -393,6 +400,19 @@ async fn stats_and_peek_show_the_dlq_and_leave_it_intact() {
         peek.stdout
     );
     assert_eq!(counts(&sqs, &other).await, (1, 0));
+
+    // The queue commands work without the chat secrets; send-test still needs them.
+    let ops = ops.with_unset_destination();
+    let stats = ops.run(&["dlq", "stats"]).await;
+    stats.assert_code(0);
+    assert!(stats.stdout.contains(&other), "{}", stats.stdout);
+    let send = ops.run(&["send-test"]).await;
+    send.assert_code(64);
+    assert!(
+        send.stderr.contains("destinations[0].url_env"),
+        "{}",
+        send.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,10 @@
 //! re-checking. Every problem names the key it is about (`destinations[1].url_env: ...`); all problems
 //! are reported at once so one `check-config` run shows everything to fix.
 //!
+//! [`load_queue`] is the narrower entry point of the queue commands (`dlq ...`, `replay`): the same file
+//! and overrides, but only `queue_url` and `dlq_url` are checked and no destination URL is resolved, so
+//! those commands work without the chat secrets.
+//!
 //! The environment is read only through [`env::Env`], never directly.
 
 pub mod env;
@@ -129,6 +133,14 @@ fn to_toml<T: Serialize>(value: &T) -> Result<String, RedactedTomlError> {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot print the effective configuration: {0}")]
 pub struct RedactedTomlError(#[from] toml::ser::Error);
+
+/// The queue commands' configuration ([`load_queue`]): the queue and its dead-letter queue, nothing
+/// secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueConfig {
+    pub queue_url: String,
+    pub dlq_url: Option<String>,
+}
 
 /// One chat service or webhook alerts are posted to.
 #[derive(Debug, Clone, Serialize)]
@@ -353,6 +365,45 @@ struct RawDefaultRoute {
 /// `path` is `--config`; without it `FAILWATCH_CONFIG` is used; without either, the configuration comes
 /// from the environment alone (the zero-file shortcut).
 pub fn load(path: Option<&Path>, env: &dyn Env) -> Result<Config, ConfigError> {
+    let (raw, from_file) = read_raw(path, env, Scope::Worker)?;
+    validate(raw, from_file, env)
+}
+
+/// Loads only what the queue commands (`dlq stats|peek|redrive`, `replay`) need: the queue and its
+/// dead-letter queue.
+///
+/// The file is still parsed whole (unknown keys and wrong types are still errors), but destinations are
+/// neither required nor resolved, so an on-call engineer without the chat secrets can use the worker's
+/// own configuration file. Everything else is left to [`load`], which `run`, `check-config` and
+/// `send-test` use.
+pub fn load_queue(path: Option<&Path>, env: &dyn Env) -> Result<QueueConfig, ConfigError> {
+    let (raw, from_file) = read_raw(path, env, Scope::Queue)?;
+    let mut c = Checker {
+        problems: Vec::new(),
+    };
+    let (queue_url, dlq_url) =
+        validate_queues(&mut c, raw.queue_url, raw.dlq_url, from_file, Scope::Queue);
+    if !c.problems.is_empty() {
+        return Err(ConfigError::Invalid(c.problems));
+    }
+    Ok(QueueConfig { queue_url, dlq_url })
+}
+
+/// What a loading is for: the worker (and everything that posts alerts) needs every destination's URL,
+/// the queue commands need none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Worker,
+    Queue,
+}
+
+/// Reads the file (or none), applies the overrides and, for the worker, the zero-file shortcut.
+/// Returns the raw configuration and whether it came from a file.
+fn read_raw(
+    path: Option<&Path>,
+    env: &dyn Env,
+    scope: Scope,
+) -> Result<(RawConfig, bool), ConfigError> {
     let path = path.map(Path::to_path_buf).or_else(|| {
         env.get(env::CONFIG)
             .filter(|p| !p.is_empty())
@@ -370,7 +421,9 @@ pub fn load(path: Option<&Path>, env: &dyn Env) -> Result<Config, ConfigError> {
     };
     let mut problems = Vec::new();
     apply_overrides(&mut table, env, &mut problems);
-    add_shortcut_destination(&mut table, env, &mut problems);
+    if scope == Scope::Worker {
+        add_shortcut_destination(&mut table, env, &mut problems);
+    }
     if !problems.is_empty() {
         return Err(ConfigError::Invalid(problems));
     }
@@ -387,7 +440,7 @@ pub fn load(path: Option<&Path>, env: &dyn Env) -> Result<Config, ConfigError> {
                 message: err.into_inner().to_string(),
             }])
         })?;
-    validate(raw, path.is_some(), env)
+    Ok((raw, path.is_some()))
 }
 
 /// Parses TOML text. Public so that tests and operator commands can check a file's syntax alone.
@@ -529,30 +582,8 @@ fn validate(raw: RawConfig, from_file: bool, env: &dyn Env) -> Result<Config, Co
     };
     let mut warnings = Vec::new();
 
-    let queue_url = match raw.queue_url {
-        Some(url) if !url.trim().is_empty() => {
-            check_queue_url(&mut c, "queue_url", &url);
-            url
-        }
-        Some(_) => {
-            c.problem("queue_url", "must not be empty");
-            String::new()
-        }
-        None => {
-            let how = if from_file {
-                "required: set it in the configuration file or FAILWATCH_QUEUE_URL"
-            } else {
-                "required: no configuration file was given (--config or FAILWATCH_CONFIG), so set \
-                 FAILWATCH_QUEUE_URL and FAILWATCH_WEBHOOK_URL"
-            };
-            c.problem("queue_url", how);
-            String::new()
-        }
-    };
-    let dlq_url = raw.dlq_url.filter(|u| !u.trim().is_empty());
-    if let Some(url) = &dlq_url {
-        check_queue_url(&mut c, "dlq_url", url);
-    }
+    let (queue_url, dlq_url) =
+        validate_queues(&mut c, raw.queue_url, raw.dlq_url, from_file, Scope::Worker);
     let admin_text = raw
         .admin_listen
         .unwrap_or_else(|| defaults::ADMIN_LISTEN.to_owned());
@@ -712,6 +743,46 @@ fn validate(raw: RawConfig, from_file: bool, env: &dyn Env) -> Result<Config, Co
         router,
         warnings,
     })
+}
+
+/// `queue_url` (required) and `dlq_url` (optional), shared by [`load`] and [`load_queue`].
+fn validate_queues(
+    c: &mut Checker,
+    queue_url: Option<String>,
+    dlq_url: Option<String>,
+    from_file: bool,
+    scope: Scope,
+) -> (String, Option<String>) {
+    let queue_url = match queue_url {
+        Some(url) if !url.trim().is_empty() => {
+            check_queue_url(c, "queue_url", &url);
+            url
+        }
+        Some(_) => {
+            c.problem("queue_url", "must not be empty");
+            String::new()
+        }
+        None => {
+            let how = match (from_file, scope) {
+                (true, _) => "required: set it in the configuration file or FAILWATCH_QUEUE_URL",
+                (false, Scope::Worker) => {
+                    "required: no configuration file was given (--config or FAILWATCH_CONFIG), so \
+                     set FAILWATCH_QUEUE_URL and FAILWATCH_WEBHOOK_URL"
+                }
+                (false, Scope::Queue) => {
+                    "required: no configuration file was given (--config or FAILWATCH_CONFIG), so \
+                     set FAILWATCH_QUEUE_URL"
+                }
+            };
+            c.problem("queue_url", how);
+            String::new()
+        }
+    };
+    let dlq_url = dlq_url.filter(|u| !u.trim().is_empty());
+    if let Some(url) = &dlq_url {
+        check_queue_url(c, "dlq_url", url);
+    }
+    (queue_url, dlq_url)
 }
 
 fn check_queue_url(c: &mut Checker, key: &str, url: &str) {

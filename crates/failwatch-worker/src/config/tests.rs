@@ -22,7 +22,7 @@ fn load_text(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     load(Some(file.path()), &env(vars))
 }
 
-fn problems(result: Result<Config, ConfigError>) -> Vec<String> {
+fn problems<T>(result: Result<T, ConfigError>) -> Vec<String> {
     match result {
         Ok(_) => panic!("expected the configuration to be rejected"),
         Err(err) => err.to_string().lines().map(str::to_owned).collect(),
@@ -547,4 +547,51 @@ fn an_unprintable_configuration_is_an_error_not_empty_output() {
             .starts_with("cannot print the effective configuration: "),
         "{err}"
     );
+}
+
+/// The queue commands load the worker's own file without the chat secrets: destinations are neither
+/// required nor resolved, but the file is still checked as a whole and the queue URLs are still checked.
+#[test]
+fn queue_only_loading_needs_no_destination_secrets() {
+    const QUEUE: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/failwatch";
+    const DLQ: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/failwatch-dlq";
+    let load_queue_text = |text: &str, vars: &[(&str, &str)]| {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        load_queue(Some(file.path()), &env(vars))
+    };
+    let text =
+        format!("dlq_url = {DLQ:?}\n{MINIMAL}\n[[routes]]\ndestinations = [\"platform-chat\"]\n");
+    // CHAT_URL is not set: the worker cannot start, the queue commands can.
+    assert!(load_text(&text, &[]).is_err());
+    assert_eq!(
+        load_queue_text(&text, &[]).unwrap(),
+        QueueConfig {
+            queue_url: QUEUE.into(),
+            dlq_url: Some(DLQ.into()),
+        }
+    );
+    // No destinations at all.
+    let bare = load_queue_text(&format!("queue_url = {QUEUE:?}\n"), &[]).unwrap();
+    assert_eq!(bare.dlq_url, None);
+
+    // No file and no webhook: the queue URL alone is enough, and the error says only that.
+    let zero = load_queue(None, &env(&[(env::QUEUE_URL, QUEUE)])).unwrap();
+    assert_eq!(zero.queue_url, QUEUE);
+    assert_eq!(
+        problems(load_queue(None, &env(&[]))),
+        vec![
+            "queue_url: required: no configuration file was given (--config or FAILWATCH_CONFIG), \
+             so set FAILWATCH_QUEUE_URL"
+        ]
+    );
+
+    // The rest of the file is still parsed, and the queue URLs are still checked.
+    let p = problems(load_queue_text(
+        &MINIMAL.replace("queue_url", "pollerz = 2\nqueue_url"),
+        &[],
+    ));
+    assert!(p[0].starts_with("pollerz"), "{p:?}");
+    let p = problems(load_queue(None, &env(&[(env::QUEUE_URL, "not a url")])));
+    assert!(p[0].starts_with("queue_url: "), "{p:?}");
 }

@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use super::queue_admin::{MAX_BATCH, QueueAdmin, QueueCounts, Received};
 use super::{Described, OpsError, age_since, format_age, resolve_dlq, say};
 use crate::cli::ConfigArgs;
-use crate::config::Config;
+use crate::config::QueueConfig;
 
 /// How many DLQ messages `stats` samples for the age of the oldest.
 const STATS_SAMPLE: usize = 50;
@@ -49,7 +49,7 @@ pub struct PeekArgs {
 /// Prints counts of the queue and its DLQ, and the age of the DLQ's oldest message.
 pub async fn stats(
     admin: &QueueAdmin,
-    config: &Config,
+    config: &QueueConfig,
     out: &mut dyn Write,
 ) -> Result<(), OpsError> {
     let queue = admin.info(&config.queue_url).await?;
@@ -102,7 +102,7 @@ pub async fn stats(
 /// Lists up to `--max` DLQ messages and makes them visible again.
 pub async fn peek(
     admin: &QueueAdmin,
-    config: &Config,
+    config: &QueueConfig,
     args: &PeekArgs,
     out: &mut dyn Write,
 ) -> Result<(), OpsError> {

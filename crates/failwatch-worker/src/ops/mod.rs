@@ -7,6 +7,10 @@
 //! [`progress`]; decoding, rendering and delivery are the worker's own code ([`failwatch_core::process`],
 //! [`crate::delivery::Deliverer`]) so that what these commands show or send is what the worker would.
 //!
+//! Configuration: `send-test` loads the whole configuration ([`config::load`]); the queue commands load
+//! only the queue URLs ([`config::load_queue`]), so an on-call engineer without the chat secrets can run
+//! them with the worker's own file.
+//!
 //! Output: results go to stdout (one line per item, counts at the end), problems to stderr as
 //! `error: ...`. Exit codes follow [`crate::exit`]: 64 for a bad configuration or command line (and for a
 //! redrive that needs confirmation it cannot ask for), 65 for unreadable input files, 1 when SQS or a
@@ -27,7 +31,7 @@ use failwatch_core::{Decision, DecodeContext};
 use time::OffsetDateTime;
 
 use crate::config::env::Env;
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, Config, ConfigError, QueueConfig};
 use crate::exit;
 use queue_admin::{AdminError, QueueAdmin};
 
@@ -123,18 +127,18 @@ async fn run(command: OpsCommand, env: &dyn Env) -> Result<(), OpsError> {
     let mut out = io::stdout();
     match command {
         OpsCommand::Dlq(DlqCommand::Stats(args)) => {
-            let config = load_config(args.config.config.as_deref(), env)?;
+            let config = config::load_queue(args.config.config.as_deref(), env)?;
             let admin = QueueAdmin::for_queue(&config.queue_url).await;
             dlq::stats(&admin, &config, &mut out).await
         }
         OpsCommand::Dlq(DlqCommand::Peek(args)) => {
-            let config = load_config(args.config.config.as_deref(), env)?;
+            let config = config::load_queue(args.config.config.as_deref(), env)?;
             let admin = QueueAdmin::for_queue(&config.queue_url).await;
             dlq::peek(&admin, &config, &args, &mut out).await
         }
         OpsCommand::Dlq(DlqCommand::Redrive(args)) => {
             let plan = redrive::Plan::from_args(&args)?;
-            let config = load_config(args.config.config.as_deref(), env)?;
+            let config = config::load_queue(args.config.config.as_deref(), env)?;
             let admin = QueueAdmin::for_queue(&config.queue_url).await;
             redrive::run(&admin, &config, &plan, &mut out).await
         }
@@ -145,7 +149,7 @@ async fn run(command: OpsCommand, env: &dyn Env) -> Result<(), OpsError> {
         OpsCommand::Replay(args) => {
             // Inputs are checked before the configuration so a typo in a file name costs no AWS call.
             let inputs = replay::read_inputs(&args.files)?;
-            let config = load_config(args.config.config.as_deref(), env)?;
+            let config = config::load_queue(args.config.config.as_deref(), env)?;
             let admin = QueueAdmin::for_queue(&config.queue_url).await;
             let queue = args.to.as_deref().unwrap_or(&config.queue_url);
             replay::run(&admin, queue, &inputs, &mut out).await
@@ -153,6 +157,8 @@ async fn run(command: OpsCommand, env: &dyn Env) -> Result<(), OpsError> {
     }
 }
 
+/// The whole configuration, destinations resolved, for `send-test`. The queue commands use
+/// [`config::load_queue`] instead, so that they need no chat secrets.
 fn load_config(path: Option<&std::path::Path>, env: &dyn Env) -> Result<Config, OpsError> {
     let config = config::load(path, env)?;
     for warning in &config.warnings {
@@ -171,7 +177,7 @@ pub struct Dlq {
 }
 
 /// Finds the DLQ: `dlq_url` when configured, else the queue's RedrivePolicy.
-pub async fn resolve_dlq(admin: &QueueAdmin, config: &Config) -> Result<Dlq, OpsError> {
+pub async fn resolve_dlq(admin: &QueueAdmin, config: &QueueConfig) -> Result<Dlq, OpsError> {
     if let Some(url) = &config.dlq_url {
         return Ok(Dlq {
             url: url.clone(),

@@ -33,7 +33,7 @@ use super::queue_admin::{
 };
 use super::{Described, OpsError, resolve_dlq, say};
 use crate::cli::ConfigArgs;
-use crate::config::Config;
+use crate::config::QueueConfig;
 use crate::routing::{self, Pattern};
 
 /// How often a native move task is polled.
@@ -212,7 +212,7 @@ impl MoveCounts {
 /// Runs the redrive the plan describes.
 pub async fn run(
     admin: &QueueAdmin,
-    config: &Config,
+    config: &QueueConfig,
     plan: &Plan,
     out: &mut dyn Write,
 ) -> Result<(), OpsError> {
