@@ -273,6 +273,30 @@ async fn counts(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> (u64, u64) {
     )
 }
 
+/// Polls a queue's (visible, in flight) counts until `done` holds for them, for at most `limit`;
+/// panics with the last counts otherwise. Tests wait for what they can observe instead of sleeping for
+/// a guessed time.
+async fn wait_counts(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    limit: Duration,
+    what: &str,
+    done: impl Fn((u64, u64)) -> bool,
+) -> (u64, u64) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let now = counts(sqs, queue_url).await;
+        if done(now) {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{queue_url}: still (visible, in flight) = {now:?} after {limit:?}, waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Unique ECS task failure bodies (cluster prod-payments).
 fn task_bodies(scenario: u32, n: u32) -> Vec<String> {
     (0..n)
@@ -612,8 +636,15 @@ async fn a_crash_between_send_and_delete_loses_nothing_and_duplicates_at_most_on
     let (visible, hidden) = counts(&sqs, &pipeline.dlq_url).await;
     assert_eq!(visible + hidden, 15, "only the first batch left the DLQ");
 
-    // The crashed run's messages reappear after their visibility timeout; a second run finishes.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The crashed run's messages reappear after their 2 s visibility timeout; a second run finishes.
+    wait_counts(
+        &sqs,
+        &pipeline.dlq_url,
+        Duration::from_secs(20),
+        "all 15 visible again",
+        |(visible, hidden)| visible == 15 && hidden == 0,
+    )
+    .await;
     let finished = ops.run(&["dlq", "redrive", "--yes"]).await;
     finished.assert_code(0);
     assert!(
@@ -650,7 +681,8 @@ async fn interrupting_a_redrive_stops_between_batches_and_hands_everything_back(
     send_with_attributes(&sqs, &pipeline.dlq_url, &bodies).await;
     let ops = Ops::new(emulator.endpoint(), &pipeline.queue_url, &[]);
 
-    // Five per second: after 2.5 s some batches have moved and the rest are waiting their turn.
+    // Five per second: the whole move takes about 8 s. Interrupt as soon as the first batch has arrived
+    // (the run is then inside its move loop, Ctrl-C handler installed) while the rest wait their turn.
     let child = ops.spawn(&[
         "dlq",
         "redrive",
@@ -659,7 +691,14 @@ async fn interrupting_a_redrive_stops_between_batches_and_hands_everything_back(
         "--max-per-second",
         "5",
     ]);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    wait_counts(
+        &sqs,
+        &pipeline.queue_url,
+        Duration::from_secs(20),
+        "the first batch moved",
+        |(visible, _)| visible >= 5,
+    )
+    .await;
     signal(child.id().expect("running"), "INT");
     let output = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
         .await
