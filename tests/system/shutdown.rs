@@ -136,7 +136,9 @@ async fn sigterm_during_a_long_poll_hands_its_messages_back_at_once() {
     config.retry_budget_secs = 10;
     config.shutdown_grace_secs = 15;
     scenario.start(&config).await;
-    // The first receive of each poller does not wait; give them time to enter a long poll.
+    // Ready means one poller's first receive (which does not wait) succeeded; each poller goes straight
+    // on to a long poll. Nothing outside the worker can see a receive call open on the emulator, so a
+    // short pause is the one way to make sure both long polls have started before the signal.
     tokio::time::sleep(Duration::from_millis(800)).await;
 
     let worker = scenario.worker.take().expect("worker");
@@ -157,10 +159,112 @@ async fn sigterm_during_a_long_poll_hands_its_messages_back_at_once() {
         "the last poll's message was handed back; logs:\n{}",
         logs.join("\n")
     );
-    // Visible again now, not in 120 s.
+    // Visible again now, not in 120 s. (Counting in-flight messages too would pass without any
+    // hand-back.)
     scenario
         .emulator
-        .wait_depth(&scenario.pipeline.queue_url, 1, Duration::from_secs(5))
+        .wait_visible(&scenario.pipeline.queue_url, 1, Duration::from_secs(5))
         .await;
     assert_eq!(scenario.emulator.depth(&scenario.pipeline.dlq_url).await, 0);
+}
+
+/// The grace period is counted from SIGTERM and bounds everything: long polls that would run for 20 s
+/// more, and a paced backlog whose turns are minutes away. The worker exits within it, and hands every
+/// unfinished message back at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_exits_within_the_grace_period_of_sigterm_whatever_it_waits_for() {
+    let mut scenario = Scenario::new("deadline", 5).await;
+    let mut config = scenario.config(&["slack"]);
+    config.wait_time_secs = 20;
+    // One post every 30 s (burst one): after the first, every message waits its turn.
+    config.rate_per_second = 1.0 / 30.0;
+    config.visibility_timeout_secs = 60;
+    config.retry_budget_secs = 50;
+    config.shutdown_grace_secs = 4;
+    scenario.start(&config).await;
+
+    let tasks: Vec<String> = (0..4).map(|n| task_id(33, n)).collect();
+    let events: Vec<_> = tasks.iter().map(|id| failed_task(id)).collect();
+    scenario.emulator.put_events(&events).await;
+    // The first alert went out; the other three are received and wait for their turn, and the pollers,
+    // with the queue empty, sit in 20 s long polls.
+    scenario.receiver.wait_requests(1, LIMIT).await;
+    let worker = scenario.worker.take().expect("worker");
+    let waited = Instant::now();
+    loop {
+        let metrics = worker.metrics().await;
+        if metric(&metrics, "failwatch_messages_received_total", &[]) >= tasks.len() as f64 {
+            break;
+        }
+        assert!(waited.elapsed() < LIMIT, "the messages were never received");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let signalled = Instant::now();
+    let (status, logs) = worker.terminate(Duration::from_secs(30)).await;
+    let took = signalled.elapsed();
+    assert!(status.success(), "exit status {status} after SIGTERM");
+    // Counting the grace period from the end of the long polls, or letting paced messages wait for the
+    // hard stop, would take two grace periods.
+    assert!(
+        took < Duration::from_millis(4_000 + 2_500),
+        "took {took:?} to stop with a 4 s grace period; logs:\n{}",
+        logs.join("\n")
+    );
+    assert_no_secrets(&logs, &scenario.secrets);
+    assert_eq!(
+        scenario.receiver.requests().len(),
+        1,
+        "a paced message is handed back, not posted, once shutdown begins"
+    );
+    // The three waiting messages are visible again at once, not after their 60 s visibility timeout.
+    scenario
+        .emulator
+        .wait_visible(
+            &scenario.pipeline.queue_url,
+            tasks.len() as u64 - 1,
+            Duration::from_secs(3),
+        )
+        .await;
+}
+
+/// A delivery slower than the visibility timeout: the heartbeat keeps the message invisible, so it is
+/// received once, posted once, and deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_heartbeat_keeps_a_slow_delivery_invisible() {
+    let mut scenario = Scenario::new("heartbeat", 2).await;
+    scenario
+        .receiver
+        .default_reply("webhook", Reply::Slow(Duration::from_secs(9)));
+    let mut config = scenario.config(&["webhook"]);
+    config.destinations[0].timeout_secs = 15;
+    // The budget bounds waits between attempts, not one attempt's length.
+    config.visibility_timeout_secs = 5;
+    config.retry_budget_secs = 4;
+    config.shutdown_grace_secs = 5;
+    scenario.start(&config).await;
+
+    let task = task_id(34, 0);
+    scenario.emulator.put_events(&[failed_task(&task)]).await;
+    scenario
+        .emulator
+        .wait_depth(&scenario.pipeline.queue_url, 0, LIMIT)
+        .await;
+    let finished = scenario.stop_worker().await;
+    assert_eq!(scenario.emulator.depth(&scenario.pipeline.dlq_url).await, 0);
+    assert_eq!(scenario.receiver.requests().len(), 1, "one post");
+    assert_eq!(
+        scenario.receiver.accepted("webhook").len(),
+        1,
+        "the post was answered and accepted"
+    );
+    assert_eq!(
+        metric(&finished.metrics, "failwatch_messages_received_total", &[]),
+        1.0,
+        "the message never became visible again while it was being delivered"
+    );
+    assert_eq!(
+        metric(&finished.metrics, "failwatch_messages_deleted_total", &[]),
+        1.0
+    );
 }

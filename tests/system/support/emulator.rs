@@ -252,6 +252,42 @@ impl Emulator {
         .sum()
     }
 
+    /// Visible messages only (`ApproximateNumberOfMessages`): what a receive could get now, unlike
+    /// [`Emulator::depth`], which also counts in-flight messages.
+    pub(crate) async fn visible(&self, queue_url: &str) -> u64 {
+        let attributes = self
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .expect("GetQueueAttributes")
+            .attributes
+            .unwrap_or_default();
+        attributes
+            .get(&QueueAttributeName::ApproximateNumberOfMessages)
+            .map_or(0, |value| {
+                value.parse::<u64>().expect("numeric queue attribute")
+            })
+    }
+
+    /// Waits until `queue_url` holds exactly `want` visible messages, or panics after `limit`.
+    pub(crate) async fn wait_visible(&self, queue_url: &str, want: u64, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let visible = self.visible(queue_url).await;
+            if visible == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{queue_url} shows {visible} visible messages after {limit:?}, expected {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until `queue_url` holds exactly `want` messages, or panics after `limit` with the depth seen.
     pub(crate) async fn wait_depth(&self, queue_url: &str, want: u64, limit: Duration) {
         let deadline = Instant::now() + limit;

@@ -48,6 +48,9 @@ pub(crate) struct WorkerConfig {
     pub(crate) visibility_timeout_secs: u32,
     pub(crate) retry_budget_secs: u32,
     pub(crate) shutdown_grace_secs: u32,
+    /// Every destination's `rate_per_second`, with a burst of one when below 1000 (the default, which
+    /// makes pacing invisible).
+    pub(crate) rate_per_second: f64,
     /// Extra top-level keys, placed before the first table.
     pub(crate) top: String,
     /// Extra TOML tables appended verbatim (routes, a default route).
@@ -66,6 +69,7 @@ impl WorkerConfig {
             visibility_timeout_secs: 5,
             retry_budget_secs: 2,
             shutdown_grace_secs: 5,
+            rate_per_second: 1000.0,
             top: String::new(),
             extra: String::new(),
         }
@@ -87,14 +91,21 @@ impl WorkerConfig {
         );
         toml.push_str(&self.top);
         for destination in &self.destinations {
-            // Pacing is tested by the worker's own unit tests; here it would only slow the suite down.
+            // Pacing is tested by the worker's own unit tests; here it would only slow the suite down,
+            // except where a test asks for a paced backlog.
+            let burst = if self.rate_per_second < 1000.0 {
+                1
+            } else {
+                1000
+            };
             let _ = write!(
                 toml,
                 "\n[[destinations]]\nname = \"{}\"\ntype = \"{}\"\nurl_env = \"{}\"\n\
-                 rate_per_second = 1000.0\nburst = 1000\ntimeout_secs = {}\n",
+                 rate_per_second = {:?}\nburst = {burst}\ntimeout_secs = {}\n",
                 destination.name,
                 destination.service,
                 destination.url_env(),
+                self.rate_per_second,
                 destination.timeout_secs,
             );
         }
