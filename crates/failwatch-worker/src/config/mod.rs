@@ -713,8 +713,12 @@ fn validate(raw: RawConfig, from_file: bool, env: &dyn Env) -> Result<Config, Co
         0..=3_600,
     );
 
+    // Routes are checked against every declared name, not only the destinations that resolved: a
+    // destination whose URL failed already has its problem, and a second "unknown destination" would
+    // point the reader at the wrong line. Both lists agree whenever a `Config` is returned.
+    let declared: Vec<String> = raw.destinations.iter().map(|d| d.name.clone()).collect();
     let destinations = validate_destinations(&mut c, &mut warnings, raw.destinations, env);
-    let router = validate_routes(&mut c, raw.routes, raw.default_route, &destinations);
+    let router = validate_routes(&mut c, raw.routes, raw.default_route, &declared);
 
     if !c.problems.is_empty() {
         return Err(ConfigError::Invalid(c.problems));
@@ -1003,7 +1007,7 @@ fn validate_routes(
     c: &mut Checker,
     raw: Vec<RawRoute>,
     raw_default: Option<RawDefaultRoute>,
-    destinations: &[Destination],
+    destinations: &[String],
 ) -> Router {
     let resolve = |c: &mut Checker, key: String, names: &[String]| -> Vec<usize> {
         if names.is_empty() {
@@ -1011,15 +1015,14 @@ fn validate_routes(
         }
         let mut out = Vec::new();
         for name in names {
-            match destinations.iter().position(|d| &d.name == name) {
+            match destinations.iter().position(|d| d == name) {
                 Some(i) => out.push(i),
                 None => {
-                    let known: Vec<&str> = destinations.iter().map(|d| d.name.as_str()).collect();
                     c.problem(
                         &key,
                         format!(
                             "unknown destination {name:?} (configured: {})",
-                            known.join(", ")
+                            destinations.join(", ")
                         ),
                     );
                 }

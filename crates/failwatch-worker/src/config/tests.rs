@@ -595,3 +595,15 @@ fn queue_only_loading_needs_no_destination_secrets() {
     let p = problems(load_queue(None, &env(&[(env::QUEUE_URL, "not a url")])));
     assert!(p[0].starts_with("queue_url: "), "{p:?}");
 }
+
+/// A destination whose URL cannot be resolved is still a destination routes may name: the one problem
+/// is the URL, not a second "unknown destination" error that would send the reader the wrong way.
+#[test]
+fn routes_may_name_a_destination_whose_url_failed() {
+    let text = format!("{MINIMAL}\n[[routes]]\ndestinations = [\"platform-chat\"]\n");
+    let p = problems(load_text(&text, &[]));
+    assert_eq!(
+        p,
+        vec!["destinations[0].url_env: environment variable CHAT_URL is not set"]
+    );
+}
