@@ -435,10 +435,16 @@ fn read_raw(
             } else {
                 key
             };
-            ConfigError::Invalid(vec![Problem {
-                key,
-                message: err.into_inner().to_string(),
-            }])
+            let message = err.into_inner().to_string();
+            // serde quotes the offending value ("unknown variant `...`"); a webhook URL pasted into
+            // the wrong key must not be repeated.
+            let message = if message.contains("://") {
+                "invalid value (value not shown: it looks like a URL, which may be a secret)"
+                    .to_owned()
+            } else {
+                message
+            };
+            ConfigError::Invalid(vec![Problem { key, message }])
         })?;
     Ok((raw, path.is_some()))
 }
@@ -823,11 +829,15 @@ fn validate_destinations(
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
         {
+            let shown = if looks_like_url(&d.name) {
+                "(value not shown)".to_owned()
+            } else {
+                format!("{:?}", d.name)
+            };
             c.problem(
                 at("name"),
                 format!(
-                    "{:?} must be 1 to 64 characters of a-z, 0-9, '_' and '-' (it is a metric label)",
-                    d.name
+                    "{shown} must be 1 to 64 characters of a-z, 0-9, '_' and '-' (it is a metric label)"
                 ),
             );
         } else if !names.insert(d.name.clone()) {

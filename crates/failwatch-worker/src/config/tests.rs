@@ -607,3 +607,22 @@ fn routes_may_name_a_destination_whose_url_failed() {
         vec!["destinations[0].url_env: environment variable CHAT_URL is not set"]
     );
 }
+
+/// A webhook URL pasted into the wrong key (`type`, `name`) is refused without being repeated, although
+/// those errors otherwise quote the value.
+#[test]
+fn a_url_in_the_wrong_key_is_never_repeated() {
+    for (from, to) in [
+        ("type = \"google-chat\"", format!("type = {SLACK:?}")),
+        ("name = \"platform-chat\"", format!("name = {SLACK:?}")),
+    ] {
+        let text = MINIMAL.replace(from, &to);
+        let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+        assert!(p[0].starts_with("destinations[0]"), "{p:?}");
+        assert!(p[0].contains("value not shown"), "{p:?}");
+        assert!(
+            !p.iter().any(|l| l.contains("SLACKSECRET")),
+            "leaked: {p:?}"
+        );
+    }
+}
