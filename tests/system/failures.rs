@@ -420,17 +420,15 @@ async fn a_destination_that_accepted_an_alert_never_gets_it_again_from_a_retry_o
         .await;
     let finished = scenario.stop_worker().await;
 
-    let slack: Vec<String> = scenario
+    let slack = scenario
         .receiver
         .requests()
         .iter()
         .filter(|request| request.service == "slack")
-        .map(|request| request.body.to_string())
-        .collect();
+        .count();
     assert_eq!(
-        slack.len(),
-        1,
-        "the healthy destination was posted to again: {slack:?}"
+        slack, 1,
+        "the healthy destination was posted to {slack} times"
     );
     // Every receive of every message tried the rejecting destination once (rejections are not retried
     // in process).
