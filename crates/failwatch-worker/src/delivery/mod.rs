@@ -472,20 +472,34 @@ fn post_url(d: &Destination) -> SecretUrl {
 /// key or token, as sent, percent-decoded and fully percent-encoded (Teams' `sig=` is percent-encoded in
 /// the URL but may come back decoded; its path's `@` may come back as `%40`).
 fn scrub(body: &str, url: &SecretUrl) -> String {
+    use percent_encoding::{percent_decode_str, utf8_percent_encode};
     let url = url.expose();
     let mut secrets: Vec<String> = vec![url.as_str().to_owned(), url.path().to_owned()];
     secrets.extend(url.query().map(str::to_owned));
-    let segments = url.path_segments().into_iter().flatten();
-    let values = url
+    let raw_values = url
         .query()
         .into_iter()
         .flat_map(|q| q.split('&'))
         .filter_map(|pair| pair.split_once('=').map(|(_, value)| value));
-    for part in segments.chain(values) {
-        if part.len() >= SECRET_PART_MIN {
-            let decoded = percent_decode(part);
-            secrets.push(percent_encode(&decoded));
-            secrets.push(part.to_owned());
+    // Each long part as sent, decoded (query values form-decoded, so `+` is a space) and re-encoded.
+    let mut parts: Vec<(String, String)> = url
+        .path_segments()
+        .into_iter()
+        .flatten()
+        .map(|segment| {
+            let decoded = percent_decode_str(segment).decode_utf8_lossy().into_owned();
+            (segment.to_owned(), decoded)
+        })
+        .collect();
+    parts.extend(
+        raw_values
+            .zip(url.query_pairs())
+            .map(|(raw, (_, decoded))| (raw.to_owned(), decoded.into_owned())),
+    );
+    for (raw, decoded) in parts {
+        if raw.len() >= SECRET_PART_MIN {
+            secrets.push(utf8_percent_encode(&decoded, NOT_UNRESERVED).to_string());
+            secrets.push(raw);
             secrets.push(decoded);
         }
     }
@@ -502,43 +516,13 @@ fn scrub(body: &str, url: &SecretUrl) -> String {
     out
 }
 
-/// Percent-encodes every byte of `text` but RFC 3986's unreserved characters, with upper-case hex.
-fn percent_encode(text: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
-/// Percent-decodes `part` (and `+` as a space, as query strings use it), lossily.
-fn percent_decode(part: &str) -> String {
-    let bytes = part.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(hi), Some(lo)) => {
-                    out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+/// Every byte but RFC 3986's unreserved characters is percent-encoded: the fullest form a service could
+/// echo a URL part back in.
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 #[cfg(test)]
 mod tests;
