@@ -84,10 +84,16 @@ fn load_config(args: &ConfigArgs) -> Result<Config, ExitCode> {
 
 fn check_config(args: &ConfigArgs) -> ExitCode {
     match load_config(args) {
-        Ok(config) => {
-            print!("{}", config.to_redacted_toml());
-            ExitCode::from(exit::OK)
-        }
+        Ok(config) => match config.redacted_toml() {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::from(exit::OK)
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::from(exit::RUNTIME)
+            }
+        },
         Err(code) => code,
     }
 }

@@ -112,15 +112,6 @@ impl Config {
     pub fn redacted_toml(&self) -> Result<String, RedactedTomlError> {
         to_toml(self)
     }
-
-    /// The same as [`Config::redacted_toml`], with the error written in place of the configuration.
-    ///
-    /// Kept only until `check-config` (main.rs) calls [`Config::redacted_toml`] and exits 1 on its
-    /// error; never an empty string.
-    pub fn to_redacted_toml(&self) -> String {
-        self.redacted_toml()
-            .unwrap_or_else(|err| format!("# error: {err}\n"))
-    }
 }
 
 /// Writes `value` as a TOML document; [`Config::redacted_toml`]'s one step, separate so that its error
