@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::delivery::alert_subject;
 use crate::support::events::{failed_task, task_id};
 use crate::support::receiver::Reply;
-use crate::support::worker::signal;
+use crate::support::worker::{Worker, signal};
 use crate::support::{Scenario, assert_no_secrets, metric};
 
 const LIMIT: Duration = Duration::from_secs(45);
@@ -267,4 +267,48 @@ async fn the_heartbeat_keeps_a_slow_delivery_invisible() {
         metric(&finished.metrics, "failwatch_messages_deleted_total", &[]),
         1.0
     );
+}
+
+/// SIGTERM while start-up is stuck (here the SDK's region lookup waits on an instance-metadata service
+/// that never answers, as on a node whose IMDS is firewalled) exits 0 at once instead of dying with 143.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_start_up_exits_0() {
+    let mut scenario = Scenario::new("startup", 5).await;
+    let config = scenario.config(&["webhook"]);
+    // Accepts connections and never answers: the region lookup hangs on it.
+    let imds = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a silent listener");
+    let imds_url = format!("http://{}", imds.local_addr().expect("listener address"));
+    let worker = Worker::spawn_with_env(
+        &scenario.emulator,
+        &config,
+        &[
+            ("AWS_REGION", None),
+            ("AWS_EC2_METADATA_DISABLED", None),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", Some(&imds_url)),
+            ("AWS_CONFIG_FILE", Some("/dev/null")),
+            ("AWS_SHARED_CREDENTIALS_FILE", Some("/dev/null")),
+        ],
+    );
+    worker
+        .wait_log("building the SQS client", Duration::from_secs(20))
+        .await;
+    let signalled = Instant::now();
+    signal(worker.pid(), "TERM");
+    let (status, logs) = worker.wait_exit(Duration::from_secs(20)).await;
+    assert!(
+        status.success(),
+        "exit status {status} after SIGTERM during start-up"
+    );
+    assert!(
+        signalled.elapsed() < Duration::from_secs(3),
+        "took {:?} to stop",
+        signalled.elapsed()
+    );
+    assert!(
+        logs.iter()
+            .any(|line| line.contains("stopped during start-up")),
+        "start-up was still in progress when the signal came; logs:\n{}",
+        logs.join("\n")
+    );
+    drop(imds);
 }

@@ -145,6 +145,8 @@ async fn start_and_run(config: Arc<Config>, shutdown: CancellationToken) -> anyh
     let handle = recorder.handle();
     ::metrics::set_global_recorder(recorder).context("installing the metrics recorder")?;
     metrics::describe();
+    // Signal handlers are in place from here on; the system tests wait for this line.
+    tracing::debug!("building the SQS client");
     let sqs = tokio::select! {
         sqs = sqs::client(&config.queue_url, config.wait_time_secs) => sqs,
         () = shutdown.cancelled() => {

@@ -171,6 +171,46 @@ impl Worker {
         Worker::launch(&args, env, admin, dir)
     }
 
+    /// Starts `failwatch run` without waiting for readiness, with `env` changed: each `(key, Some(value))`
+    /// sets a variable, each `(key, None)` removes one.
+    pub(crate) fn spawn_with_env(
+        emulator: &Emulator,
+        config: &WorkerConfig,
+        changes: &[(&str, Option<&str>)],
+    ) -> Worker {
+        let admin = format!("127.0.0.1:{}", free_port());
+        let dir = tempfile::tempdir().expect("temp dir for the worker config");
+        let path: PathBuf = dir.path().join("failwatch.toml");
+        std::fs::write(&path, config.toml(&admin)).expect("write the worker config");
+        let mut env = aws_env(emulator);
+        env.extend(config.destination_env());
+        for (key, value) in changes {
+            env.retain(|(k, _)| k != key);
+            if let Some(value) = value {
+                env.push(((*key).to_owned(), (*value).to_owned()));
+            }
+        }
+        let args = vec![
+            "run".to_owned(),
+            "--config".to_owned(),
+            path.to_str().expect("UTF-8 temp path").to_owned(),
+        ];
+        Worker::launch(&args, env, admin, dir)
+    }
+
+    /// Waits until a log line contains `text`, or panics with the logs after `limit`.
+    pub(crate) async fn wait_log(&self, text: &str, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.logs().iter().any(|line| line.contains(text)) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no log line with {text:?} after {limit:?}; logs:\n{}",
+                self.logs().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Starts `failwatch run` with no configuration file, the zero-file shortcut: the queue and one
     /// webhook URL from the environment, plus any other `FAILWATCH_*` overrides in `env`.
     pub(crate) async fn start_zero_file(
