@@ -139,10 +139,16 @@ async fn sigterm_during_a_long_poll_hands_its_messages_back_at_once() {
     // Ready means one poller's first receive (which does not wait) succeeded; each poller goes straight
     // on to a long poll. Nothing outside the worker can see a receive call open on the emulator, so a
     // short pause is the one way to make sure both long polls have started before the signal.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Two seconds leave a loaded CI machine ample time, and eight of the ten seconds of the long polls.
+    tokio::time::sleep(Duration::from_secs(2)).await;
 
     let worker = scenario.worker.take().expect("worker");
     signal(worker.pid(), "TERM");
+    // The event goes out only once the worker has taken the signal in; sent earlier, the open poll could
+    // return it before the shutdown began, and it would be delivered rather than handed back.
+    worker
+        .wait_log("shutdown requested", Duration::from_secs(10))
+        .await;
     let task = task_id(32, 0);
     scenario.emulator.put_events(&[failed_task(&task)]).await;
     let (status, logs) = worker.wait_exit(Duration::from_secs(30)).await;
@@ -299,8 +305,10 @@ async fn sigterm_during_start_up_exits_0() {
         status.success(),
         "exit status {status} after SIGTERM during start-up"
     );
+    // Generous for a loaded machine; before the fix the signal either killed the process (143) or
+    // waited for the region lookup to give up, and the log line below was missing.
     assert!(
-        signalled.elapsed() < Duration::from_secs(3),
+        signalled.elapsed() < Duration::from_secs(10),
         "took {:?} to stop",
         signalled.elapsed()
     );
