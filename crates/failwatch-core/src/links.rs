@@ -5,6 +5,8 @@
 //! wrong one. Every piece that comes from the event is percent-encoded, and the region (which becomes part
 //! of the host name) must look like a region, so a crafted event can never point a link at another host.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 /// The console host for a partition and region, e.g. `eu-west-1.console.aws.amazon.com`.
 #[cfg(test)]
 fn console_base(partition: &str, region: &str) -> Option<String> {
@@ -42,28 +44,19 @@ fn is_region(region: &str) -> bool {
         && !region.starts_with('-')
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters, plus the extra bytes `keep` allows.
-fn encode(out: &mut String, s: &str, keep: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let bytes = s.as_bytes();
-    // Names and ids are almost always unreserved characters only, so runs of kept bytes are copied
-    // whole. A run starts and ends next to ASCII bytes, which are always character boundaries.
-    let mut run_start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || keep.contains(&b)
-        {
-            continue;
-        }
-        // An empty run may start inside a multi-byte character, where even an empty slice panics.
-        if run_start < i {
-            out.push_str(&s[run_start..i]);
-        }
-        out.push('%');
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        run_start = i + 1;
-    }
-    out.push_str(&s[run_start..]);
+/// Every byte but RFC 3986's unreserved characters is percent-encoded in a path segment.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// An execution ARN in the Step Functions console's URL fragment keeps its colons readable.
+const ARN_FRAGMENT: &AsciiSet = &SEGMENT.remove(b':');
+
+/// Appends `s` to `out`, percent-encoded with `set`.
+fn encode(out: &mut String, s: &str, set: &'static AsciiSet) {
+    out.extend(utf8_percent_encode(s, set));
 }
 
 /// Which page of an ECS task to open.
@@ -88,9 +81,9 @@ pub(crate) fn ecs_task(
     let room = 40 + cluster.len() + task_id.len() + page.len() + region.len();
     let mut url = console_url(partition, region, room)?;
     url.push_str("/ecs/v2/clusters/");
-    encode(&mut url, cluster, &[]);
+    encode(&mut url, cluster, SEGMENT);
     url.push_str("/tasks/");
-    encode(&mut url, task_id, &[]);
+    encode(&mut url, task_id, SEGMENT);
     url.push('/');
     url.push_str(page);
     url.push_str("?region=");
@@ -120,9 +113,9 @@ pub(crate) fn ecs_service(
     let room = 40 + cluster.len() + service.len() + page.len() + region.len();
     let mut url = console_url(partition, region, room)?;
     url.push_str("/ecs/v2/clusters/");
-    encode(&mut url, cluster, &[]);
+    encode(&mut url, cluster, SEGMENT);
     url.push_str("/services/");
-    encode(&mut url, service, &[]);
+    encode(&mut url, service, SEGMENT);
     url.push('/');
     url.push_str(page);
     url.push_str("?region=");
@@ -138,7 +131,7 @@ pub(crate) fn sfn_execution(partition: &str, region: &str, execution_arn: &str) 
     url.push_str("/states/home?region=");
     url.push_str(region);
     url.push_str("#/v2/executions/details/");
-    encode(&mut url, execution_arn, b":");
+    encode(&mut url, execution_arn, ARN_FRAGMENT);
     Some(url)
 }
 
