@@ -261,17 +261,8 @@ impl Queue {
 
     /// Deletes up to 10 messages by receipt handle; the outcome says which deletes SQS confirmed.
     pub async fn delete_batch(&self, receipt_handles: &[&str]) -> Result<BatchOutcome, SqsError> {
-        let entries = receipt_handles
-            .iter()
-            .enumerate()
-            .map(|(i, handle)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(*handle)
-                    .build()
-                    .map_err(|e| SqsError::build("DeleteMessageBatch", e))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let entries = delete_entries(receipt_handles)
+            .map_err(|e| SqsError::build("DeleteMessageBatch", e))?;
         let out = self
             .client
             .delete_message_batch()
@@ -314,18 +305,8 @@ impl Queue {
         &self,
         entries: &[(&str, Duration)],
     ) -> Result<Vec<EntryFailure>, SqsError> {
-        let batch = entries
-            .iter()
-            .enumerate()
-            .map(|(i, (handle, visibility))| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(*handle)
-                    .visibility_timeout(clamp_i32((*visibility).min(MAX_VISIBILITY).as_secs()))
-                    .build()
-                    .map_err(|e| SqsError::build("ChangeMessageVisibilityBatch", e))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let batch = visibility_entries(entries.iter().copied())
+            .map_err(|e| SqsError::build("ChangeMessageVisibilityBatch", e))?;
         let out = self
             .client
             .change_message_visibility_batch()
@@ -418,6 +399,40 @@ pub fn dead_letter_target(redrive_policy: &str) -> Option<(String, String)> {
         }
         _ => None,
     }
+}
+
+/// DeleteMessageBatch entries for `receipt_handles`, each entry's id its index, which
+/// [`batch_outcome`] maps back. Shared by the worker and the operator commands.
+pub fn delete_entries(
+    receipt_handles: &[&str],
+) -> Result<Vec<DeleteMessageBatchRequestEntry>, aws_sdk_sqs::error::BuildError> {
+    receipt_handles
+        .iter()
+        .enumerate()
+        .map(|(i, handle)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(*handle)
+                .build()
+        })
+        .collect()
+}
+
+/// ChangeMessageVisibilityBatch entries, each id its index, each visibility capped at SQS's maximum.
+pub fn visibility_entries<'a>(
+    entries: impl IntoIterator<Item = (&'a str, Duration)>,
+) -> Result<Vec<ChangeMessageVisibilityBatchRequestEntry>, aws_sdk_sqs::error::BuildError> {
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, (handle, visibility))| {
+            ChangeMessageVisibilityBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(handle)
+                .visibility_timeout(clamp_i32(visibility.min(MAX_VISIBILITY).as_secs()))
+                .build()
+        })
+        .collect()
 }
 
 /// Maps SQS's answer to a batch call back onto the `count` entries sent, whose ids were their indices

@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
     MessageAttributeValue, MessageSystemAttributeName, MessageSystemAttributeNameForSends,
     MessageSystemAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry,
 };
@@ -364,18 +363,9 @@ impl QueueAdmin {
         if receipt_handles.is_empty() {
             return Ok(BatchResult::default());
         }
-        let entries = receipt_handles
-            .iter()
-            .enumerate()
-            .map(|(i, handle)| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(*handle)
-                    .visibility_timeout(clamp_i32(visibility.as_secs()))
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|err| build_error("ChangeMessageVisibilityBatch", url, err))?;
+        let entries =
+            crate::sqs::visibility_entries(receipt_handles.iter().map(|h| (*h, visibility)))
+                .map_err(|err| build_error("ChangeMessageVisibilityBatch", url, err))?;
         let answer = self
             .sqs
             .change_message_visibility_batch()
@@ -460,16 +450,7 @@ impl QueueAdmin {
         if receipt_handles.is_empty() {
             return Ok(BatchResult::default());
         }
-        let entries = receipt_handles
-            .iter()
-            .enumerate()
-            .map(|(i, handle)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(*handle)
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()
+        let entries = crate::sqs::delete_entries(receipt_handles)
             .map_err(|err| build_error("DeleteMessageBatch", url, err))?;
         let answer = self
             .sqs
