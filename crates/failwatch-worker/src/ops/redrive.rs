@@ -480,13 +480,23 @@ async fn move_client_side(
             ));
             break;
         }
+        let receive = admin.receive(dlq, per_receive, plan.visibility, RECEIVE_WAIT);
+        tokio::pin!(receive);
         let received = tokio::select! {
             biased;
             () = &mut interrupt => {
+                // The receive in progress is finished, not dropped: SQS may already have handed its
+                // messages out, and a dropped answer would leave them hidden in the DLQ for the whole
+                // visibility timeout. What it returns is held, so it is handed back below.
                 counts.interrupted = true;
+                if let Ok(batch) = receive.await {
+                    for message in batch {
+                        held.insert(message.id.clone(), Held { message });
+                    }
+                }
                 break;
             }
-            received = admin.receive(dlq, per_receive, plan.visibility, RECEIVE_WAIT) => received,
+            received = &mut receive => received,
         };
         let batch = match received {
             Ok(batch) => batch,
