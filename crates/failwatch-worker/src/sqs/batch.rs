@@ -5,6 +5,9 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::error::BuildError;
+use aws_sdk_sqs::operation::change_message_visibility_batch::ChangeMessageVisibilityBatchOutput;
+use aws_sdk_sqs::operation::delete_message_batch::DeleteMessageBatchOutput;
+use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
 use aws_sdk_sqs::types::{
     BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry,
     DeleteMessageBatchRequestEntry, MessageSystemAttributeNameForSends,
@@ -77,24 +80,15 @@ impl Queue {
     /// Deletes up to 10 messages by receipt handle; the outcome says which deletes SQS confirmed.
     pub async fn delete_batch(&self, receipt_handles: &[&str]) -> Result<BatchOutcome, SqsError> {
         const OPERATION: &str = "DeleteMessageBatch";
-        if receipt_handles.is_empty() {
-            return Ok(BatchOutcome::default());
-        }
-        let entries = delete_entries(receipt_handles)
-            .map_err(|e| SqsError::build(OPERATION, &self.url, e))?;
-        let out = self
-            .client
-            .delete_message_batch()
-            .queue_url(&self.url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| self.error(OPERATION, e))?;
-        Ok(batch_outcome(
-            receipt_handles.len(),
-            out.successful.iter().map(|e| e.id.as_str()),
-            &out.failed,
-        ))
+        let entries = delete_entries(receipt_handles);
+        self.batch_call(OPERATION, receipt_handles.len(), entries, |entries| {
+            let call = self.client.delete_message_batch().queue_url(&self.url);
+            async move {
+                let sent = call.set_entries(Some(entries)).send().await;
+                sent.map_err(|e| self.error(OPERATION, e))
+            }
+        })
+        .await
     }
 
     /// Makes one message visible again after `visibility` (zero: at once; capped at 12 hours).
@@ -120,51 +114,96 @@ impl Queue {
         entries: &[(&str, Duration)],
     ) -> Result<BatchOutcome, SqsError> {
         const OPERATION: &str = "ChangeMessageVisibilityBatch";
-        if entries.is_empty() {
-            return Ok(BatchOutcome::default());
-        }
-        let batch = visibility_entries(entries.iter().copied())
-            .map_err(|e| SqsError::build(OPERATION, &self.url, e))?;
-        let out = self
-            .client
-            .change_message_visibility_batch()
-            .queue_url(&self.url)
-            .set_entries(Some(batch))
-            .send()
-            .await
-            .map_err(|e| self.error(OPERATION, e))?;
-        Ok(batch_outcome(
-            entries.len(),
-            out.successful.iter().map(|e| e.id.as_str()),
-            &out.failed,
-        ))
+        let batch = visibility_entries(entries.iter().copied());
+        self.batch_call(OPERATION, entries.len(), batch, |batch| {
+            let call = self
+                .client
+                .change_message_visibility_batch()
+                .queue_url(&self.url);
+            async move {
+                let sent = call.set_entries(Some(batch)).send().await;
+                sent.map_err(|e| self.error(OPERATION, e))
+            }
+        })
+        .await
     }
 
     /// Sends up to 10 messages in one call; the outcome says which entries SQS accepted.
     pub async fn send_batch(&self, messages: &[Outgoing]) -> Result<BatchOutcome, SqsError> {
         const OPERATION: &str = "SendMessageBatch";
-        if messages.is_empty() {
-            return Ok(BatchOutcome::default());
-        }
         let entries = messages
             .iter()
             .enumerate()
             .map(|(i, m)| send_entry(i, m))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| SqsError::build(OPERATION, &self.url, e))?;
-        let out = self
-            .client
-            .send_message_batch()
-            .queue_url(&self.url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| self.error(OPERATION, e))?;
+            .collect::<Result<Vec<_>, _>>();
+        self.batch_call(OPERATION, messages.len(), entries, |entries| {
+            let call = self.client.send_message_batch().queue_url(&self.url);
+            async move {
+                let sent = call.set_entries(Some(entries)).send().await;
+                sent.map_err(|e| self.error(OPERATION, e))
+            }
+        })
+        .await
+    }
+
+    /// What every batch call shares: nothing to do for no entries, a request that cannot be built is an
+    /// error, and SQS's answer is mapped entry by entry ([`batch_outcome`]).
+    async fn batch_call<E, A, Fut>(
+        &self,
+        operation: &'static str,
+        count: usize,
+        entries: Result<Vec<E>, BuildError>,
+        send: impl FnOnce(Vec<E>) -> Fut,
+    ) -> Result<BatchOutcome, SqsError>
+    where
+        A: BatchAnswer,
+        Fut: Future<Output = Result<A, SqsError>>,
+    {
+        if count == 0 {
+            return Ok(BatchOutcome::default());
+        }
+        let entries = entries.map_err(|e| SqsError::build(operation, &self.url, e))?;
+        let answer = send(entries).await?;
         Ok(batch_outcome(
-            messages.len(),
-            out.successful.iter().map(|e| e.id.as_str()),
-            &out.failed,
+            count,
+            answer.successful_ids(),
+            answer.failed(),
         ))
+    }
+}
+
+/// SQS's answer to a batch call, entry by entry.
+trait BatchAnswer {
+    /// The ids of the entries SQS reports as done.
+    fn successful_ids(&self) -> Vec<&str>;
+    /// The entries SQS reports as failed.
+    fn failed(&self) -> &[BatchResultErrorEntry];
+}
+
+impl BatchAnswer for DeleteMessageBatchOutput {
+    fn successful_ids(&self) -> Vec<&str> {
+        self.successful.iter().map(|e| e.id.as_str()).collect()
+    }
+    fn failed(&self) -> &[BatchResultErrorEntry] {
+        &self.failed
+    }
+}
+
+impl BatchAnswer for ChangeMessageVisibilityBatchOutput {
+    fn successful_ids(&self) -> Vec<&str> {
+        self.successful.iter().map(|e| e.id.as_str()).collect()
+    }
+    fn failed(&self) -> &[BatchResultErrorEntry] {
+        &self.failed
+    }
+}
+
+impl BatchAnswer for SendMessageBatchOutput {
+    fn successful_ids(&self) -> Vec<&str> {
+        self.successful.iter().map(|e| e.id.as_str()).collect()
+    }
+    fn failed(&self) -> &[BatchResultErrorEntry] {
+        &self.failed
     }
 }
 
