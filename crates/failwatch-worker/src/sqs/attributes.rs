@@ -73,8 +73,6 @@ pub struct QueueInfo {
     pub arn: Option<String>,
     pub counts: Counts,
     pub redrive_policy: Option<RedrivePolicy>,
-    /// Whether it is a FIFO queue.
-    pub fifo: bool,
 }
 
 /// A queue's dead-letter queue, found through its RedrivePolicy.
@@ -115,9 +113,6 @@ impl Queue {
             arn: attributes.get(&QueueAttributeName::QueueArn).cloned(),
             counts: Counts::from_attributes(&attributes),
             redrive_policy,
-            fifo: attributes
-                .get(&QueueAttributeName::FifoQueue)
-                .is_some_and(|v| v == "true"),
         })
     }
 

@@ -26,22 +26,11 @@ pub struct SqsError {
     pub operation: &'static str,
     /// The queue URL (or, for calls that name a queue by ARN, the ARN).
     queue: String,
-    cause: Cause,
+    /// The AWS error code, when SQS answered with an error.
+    code: Option<String>,
     detail: String,
     #[source]
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
-}
-
-/// Why a call failed, as far as a caller needs to tell.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Cause {
-    /// SQS answered with an error carrying this code.
-    Answer(String),
-    /// The default credential chain found no credentials; the request was never sent.
-    NoCredentials,
-    /// Anything else: a timeout, a connection failure, an answer that is not an SQS answer, a request
-    /// that could not be built, or an answer that worked but cannot be used.
-    Other,
 }
 
 impl SqsError {
@@ -52,21 +41,21 @@ impl SqsError {
         E: StdError + ProvideErrorMetadata + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let (cause, detail) = match (&err, err.code()) {
+        let (code, detail) = match (&err, err.code()) {
             (SdkError::ServiceError(_), Some(code)) => (
-                Cause::Answer(code.to_owned()),
+                Some(code.to_owned()),
                 match err.message() {
                     Some(message) => format!("{code}: {message}"),
                     None => code.to_owned(),
                 },
             ),
-            _ if lacks_credentials(&err) => (Cause::NoCredentials, NO_CREDENTIALS.to_owned()),
-            _ => (Cause::Other, concise_chain(&err)),
+            _ if lacks_credentials(&err) => (None, NO_CREDENTIALS.to_owned()),
+            _ => (None, concise_chain(&err)),
         };
         SqsError {
             operation,
             queue: queue.to_owned(),
-            cause,
+            code,
             detail,
             source: Some(Box::new(err)),
         }
@@ -77,7 +66,7 @@ impl SqsError {
         SqsError {
             operation,
             queue: queue.to_owned(),
-            cause: Cause::Other,
+            code: None,
             detail: format!("cannot build the request: {err}"),
             source: Some(Box::new(err)),
         }
@@ -88,7 +77,7 @@ impl SqsError {
         SqsError {
             operation,
             queue: queue.to_owned(),
-            cause: Cause::Other,
+            code: None,
             detail: why.into(),
             source: None,
         }
@@ -97,15 +86,7 @@ impl SqsError {
     /// The AWS error code (`AWS.SimpleQueueService.NonExistentQueue`, `RequestThrottled`, ...), when SQS
     /// answered with an error.
     pub fn code(&self) -> Option<&str> {
-        match &self.cause {
-            Cause::Answer(code) => Some(code),
-            Cause::NoCredentials | Cause::Other => None,
-        }
-    }
-
-    /// Whether the call failed because the default credential chain found no credentials.
-    pub fn is_missing_credentials(&self) -> bool {
-        self.cause == Cause::NoCredentials
+        self.code.as_deref()
     }
 }
 
@@ -166,7 +147,6 @@ mod tests {
             )
         );
         assert_eq!(err.code(), Some("AWS.SimpleQueueService.NonExistentQueue"));
-        assert!(!err.is_missing_credentials());
         // The SDK error survives as the source, so callers can still inspect it.
         let source = std::error::Error::source(&err).expect("the SDK error is the source");
         assert!(
@@ -208,7 +188,7 @@ mod tests {
             ),
         );
         let err = SqsError::sdk("ReceiveMessage", QUEUE, no_credentials);
-        assert!(err.is_missing_credentials());
+        assert_eq!(err.code(), None);
         assert_eq!(
             err.to_string(),
             format!("SQS ReceiveMessage on {QUEUE}: {NO_CREDENTIALS}")

@@ -33,7 +33,6 @@ pub enum MoveTaskStart {
 /// The state of a native redrive, from ListMessageMoveTasks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MoveTask {
-    pub handle: Option<String>,
     /// RUNNING, FAILED, CANCELLING, CANCELLED or COMPLETED.
     pub status: String,
     pub moved: u64,
@@ -97,7 +96,6 @@ impl Queue {
                 SqsError::unusable(OPERATION, source_arn, "lists no task for this queue")
             })?;
         Ok(MoveTask {
-            handle: entry.task_handle().map(str::to_owned),
             status: entry.status().unwrap_or("UNKNOWN").to_owned(),
             moved: u64::try_from(entry.approximate_number_of_messages_moved()).unwrap_or(0),
             to_move: entry
