@@ -56,6 +56,7 @@ pub enum OpsError {
 }
 
 impl OpsError {
+    /// The process exit code this failure means (see [`crate::exit`]).
     pub fn exit_code(&self) -> u8 {
         match self {
             OpsError::Config(_) | OpsError::Usage(_) => exit::USAGE,
@@ -136,9 +137,11 @@ fn load_config(path: Option<&std::path::Path>, env: &dyn Env) -> Result<Config, 
 /// The dead-letter queue of the configured queue, and how it was found.
 #[derive(Debug, Clone)]
 pub struct Dlq {
+    /// The dead-letter queue.
     pub queue: Queue,
     /// `dlq_url` or `RedrivePolicy`.
     pub source: &'static str,
+    /// From the RedrivePolicy; unknown when `dlq_url` named the queue.
     pub max_receive_count: Option<u32>,
 }
 

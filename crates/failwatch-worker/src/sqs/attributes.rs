@@ -68,16 +68,19 @@ fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32
 /// What GetQueueAttributes says about a queue.
 #[derive(Debug, Clone)]
 pub struct QueueInfo {
+    /// The queue URL asked about.
     pub url: String,
     /// `QueueArn`; StartMessageMoveTask names queues by ARN.
     pub arn: Option<String>,
     pub counts: Counts,
+    /// `None` when the queue has no dead-letter queue.
     pub redrive_policy: Option<RedrivePolicy>,
 }
 
 /// A queue's dead-letter queue, found through its RedrivePolicy.
 #[derive(Debug, Clone)]
 pub struct DeadLetterQueue {
+    /// The dead-letter queue, on the same client.
     pub queue: Queue,
     /// After how many receives SQS moves a message there.
     pub max_receive_count: Option<u32>,

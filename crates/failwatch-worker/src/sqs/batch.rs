@@ -30,6 +30,7 @@ pub struct EntryFailure {
     pub index: usize,
     /// SQS's error code for the entry (or [`UNREPORTED`]).
     pub code: String,
+    /// SQS's explanation, for people.
     pub message: String,
     /// Whether SQS blamed the request (retrying the same entry cannot help).
     pub sender_fault: bool,
@@ -39,14 +40,18 @@ pub struct EntryFailure {
 /// lists, each sorted ascending.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
+    /// Indices of the entries SQS confirmed.
     pub succeeded: Vec<usize>,
+    /// The other entries, each with why.
     pub failed: Vec<EntryFailure>,
 }
 
 /// One message to send.
 #[derive(Debug, Clone, Default)]
 pub struct Outgoing {
+    /// The message body, sent as it is.
     pub body: String,
+    /// Attributes and FIFO ids to send with it.
     pub carried: Carried,
 }
 

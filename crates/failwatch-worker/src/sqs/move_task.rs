@@ -35,8 +35,11 @@ pub enum MoveTaskStart {
 pub struct MoveTask {
     /// RUNNING, FAILED, CANCELLING, CANCELLED or COMPLETED.
     pub status: String,
+    /// Messages moved so far (approximate).
     pub moved: u64,
+    /// Messages the task set out to move, when SQS says.
     pub to_move: Option<u64>,
+    /// Why a FAILED task failed.
     pub failure_reason: Option<String>,
 }
 

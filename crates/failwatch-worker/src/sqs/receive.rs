@@ -20,8 +20,11 @@ const MAX_WAIT: Duration = Duration::from_secs(20);
 /// One received message.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// SQS's id of the message, the same on every receive.
     pub message_id: String,
+    /// The handle of this receive, needed to delete the message or change its visibility.
     pub receipt_handle: String,
+    /// The body as sent.
     pub body: String,
     /// `ApproximateReceiveCount`: 1 on first delivery (and when SQS leaves it out).
     pub receive_count: u32,

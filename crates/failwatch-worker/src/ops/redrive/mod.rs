@@ -29,11 +29,14 @@ use client_side::ClientSideMove;
 /// Which messages to move.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
+    /// `--kind`: a glob over alert kinds.
     pub kind: Option<Pattern>,
+    /// `--cluster`: a glob over the alert's cluster.
     pub cluster: Option<Pattern>,
 }
 
 impl Filter {
+    /// Whether no filter was given (everything is selected).
     pub fn is_empty(&self) -> bool {
         self.kind.is_none() && self.cluster.is_none()
     }
@@ -70,12 +73,19 @@ impl Filter {
 /// A validated redrive request.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// `--to`: the destination queue URL (default: the configured queue).
     pub to: Option<String>,
+    /// `--max-per-second`.
     pub max_per_second: Option<u32>,
+    /// `--dry-run`: show, move nothing.
     pub dry_run: bool,
+    /// `--yes`: no question asked.
     pub confirmed: bool,
+    /// Which messages to move.
     pub filter: Filter,
+    /// Move with send-then-delete rather than StartMessageMoveTask.
     pub client_side: bool,
+    /// How long received DLQ messages stay hidden during a client-side move.
     pub visibility: Duration,
     /// Fault injection: abort after sending this many batches, before deleting the last.
     #[cfg(feature = "fault-injection")]
