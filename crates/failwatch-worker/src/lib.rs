@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod errors;
 pub mod metrics;
 pub mod ops;
+pub(crate) mod retry;
 pub mod routing;
 mod run;
 pub mod secret;

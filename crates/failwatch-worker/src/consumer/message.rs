@@ -13,6 +13,7 @@
 //! While a message is worked on, a heartbeat keeps it invisible (ChangeMessageVisibility every third of
 //! the visibility timeout); it stops the moment the outcome is known.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,38 +27,8 @@ use tracing::Instrument;
 use super::Shared;
 use crate::delivery::Delivery;
 use crate::metrics;
+use crate::retry::{self, Failure, Outcome};
 use crate::sqs::Received;
-
-/// Why a message goes back to the queue instead of being deleted: the `reason` label of
-/// `failwatch_messages_released_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReleaseReason {
-    Retry,
-    Malformed,
-    Permanent,
-    Shutdown,
-}
-
-impl ReleaseReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReleaseReason::Retry => "retry",
-            ReleaseReason::Malformed => "malformed",
-            ReleaseReason::Permanent => "permanent",
-            ReleaseReason::Shutdown => "shutdown",
-        }
-    }
-}
-
-/// The final outcome of one receive of one message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Delete,
-    Release {
-        reason: ReleaseReason,
-        visibility: Duration,
-    },
-}
 
 /// Works on one message until its outcome is final, then deletes it or hands it back.
 pub(super) async fn handle(shared: Arc<Shared>, message: Received) {
@@ -75,11 +46,8 @@ pub(super) async fn handle(shared: Arc<Shared>, message: Received) {
             // again.
             biased;
             outcome = decide(&shared, &message) => outcome,
-            () = heartbeat(&shared, &message) => unreachable_heartbeat(),
-            () = shared.hard_stop.cancelled() => Outcome::Release {
-                reason: ReleaseReason::Shutdown,
-                visibility: Duration::ZERO,
-            },
+            never = heartbeat(&shared, &message) => match never {},
+            () = shared.hard_stop.cancelled() => Outcome::shutdown(),
         };
         finish(&shared, &message, outcome).await;
         gauge.decrement(1.0);
@@ -88,16 +56,9 @@ pub(super) async fn handle(shared: Arc<Shared>, message: Received) {
     .await;
 }
 
-/// The heartbeat never ends on its own; `select!` needs a value for its branch.
-fn unreachable_heartbeat() -> Outcome {
-    Outcome::Release {
-        reason: ReleaseReason::Retry,
-        visibility: Duration::ZERO,
-    }
-}
-
-/// Extends the message's visibility every third of the visibility timeout, for as long as it is polled.
-async fn heartbeat(shared: &Shared, message: &Received) {
+/// Extends the message's visibility every third of the visibility timeout, for as long as it is polled;
+/// it never ends on its own.
+async fn heartbeat(shared: &Shared, message: &Received) -> Infallible {
     let timeout = shared.config.visibility_timeout();
     let every = (timeout / 3).max(Duration::from_secs(1));
     loop {
@@ -127,10 +88,7 @@ async fn decide(shared: &Arc<Shared>, message: &Received) -> Outcome {
                 body_bytes = message.body.len(),
                 "malformed message body; leaving it for the dead-letter queue"
             );
-            return Outcome::Release {
-                reason: ReleaseReason::Malformed,
-                visibility: shared.malformed_visibility,
-            };
+            return Outcome::malformed(shared.malformed_visibility);
         }
     };
     let kind = event.kind().map_or("unknown", |k| k.as_str());
@@ -151,7 +109,7 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>) -> Outcome
         tracing::info!(kind, dedup_key = %alert.dedup_key, "duplicate of an alert already delivered");
         return Outcome::Delete;
     }
-    let deadline = Instant::now() + shared.config.retry_budget();
+    let deadline = shared.deliverer.deadline(Instant::now());
     let mut tasks = JoinSet::new();
     for routed in shared.config.router.route(&alert) {
         let name = &shared.config.destinations[routed.destination].name;
@@ -196,13 +154,13 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>) -> Outcome
             tracing::error!(error = %err, "a delivery task failed");
             Delivery::Deferred {
                 retry_in: Duration::ZERO,
-                failure: crate::delivery::Failure::Invalid {
+                failure: Failure::Invalid {
                     error: err.to_string(),
                 },
             }
         }));
     }
-    let outcome = aggregate(
+    let outcome = retry::handback(
         &deliveries,
         shared.soft_stop.is_cancelled(),
         shared.malformed_visibility,
@@ -212,47 +170,6 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>) -> Outcome
         count_event(kind, "alerted");
     }
     outcome
-}
-
-/// The message's outcome from its deliveries in this receive (destinations that accepted it on an
-/// earlier receive are not among them).
-///
-/// All delivered: delete. Any still failing: hand back after the longest wait any of them asked for, so
-/// a rejected destination rides along (at least a second, none during shutdown). Only rejections: hand
-/// back after `quick`, so SQS moves the message to the DLQ after `maxReceiveCount` receives, each with a
-/// single attempt.
-pub fn aggregate(deliveries: &[Delivery], stopping: bool, quick: Duration) -> Outcome {
-    let rejected = deliveries
-        .iter()
-        .any(|d| matches!(d, Delivery::Rejected { .. }));
-    let retry_in = deliveries
-        .iter()
-        .filter_map(|d| match d {
-            Delivery::Deferred { retry_in, .. } => Some(*retry_in),
-            _ => None,
-        })
-        .max();
-    match (retry_in, rejected) {
-        (None, false) => Outcome::Delete,
-        (Some(wait), _) => Outcome::Release {
-            reason: if rejected {
-                ReleaseReason::Permanent
-            } else if stopping {
-                ReleaseReason::Shutdown
-            } else {
-                ReleaseReason::Retry
-            },
-            visibility: if stopping {
-                Duration::ZERO
-            } else {
-                wait.max(Duration::from_secs(1))
-            },
-        },
-        (None, true) => Outcome::Release {
-            reason: ReleaseReason::Permanent,
-            visibility: quick,
-        },
-    }
 }
 
 fn log_delivery(destination: &str, delivery: &Delivery) {
@@ -319,90 +236,5 @@ async fn finish(shared: &Shared, message: &Received, outcome: Outcome) {
                 ),
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::delivery::Failure;
-
-    fn delivered() -> Delivery {
-        Delivery::Delivered {
-            attempts: 1,
-            duration: Duration::from_millis(20),
-        }
-    }
-    fn rejected() -> Delivery {
-        Delivery::Rejected {
-            failure: Failure::Rejected {
-                status: 404,
-                detail: String::new(),
-            },
-        }
-    }
-    fn deferred(secs: u64) -> Delivery {
-        Delivery::Deferred {
-            retry_in: Duration::from_secs(secs),
-            failure: Failure::Timeout { status: None },
-        }
-    }
-    const QUICK: Duration = Duration::from_secs(1);
-
-    #[test]
-    fn delete_only_when_every_destination_accepted() {
-        assert_eq!(
-            aggregate(&[delivered(), delivered()], false, QUICK),
-            Outcome::Delete
-        );
-        // Nothing left to deliver (every destination accepted on an earlier receive).
-        assert_eq!(aggregate(&[], false, QUICK), Outcome::Delete);
-    }
-
-    #[test]
-    fn still_failing_destinations_hand_back_after_the_longest_wait() {
-        assert_eq!(
-            aggregate(&[delivered(), deferred(3), deferred(7)], false, QUICK),
-            Outcome::Release {
-                reason: ReleaseReason::Retry,
-                visibility: Duration::from_secs(7)
-            }
-        );
-        assert_eq!(
-            aggregate(&[deferred(0)], false, QUICK),
-            Outcome::Release {
-                reason: ReleaseReason::Retry,
-                visibility: Duration::from_secs(1)
-            }
-        );
-    }
-
-    #[test]
-    fn rejections_go_quickly_towards_the_dlq() {
-        assert_eq!(
-            aggregate(&[delivered(), rejected()], false, QUICK),
-            Outcome::Release {
-                reason: ReleaseReason::Permanent,
-                visibility: QUICK
-            }
-        );
-        assert_eq!(
-            aggregate(&[rejected(), deferred(9)], false, QUICK),
-            Outcome::Release {
-                reason: ReleaseReason::Permanent,
-                visibility: Duration::from_secs(9)
-            }
-        );
-    }
-
-    #[test]
-    fn during_shutdown_unfinished_messages_are_visible_at_once() {
-        assert_eq!(
-            aggregate(&[deferred(0), delivered()], true, QUICK),
-            Outcome::Release {
-                reason: ReleaseReason::Shutdown,
-                visibility: Duration::ZERO
-            }
-        );
     }
 }

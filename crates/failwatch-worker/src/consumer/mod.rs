@@ -187,7 +187,7 @@ async fn poll(shared: Arc<Shared>, semaphore: Arc<Semaphore>, tracker: TaskTrack
                 drop(permits);
                 tokio::select! {
                     () = stop.cancelled() => break,
-                    () = tokio::time::sleep(crate::delivery::full_jitter(error_wait).max(POLL_ERROR_FIRST_WAIT)) => {}
+                    () = tokio::time::sleep(crate::retry::full_jitter(error_wait).max(POLL_ERROR_FIRST_WAIT)) => {}
                 }
                 error_wait = (error_wait * 2).min(POLL_ERROR_MAX_WAIT);
             }
