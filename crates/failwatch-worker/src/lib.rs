@@ -19,6 +19,7 @@ pub mod routing;
 mod run;
 pub mod secret;
 pub mod sqs;
+pub(crate) mod state;
 pub mod telemetry;
 
 pub use run::{RunError, run};

@@ -183,6 +183,13 @@ impl Deliverer {
         self.policy.deadline(started)
     }
 
+    /// How long one receive may spend delivering an alert: the retry budget and one last attempt to the
+    /// slowest destination. An alert's claim lasts this long.
+    pub(crate) fn lease(&self) -> Duration {
+        let slowest = self.targets.iter().map(|t| t.timeout).max();
+        self.policy.lease(slowest.unwrap_or_default())
+    }
+
     /// Delivers `payload` to destination `index`, retrying transient failures until `deadline`.
     ///
     /// Once `stop` is cancelled (shutdown), a backoff wait in progress ends early, one last attempt is

@@ -74,6 +74,12 @@ impl RetryPolicy {
         started + self.budget
     }
 
+    /// How long one receive may work on an alert: the budget plus one last attempt of
+    /// `longest_attempt`. A claim on an alert (see `crate::state`) lasts this long.
+    pub(crate) fn lease(&self, longest_attempt: Duration) -> Duration {
+        self.budget + longest_attempt
+    }
+
     /// The wait before the next attempt after `failure`, given the schedule's current `ceiling`.
     pub(crate) fn wait(&self, failure: &Failure, ceiling: Duration) -> Duration {
         match failure.retry_after() {
@@ -246,6 +252,14 @@ impl Outcome {
         Outcome::Release {
             reason: ReleaseReason::Shutdown,
             visibility: Duration::ZERO,
+        }
+    }
+    /// The alert is being delivered by another holder of its claim: look again after `retry_in` (at
+    /// least [`MIN_HANDBACK`]), when that holder has finished or its lease has run out.
+    pub(crate) fn busy(retry_in: Duration) -> Outcome {
+        Outcome::Release {
+            reason: ReleaseReason::Retry,
+            visibility: retry_in.max(MIN_HANDBACK),
         }
     }
 }

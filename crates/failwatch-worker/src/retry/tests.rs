@@ -300,6 +300,24 @@ fn during_shutdown_unfinished_messages_are_visible_at_once() {
     );
 }
 
+#[test]
+fn an_alert_busy_elsewhere_is_looked_at_again_after_the_claim_and_never_at_once() {
+    assert_eq!(
+        Outcome::busy(Duration::from_secs(40)),
+        Outcome::Release {
+            reason: ReleaseReason::Retry,
+            visibility: Duration::from_secs(40)
+        }
+    );
+    assert_eq!(
+        Outcome::busy(Duration::ZERO),
+        Outcome::Release {
+            reason: ReleaseReason::Retry,
+            visibility: MIN_HANDBACK
+        }
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_retry_after_holds_the_destination_clamped_and_never_shortened() {
     let policy = policy(30);
