@@ -155,6 +155,11 @@ pub fn describe() {
         BUILD_INFO,
         "Always 1; labels carry the version and commit of the running binary."
     );
+    set_initial_values();
+}
+
+/// `failwatch_build_info`, and the label-less counters and gauges at zero.
+fn set_initial_values() {
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "commit" => COMMIT)
         .set(1.0);
     for counter in [MESSAGES_RECEIVED, MESSAGES_DELETED, POLL_ERRORS] {

@@ -23,20 +23,39 @@ const DETAIL_CHARS: usize = 300;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Failure {
     /// 429: the service asks us to slow down, perhaps saying for how long.
-    RateLimited { retry_after: Option<Duration> },
+    RateLimited {
+        /// The service's `Retry-After`, unclamped.
+        retry_after: Option<Duration>,
+    },
     /// 5xx.
     ServerError {
+        /// The HTTP status.
         status: u16,
+        /// The service's `Retry-After` (a 503 may send one), unclamped.
         retry_after: Option<Duration>,
     },
     /// 408, or no answer within the destination's `timeout_secs`.
-    Timeout { status: Option<u16> },
+    Timeout {
+        /// 408 when the service said so; none when the worker gave up waiting.
+        status: Option<u16>,
+    },
     /// The connection could not be made or broke.
-    Network { error: String },
+    Network {
+        /// The transport error's chain, without the URL.
+        error: String,
+    },
     /// Any other non-2xx status: retrying cannot help.
-    Rejected { status: u16, detail: String },
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The start of the service's answer, scrubbed of the webhook URL, on one line.
+        detail: String,
+    },
     /// The request could not be built (e.g. the payload could not be sent at all).
-    Invalid { error: String },
+    Invalid {
+        /// Why, without the URL.
+        error: String,
+    },
     /// Not attempted: shutdown began while the attempt waited for its turn (pacing or a Retry-After).
     /// Transient, so the message is handed back for another worker.
     Stopped,
