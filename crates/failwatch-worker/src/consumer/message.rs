@@ -116,7 +116,7 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>) -> Outcome
             return Outcome::Delete;
         }
         Claim::Held { retry_in } => {
-            tracing::info!(kind, dedup_key = %alert.dedup_key, "another worker is delivering this alert; looking again later");
+            tracing::info!(kind, dedup_key = %alert.dedup_key, "another message or replica is delivering this alert; looking again later");
             return Outcome::busy(retry_in);
         }
     };
