@@ -14,10 +14,12 @@ pub mod delivery;
 pub mod errors;
 pub mod metrics;
 pub mod ops;
+pub(crate) mod retry;
 pub mod routing;
 mod run;
 pub mod secret;
 pub mod sqs;
+pub(crate) mod state;
 pub mod telemetry;
 
 pub use run::{RunError, run};

@@ -37,6 +37,9 @@ pub const POLL_ERRORS: &str = "failwatch_poll_errors_total";
 /// Gauge, labels `queue` (`main` | `dlq`) and `state` (`visible` | `in_flight` | `delayed`). Sampled from
 /// GetQueueAttributes so that dashboards need no CloudWatch exporter.
 pub const QUEUE_MESSAGES: &str = "failwatch_queue_messages";
+/// Counter, label `op` (`claim` | `delivered_to` | `record_delivery` | `complete` | `release`). State
+/// store calls that failed or timed out; the alert was delivered anyway (a duplicate is possible).
+pub const STATE_ERRORS: &str = "failwatch_state_errors_total";
 /// Gauge, labels `version` and `commit`; always 1.
 pub const BUILD_INFO: &str = "failwatch_build_info";
 
@@ -143,10 +146,20 @@ pub fn describe() {
         Unit::Count,
         "Approximate messages in the queue and its DLQ by state, from GetQueueAttributes."
     );
+    describe_counter!(
+        STATE_ERRORS,
+        Unit::Count,
+        "State store calls that failed or timed out, by operation; the alert was delivered anyway."
+    );
     describe_gauge!(
         BUILD_INFO,
         "Always 1; labels carry the version and commit of the running binary."
     );
+    set_initial_values();
+}
+
+/// `failwatch_build_info`, and the label-less counters and gauges at zero.
+fn set_initial_values() {
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "commit" => COMMIT)
         .set(1.0);
     for counter in [MESSAGES_RECEIVED, MESSAGES_DELETED, POLL_ERRORS] {

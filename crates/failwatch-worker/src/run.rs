@@ -11,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, Health};
 use crate::config::Config;
 use crate::consumer::{self, Deleter, Shared};
-use crate::delivery::{self, Deliverer, RetryPolicy};
+use crate::delivery::{self, Deliverer};
 use crate::metrics;
+use crate::retry::RetryPolicy;
 use crate::sqs::{Counts, Queue};
 
 /// How often the Prometheus recorder's histograms are maintained.

@@ -4,6 +4,7 @@
 //! |-------------------------------------------------|------------------------------------------------|
 //! | silent event                                    | delete                                         |
 //! | duplicate of an alert already delivered         | delete                                         |
+//! | another worker is delivering the same alert     | hand back, visible when its claim runs out     |
 //! | every routed destination accepted the alert     | delete                                         |
 //! | a destination still failing when budget ran out | hand back, visible after the next backoff      |
 //! | a destination rejected it for good (4xx)        | hand back quickly; SQS moves it to the DLQ     |
@@ -13,6 +14,7 @@
 //! While a message is worked on, a heartbeat keeps it invisible (ChangeMessageVisibility every third of
 //! the visibility timeout); it stops the moment the outcome is known.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,38 +28,10 @@ use tracing::Instrument;
 use super::Shared;
 use crate::delivery::Delivery;
 use crate::metrics;
+use crate::retry::{self, Failure, Outcome};
+use crate::routing::Routed;
 use crate::sqs::Received;
-
-/// Why a message goes back to the queue instead of being deleted: the `reason` label of
-/// `failwatch_messages_released_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReleaseReason {
-    Retry,
-    Malformed,
-    Permanent,
-    Shutdown,
-}
-
-impl ReleaseReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReleaseReason::Retry => "retry",
-            ReleaseReason::Malformed => "malformed",
-            ReleaseReason::Permanent => "permanent",
-            ReleaseReason::Shutdown => "shutdown",
-        }
-    }
-}
-
-/// The final outcome of one receive of one message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Delete,
-    Release {
-        reason: ReleaseReason,
-        visibility: Duration,
-    },
-}
+use crate::state::{Claim, ClaimGuard};
 
 /// Works on one message until its outcome is final, then deletes it or hands it back.
 pub(super) async fn handle(shared: Arc<Shared>, message: Received) {
@@ -75,11 +49,8 @@ pub(super) async fn handle(shared: Arc<Shared>, message: Received) {
             // again.
             biased;
             outcome = decide(&shared, &message) => outcome,
-            () = heartbeat(&shared, &message) => unreachable_heartbeat(),
-            () = shared.hard_stop.cancelled() => Outcome::Release {
-                reason: ReleaseReason::Shutdown,
-                visibility: Duration::ZERO,
-            },
+            never = heartbeat(&shared, &message) => match never {},
+            () = shared.hard_stop.cancelled() => Outcome::shutdown(),
         };
         finish(&shared, &message, outcome).await;
         gauge.decrement(1.0);
@@ -88,16 +59,9 @@ pub(super) async fn handle(shared: Arc<Shared>, message: Received) {
     .await;
 }
 
-/// The heartbeat never ends on its own; `select!` needs a value for its branch.
-fn unreachable_heartbeat() -> Outcome {
-    Outcome::Release {
-        reason: ReleaseReason::Retry,
-        visibility: Duration::ZERO,
-    }
-}
-
-/// Extends the message's visibility every third of the visibility timeout, for as long as it is polled.
-async fn heartbeat(shared: &Shared, message: &Received) {
+/// Extends the message's visibility every third of the visibility timeout, for as long as it is polled;
+/// it never ends on its own.
+async fn heartbeat(shared: &Shared, message: &Received) -> Infallible {
     let timeout = shared.config.visibility_timeout();
     let every = (timeout / 3).max(Duration::from_secs(1));
     loop {
@@ -127,10 +91,7 @@ async fn decide(shared: &Arc<Shared>, message: &Received) -> Outcome {
                 body_bytes = message.body.len(),
                 "malformed message body; leaving it for the dead-letter queue"
             );
-            return Outcome::Release {
-                reason: ReleaseReason::Malformed,
-                visibility: shared.malformed_visibility,
-            };
+            return Outcome::malformed(shared.malformed_visibility);
         }
     };
     let kind = event.kind().map_or("unknown", |k| k.as_str());
@@ -144,51 +105,43 @@ async fn decide(shared: &Arc<Shared>, message: &Received) -> Outcome {
     }
 }
 
+/// Delivers an alert to every routed destination that has not accepted it yet, under this worker's
+/// claim on it, and decides the message's outcome.
 async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>) -> Outcome {
-    let _key = shared.dedup.lock_key(&alert.dedup_key).await;
-    if shared.dedup.is_duplicate(&alert.dedup_key) {
-        count_event(kind, "duplicate");
-        tracing::info!(kind, dedup_key = %alert.dedup_key, "duplicate of an alert already delivered");
-        return Outcome::Delete;
-    }
-    let deadline = Instant::now() + shared.config.retry_budget();
+    let claim = match shared.state.claim(&alert.dedup_key).await {
+        Claim::Won(claim) => claim,
+        Claim::Done => {
+            count_event(kind, "duplicate");
+            tracing::info!(kind, dedup_key = %alert.dedup_key, "duplicate of an alert already delivered");
+            return Outcome::Delete;
+        }
+        Claim::Held { retry_in } => {
+            tracing::info!(kind, dedup_key = %alert.dedup_key, "another message or replica is delivering this alert; looking again later");
+            return Outcome::busy(retry_in);
+        }
+    };
+    let deadline = shared.deliverer.deadline(Instant::now());
+    let routes = shared.config.router.route(&alert);
+    let names: Vec<&str> = routes
+        .iter()
+        .map(|r| shared.config.destinations[r.destination].name.as_str())
+        .collect();
+    let delivered = shared.state.delivered_to(&claim, &names).await;
     let mut tasks = JoinSet::new();
-    for routed in shared.config.router.route(&alert) {
-        let name = &shared.config.destinations[routed.destination].name;
-        if shared.dedup.already_delivered(&alert.dedup_key, name) {
+    for (routed, already) in routes.into_iter().zip(delivered) {
+        if already {
+            let name = &shared.config.destinations[routed.destination].name;
             tracing::info!(destination = %name, "already delivered by an earlier receive of this alert; not posting again");
             continue;
         }
-        let shared = shared.clone();
-        let alert = alert.clone();
-        tasks.spawn(
-            async move {
-                let destination = &shared.config.destinations[routed.destination];
-                let payload = failwatch_core::render(
-                    &alert,
-                    destination.kind.target(),
-                    &RenderOptions {
-                        mention: routed.mention.clone(),
-                    },
-                );
-                let delivery = shared
-                    .deliverer
-                    .deliver(routed.destination, &payload, deadline, &shared.soft_stop)
-                    .await;
-                if matches!(delivery, Delivery::Delivered { .. }) {
-                    // Remembered at once (the key is still locked by this message), so that a shutdown,
-                    // a failure elsewhere, or a duplicate message of the same alert cannot make a retry
-                    // post here again.
-                    shared
-                        .dedup
-                        .record_delivery(&alert.dedup_key, &destination.name);
-                    record_lag(&alert, &destination.name);
-                }
-                log_delivery(&destination.name, &delivery);
-                delivery
-            }
-            .in_current_span(),
+        let post = post(
+            shared.clone(),
+            alert.clone(),
+            routed,
+            claim.clone(),
+            deadline,
         );
+        tasks.spawn(post.in_current_span());
     }
     let mut deliveries = Vec::new();
     while let Some(joined) = tasks.join_next().await {
@@ -196,63 +149,57 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>) -> Outcome
             tracing::error!(error = %err, "a delivery task failed");
             Delivery::Deferred {
                 retry_in: Duration::ZERO,
-                failure: crate::delivery::Failure::Invalid {
+                failure: Failure::Invalid {
                     error: err.to_string(),
                 },
             }
         }));
     }
-    let outcome = aggregate(
+    let outcome = retry::handback(
         &deliveries,
         shared.soft_stop.is_cancelled(),
         shared.malformed_visibility,
     );
     if outcome == Outcome::Delete {
-        shared.dedup.record(&alert.dedup_key);
+        shared.state.complete(claim).await;
         count_event(kind, "alerted");
+    } else {
+        shared.state.release(claim).await;
     }
     outcome
 }
 
-/// The message's outcome from its deliveries in this receive (destinations that accepted it on an
-/// earlier receive are not among them).
-///
-/// All delivered: delete. Any still failing: hand back after the longest wait any of them asked for, so
-/// a rejected destination rides along (at least a second, none during shutdown). Only rejections: hand
-/// back after `quick`, so SQS moves the message to the DLQ after `maxReceiveCount` receives, each with a
-/// single attempt.
-pub fn aggregate(deliveries: &[Delivery], stopping: bool, quick: Duration) -> Outcome {
-    let rejected = deliveries
-        .iter()
-        .any(|d| matches!(d, Delivery::Rejected { .. }));
-    let retry_in = deliveries
-        .iter()
-        .filter_map(|d| match d {
-            Delivery::Deferred { retry_in, .. } => Some(*retry_in),
-            _ => None,
-        })
-        .max();
-    match (retry_in, rejected) {
-        (None, false) => Outcome::Delete,
-        (Some(wait), _) => Outcome::Release {
-            reason: if rejected {
-                ReleaseReason::Permanent
-            } else if stopping {
-                ReleaseReason::Shutdown
-            } else {
-                ReleaseReason::Retry
-            },
-            visibility: if stopping {
-                Duration::ZERO
-            } else {
-                wait.max(Duration::from_secs(1))
-            },
+/// Renders the alert for one routed destination and delivers it within `deadline`.
+async fn post(
+    shared: Arc<Shared>,
+    alert: Arc<Alert>,
+    routed: Routed,
+    claim: ClaimGuard,
+    deadline: Instant,
+) -> Delivery {
+    let destination = &shared.config.destinations[routed.destination];
+    let payload = failwatch_core::render(
+        &alert,
+        destination.kind.target(),
+        &RenderOptions {
+            mention: routed.mention,
         },
-        (None, true) => Outcome::Release {
-            reason: ReleaseReason::Permanent,
-            visibility: quick,
-        },
+    );
+    let delivery = shared
+        .deliverer
+        .deliver(routed.destination, &payload, deadline, &shared.soft_stop)
+        .await;
+    if matches!(delivery, Delivery::Delivered { .. }) {
+        // Remembered at once (the claim still holds the key), so that a shutdown, a failure elsewhere,
+        // or a duplicate message of the same alert cannot make a retry post here again.
+        shared
+            .state
+            .record_delivery(&claim, &destination.name)
+            .await;
+        record_lag(&alert, &destination.name);
     }
+    log_delivery(&destination.name, &delivery);
+    delivery
 }
 
 fn log_delivery(destination: &str, delivery: &Delivery) {
@@ -324,85 +271,119 @@ async fn finish(shared: &Shared, message: &Received, outcome: Outcome) {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
-    use crate::delivery::Failure;
+    use crate::admin::Health;
+    use crate::consumer::Deleter;
+    use crate::delivery::Deliverer;
+    use crate::retry::RetryPolicy;
+    use crate::sqs::Queue;
+    use crate::state::State;
+    use crate::state::tests::FailingStore;
 
-    fn delivered() -> Delivery {
-        Delivery::Delivered {
-            attempts: 1,
-            duration: Duration::from_millis(20),
-        }
-    }
-    fn rejected() -> Delivery {
-        Delivery::Rejected {
-            failure: Failure::Rejected {
-                status: 404,
-                detail: String::new(),
-            },
-        }
-    }
-    fn deferred(secs: u64) -> Delivery {
-        Delivery::Deferred {
-            retry_in: Duration::from_secs(secs),
-            failure: Failure::Timeout { status: None },
-        }
-    }
-    const QUICK: Duration = Duration::from_secs(1);
+    const EVENT: &str = include_str!(
+        "../../../../tests/fixtures/events/ecs_service-placement-failure-resource-cpu.json"
+    );
 
-    #[test]
-    fn delete_only_when_every_destination_accepted() {
+    /// A receiver answering 200 to every post, counting them; returns the count and its URL.
+    async fn receiver() -> (Arc<AtomicUsize>, String) {
+        let posts = Arc::new(AtomicUsize::new(0));
+        let seen = posts.clone();
+        let app = axum::Router::new().fallback(move || {
+            seen.fetch_add(1, Ordering::Relaxed);
+            std::future::ready("ok")
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (posts, format!("http://{addr}/hook"))
+    }
+
+    /// The worker's shared state for one webhook at `url`, over a queue that is never called.
+    fn shared(url: &str) -> Shared {
+        let env: BTreeMap<String, String> = [
+            (
+                "FAILWATCH_QUEUE_URL",
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/failwatch",
+            ),
+            ("FAILWATCH_WEBHOOK_URL", url),
+            ("FAILWATCH_WEBHOOK_TYPE", "webhook"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let config = Arc::new(crate::config::load(None, &env).unwrap());
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::Config::builder()
+                .behavior_version_latest()
+                .region(aws_sdk_sqs::config::Region::new("eu-west-1"))
+                .build(),
+        );
+        let queue = Queue::new(sqs, config.queue_url.clone());
+        let deliverer =
+            Deliverer::new(&config.destinations, RetryPolicy::from_config(&config)).unwrap();
+        let (deleter, _task) = Deleter::start(queue.clone());
+        Shared::new(
+            config,
+            queue,
+            deliverer,
+            deleter,
+            Arc::new(Health::new(Duration::from_secs(60))),
+            tokio_util::sync::CancellationToken::new(),
+        )
+    }
+
+    fn alert() -> Arc<Alert> {
+        let ctx = DecodeContext {
+            message_id: Some("m-1".into()),
+            received_at: OffsetDateTime::now_utc(),
+        };
+        let event = failwatch_core::decode(EVENT, &ctx).unwrap();
+        match failwatch_core::classify(&event) {
+            Decision::Alert(alert) => Arc::from(alert),
+            Decision::Silent(reason) => panic!("the fixture is silent: {reason}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_is_deleted_without_a_post() {
+        let (posts, url) = receiver().await;
+        let shared = Arc::new(shared(&url));
         assert_eq!(
-            aggregate(&[delivered(), delivered()], false, QUICK),
+            deliver(&shared, "ecs_service", alert()).await,
             Outcome::Delete
         );
-        // Nothing left to deliver (every destination accepted on an earlier receive).
-        assert_eq!(aggregate(&[], false, QUICK), Outcome::Delete);
+        assert_eq!(
+            deliver(&shared, "ecs_service", alert()).await,
+            Outcome::Delete
+        );
+        assert_eq!(posts.load(Ordering::Relaxed), 1);
     }
 
-    #[test]
-    fn still_failing_destinations_hand_back_after_the_longest_wait() {
+    #[tokio::test]
+    async fn when_the_state_store_fails_the_alert_is_delivered_anyway() {
+        let (posts, url) = receiver().await;
+        let mut shared = shared(&url);
+        let store = Arc::new(FailingStore::new(false));
+        shared.state = State::new(store.clone(), shared.deliverer.lease());
+        let shared = Arc::new(shared);
         assert_eq!(
-            aggregate(&[delivered(), deferred(3), deferred(7)], false, QUICK),
-            Outcome::Release {
-                reason: ReleaseReason::Retry,
-                visibility: Duration::from_secs(7)
-            }
+            deliver(&shared, "ecs_service", alert()).await,
+            Outcome::Delete
         );
+        assert_eq!(posts.load(Ordering::Relaxed), 1, "delivered anyway");
+        assert!(
+            store.recorded.load(Ordering::Relaxed),
+            "and its record tried"
+        );
+        // Nothing could be remembered: a copy of the alert is posted again, a duplicate rather than a
+        // lost alert.
         assert_eq!(
-            aggregate(&[deferred(0)], false, QUICK),
-            Outcome::Release {
-                reason: ReleaseReason::Retry,
-                visibility: Duration::from_secs(1)
-            }
+            deliver(&shared, "ecs_service", alert()).await,
+            Outcome::Delete
         );
-    }
-
-    #[test]
-    fn rejections_go_quickly_towards_the_dlq() {
-        assert_eq!(
-            aggregate(&[delivered(), rejected()], false, QUICK),
-            Outcome::Release {
-                reason: ReleaseReason::Permanent,
-                visibility: QUICK
-            }
-        );
-        assert_eq!(
-            aggregate(&[rejected(), deferred(9)], false, QUICK),
-            Outcome::Release {
-                reason: ReleaseReason::Permanent,
-                visibility: Duration::from_secs(9)
-            }
-        );
-    }
-
-    #[test]
-    fn during_shutdown_unfinished_messages_are_visible_at_once() {
-        assert_eq!(
-            aggregate(&[deferred(0), delivered()], true, QUICK),
-            Outcome::Release {
-                reason: ReleaseReason::Shutdown,
-                visibility: Duration::ZERO
-            }
-        );
+        assert_eq!(posts.load(Ordering::Relaxed), 2);
     }
 }

@@ -13,7 +13,6 @@
 //! from the end of the last long poll, so the whole worker stops within it (plus the hand-back calls)
 //! whatever it was doing — the orchestrator's SIGKILL comes on its own clock.
 
-pub mod dedup;
 mod deleter;
 pub mod message;
 
@@ -32,7 +31,7 @@ use crate::config::Config;
 use crate::delivery::Deliverer;
 use crate::metrics;
 use crate::sqs::{MAX_BATCH, Queue, Received, SqsError};
-use dedup::Dedup;
+use crate::state::State;
 pub use deleter::Deleter;
 
 /// The pause after the first failed receive call; it doubles with each failure in a row.
@@ -47,7 +46,7 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub queue: Queue,
     pub deliverer: Deliverer,
-    pub dedup: Dedup,
+    pub(crate) state: State,
     pub deleter: Deleter,
     pub health: Arc<Health>,
     pub malformed_visibility: Duration,
@@ -70,7 +69,11 @@ impl Shared {
             NonZeroUsize::new(usize::try_from(config.dedup_capacity).unwrap_or(usize::MAX))
                 .unwrap_or(NonZeroUsize::MIN);
         Shared {
-            dedup: Dedup::new(capacity, Duration::from_secs(config.dedup_ttl_secs)),
+            state: State::memory(
+                capacity,
+                Duration::from_secs(config.dedup_ttl_secs),
+                deliverer.lease(),
+            ),
             malformed_visibility: Duration::from_secs(config.malformed_visibility_secs.into()),
             config,
             queue,

@@ -1,5 +1,5 @@
-//! Delivery: the retry loop and pacing on paused tokio time; status handling against a tiny local
-//! receiver whose answers each test scripts.
+//! Delivery: pacing on paused tokio time; status handling and connection reuse against a tiny local
+//! receiver whose answers each test scripts. The retry loop itself is tested in `crate::retry`.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -9,212 +9,19 @@ use axum::http::{HeaderMap as AxumHeaders, StatusCode as AxumStatus};
 use axum::response::IntoResponse;
 use reqwest::Url;
 
+use super::scrub::scrub;
 use super::*;
-
-fn policy(budget_secs: u64) -> RetryPolicy {
-    RetryPolicy {
-        initial_delay: Duration::from_millis(100),
-        max_delay: Duration::from_secs(2),
-        retry_after_max: Duration::from_secs(5),
-        budget: Duration::from_secs(budget_secs),
-    }
-}
-
-/// An attempt function answering from a script, then succeeding.
-fn scripted(script: Vec<Failure>) -> impl FnMut(u32) -> std::future::Ready<Result<(), Failure>> {
-    let mut script = VecDeque::from(script);
-    move |_| std::future::ready(script.pop_front().map_or(Ok(()), Err))
-}
-
-fn server_error() -> Failure {
-    Failure::ServerError {
-        status: 503,
-        retry_after: None,
-    }
-}
-
-async fn run(
-    policy: &RetryPolicy,
-    script: Vec<Failure>,
-) -> (Result<(), Failure>, u32, Option<Duration>, Duration) {
-    let started = Instant::now();
-    let stop = CancellationToken::new();
-    let (result, attempts, deferred) = with_retries(
-        policy,
-        started + policy.budget,
-        &stop,
-        scripted(script),
-        |_, _| {},
-    )
-    .await;
-    (result, attempts, deferred, started.elapsed())
-}
-
-#[tokio::test(start_paused = true)]
-async fn transient_failures_are_retried_with_capped_jittered_waits() {
-    let (result, attempts, deferred, elapsed) = run(
-        &policy(30),
-        vec![server_error(), server_error(), server_error()],
-    )
-    .await;
-    assert_eq!(result, Ok(()));
-    assert_eq!(attempts, 4);
-    assert_eq!(deferred, None);
-    // Full jitter: each wait is at most its ceiling (100 ms, 200 ms, 400 ms).
-    assert!(elapsed <= Duration::from_millis(700), "{elapsed:?}");
-}
-
-#[tokio::test(start_paused = true)]
-async fn the_schedule_is_capped() {
-    // Ten failures with ceilings 0.1, 0.2, ..., then 2 s each: never more than the cap per wait.
-    let (result, attempts, _, elapsed) = run(&policy(60), vec![server_error(); 10]).await;
-    assert_eq!(result, Ok(()));
-    assert_eq!(attempts, 11);
-    let most = Duration::from_millis(100 + 200 + 400 + 800 + 1600) + Duration::from_secs(2 * 5);
-    assert!(elapsed <= most, "{elapsed:?}");
-}
-
-#[tokio::test(start_paused = true)]
-async fn retry_after_is_honoured_and_clamped() {
-    let (result, _, _, elapsed) = run(
-        &policy(30),
-        vec![Failure::RateLimited {
-            retry_after: Some(Duration::from_secs(3)),
-        }],
-    )
-    .await;
-    assert_eq!(result, Ok(()));
-    assert_eq!(elapsed, Duration::from_secs(3));
-
-    let (result, _, _, elapsed) = run(
-        &policy(30),
-        vec![Failure::RateLimited {
-            retry_after: Some(Duration::from_secs(3600)),
-        }],
-    )
-    .await;
-    assert_eq!(result, Ok(()));
-    assert_eq!(
-        elapsed,
-        Duration::from_secs(5),
-        "clamped to retry_after_max"
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_spent_budget_defers_with_the_next_wait() {
-    let (result, attempts, deferred, elapsed) = run(&policy(2), vec![server_error(); 1000]).await;
-    assert_eq!(result, Err(server_error()));
-    assert!(attempts >= 3, "{attempts}");
-    assert!(elapsed <= Duration::from_secs(2), "{elapsed:?}");
-    let deferred = deferred.expect("deferred");
-    assert!(
-        deferred >= MIN_HANDBACK && deferred <= Duration::from_secs(2),
-        "{deferred:?}"
-    );
-
-    // A Retry-After longer than what is left of the budget is not slept in process: the message goes
-    // back to SQS for that long.
-    let (result, attempts, deferred, elapsed) = run(
-        &policy(2),
-        vec![Failure::RateLimited {
-            retry_after: Some(Duration::from_secs(4)),
-        }],
-    )
-    .await;
-    assert!(result.is_err());
-    assert_eq!(attempts, 1);
-    assert_eq!(deferred, Some(Duration::from_secs(4)));
-    assert_eq!(elapsed, Duration::ZERO);
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_zero_budget_means_one_attempt() {
-    let (result, attempts, deferred, _) = run(&policy(0), vec![server_error()]).await;
-    assert!(result.is_err());
-    assert_eq!(attempts, 1);
-    assert!(deferred.is_some());
-}
-
-#[tokio::test(start_paused = true)]
-async fn permanent_failures_are_not_retried() {
-    let rejected = Failure::Rejected {
-        status: 404,
-        detail: "gone".into(),
-    };
-    let (result, attempts, deferred, elapsed) = run(&policy(30), vec![rejected.clone()]).await;
-    assert_eq!(result, Err(rejected));
-    assert_eq!(attempts, 1);
-    assert_eq!(deferred, None);
-    assert_eq!(elapsed, Duration::ZERO);
-}
-
-#[tokio::test(start_paused = true)]
-async fn shutdown_stops_retrying_at_once() {
-    let stop = CancellationToken::new();
-    stop.cancel();
-    let (result, attempts, deferred) = with_retries(
-        &policy(30),
-        Instant::now() + Duration::from_secs(30),
-        &stop,
-        scripted(vec![server_error(); 5]),
-        |_, _| {},
-    )
-    .await;
-    assert!(result.is_err());
-    assert_eq!(attempts, 1);
-    assert_eq!(deferred, Some(Duration::ZERO));
-}
-
-#[tokio::test(start_paused = true)]
-async fn shutdown_cuts_a_backoff_wait_short() {
-    let stop = CancellationToken::new();
-    let started = Instant::now();
-    let stopper = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            stop.cancel();
-        })
-    };
-    let (result, attempts, deferred) = with_retries(
-        &policy(30),
-        started + Duration::from_secs(30),
-        &stop,
-        scripted(vec![
-            Failure::RateLimited {
-                retry_after: Some(Duration::from_secs(5)),
-            };
-            5
-        ]),
-        |_, _| {},
-    )
-    .await;
-    stopper.await.unwrap();
-    assert!(result.is_err());
-    assert_eq!(
-        attempts, 2,
-        "the interrupted wait is followed by one last attempt"
-    );
-    assert_eq!(deferred, Some(Duration::ZERO));
-    assert_eq!(started.elapsed(), Duration::from_secs(1));
-}
+use crate::retry::MIN_HANDBACK;
+use crate::retry::tests::policy;
 
 fn target(rate: f64, burst: u32) -> Target {
     let destination = destination("http://127.0.0.1:9/x", DestinationKind::Slack, rate, burst);
-    Target {
-        name: destination.name.clone(),
-        kind: destination.kind,
-        url: destination.url.clone(),
-        timeout: destination.timeout(),
-        limiter: RateLimiter::direct_with_clock(
-            quota(&destination),
-            TokioClock {
-                origin: Instant::now(),
-            },
-        ),
-        not_before: Mutex::new(None),
-    }
+    Target::new(
+        &destination,
+        TokioClock {
+            origin: Instant::now(),
+        },
+    )
 }
 
 fn far() -> Instant {
@@ -276,9 +83,9 @@ async fn a_retry_after_holds_every_message_to_the_destination() {
     let target = target(1000.0, 1000);
     let stop = CancellationToken::new();
     let started = Instant::now();
-    target.hold_until(started + Duration::from_secs(3));
+    target.hold.extend_to(started + Duration::from_secs(3));
     // An earlier hold never shortens a later one.
-    target.hold_until(started + Duration::from_secs(1));
+    target.hold.extend_to(started + Duration::from_secs(1));
     // A message whose deadline the hold overruns gives up at once, deferred by the rest of the hold.
     assert_eq!(
         pace(&target, started + Duration::from_secs(2), &stop).await,
@@ -300,7 +107,7 @@ async fn a_retry_after_hold_ends_early_for_a_stop() {
     let target = target(1000.0, 1000);
     let stop = CancellationToken::new();
     let started = Instant::now();
-    target.hold_until(started + Duration::from_secs(30));
+    target.hold.extend_to(started + Duration::from_secs(30));
     let stopper = {
         let stop = stop.clone();
         tokio::spawn(async move {
@@ -311,17 +118,6 @@ async fn a_retry_after_hold_ends_early_for_a_stop() {
     assert_eq!(pace(&target, far(), &stop).await, Err(Failure::Stopped));
     assert_eq!(started.elapsed(), Duration::from_secs(1));
     stopper.await.unwrap();
-}
-
-#[test]
-fn full_jitter_stays_within_the_ceiling() {
-    let ceiling = Duration::from_millis(300);
-    let draws: Vec<Duration> = (0..1000).map(|_| full_jitter(ceiling)).collect();
-    assert!(draws.iter().all(|d| *d <= ceiling));
-    // Spread over the whole range, not bunched at the top as "ceiling + jitter" would be.
-    assert!(draws.iter().any(|d| *d < Duration::from_millis(100)));
-    assert!(draws.iter().any(|d| *d > Duration::from_millis(200)));
-    assert_eq!(full_jitter(Duration::ZERO), Duration::ZERO);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -650,4 +446,58 @@ async fn only_the_start_of_an_error_answer_is_read() {
         "{failure}"
     );
     server.abort();
+}
+
+/// Starts a receiver that answers every post 200 with `body` (Slack answers `ok`, Google Chat the
+/// created message) and records the client port of each request: one port per connection.
+async fn port_recording_receiver(body: &'static str) -> (Arc<Mutex<Vec<u16>>>, String) {
+    use axum::extract::ConnectInfo;
+    let ports = Arc::new(Mutex::new(Vec::new()));
+    let seen = ports.clone();
+    let app = axum::Router::new().fallback(
+        move |ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>| {
+            seen.lock().unwrap().push(peer.port());
+            std::future::ready(body)
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    (ports, format!("http://{addr}/hook"))
+}
+
+#[tokio::test]
+async fn sequential_posts_reuse_one_connection_whatever_the_answer_body() {
+    // The last answer is longer than what arrives with the response's head: a connection whose answer
+    // was dropped unread could not be reused.
+    let long: &'static str = "x".repeat(20_000).leak();
+    for body in [
+        "",
+        "ok",
+        r#"{"name":"spaces/AAAA/messages/BBBB","text":"hi"}"#,
+        long,
+    ] {
+        let (ports, url) = port_recording_receiver(body).await;
+        let d = deliverer(&url, DestinationKind::Webhook, 5);
+        for _ in 0..5 {
+            let delivery = deliver(&d, 5).await;
+            assert!(
+                matches!(delivery, Delivery::Delivered { .. }),
+                "{delivery:?}"
+            );
+        }
+        let ports = ports.lock().unwrap().clone();
+        assert_eq!(ports.len(), 5);
+        assert!(
+            ports.iter().all(|p| *p == ports[0]),
+            "an answer of {} bytes: five posts used connections from ports {ports:?}",
+            body.len()
+        );
+    }
 }

@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{OpsError, say};
 use crate::config::Config;
-use crate::delivery::{Deliverer, Delivery, RetryPolicy};
+use crate::delivery::{Deliverer, Delivery};
+use crate::retry::RetryPolicy;
 
 /// A real ECS event whose alert is the sample.
 const SAMPLE_EVENT: &str = include_str!("sample_event.json");

@@ -1,4 +1,5 @@
-//! What one HTTP attempt's failure means: the one place that decides retry or give up, by error type.
+//! Classification: what one HTTP attempt's failure means, and so whether another attempt can help. This
+//! is the one place that decides retry or give up, by error type.
 //!
 //! Transient (retry with backoff, then hand the message back to SQS): timeouts, connection errors, 5xx,
 //! 429 and 408. Permanent (no retry; the message goes to the DLQ): every other non-2xx status — a deleted
@@ -20,22 +21,41 @@ const DETAIL_CHARS: usize = 300;
 
 /// Why one attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// 429: the service asks us to slow down, perhaps saying for how long.
-    RateLimited { retry_after: Option<Duration> },
+    RateLimited {
+        /// The service's `Retry-After`, unclamped.
+        retry_after: Option<Duration>,
+    },
     /// 5xx.
     ServerError {
+        /// The HTTP status.
         status: u16,
+        /// The service's `Retry-After` (a 503 may send one), unclamped.
         retry_after: Option<Duration>,
     },
     /// 408, or no answer within the destination's `timeout_secs`.
-    Timeout { status: Option<u16> },
+    Timeout {
+        /// 408 when the service said so; none when the worker gave up waiting.
+        status: Option<u16>,
+    },
     /// The connection could not be made or broke.
-    Network { error: String },
+    Network {
+        /// The transport error's chain, without the URL.
+        error: String,
+    },
     /// Any other non-2xx status: retrying cannot help.
-    Rejected { status: u16, detail: String },
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The start of the service's answer, scrubbed of the webhook URL, on one line.
+        detail: String,
+    },
     /// The request could not be built (e.g. the payload could not be sent at all).
-    Invalid { error: String },
+    Invalid {
+        /// Why, without the URL.
+        error: String,
+    },
     /// Not attempted: shutdown began while the attempt waited for its turn (pacing or a Retry-After).
     /// Transient, so the message is handed back for another worker.
     Stopped,
@@ -43,7 +63,11 @@ pub enum Failure {
 
 impl Failure {
     /// Classifies a response status. `None` means success.
-    pub fn from_response(status: StatusCode, headers: &HeaderMap, body: &str) -> Option<Failure> {
+    pub(crate) fn from_response(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &str,
+    ) -> Option<Failure> {
         if status.is_success() {
             return None;
         }
@@ -63,7 +87,7 @@ impl Failure {
     }
 
     /// Classifies a transport error. The error's URL must already be stripped (`without_url`).
-    pub fn from_transport(err: &reqwest::Error) -> Failure {
+    pub(crate) fn from_transport(err: &reqwest::Error) -> Failure {
         let error = crate::errors::chain(err);
         if err.is_timeout() {
             Failure::Timeout { status: None }
@@ -75,12 +99,12 @@ impl Failure {
     }
 
     /// Whether another attempt can succeed.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         !matches!(self, Failure::Rejected { .. } | Failure::Invalid { .. })
     }
 
     /// What the service asked us to wait, if anything.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             Failure::RateLimited { retry_after } | Failure::ServerError { retry_after, .. } => {
                 *retry_after
@@ -90,7 +114,7 @@ impl Failure {
     }
 
     /// The `outcome` label of `failwatch_delivery_attempts_total`.
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Failure::RateLimited { .. } => "rate_limited",
             Failure::ServerError { .. } => "server_error",
@@ -124,7 +148,7 @@ impl fmt::Display for Failure {
 }
 
 /// Parses `Retry-After`: delta-seconds (possibly fractional, as Discord sends) or an HTTP date.
-pub fn retry_after(headers: &HeaderMap, now: OffsetDateTime) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap, now: OffsetDateTime) -> Option<Duration> {
     let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = text.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)));
