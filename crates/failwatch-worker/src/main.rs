@@ -62,15 +62,11 @@ fn render_command(args: RenderArgs) -> ExitCode {
     }
 }
 
-/// Loads the configuration or explains, naming the key, why it cannot be used.
+/// Loads the configuration or explains, naming the key, why it cannot be used. Its warnings are left
+/// to the caller, which writes them once its logging is set up, in the configured format.
 fn load_config(args: &ConfigArgs) -> Result<Config, ExitCode> {
     match config::load(args.config.as_deref(), &ProcessEnv) {
-        Ok(config) => {
-            for warning in &config.warnings {
-                eprintln!("warning: {warning}");
-            }
-            Ok(config)
-        }
+        Ok(config) => Ok(config),
         Err(err) => {
             for line in err.to_string().lines() {
                 eprintln!("error: {line}");
@@ -81,18 +77,22 @@ fn load_config(args: &ConfigArgs) -> Result<Config, ExitCode> {
 }
 
 fn check_config(args: &ConfigArgs) -> ExitCode {
-    match load_config(args) {
-        Ok(config) => match config.redacted_toml() {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::from(exit::OK)
-            }
-            Err(err) => {
-                eprintln!("error: {err}");
-                ExitCode::from(exit::RUNTIME)
-            }
-        },
-        Err(code) => code,
+    let config = match load_config(args) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    for warning in &config.warnings {
+        eprintln!("warning: {warning}");
+    }
+    match config.redacted_toml() {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::from(exit::OK)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(exit::RUNTIME)
+        }
     }
 }
 
@@ -101,9 +101,12 @@ fn run_command(args: &ConfigArgs) -> ExitCode {
         Ok(config) => Arc::new(config),
         Err(code) => return code,
     };
-    if let Err(err) = telemetry::init(config.log_format, &config.log_filter) {
+    if let Err(err) = telemetry::init(config.logging.format, &config.logging.filter) {
         eprintln!("error: {err}");
         return ExitCode::from(exit::USAGE);
+    }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -146,7 +149,10 @@ async fn start_and_run(config: Arc<Config>, shutdown: CancellationToken) -> anyh
     // Signal handlers are in place from here on; the system tests wait for this line.
     tracing::debug!("building the SQS client");
     let sqs = tokio::select! {
-        sqs = sqs::client(&config.queue_url, config.wait_time_secs) => sqs,
+        sqs = sqs::client(
+            &config.sqs.queue_url,
+            u32::try_from(config.sqs.wait_time.as_secs()).unwrap_or(u32::MAX),
+        ) => sqs,
         () = shutdown.cancelled() => {
             tracing::info!("stopped during start-up");
             return Ok(());

@@ -41,15 +41,15 @@ pub async fn run(
     metrics_handle: PrometheusHandle,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
-    let listener = TcpListener::bind(config.admin_listen)
+    let listener = TcpListener::bind(config.admin.listen)
         .await
         .map_err(|source| RunError::AdminBind {
-            addr: config.admin_listen,
+            addr: config.admin.listen,
             source,
         })?;
     let deliverer = Deliverer::new(&config.destinations, RetryPolicy::from_config(&config))?;
-    let health = Arc::new(Health::new(config.readiness_max_poll_age()));
-    let queue = Queue::new(sqs, config.queue_url.clone());
+    let health = Arc::new(Health::new(config.admin.readiness_max_poll_age));
+    let queue = Queue::new(sqs, config.sqs.queue_url.clone());
     let background = CancellationToken::new();
 
     let admin_task = tokio::spawn(admin::serve(
@@ -66,10 +66,10 @@ pub async fn run(
     ));
     let (deleter, deleter_task) = Deleter::start(queue.clone());
     tracing::info!(
-        admin = %config.admin_listen,
-        queue = %config.queue_url,
-        pollers = config.pollers,
-        max_in_flight = config.max_in_flight,
+        admin = %config.admin.listen,
+        queue = %config.sqs.queue_url,
+        pollers = config.sqs.pollers,
+        max_in_flight = config.sqs.max_in_flight,
         destinations = config.destinations.len(),
         "failwatch started"
     );
@@ -119,17 +119,16 @@ async fn upkeep(handle: PrometheusHandle, stop: CancellationToken) {
 /// Samples the queue's (and its DLQ's) depth into `failwatch_queue_messages`, so dashboards need no
 /// CloudWatch exporter. Runs in the background: a slow or failing call never delays start-up or polling.
 async fn sample_queues(config: Arc<Config>, queue: Queue, stop: CancellationToken) {
-    if config.queue_metrics_interval_secs == 0 {
+    if config.sqs.queue_metrics_interval.is_zero() {
         return;
     }
     let mut dlq = config
+        .sqs
         .dlq_url
         .as_ref()
         .map(|url| Queue::new(queue.client().clone(), url.clone()));
     let mut looked_up = dlq.is_some();
-    let mut ticker = tokio::time::interval(Duration::from_secs(
-        config.queue_metrics_interval_secs.into(),
-    ));
+    let mut ticker = tokio::time::interval(config.sqs.queue_metrics_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {

@@ -98,7 +98,7 @@ fn unreachable_heartbeat() -> Outcome {
 
 /// Extends the message's visibility every third of the visibility timeout, for as long as it is polled.
 async fn heartbeat(shared: &Shared, message: &Received) {
-    let timeout = shared.config.visibility_timeout();
+    let timeout = shared.config.sqs.visibility_timeout;
     let every = (timeout / 3).max(Duration::from_secs(1));
     loop {
         tokio::time::sleep(every).await;
@@ -151,7 +151,7 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>) -> Outcome
         tracing::info!(kind, dedup_key = %alert.dedup_key, "duplicate of an alert already delivered");
         return Outcome::Delete;
     }
-    let deadline = Instant::now() + shared.config.retry_budget();
+    let deadline = Instant::now() + shared.config.retry.budget;
     let mut tasks = JoinSet::new();
     for routed in shared.config.router.route(&alert) {
         let name = &shared.config.destinations[routed.destination].name;
@@ -166,7 +166,7 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>) -> Outcome
                 let destination = &shared.config.destinations[routed.destination];
                 let payload = failwatch_core::render(
                     &alert,
-                    destination.kind.target(),
+                    destination.kind,
                     &RenderOptions {
                         mention: routed.mention.clone(),
                     },

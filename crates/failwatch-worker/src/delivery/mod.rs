@@ -34,7 +34,7 @@ use reqwest::redirect::Policy;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, Destination, DestinationKind};
+use crate::config::{self, Config, Destination};
 use crate::metrics;
 use crate::secret::SecretUrl;
 pub use outcome::Failure;
@@ -67,10 +67,10 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     pub fn from_config(config: &Config) -> Self {
         RetryPolicy {
-            initial_delay: Duration::from_millis(config.retry_initial_delay_ms),
-            max_delay: Duration::from_secs(config.retry_max_delay_secs.into()),
-            retry_after_max: Duration::from_secs(config.retry_after_max_secs.into()),
-            budget: config.retry_budget(),
+            initial_delay: config.retry.initial_delay,
+            max_delay: config.retry.max_delay,
+            retry_after_max: config.retry.retry_after_max,
+            budget: config.retry.budget,
         }
     }
 
@@ -145,7 +145,7 @@ pub struct ClientError(#[source] reqwest::Error);
 
 struct Target {
     name: String,
-    kind: DestinationKind,
+    kind: failwatch_core::Target,
     url: SecretUrl,
     timeout: Duration,
     limiter: Limiter,
@@ -181,7 +181,7 @@ impl std::fmt::Debug for Deliverer {
                 &self
                     .targets
                     .iter()
-                    .map(|t| (&t.name, t.kind.as_str(), &t.url))
+                    .map(|t| (&t.name, config::type_name(t.kind), &t.url))
                     .collect::<Vec<_>>(),
             )
             .field("policy", &self.policy)
@@ -206,7 +206,7 @@ impl Deliverer {
                 name: d.name.clone(),
                 kind: d.kind,
                 url: post_url(d),
-                timeout: d.timeout(),
+                timeout: d.timeout,
                 limiter: RateLimiter::direct_with_clock(quota(d), clock.clone()),
                 not_before: Mutex::new(None),
             })
@@ -456,7 +456,7 @@ fn quota(d: &Destination) -> Quota {
 /// The URL actually posted to: Google Chat gets the reply option that makes `threadKey` thread.
 fn post_url(d: &Destination) -> SecretUrl {
     let mut url = d.url.expose().clone();
-    if d.kind == DestinationKind::GoogleChat
+    if d.kind == failwatch_core::Target::GoogleChat
         && !url
             .query_pairs()
             .any(|(k, _)| k == GOOGLE_CHAT_REPLY_OPTION.0)
