@@ -21,7 +21,9 @@ const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 /// Why the worker could not run. Each means exit code 1.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("admin_listen {addr}: cannot listen: {source}")]
+    /// The admin port could not be bound. The message leaves the OS's reason to the source chain, which
+    /// `main` prints once.
+    #[error("admin.listen {addr}: cannot listen")]
     AdminBind {
         addr: std::net::SocketAddr,
         #[source]
@@ -165,5 +167,30 @@ fn set_depth(queue: &'static str, depth: Depth) {
     ] {
         ::metrics::gauge!(metrics::QUEUE_MESSAGES, "queue" => queue, "state" => state)
             .set(value as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 9, rough edge 7: the reason was printed twice, once by this message and once as its source.
+    #[test]
+    fn a_busy_admin_port_is_reported_once() {
+        let err = anyhow::Error::from(RunError::AdminBind {
+            addr: "127.0.0.1:9090".parse().unwrap(),
+            source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
+        });
+        let shown = format!("{err:#}");
+        assert_eq!(
+            shown.matches("address in use").count()
+                + shown.matches("Address already in use").count(),
+            1,
+            "{shown}"
+        );
+        assert!(
+            shown.starts_with("admin.listen 127.0.0.1:9090: cannot listen: "),
+            "{shown}"
+        );
     }
 }
