@@ -217,20 +217,36 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
     let (mut sqs, retry, dedup, admin, logging) = (sqs?, retry?, dedup?, admin?, logging?);
     let (routes, default_route) = (routes?, default_route?);
     destinations::check_queues(c, &mut sqs, from_file, needs);
-    if !needs.destinations() {
-        // The queue commands check only what they use, so that the rest of a worker's file (and its
-        // secrets) cannot stop an operator.
-        return Some(Config {
-            sqs,
-            retry,
-            dedup,
-            admin,
-            logging,
-            destinations: Vec::new(),
-            router: Router::default(),
-            warnings: std::mem::take(&mut c.warnings),
-        });
+    let (mut resolved, mut router) = (Vec::new(), Router::default());
+    // The queue commands check only what they use, so that the rest of a worker's file (and its
+    // secrets) cannot stop an operator.
+    if needs.destinations() {
+        check_sections(c, &sqs, &retry, &dedup, &admin, &logging);
+        resolved = destinations::resolve(c, destinations, &declared, env);
+        router = routes::build(c, routes, default_route, &declared);
     }
+    Some(Config {
+        sqs,
+        retry,
+        dedup,
+        admin,
+        logging,
+        destinations: resolved,
+        router,
+        warnings: std::mem::take(&mut c.warnings),
+    })
+}
+
+/// Each section's own checks, then the rules that relate two sections.
+fn check_sections(
+    c: &mut Checker,
+    sqs: &SqsConfig,
+    retry: &RetryConfig,
+    dedup: &DedupConfig,
+    admin: &AdminConfig,
+    logging: &LoggingConfig,
+) {
+    use humantime_serde::re::humantime::format_duration;
     sqs.check(c);
     retry.check(c);
     dedup.check(c);
@@ -242,7 +258,7 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
             format!(
                 "must be greater than retry.budget ({}), or SQS would hand the message to another \
                  worker while this one is still retrying it",
-                humantime_serde::re::humantime::format_duration(retry.budget)
+                format_duration(retry.budget)
             ),
         );
     }
@@ -252,22 +268,10 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
             format!(
                 "must be greater than sqs.wait_time ({}): an empty long poll takes that long and \
                  must not make the worker unready",
-                humantime_serde::re::humantime::format_duration(sqs.wait_time)
+                format_duration(sqs.wait_time)
             ),
         );
     }
-    let destinations = destinations::resolve(c, destinations, &declared, env);
-    let router = routes::build(c, routes, default_route, &declared);
-    Some(Config {
-        sqs,
-        retry,
-        dedup,
-        admin,
-        logging,
-        destinations,
-        router,
-        warnings: std::mem::take(&mut c.warnings),
-    })
 }
 
 /// Collects problems and warnings while the configuration is read and checked, and the key renames
