@@ -34,7 +34,8 @@ pub use file::parse_toml;
 pub use print::RedactedTomlError;
 pub use sections::{AdminConfig, DedupConfig, LoggingConfig, RetryConfig, SqsConfig};
 
-/// Defaults, in one place so the example configuration and the README can quote them.
+/// Defaults, in one place so the example configuration and the README can quote them. Each is the
+/// default of the section key of the same name (`WAIT_TIME` is `sqs.wait_time`).
 pub mod defaults {
     use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
     use std::time::Duration;
@@ -73,12 +74,19 @@ pub const DEFAULT_DESTINATION: &str = "default";
 /// A validated configuration, in the file's sections.
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
+    /// `[sqs]`: the queue, polling, visibility and hand-back.
     pub sqs: SqsConfig,
+    /// `[retry]`: in-process retries of a delivery.
     pub retry: RetryConfig,
+    /// `[dedup]`: the de-duplication window.
     pub dedup: DedupConfig,
+    /// `[admin]`: the admin server and readiness.
     pub admin: AdminConfig,
+    /// `[logging]`: log format and filter.
     pub logging: LoggingConfig,
+    /// `[[destinations]]`, URLs resolved, in file order (routes refer to them by index).
     pub destinations: Vec<Destination>,
+    /// `[[routes]]` and `[default_route]`.
     #[serde(flatten)]
     pub router: Router,
     /// Things that work but should be changed (a literal webhook URL, a deprecated key), for the caller
@@ -102,7 +110,9 @@ impl Config {
 /// secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueConfig {
+    /// `sqs.queue_url`.
     pub queue_url: String,
+    /// `sqs.dlq_url`, when configured.
     pub dlq_url: Option<String>,
 }
 
@@ -132,6 +142,7 @@ impl Needs {
 pub struct Problem {
     /// A key path such as `destinations[1].url_env`, or an environment variable's name.
     pub key: String,
+    /// What is wrong, never quoting a URL.
     pub message: String,
 }
 

@@ -107,7 +107,11 @@ pub async fn run(config: &Config, only: Option<&str>, out: &mut dyn Write) -> Re
         let outcome = deliverer
             .deliver(index, &payload, Instant::now(), &stop)
             .await;
-        let who = format!("{} ({})", destination.name, destination.kind.as_str());
+        let who = format!(
+            "{} ({})",
+            destination.name,
+            crate::config::type_name(destination.kind)
+        );
         let line = match &outcome {
             Delivery::Delivered { duration, .. } => {
                 format!("{who}: OK, HTTP 2xx in {} ms", duration.as_millis())
