@@ -200,9 +200,15 @@ pub(super) fn apply_variables(table: &mut toml::Table, env: &dyn Env, c: &mut Ch
             match text.trim().parse::<i64>() {
                 Ok(n) => toml::Value::Integer(n),
                 Err(_) => {
+                    // A webhook URL set in the wrong variable must not be repeated.
+                    let got = if text.contains("://") {
+                        "a URL (value not shown)".to_owned()
+                    } else {
+                        format!("{text:?}")
+                    };
                     c.problems.push(Problem {
                         key: var.to_owned(),
-                        message: format!("{flat}: expected a whole number, got {text:?}"),
+                        message: format!("{flat}: expected a whole number, got {got}"),
                     });
                     continue;
                 }

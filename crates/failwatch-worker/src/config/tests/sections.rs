@@ -243,3 +243,16 @@ fn the_printed_configuration_loads_back() {
     assert_eq!(again.warnings.len(), 1, "{:?}", again.warnings);
     assert_eq!(again.redacted_toml().unwrap(), first);
 }
+
+/// A webhook URL set in a number's variable, old or new, is refused without being repeated.
+#[test]
+fn a_url_in_a_numeric_variable_is_never_repeated() {
+    for var in ["FAILWATCH_POLLERS", "FAILWATCH_SQS__POLLERS"] {
+        let p = problems(load_text(&minimal(), &[("CHAT_URL", CHAT), (var, SLACK)]));
+        assert!(p[0].starts_with(var), "{p:?}");
+        assert!(
+            !p.iter().any(|l| l.contains("SLACKSECRET")),
+            "leaked: {p:?}"
+        );
+    }
+}
