@@ -11,6 +11,7 @@ mod support;
 mod check_config;
 mod delivery;
 mod failures;
+mod no_credentials;
 mod ops;
 mod render_cli;
 mod shutdown;

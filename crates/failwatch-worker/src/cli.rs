@@ -1,12 +1,18 @@
 //! The command line: every subcommand and flag of the `failwatch` binary, parsed with clap.
 //!
-//! This module only describes arguments. Reading the configuration file and environment is `config`'s
-//! job (so that `FAILWATCH_CONFIG` goes through the same environment seam as every other variable), and
-//! each command's behaviour lives in `commands` or the worker modules.
+//! This module only describes arguments, and depends on no other module of the worker: the commands
+//! (`commands`, `ops`, `run`) read their arguments from here. Reading the configuration file and
+//! environment is `config`'s job (so that `FAILWATCH_CONFIG` goes through the same environment seam as
+//! every other variable).
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use failwatch_core::Target;
+
+/// The most messages one `dlq peek` shows.
+pub const PEEK_MAX: u16 = 1000;
 
 /// Alerts your chat room when an AWS ECS task or Step Functions execution fails.
 #[derive(Debug, Parser)]
@@ -16,7 +22,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands. Operator commands (`dlq`, `send-test`, `replay`) join this enum as they are added.
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print exactly what would be posted for SQS message bodies, without sending anything.
@@ -30,7 +36,7 @@ pub enum Command {
     /// Validate the configuration and print it with every secret redacted.
     CheckConfig(ConfigArgs),
     #[command(flatten)]
-    Ops(crate::ops::OpsCommand),
+    Ops(OpsCommand),
 }
 
 /// Arguments of `failwatch render`.
@@ -38,10 +44,18 @@ pub enum Command {
 pub struct RenderArgs {
     /// The chat service to render for; `json` is the `failwatch.alert.v1` document (the generic webhook's
     /// payload).
-    #[arg(long, value_enum, default_value_t = RenderTarget::Json)]
-    pub to: RenderTarget,
+    #[arg(long, default_value_t = Target::Json, value_parser = target_parser())]
+    pub to: Target,
     /// Files each holding one SQS message body. Without any, bodies are read from stdin, one per line.
     pub files: Vec<PathBuf>,
+}
+
+/// The chat services' names, listed as the possible values in `--help` and parsed with the core's own
+/// `FromStr`. Only the canonical names are offered: `webhook` is a destination type, and what it
+/// receives is `json`.
+fn target_parser() -> impl TypedValueParser<Value = Target> {
+    PossibleValuesParser::new(Target::ALL.map(Target::as_str))
+        .try_map(|name| name.parse::<Target>())
 }
 
 /// Where to find the configuration file.
@@ -53,26 +67,114 @@ pub struct ConfigArgs {
     pub config: Option<PathBuf>,
 }
 
-/// The `--to` values of `failwatch render`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RenderTarget {
-    Json,
-    GoogleChat,
-    Slack,
-    Teams,
-    Discord,
+/// The operator subcommands, flattened into [`Command`]; they run in `ops`.
+#[derive(Debug, Subcommand)]
+pub enum OpsCommand {
+    /// Inspect the dead-letter queue and move its messages back.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Post a clearly marked sample alert to the configured destinations to prove the webhooks work.
+    ///
+    /// The sample is a real ECS event run through the worker's own decoding, rendering and delivery code.
+    /// Prints each destination's HTTP status and, on failure, the service's error text (never the URL).
+    /// Exits 1 if any destination failed.
+    SendTest(SendTestArgs),
+    /// Send event JSON files (or files of JSON lines) into the queue, to exercise the whole pipeline.
+    Replay(ReplayArgs),
 }
 
-impl From<RenderTarget> for failwatch_core::Target {
-    fn from(target: RenderTarget) -> Self {
-        match target {
-            RenderTarget::Json => failwatch_core::Target::Json,
-            RenderTarget::GoogleChat => failwatch_core::Target::GoogleChat,
-            RenderTarget::Slack => failwatch_core::Target::Slack,
-            RenderTarget::Teams => failwatch_core::Target::Teams,
-            RenderTarget::Discord => failwatch_core::Target::Discord,
-        }
-    }
+/// `failwatch dlq ...`.
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Messages visible, in flight and delayed in the queue and its dead-letter queue.
+    Stats(StatsArgs),
+    /// What is in the dead-letter queue, without consuming it: id, receive count, age and the decoded
+    /// alert title (or why the body is malformed) of each message.
+    Peek(PeekArgs),
+    /// Move messages from the dead-letter queue back to the queue (or `--to`).
+    Redrive(RedriveArgs),
+}
+
+/// Arguments of `failwatch dlq stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Arguments of `failwatch dlq peek`.
+#[derive(Debug, Args)]
+pub struct PeekArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Show at most N messages (1 to 1000).
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u16).range(1..=i64::from(PEEK_MAX)))]
+    pub max: u16,
+}
+
+/// Arguments of `failwatch dlq redrive`.
+#[derive(Debug, Args)]
+pub struct RedriveArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The queue to move messages to (default: the configured queue_url).
+    #[arg(long, value_name = "QUEUE_URL")]
+    pub to: Option<String>,
+    /// Move at most N messages per second (StartMessageMoveTask accepts at most 500).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_per_second: Option<u32>,
+    /// Show what would be moved, and move nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Only move messages whose alert kind matches this glob (ecs_task, ecs_deployment, ecs_service,
+    /// sfn_execution). Implies the client-side move; malformed and silent messages never match.
+    #[arg(long, value_name = "GLOB")]
+    pub kind: Option<String>,
+    /// Only move messages whose alert's cluster matches this glob. Implies the client-side move.
+    #[arg(long, value_name = "GLOB")]
+    pub cluster: Option<String>,
+    /// Move client-side (send, then delete) even where StartMessageMoveTask is available.
+    #[arg(long)]
+    pub client_side: bool,
+    /// Client-side move: how long received DLQ messages stay hidden while the run works on them; the
+    /// ones it leaves behind become visible again at the end of the run, or after this time if it
+    /// crashed.
+    #[arg(long, value_name = "SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u32).range(1..=43_200))]
+    pub visibility_timeout_secs: u32,
+    /// Fault injection for the system tests: abort the process after sending this many batches, before
+    /// deleting the last one from the DLQ, to prove what a crash at the worst moment costs. Only in
+    /// builds with the `fault-injection` feature, which the release binary never has.
+    #[cfg(feature = "fault-injection")]
+    #[arg(long, hide = true, value_name = "BATCHES")]
+    pub crash_after_send: Option<u32>,
+}
+
+/// Arguments of `failwatch send-test`.
+#[derive(Debug, Args)]
+pub struct SendTestArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Only this destination (default: every configured destination).
+    #[arg(long, value_name = "NAME")]
+    pub destination: Option<String>,
+}
+
+/// Arguments of `failwatch replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Send to this queue instead of the configured queue_url.
+    #[arg(long, value_name = "QUEUE_URL")]
+    pub to: Option<String>,
+    /// Files holding one JSON event each, or JSON lines; `-` reads JSON lines from stdin.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 #[cfg(test)]
@@ -90,7 +192,7 @@ mod tests {
         let cli = Cli::try_parse_from(["failwatch", "render"]).unwrap();
         match cli.command {
             Command::Render(args) => {
-                assert_eq!(args.to, RenderTarget::Json);
+                assert_eq!(args.to, Target::Json);
                 assert!(args.files.is_empty());
             }
             other => panic!("parsed as {other:?}"),
@@ -100,11 +202,11 @@ mod tests {
     #[test]
     fn render_accepts_every_target_name_of_the_issue() {
         for (name, want) in [
-            ("json", RenderTarget::Json),
-            ("google-chat", RenderTarget::GoogleChat),
-            ("slack", RenderTarget::Slack),
-            ("teams", RenderTarget::Teams),
-            ("discord", RenderTarget::Discord),
+            ("json", Target::Json),
+            ("google-chat", Target::GoogleChat),
+            ("slack", Target::Slack),
+            ("teams", Target::Teams),
+            ("discord", Target::Discord),
         ] {
             let cli = Cli::try_parse_from(["failwatch", "render", "--to", name, "a.json"]).unwrap();
             let Command::Render(args) = cli.command else {
@@ -117,11 +219,32 @@ mod tests {
     }
 
     #[test]
+    fn render_help_lists_every_chat_service() {
+        let help = Cli::command()
+            .find_subcommand_mut("render")
+            .expect("render")
+            .render_long_help()
+            .to_string();
+        for target in Target::ALL {
+            assert!(help.contains(target.as_str()), "{target} missing:\n{help}");
+        }
+        assert!(help.contains("possible values"), "{help}");
+    }
+
+    #[test]
     fn check_config_takes_a_path() {
         let cli = Cli::try_parse_from(["failwatch", "check-config", "--config", "x.toml"]).unwrap();
         let Command::CheckConfig(args) = cli.command else {
             panic!("not check-config")
         };
         assert_eq!(args.config, Some(PathBuf::from("x.toml")));
+    }
+
+    /// Fault injection exists only in test builds: the shipped binary must not abort on a hidden flag.
+    #[test]
+    fn crash_after_send_exists_only_with_fault_injection() {
+        let parsed =
+            Cli::try_parse_from(["failwatch", "dlq", "redrive", "--crash-after-send", "2"]);
+        assert_eq!(parsed.is_ok(), cfg!(feature = "fault-injection"));
     }
 }

@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -36,7 +37,15 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Render(args) => render_command(args),
         Command::CheckConfig(args) => check_config(&args),
-        Command::Ops(command) => ExitCode::from(failwatch_worker::ops::main(command, &ProcessEnv)),
+        Command::Ops(command) => {
+            match block_on(failwatch_worker::ops::main(command, &ProcessEnv)) {
+                Ok(code) => ExitCode::from(code),
+                Err(err) => {
+                    eprintln!("error: cannot start the async runtime: {err}");
+                    ExitCode::from(exit::RUNTIME)
+                }
+            }
+        }
         Command::Run(args) => run_command(&args),
     }
 }
@@ -50,7 +59,7 @@ fn render_command(args: RenderArgs) -> ExitCode {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut diag = io::stderr().lock();
-    match render::run(inputs, args.to.into(), &mut out, &mut diag) {
+    match render::run(inputs, args.to, &mut out, &mut diag) {
         Ok(summary) if summary.malformed > 0 => ExitCode::from(exit::DATA),
         Ok(_) => ExitCode::from(exit::OK),
         // A reader that went away (`failwatch render | head`) is not a failure worth a message.
@@ -108,17 +117,7 @@ fn run_command(args: &ConfigArgs) -> ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            tracing::error!(error = %err, "cannot start the async runtime");
-            return ExitCode::from(exit::RUNTIME);
-        }
-    };
-    let result = runtime.block_on(async {
+    let result = block_on(async {
         // Signal handlers go in before anything that can be slow (the SDK's region lookup can wait on
         // IMDS): until they are installed SIGTERM keeps its default action, and a pod stopped during
         // start-up would die with 143 instead of exiting 0.
@@ -131,12 +130,28 @@ fn run_command(args: &ConfigArgs) -> ExitCode {
         result
     });
     match result {
-        Ok(()) => ExitCode::from(exit::OK),
-        Err(err) => {
+        Ok(Ok(())) => ExitCode::from(exit::OK),
+        Ok(Err(err)) => {
             tracing::error!(error = format!("{err:#}"), "failwatch failed");
             ExitCode::from(exit::RUNTIME)
         }
+        Err(err) => {
+            tracing::error!(error = %err, "cannot start the async runtime");
+            ExitCode::from(exit::RUNTIME)
+        }
     }
+}
+
+/// Runs `future` to completion on the process's one async runtime, which only `run` and the operator
+/// commands start (`render` and `check-config` need none).
+fn block_on<F: Future>(future: F) -> io::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let output = runtime.block_on(future);
+    // Everything of ours has ended by now; this only bounds an SDK connection that is still closing.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(output)
 }
 
 /// Builds the clients and runs the worker until `shutdown`; a shutdown that arrives while the clients
@@ -149,10 +164,7 @@ async fn start_and_run(config: Arc<Config>, shutdown: CancellationToken) -> anyh
     // Signal handlers are in place from here on; the system tests wait for this line.
     tracing::debug!("building the SQS client");
     let sqs = tokio::select! {
-        sqs = sqs::client(
-            &config.sqs.queue_url,
-            u32::try_from(config.sqs.wait_time.as_secs()).unwrap_or(u32::MAX),
-        ) => sqs,
+        sqs = sqs::client(&config.sqs.queue_url) => sqs,
         () = shutdown.cancelled() => {
             tracing::info!("stopped during start-up");
             return Ok(());

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::consumer::{self, Deleter, Shared};
 use crate::delivery::{self, Deliverer, RetryPolicy};
 use crate::metrics;
-use crate::sqs::{Depth, Queue};
+use crate::sqs::{Counts, Queue};
 
 /// How often the Prometheus recorder's histograms are maintained.
 const METRICS_UPKEEP: Duration = Duration::from_secs(5);
@@ -124,11 +124,7 @@ async fn sample_queues(config: Arc<Config>, queue: Queue, stop: CancellationToke
     if config.sqs.queue_metrics_interval.is_zero() {
         return;
     }
-    let mut dlq = config
-        .sqs
-        .dlq_url
-        .as_ref()
-        .map(|url| Queue::new(queue.client().clone(), url.clone()));
+    let mut dlq = config.sqs.dlq_url.as_ref().map(|url| queue.at(url.clone()));
     let mut looked_up = dlq.is_some();
     let mut ticker = tokio::time::interval(config.sqs.queue_metrics_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -142,10 +138,10 @@ async fn sample_queues(config: Arc<Config>, queue: Queue, stop: CancellationToke
             Err(err) => tracing::debug!(error = %err, "could not sample the queue depth"),
         }
         if !looked_up {
-            match queue.dead_letter_queue_url().await {
-                Ok(url) => {
+            match queue.dead_letter_queue().await {
+                Ok(found) => {
                     looked_up = true;
-                    dlq = url.map(|url| Queue::new(queue.client().clone(), url));
+                    dlq = found.map(|found| found.queue);
                 }
                 Err(err) => tracing::debug!(error = %err, "could not find the dead-letter queue"),
             }
@@ -159,7 +155,7 @@ async fn sample_queues(config: Arc<Config>, queue: Queue, stop: CancellationToke
     }
 }
 
-fn set_depth(queue: &'static str, depth: Depth) {
+fn set_depth(queue: &'static str, depth: Counts) {
     for (state, value) in [
         ("visible", depth.visible),
         ("in_flight", depth.in_flight),

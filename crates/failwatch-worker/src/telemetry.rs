@@ -16,7 +16,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 /// The filter used when none is configured: our own events at info, the AWS SDK's and HTTP stack's
 /// chatter only when something is wrong.
-pub const DEFAULT_FILTER: &str = "info,aws_config=warn,aws_smithy_runtime=warn,aws_smithy_runtime_api=warn,hyper=warn,hyper_util=warn,reqwest=warn,rustls=warn";
+pub const DEFAULT_FILTER: &str = "info,aws_config=error,aws_smithy_runtime=warn,aws_smithy_runtime_api=warn,hyper=warn,hyper_util=warn,reqwest=warn,rustls=warn";
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

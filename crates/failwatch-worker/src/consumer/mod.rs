@@ -18,10 +18,12 @@ mod deleter;
 pub mod message;
 
 use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -29,13 +31,15 @@ use crate::admin::Health;
 use crate::config::Config;
 use crate::delivery::Deliverer;
 use crate::metrics;
-use crate::sqs::{MAX_BATCH, Queue};
+use crate::sqs::{MAX_BATCH, Queue, Received, SqsError};
 use dedup::Dedup;
 pub use deleter::Deleter;
 
-/// The longest pause between failed receive calls.
-const POLL_ERROR_MAX_WAIT: Duration = Duration::from_secs(30);
+/// The pause after the first failed receive call; it doubles with each failure in a row.
 const POLL_ERROR_FIRST_WAIT: Duration = Duration::from_millis(500);
+/// The ceiling of that doubling; with jitter a pause is up to twice the ceiling, so a long outage
+/// (or missing credentials) costs a call and a log line every 20 to 40 s.
+const POLL_ERROR_MAX_WAIT: Duration = Duration::from_secs(20);
 
 /// What every message task shares.
 #[derive(Debug)]
@@ -88,12 +92,16 @@ pub async fn consume(shared: Arc<Shared>) {
     ));
     let tracker = TaskTracker::new();
     let deadline = tokio::spawn(hard_stop_after_grace(shared.clone()));
+    let failures = Arc::new(PollFailures::default());
     let mut pollers = tokio::task::JoinSet::new();
     for index in 0..shared.config.sqs.pollers {
         pollers.spawn(poll(
-            shared.clone(),
-            semaphore.clone(),
-            tracker.clone(),
+            Poller {
+                shared: shared.clone(),
+                semaphore: semaphore.clone(),
+                tracker: tracker.clone(),
+                failures: failures.clone(),
+            },
             index,
         ));
     }
@@ -135,63 +143,128 @@ async fn hard_stop_after_grace(shared: Arc<Shared>) {
     shared.hard_stop.cancel();
 }
 
-async fn poll(shared: Arc<Shared>, semaphore: Arc<Semaphore>, tracker: TaskTracker, index: u32) {
+/// What one poller works with.
+#[derive(Debug)]
+struct Poller {
+    shared: Arc<Shared>,
+    semaphore: Arc<Semaphore>,
+    tracker: TaskTracker,
+    failures: Arc<PollFailures>,
+}
+
+/// The pauses after failed receives: `backon`'s exponential schedule (the crate delivery retries use)
+/// with its jitter, which adds up to the same again so that pollers failing together drift apart.
+fn poll_backoff() -> ExponentialBackoff {
+    ExponentialBuilder::new()
+        .with_min_delay(POLL_ERROR_FIRST_WAIT)
+        .with_max_delay(POLL_ERROR_MAX_WAIT)
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+async fn poll(poller: Poller, index: u32) {
+    let shared = &poller.shared;
     let stop = shared.soft_stop.clone();
     let wait = shared.config.sqs.wait_time;
     let visibility = shared.config.sqs.visibility_timeout;
     let mut first = true;
-    let mut error_wait = POLL_ERROR_FIRST_WAIT;
+    let mut backoff = poll_backoff();
     loop {
-        let first_permit = tokio::select! {
-            () = stop.cancelled() => break,
-            permit = semaphore.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
+        let Some(mut permits) = take_permits(&poller.semaphore, &stop).await else {
+            break;
         };
-        let mut permits = vec![first_permit];
-        while permits.len() < MAX_BATCH {
-            match semaphore.clone().try_acquire_owned() {
-                Ok(permit) => permits.push(permit),
-                Err(_) => break,
-            }
-        }
         let this_wait = if first { Duration::ZERO } else { wait };
         let receive = shared.queue.receive(permits.len(), this_wait, visibility);
         tokio::pin!(receive);
         let received = tokio::select! {
             received = &mut receive => received,
             () = stop.cancelled() => {
-                finish_poll_on_shutdown(&shared, receive, index).await;
+                finish_poll_on_shutdown(shared, receive, index).await;
                 break;
             }
         };
         match received {
             Ok(messages) => {
                 first = false;
-                error_wait = POLL_ERROR_FIRST_WAIT;
+                backoff = poll_backoff();
                 shared.health.polled();
                 ::metrics::counter!(metrics::MESSAGES_RECEIVED).increment(messages.len() as u64);
                 for message in messages {
                     let Some(permit) = permits.pop() else { break };
                     let shared = shared.clone();
-                    tracker.spawn(async move {
+                    poller.tracker.spawn(async move {
                         message::handle(shared, message).await;
                         drop(permit);
                     });
                 }
             }
             Err(err) => {
-                ::metrics::counter!(metrics::POLL_ERRORS).increment(1);
-                tracing::warn!(poller = index, error = %err, retry_in_ms = u64::try_from(error_wait.as_millis()).unwrap_or(u64::MAX), "receiving messages failed");
                 drop(permits);
+                let pause = backoff.next().unwrap_or(POLL_ERROR_MAX_WAIT);
+                poller.failures.record(index, &err, pause);
                 tokio::select! {
                     () = stop.cancelled() => break,
-                    () = tokio::time::sleep(crate::delivery::full_jitter(error_wait).max(POLL_ERROR_FIRST_WAIT)) => {}
+                    () = tokio::time::sleep(pause) => {}
                 }
-                error_wait = (error_wait * 2).min(POLL_ERROR_MAX_WAIT);
             }
         }
+    }
+}
+
+/// One permit (waiting for it unless `stop`), then as many more as are free, up to a receive's ten;
+/// `None` on stop.
+async fn take_permits(
+    semaphore: &Arc<Semaphore>,
+    stop: &CancellationToken,
+) -> Option<Vec<OwnedSemaphorePermit>> {
+    let first = tokio::select! {
+        () = stop.cancelled() => return None,
+        permit = semaphore.clone().acquire_owned() => permit.ok()?,
+    };
+    let mut permits = vec![first];
+    while permits.len() < MAX_BATCH {
+        match semaphore.clone().try_acquire_owned() {
+            Ok(permit) => permits.push(permit),
+            Err(_) => break,
+        }
+    }
+    Some(permits)
+}
+
+/// Failed receives, counted each and logged so that pollers failing the same way do not repeat each
+/// other: a failure is logged at WARN unless the same error was already logged and the poller that
+/// logged it has not retried yet; those repeats go to DEBUG. Every line carries the pause before the
+/// next attempt, so the WARN lines themselves follow the backoff.
+#[derive(Debug, Default)]
+struct PollFailures {
+    /// The text last logged at WARN and when its poller retries.
+    last: Mutex<Option<(String, Instant)>>,
+}
+
+impl PollFailures {
+    fn record(&self, poller: u32, err: &SqsError, pause: Duration) {
+        ::metrics::counter!(metrics::POLL_ERRORS).increment(1);
+        let retry_in_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
+        if self.should_warn(&err.to_string(), pause) {
+            tracing::warn!(poller, error = %err, retry_in_ms, "receiving messages failed");
+        } else {
+            tracing::debug!(poller, error = %err, retry_in_ms, "receiving messages failed again");
+        }
+    }
+
+    fn should_warn(&self, text: &str, pause: Duration) -> bool {
+        let now = Instant::now();
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((logged, until)) = &*last
+            && logged == text
+            && now < *until
+        {
+            return false;
+        }
+        *last = Some((text.to_owned(), now + pause));
+        true
     }
 }
 
@@ -204,7 +277,7 @@ async fn poll(shared: Arc<Shared>, semaphore: Arc<Semaphore>, tracker: TaskTrack
 /// (at most 20 s), and here also by what is left of the grace period that started at SIGTERM.
 async fn finish_poll_on_shutdown(
     shared: &Shared,
-    receive: impl std::future::Future<Output = Result<Vec<crate::sqs::Received>, crate::sqs::SqsError>>,
+    receive: impl std::future::Future<Output = Result<Vec<Received>, SqsError>>,
     index: u32,
 ) {
     let received = tokio::select! {
@@ -236,7 +309,7 @@ async fn finish_poll_on_shutdown(
         .collect();
     // One call suffices: a receive returns at most ten messages, the batch limit.
     let refused = match shared.queue.change_visibility_batch(&entries).await {
-        Ok(refused) => refused.len(),
+        Ok(outcome) => outcome.failed.len(),
         Err(err) => {
             tracing::warn!(poller = index, error = %err, "handing back the last poll's messages failed");
             entries.len()
@@ -251,4 +324,39 @@ async fn finish_poll_on_shutdown(
         refused,
         "handed the last poll's messages back to the queue at shutdown"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn pollers_failing_the_same_way_log_once_per_pause() {
+        let failures = PollFailures::default();
+        let pause = Duration::from_secs(2);
+        assert!(failures.should_warn("no credentials", pause));
+        // Another poller, same error, before the first one retried.
+        assert!(!failures.should_warn("no credentials", pause));
+        // A different error is news.
+        assert!(failures.should_warn("timed out", pause));
+        assert!(failures.should_warn("no credentials", pause));
+        tokio::time::advance(pause).await;
+        // The first poller's retry failed the same way: logged again, at the backoff's pace.
+        assert!(failures.should_warn("no credentials", pause * 2));
+        tokio::time::advance(pause).await;
+        assert!(!failures.should_warn("no credentials", pause));
+    }
+
+    #[test]
+    fn the_poll_backoff_grows_to_its_ceiling_and_keeps_going() {
+        let pauses: Vec<Duration> = poll_backoff().take(12).collect();
+        assert_eq!(pauses.len(), 12, "never gives up");
+        assert!(pauses[0] >= POLL_ERROR_FIRST_WAIT && pauses[0] < POLL_ERROR_FIRST_WAIT * 2);
+        for pause in &pauses[8..] {
+            assert!(
+                *pause >= POLL_ERROR_MAX_WAIT && *pause < POLL_ERROR_MAX_WAIT * 2,
+                "{pauses:?}"
+            );
+        }
+    }
 }

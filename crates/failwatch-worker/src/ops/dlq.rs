@@ -13,46 +13,26 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::time::Duration;
 
-use clap::Args;
 use time::OffsetDateTime;
 
-use super::queue_admin::{MAX_BATCH, QueueAdmin, QueueCounts, Received};
 use super::{Described, OpsError, age_since, format_age, resolve_dlq, say};
-use crate::cli::ConfigArgs;
+use crate::cli::PeekArgs;
 use crate::config::QueueConfig;
+use crate::sqs::{Counts, MAX_BATCH, Queue, Received};
 
 /// How many DLQ messages `stats` samples for the age of the oldest.
 const STATS_SAMPLE: usize = 50;
-/// The most messages one `peek` shows.
-const PEEK_MAX: usize = 1000;
 /// Long-poll wait of each receive while scanning: a long poll asks every SQS server, so an empty answer
 /// means the queue has nothing visible left, where a short poll could miss messages.
 const SCAN_WAIT: Duration = Duration::from_secs(1);
 
-/// Arguments of `failwatch dlq stats`.
-#[derive(Debug, Args)]
-pub struct StatsArgs {
-    #[command(flatten)]
-    pub config: ConfigArgs,
-}
-
-/// Arguments of `failwatch dlq peek`.
-#[derive(Debug, Args)]
-pub struct PeekArgs {
-    #[command(flatten)]
-    pub config: ConfigArgs,
-    /// Show at most N messages (1 to 1000).
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=PEEK_MAX as i64))]
-    pub max: u16,
-}
-
 /// Prints counts of the queue and its DLQ, and the age of the DLQ's oldest message.
 pub async fn stats(
-    admin: &QueueAdmin,
+    main: &Queue,
     config: &QueueConfig,
     out: &mut dyn Write,
 ) -> Result<(), OpsError> {
-    let queue = admin.info(&config.queue_url).await?;
+    let queue = main.info().await?;
     say(out, &format!("queue        {}", queue.url))?;
     say(out, &format!("  {}", counts(&queue.counts)))?;
     say(
@@ -60,8 +40,8 @@ pub async fn stats(
         "  oldest: not sampled (receiving would count toward maxReceiveCount); see the CloudWatch \
          metric ApproximateAgeOfOldestMessage",
     )?;
-    let dlq = resolve_dlq(admin, config).await?;
-    let info = admin.info(&dlq.url).await?;
+    let dlq = resolve_dlq(main, config).await?;
+    let info = dlq.queue.info().await?;
     let found = match dlq.max_receive_count {
         Some(n) => format!("from the queue's {}, maxReceiveCount {n}", dlq.source),
         None => format!("from {}", dlq.source),
@@ -76,7 +56,7 @@ pub async fn stats(
     } else if info.counts.visible == 0 {
         say(out, "  oldest: (no visible messages)")?;
     } else {
-        let sample = scan(admin, &dlq.url, STATS_SAMPLE).await?;
+        let sample = scan(&dlq.queue, STATS_SAMPLE).await?;
         let now = OffsetDateTime::now_utc();
         let oldest = sample.messages.iter().filter_map(|m| m.sent_at).min();
         let of = if (sample.messages.len() as u64) < info.counts.visible {
@@ -101,18 +81,18 @@ pub async fn stats(
 
 /// Lists up to `--max` DLQ messages and makes them visible again.
 pub async fn peek(
-    admin: &QueueAdmin,
+    main: &Queue,
     config: &QueueConfig,
     args: &PeekArgs,
     out: &mut dyn Write,
 ) -> Result<(), OpsError> {
-    let dlq = resolve_dlq(admin, config).await?;
-    let info = admin.info(&dlq.url).await?;
+    let dlq = resolve_dlq(main, config).await?;
+    let info = dlq.queue.info().await?;
     say(
         out,
         &format!(
             "dead-letter queue {} (from {}): {}",
-            dlq.url,
+            info.url,
             dlq.source,
             counts(&info.counts)
         ),
@@ -121,10 +101,10 @@ pub async fn peek(
         return Err(OpsError::Usage(format!(
             "{}: this queue has a RedrivePolicy of its own, so peeking would count toward moving its \
              messages on; refusing",
-            dlq.url
+            info.url
         )));
     }
-    let sample = scan(admin, &dlq.url, usize::from(args.max)).await?;
+    let sample = scan(&dlq.queue, usize::from(args.max)).await?;
     let now = OffsetDateTime::now_utc();
     say(
         out,
@@ -135,10 +115,8 @@ pub async fn peek(
     )?;
     for m in &sample.messages {
         let received_at = m.sent_at.unwrap_or(now);
-        let described = Described::of(&m.body, Some(&m.id), received_at);
-        let receives = m
-            .receive_count
-            .map_or_else(|| "?".to_owned(), |n| n.to_string());
+        let described = Described::of(&m.body, Some(&m.message_id), received_at);
+        let receives = m.receive_count;
         let age = m
             .sent_at
             .map_or_else(|| "?".to_owned(), |at| format_age(age_since(at, now)));
@@ -146,7 +124,7 @@ pub async fn peek(
             out,
             &format!(
                 "{:<36}  {receives:>8}  {age:>6}  {}",
-                m.id,
+                m.message_id,
                 described.line()
             ),
         )?;
@@ -188,35 +166,30 @@ impl Scan {
     }
 }
 
-/// Receives up to `max` distinct messages from `url`, then makes them all visible again.
+/// Receives up to `max` distinct messages from `queue`, then makes them all visible again.
 ///
 /// They stay hidden while the scan pages through the queue, so no message is listed twice; the
 /// visibility timeout grows with `max` so that a long scan does not outlive it.
-pub async fn scan(admin: &QueueAdmin, url: &str, max: usize) -> Result<Scan, OpsError> {
+pub async fn scan(queue: &Queue, max: usize) -> Result<Scan, OpsError> {
     let hidden_for = Duration::from_secs(30 + (max / MAX_BATCH) as u64);
     let mut messages: Vec<Received> = Vec::new();
     let mut seen = HashSet::new();
     // Each round either adds a message or ends the scan, except when SQS hands back one we already
     // hold; the round limit bounds that case too.
     let max_rounds = max.div_ceil(MAX_BATCH) * 3 + 3;
-    let mut result = Ok(());
+    let mut result: Result<(), OpsError> = Ok(());
     for _ in 0..max_rounds {
         if messages.len() >= max {
             break;
         }
-        let batch = match admin
-            .receive(
-                url,
-                (max - messages.len()).min(MAX_BATCH),
-                hidden_for,
-                SCAN_WAIT,
-            )
+        let batch = match queue
+            .receive((max - messages.len()).min(MAX_BATCH), SCAN_WAIT, hidden_for)
             .await
         {
             Ok(batch) => batch,
             Err(err) => {
                 // Hand back what was already received before reporting the error.
-                result = Err(err);
+                result = Err(err.into());
                 break;
             }
         };
@@ -224,12 +197,12 @@ pub async fn scan(admin: &QueueAdmin, url: &str, max: usize) -> Result<Scan, Ops
             break;
         }
         for m in batch {
-            if seen.insert(m.id.clone()) {
+            if seen.insert(m.message_id.clone()) {
                 messages.push(m);
             }
         }
     }
-    let (released, unreleased) = release(admin, url, &messages).await;
+    let (released, unreleased) = release(queue, &messages).await;
     result?;
     Ok(Scan {
         messages,
@@ -240,12 +213,15 @@ pub async fn scan(admin: &QueueAdmin, url: &str, max: usize) -> Result<Scan, Ops
 }
 
 /// Makes received messages visible again at once; returns how many succeeded and failed.
-pub async fn release(admin: &QueueAdmin, url: &str, messages: &[Received]) -> (usize, usize) {
+pub async fn release(queue: &Queue, messages: &[Received]) -> (usize, usize) {
     let mut released = 0;
     let mut failed = 0;
     for chunk in messages.chunks(MAX_BATCH) {
-        let handles: Vec<&str> = chunk.iter().map(|m| m.receipt_handle.as_str()).collect();
-        match admin.change_visibility(url, &handles, Duration::ZERO).await {
+        let entries: Vec<(&str, Duration)> = chunk
+            .iter()
+            .map(|m| (m.receipt_handle.as_str(), Duration::ZERO))
+            .collect();
+        match queue.change_visibility_batch(&entries).await {
             Ok(result) => {
                 released += result.succeeded.len();
                 failed += result.failed.len();
@@ -259,7 +235,7 @@ pub async fn release(admin: &QueueAdmin, url: &str, messages: &[Received]) -> (u
     (released, failed)
 }
 
-fn counts(c: &QueueCounts) -> String {
+fn counts(c: &Counts) -> String {
     format!(
         "visible {}, in flight {}, delayed {}",
         c.visible, c.in_flight, c.delayed

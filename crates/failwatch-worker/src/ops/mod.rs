@@ -2,14 +2,14 @@
 //! replay` — what an on-call engineer reaches for when alerts went missing or a webhook was broken for an
 //! hour.
 //!
-//! This module owns their command-line arguments (flattened into the binary's [`crate::cli::Command`]),
-//! their output, and their exit codes. SQS calls live in [`queue_admin`], progress display in
-//! [`progress`]; decoding, rendering and delivery are the worker's own code ([`failwatch_core::process`],
+//! This module owns their behaviour, their output and their exit codes; their arguments are described in
+//! [`crate::cli`] (which depends on nothing here), their SQS calls are methods of [`crate::sqs::Queue`],
+//! progress display lives in [`progress`]. They run on the binary's one runtime. Decoding, rendering and delivery are the worker's own code ([`failwatch_core::process`],
 //! [`crate::delivery::Deliverer`]) so that what these commands show or send is what the worker would.
 //!
-//! Configuration: `send-test` loads the destinations, not the queue ([`config::load_for`]); the queue commands load
-//! only the queue URLs ([`config::load_queue`]), so an on-call engineer without the chat secrets can run
-//! them with the worker's own file.
+//! Configuration: `send-test` loads the destinations, not the queue ([`config::load_for`]); the queue
+//! commands load only the queue URLs ([`config::load_queue`]), so an on-call engineer without the chat
+//! secrets can run them with the worker's own file.
 //!
 //! Output: results go to stdout (one line per item, counts at the end), problems to stderr as
 //! `error: ...`. Exit codes follow [`crate::exit`]: 64 for a bad configuration or command line (and for a
@@ -18,7 +18,6 @@
 
 pub mod dlq;
 pub mod progress;
-pub mod queue_admin;
 pub mod redrive;
 pub mod replay;
 pub mod send_test;
@@ -26,42 +25,14 @@ pub mod send_test;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use clap::Subcommand;
 use failwatch_core::{Decision, DecodeContext};
 use time::OffsetDateTime;
 
+use crate::cli::{DlqCommand, OpsCommand};
 use crate::config::env::Env;
 use crate::config::{self, Config, ConfigError, QueueConfig};
 use crate::exit;
-use queue_admin::{AdminError, QueueAdmin};
-
-/// The operator subcommands, flattened into the binary's command enum.
-#[derive(Debug, Subcommand)]
-pub enum OpsCommand {
-    /// Inspect the dead-letter queue and move its messages back.
-    #[command(subcommand)]
-    Dlq(DlqCommand),
-    /// Post a clearly marked sample alert to the configured destinations to prove the webhooks work.
-    ///
-    /// The sample is a real ECS event run through the worker's own decoding, rendering and delivery code.
-    /// Prints each destination's HTTP status and, on failure, the service's error text (never the URL).
-    /// Exits 1 if any destination failed.
-    SendTest(send_test::SendTestArgs),
-    /// Send event JSON files (or files of JSON lines) into the queue, to exercise the whole pipeline.
-    Replay(replay::ReplayArgs),
-}
-
-/// `failwatch dlq ...`.
-#[derive(Debug, Subcommand)]
-pub enum DlqCommand {
-    /// Messages visible, in flight and delayed in the queue and its dead-letter queue.
-    Stats(dlq::StatsArgs),
-    /// What is in the dead-letter queue, without consuming it: id, receive count, age and the decoded
-    /// alert title (or why the body is malformed) of each message.
-    Peek(dlq::PeekArgs),
-    /// Move messages from the dead-letter queue back to the queue (or `--to`).
-    Redrive(redrive::RedriveArgs),
-}
+use crate::sqs::{self, Queue, SqsError};
 
 /// Why an operator command failed; each variant has one exit code.
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +46,7 @@ pub enum OpsError {
     #[error("{0}")]
     Input(String),
     #[error(transparent)]
-    Sqs(#[from] AdminError),
+    Sqs(#[from] SqsError),
     /// The command ran but did not achieve everything (exit 1): a redrive left messages behind, a
     /// destination refused the test alert.
     #[error("{0}")]
@@ -85,6 +56,7 @@ pub enum OpsError {
 }
 
 impl OpsError {
+    /// The process exit code this failure means (see [`crate::exit`]).
     pub fn exit_code(&self) -> u8 {
         match self {
             OpsError::Config(_) | OpsError::Usage(_) => exit::USAGE,
@@ -94,23 +66,10 @@ impl OpsError {
     }
 }
 
-/// Runs one operator command to completion and returns the process exit code.
-pub fn main(command: OpsCommand, env: &dyn Env) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return exit::RUNTIME;
-        }
-    };
-    let result = runtime.block_on(run(command, env));
-    // Nothing of ours is left running; this only bounds an SDK connection that is still closing.
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    match result {
+/// Runs one operator command to completion, on the caller's runtime, reports a failure on stderr and
+/// returns the process exit code.
+pub async fn main(command: OpsCommand, env: &dyn Env) -> u8 {
+    match run(command, env).await {
         Ok(()) => exit::OK,
         // A reader that went away (`failwatch dlq peek | head`) is not a failure worth a message.
         Err(OpsError::Output(err)) if err.kind() == io::ErrorKind::BrokenPipe => exit::OK,
@@ -128,19 +87,16 @@ async fn run(command: OpsCommand, env: &dyn Env) -> Result<(), OpsError> {
     match command {
         OpsCommand::Dlq(DlqCommand::Stats(args)) => {
             let config = config::load_queue(args.config.config.as_deref(), env)?;
-            let admin = QueueAdmin::for_queue(&config.queue_url).await;
-            dlq::stats(&admin, &config, &mut out).await
+            dlq::stats(&main_queue(&config).await, &config, &mut out).await
         }
         OpsCommand::Dlq(DlqCommand::Peek(args)) => {
             let config = config::load_queue(args.config.config.as_deref(), env)?;
-            let admin = QueueAdmin::for_queue(&config.queue_url).await;
-            dlq::peek(&admin, &config, &args, &mut out).await
+            dlq::peek(&main_queue(&config).await, &config, &args, &mut out).await
         }
         OpsCommand::Dlq(DlqCommand::Redrive(args)) => {
             let plan = redrive::Plan::from_args(&args)?;
             let config = config::load_queue(args.config.config.as_deref(), env)?;
-            let admin = QueueAdmin::for_queue(&config.queue_url).await;
-            redrive::run(&admin, &config, &plan, &mut out).await
+            redrive::run(&main_queue(&config).await, &config, &plan, &mut out).await
         }
         OpsCommand::SendTest(args) => {
             let config = load_config(args.config.config.as_deref(), env)?;
@@ -150,11 +106,22 @@ async fn run(command: OpsCommand, env: &dyn Env) -> Result<(), OpsError> {
             // Inputs are checked before the configuration so a typo in a file name costs no AWS call.
             let inputs = replay::read_inputs(&args.files)?;
             let config = config::load_queue(args.config.config.as_deref(), env)?;
-            let admin = QueueAdmin::for_queue(&config.queue_url).await;
-            let queue = args.to.as_deref().unwrap_or(&config.queue_url);
-            replay::run(&admin, queue, &inputs, &mut out).await
+            let main = main_queue(&config).await;
+            let queue = args
+                .to
+                .as_deref()
+                .map_or_else(|| main.clone(), |url| main.at(url));
+            replay::run(&queue, &inputs, &mut out).await
         }
     }
+}
+
+/// The configured queue, on a client built exactly as the worker builds its own.
+async fn main_queue(config: &QueueConfig) -> Queue {
+    Queue::new(
+        sqs::client(&config.queue_url).await,
+        config.queue_url.clone(),
+    )
 }
 
 /// The configuration `send-test` needs: destinations resolved, no queue (it never touches one). The
@@ -168,36 +135,37 @@ fn load_config(path: Option<&std::path::Path>, env: &dyn Env) -> Result<Config, 
 }
 
 /// The dead-letter queue of the configured queue, and how it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Dlq {
-    pub url: String,
+    /// The dead-letter queue.
+    pub queue: Queue,
     /// `dlq_url` or `RedrivePolicy`.
     pub source: &'static str,
+    /// From the RedrivePolicy; unknown when `dlq_url` named the queue.
     pub max_receive_count: Option<u32>,
 }
 
 /// Finds the DLQ: `dlq_url` when configured, else the queue's RedrivePolicy.
-pub async fn resolve_dlq(admin: &QueueAdmin, config: &QueueConfig) -> Result<Dlq, OpsError> {
+pub async fn resolve_dlq(main: &Queue, config: &QueueConfig) -> Result<Dlq, OpsError> {
     if let Some(url) = &config.dlq_url {
         return Ok(Dlq {
-            url: url.clone(),
+            queue: main.at(url.clone()),
             source: "dlq_url",
             max_receive_count: None,
         });
     }
-    let queue = admin.info(&config.queue_url).await?;
-    let Some(policy) = queue.redrive_policy else {
-        return Err(OpsError::Usage(format!(
+    match main.dead_letter_queue().await? {
+        Some(dlq) => Ok(Dlq {
+            queue: dlq.queue,
+            source: "RedrivePolicy",
+            max_receive_count: dlq.max_receive_count,
+        }),
+        None => Err(OpsError::Usage(format!(
             "{}: the queue has no RedrivePolicy and dlq_url is not configured, so there is no \
              dead-letter queue to look at",
             config.queue_url
-        )));
-    };
-    Ok(Dlq {
-        url: admin.url_of(&policy.dead_letter_target_arn).await?,
-        source: "RedrivePolicy",
-        max_receive_count: policy.max_receive_count,
-    })
+        ))),
+    }
 }
 
 /// What the worker would make of one message body.

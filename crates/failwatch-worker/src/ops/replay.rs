@@ -16,31 +16,17 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Args;
 use time::OffsetDateTime;
 
 use super::progress::Progress;
-use super::queue_admin::{MAX_BATCH, MAX_BATCH_BYTES, Outgoing, QueueAdmin};
 use super::{Described, OpsError, say};
-use crate::cli::ConfigArgs;
+use crate::sqs::batch::MAX_BATCH_BYTES;
+use crate::sqs::{MAX_BATCH, Outgoing, Queue};
 
 /// SQS's classic message size limit; larger bodies are refused before sending.
 const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Attempts per entry when SQS refuses it for a reason that is not the sender's fault.
 const ATTEMPTS: u32 = 3;
-
-/// Arguments of `failwatch replay`.
-#[derive(Debug, Args)]
-pub struct ReplayArgs {
-    #[command(flatten)]
-    pub config: ConfigArgs,
-    /// Send to this queue instead of the configured queue_url.
-    #[arg(long, value_name = "QUEUE_URL")]
-    pub to: Option<String>,
-    /// Files holding one JSON event each, or JSON lines; `-` reads JSON lines from stdin.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-}
 
 /// One message body to send, and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,21 +142,8 @@ pub fn batches(inputs: &[Input]) -> Vec<&[Input]> {
 }
 
 /// Sends every input to `queue` and prints what was sent.
-pub async fn run(
-    admin: &QueueAdmin,
-    queue: &str,
-    inputs: &[Input],
-    out: &mut dyn Write,
-) -> Result<(), OpsError> {
-    let now = OffsetDateTime::now_utc();
-    let (mut alerts, mut silent, mut malformed) = (0, 0, 0);
-    for input in inputs {
-        match Described::of(&input.body, None, now) {
-            Described::Alert { .. } => alerts += 1,
-            Described::Silent { .. } => silent += 1,
-            Described::Malformed { .. } => malformed += 1,
-        }
-    }
+pub async fn run(queue: &Queue, inputs: &[Input], out: &mut dyn Write) -> Result<(), OpsError> {
+    let (alerts, silent, malformed) = foresee(inputs);
     let mut progress = Progress::new("sent", Some(inputs.len() as u64));
     let mut sent = 0u64;
     let mut not_sent: Vec<String> = Vec::new();
@@ -184,13 +157,17 @@ pub async fn run(
                     ..Outgoing::default()
                 })
                 .collect();
-            let result = match admin.send_batch(queue, &messages).await {
+            let result = match queue.send_batch(&messages).await {
                 Ok(result) => result,
                 Err(err) => {
                     progress.finish();
                     say(
                         out,
-                        &format!("sent {sent} of {} message(s) to {queue}", inputs.len()),
+                        &format!(
+                            "sent {sent} of {} message(s) to {}",
+                            inputs.len(),
+                            queue.url()
+                        ),
                     )?;
                     return Err(err.into());
                 }
@@ -223,9 +200,10 @@ pub async fn run(
     say(
         out,
         &format!(
-            "sent {sent} of {} message(s) to {queue}; the worker will see {alerts} alert(s), \
+            "sent {sent} of {} message(s) to {}; the worker will see {alerts} alert(s), \
              {silent} silent event(s), {malformed} malformed body(ies)",
-            inputs.len()
+            inputs.len(),
+            queue.url()
         ),
     )?;
     if !not_sent.is_empty() {
@@ -235,6 +213,20 @@ pub async fn run(
         )));
     }
     Ok(())
+}
+
+/// What the worker will make of the inputs: alerts, silent events and malformed bodies.
+fn foresee(inputs: &[Input]) -> (usize, usize, usize) {
+    let now = OffsetDateTime::now_utc();
+    let (mut alerts, mut silent, mut malformed) = (0, 0, 0);
+    for input in inputs {
+        match Described::of(&input.body, None, now) {
+            Described::Alert { .. } => alerts += 1,
+            Described::Silent { .. } => silent += 1,
+            Described::Malformed { .. } => malformed += 1,
+        }
+    }
+    (alerts, silent, malformed)
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@
 
 use std::io::Write;
 
-use clap::Args;
 use failwatch_core::{Alert, Decision, DecodeContext, RenderOptions};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -23,7 +22,6 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{OpsError, say};
-use crate::cli::ConfigArgs;
 use crate::config::Config;
 use crate::delivery::{Deliverer, Delivery, RetryPolicy};
 
@@ -32,16 +30,6 @@ const SAMPLE_EVENT: &str = include_str!("sample_event.json");
 /// The dedup and group key of every test alert, so services that thread by key keep tests together and
 /// away from real incidents.
 const TEST_KEY: &str = "failwatch-send-test";
-
-/// Arguments of `failwatch send-test`.
-#[derive(Debug, Args)]
-pub struct SendTestArgs {
-    #[command(flatten)]
-    pub config: ConfigArgs,
-    /// Only this destination (default: every configured destination).
-    #[arg(long, value_name = "NAME")]
-    pub destination: Option<String>,
-}
 
 /// The sample alert, marked as a test and dated `now`.
 pub fn sample_alert(now: OffsetDateTime) -> Result<Alert, OpsError> {
