@@ -453,10 +453,10 @@ locals {
 
   fargate_environment = merge(
     {
-      FAILWATCH_QUEUE_URL    = aws_sqs_queue.main.url
-      FAILWATCH_DLQ_URL      = aws_sqs_queue.dlq.url
-      FAILWATCH_ADMIN_LISTEN = "0.0.0.0:9090"
-      FAILWATCH_LOG_FORMAT   = "json"
+      FAILWATCH_SQS__QUEUE_URL  = aws_sqs_queue.main.url
+      FAILWATCH_SQS__DLQ_URL    = aws_sqs_queue.dlq.url
+      FAILWATCH_ADMIN__LISTEN   = "0.0.0.0:9090"
+      FAILWATCH_LOGGING__FORMAT = "json"
     },
     var.fargate_webhook_type == "auto" ? {} : { FAILWATCH_WEBHOOK_TYPE = var.fargate_webhook_type },
     var.fargate_environment,

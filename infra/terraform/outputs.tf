@@ -3,7 +3,7 @@
 ################################################################################
 
 output "queue_url" {
-  description = "URL of the failwatch queue: the worker's queue_url (FAILWATCH_QUEUE_URL)."
+  description = "URL of the failwatch queue: the worker's sqs.queue_url (FAILWATCH_SQS__QUEUE_URL)."
   value       = aws_sqs_queue.main.url
 }
 
@@ -18,7 +18,7 @@ output "queue_name" {
 }
 
 output "dlq_url" {
-  description = "URL of the dead-letter queue: the worker's dlq_url (FAILWATCH_DLQ_URL)."
+  description = "URL of the dead-letter queue: the worker's sqs.dlq_url (FAILWATCH_SQS__DLQ_URL)."
   value       = aws_sqs_queue.dlq.url
 }
 
@@ -76,9 +76,9 @@ output "service_account_annotations" {
 output "worker_environment" {
   description = "Environment for a worker run anywhere: the queue URLs and the region. Contains no secret."
   value = {
-    FAILWATCH_QUEUE_URL = aws_sqs_queue.main.url
-    FAILWATCH_DLQ_URL   = aws_sqs_queue.dlq.url
-    AWS_REGION          = local.region
+    FAILWATCH_SQS__QUEUE_URL = aws_sqs_queue.main.url
+    FAILWATCH_SQS__DLQ_URL   = aws_sqs_queue.dlq.url
+    AWS_REGION               = local.region
   }
 }
 

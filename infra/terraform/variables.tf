@@ -324,7 +324,7 @@ variable "fargate_webhook_type" {
 }
 
 variable "fargate_environment" {
-  description = "Extra FAILWATCH_* settings for the worker, e.g. { FAILWATCH_POLLERS = \"2\" }. Never put a webhook URL here."
+  description = "Extra FAILWATCH_* settings for the worker, e.g. { FAILWATCH_SQS__POLLERS = \"2\" }. Never put a webhook URL here."
   type        = map(string)
   default     = {}
 

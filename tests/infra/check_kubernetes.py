@@ -7,7 +7,7 @@
    PrometheusRule, KEDA) have no schema there and get structural checks instead.
 3. Asserts what a schema cannot: the pod is non-root with a read-only root filesystem, no capabilities
    and the RuntimeDefault seccomp profile; the probes hit /healthz and /readyz on the admin port the
-   config listens on; terminationGracePeriodSeconds exceeds the config's shutdown_grace_secs; every
+   config listens on; terminationGracePeriodSeconds exceeds the config's sqs.shutdown_grace; every
    url_file lies in the mounted Secret and names one of its keys; the Service, ServiceMonitor, PDB and
    ScaledObject select what they should; KEDA watches the queue the worker polls; the example Secret
    holds placeholders only; the PrometheusRule is the promtool-tested rule file.
@@ -158,14 +158,15 @@ def check_workload(name: str, docs: list[dict]) -> None:
         problem(name, f"--config {config_file} is not a key of the mounted ConfigMap")
         return
     config = tomllib.loads(cm["data"][key])
-    admin_port = int(config.get("admin_listen", "0.0.0.0:9090").rsplit(":", 1)[1])
+    sqs, admin = config.get("sqs", {}), config.get("admin", {})
+    admin_port = int(admin.get("listen", "0.0.0.0:9090").rsplit(":", 1)[1])
     if ports.get("admin") != admin_port:
-        problem(name, f"container port admin ({ports.get('admin')}) differs from admin_listen ({admin_port})")
-    grace = config.get("shutdown_grace_secs", 20)
+        problem(name, f"container port admin ({ports.get('admin')}) differs from admin.listen ({admin_port})")
+    grace = seconds(sqs.get("shutdown_grace", "20s"))
     if pod.get("terminationGracePeriodSeconds", 30) <= grace:
-        problem(name, f"terminationGracePeriodSeconds must exceed shutdown_grace_secs ({grace})")
-    if config.get("visibility_timeout_secs", 60) <= config.get("retry_budget_secs", 30):
-        problem(name, "visibility_timeout_secs must exceed retry_budget_secs")
+        problem(name, f"terminationGracePeriodSeconds must exceed sqs.shutdown_grace ({grace}s)")
+    if seconds(sqs.get("visibility_timeout", "60s")) <= seconds(config.get("retry", {}).get("budget", "30s")):
+        problem(name, "sqs.visibility_timeout must exceed retry.budget")
 
     secret_mount = mounts[secret_volume["name"]]["mountPath"].rstrip("/") if secret_volume else None
     secret = find(docs, "Secret", secret_volume["secret"]["secretName"]) if secret_volume else None
@@ -221,10 +222,19 @@ def check_workload(name: str, docs: list[dict]) -> None:
         if so["spec"]["scaleTargetRef"]["name"] != dep["metadata"]["name"]:
             problem(name, "the ScaledObject scales something other than the worker Deployment")
         queue = so["spec"]["triggers"][0]["metadata"].get("queueURL")
-        if queue != config.get("queue_url"):
-            problem(name, f"KEDA watches {queue} but the worker polls {config.get('queue_url')}")
+        if queue != sqs.get("queue_url"):
+            problem(name, f"KEDA watches {queue} but the worker polls {sqs.get('queue_url')}")
         if so["spec"].get("minReplicaCount", 0) < 1:
             problem(name, "minReplicaCount must be at least 1: a scaled-to-zero worker stops reporting")
+
+
+def seconds(duration: str) -> float:
+    """A duration as the worker's configuration writes it ("20s", "1m 30s", "500ms"), in seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    parts = re.findall(r"(\d+)\s*(ms|s|m|h|d)", duration)
+    if not parts or re.sub(r"[\d\s]|ms|s|m|h|d", "", duration):
+        raise ValueError(f"not a duration such as 20s: {duration!r}")
+    return sum(int(n) * units[u] for n, u in parts)
 
 
 def failwatch_binary() -> Path | None:

@@ -378,8 +378,8 @@ class OptionalBranches(unittest.TestCase):
             ],
         )
         env = {e["name"]: e["value"] for e in container["environment"]}
-        self.assertTrue(env["FAILWATCH_QUEUE_URL"].endswith("/ci-fargate-failwatch"))
-        self.assertTrue(env["FAILWATCH_DLQ_URL"].endswith("/ci-fargate-failwatch-dlq"))
+        self.assertTrue(env["FAILWATCH_SQS__QUEUE_URL"].endswith("/ci-fargate-failwatch"))
+        self.assertTrue(env["FAILWATCH_SQS__DLQ_URL"].endswith("/ci-fargate-failwatch-dlq"))
         self.assertEqual(env["FAILWATCH_WEBHOOK_TYPE"], "google-chat")
         self.assertTrue(container["readonlyRootFilesystem"])
         self.assertEqual(container["user"], "65532:65532")
@@ -454,14 +454,14 @@ class WorkerOnTheStack(unittest.TestCase):
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_EC2_METADATA_DISABLED": "true",
-            "FAILWATCH_QUEUE_URL": queue,
-            "FAILWATCH_DLQ_URL": dlq,
+            "FAILWATCH_SQS__QUEUE_URL": queue,
+            "FAILWATCH_SQS__DLQ_URL": dlq,
             "FAILWATCH_WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_address[1]}/hook",
             "FAILWATCH_WEBHOOK_TYPE": "webhook",
-            "FAILWATCH_ADMIN_LISTEN": admin,
-            "FAILWATCH_LOG_FORMAT": "json",
+            "FAILWATCH_ADMIN__LISTEN": admin,
+            "FAILWATCH_LOGGING__FORMAT": "json",
             # Short long polls so that shutdown is quick; the drain itself is what is measured.
-            "FAILWATCH_WAIT_TIME_SECS": "1",
+            "FAILWATCH_SQS__WAIT_TIME": "1s",
         }
         log = tempfile.TemporaryFile()
         self.addCleanup(log.close)
@@ -515,7 +515,7 @@ class WorkerOnTheStack(unittest.TestCase):
         self.assertNotIn("127.0.0.1:" + str(receiver.server_address[1]), metrics, "a webhook URL leaked into metrics")
 
         worker.send_signal(signal.SIGTERM)
-        # shutdown_grace_secs is 20 by default; a worker with nothing in flight exits well before.
+        # sqs.shutdown_grace is 20s by default; a worker with nothing in flight exits well before.
         self.assertEqual(worker.wait(timeout=25), 0, worker_log())
         self.assertNotIn("/hook", worker_log(), "the webhook URL appeared in the worker's logs")
 
@@ -676,7 +676,7 @@ class TemplateStatically(unittest.TestCase):
         container = self.resources["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
         self.assertTrue(container["ReadonlyRootFilesystem"])
         self.assertRegex(container["User"], r"^[1-9][0-9]*:[1-9][0-9]*$")
-        # shutdown_grace_secs defaults to 20.
+        # sqs.shutdown_grace defaults to 20s.
         self.assertGreater(container["StopTimeout"], 20)
         self.assertEqual([s["Name"] for s in container["Secrets"]], ["FAILWATCH_WEBHOOK_URL"])
         task = self.resources["WorkerTaskDefinition"]["Properties"]

@@ -217,3 +217,52 @@ fn a_url_where_a_variable_name_belongs_is_refused_without_showing_it() {
         "CheckConfigSecret42",
     );
 }
+
+/// Issue 9, rough edges 7 and 9: with `format = "json"` every stderr line is JSON, including the
+/// warnings found while loading the configuration (the literal-URL warning was plain text), and a busy
+/// admin port is reported with its reason once (it was repeated).
+#[test]
+fn run_writes_config_warnings_in_the_configured_format_and_a_busy_port_once() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port to keep busy");
+    let addr = busy.local_addr().expect("local address");
+    let config = format!(
+        "[sqs]\nqueue_url = \"{QUEUE}\"\n\n[admin]\nlisten = \"{addr}\"\n\n[logging]\n\
+         format = \"json\"\n\n[[destinations]]\nname = \"platform\"\ntype = \"slack\"\n\
+         url = \"https://hooks.slack.com/services/{SLACK_SECRET}\"\n"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("failwatch.toml");
+    std::fs::write(&path, config).expect("write config");
+    let output = failwatch(
+        &["run", "--config", path.to_str().expect("UTF-8 path")],
+        "",
+        &[
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}\n{stderr}"))
+        })
+        .collect();
+    assert!(
+        lines.first().is_some_and(|l| l["level"] == "WARN"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("destinations[0].url: a literal webhook URL"))),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("in use").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("admin.listen {addr}: cannot listen")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("CheckConfigSecret42"), "{stderr}");
+    drop(busy);
+}

@@ -54,8 +54,8 @@ async fn assert_clear_and_not_ready(imds: &str) {
     std::fs::write(
         &config,
         format!(
-            "queue_url = \"https://sqs.eu-west-1.amazonaws.com/123456789012/failwatch\"\n\
-             admin_listen = \"{admin}\"\n\n[[destinations]]\nname = \"chat\"\ntype = \"webhook\"\n\
+            "[sqs]\nqueue_url = \"https://sqs.eu-west-1.amazonaws.com/123456789012/failwatch\"\n\
+             [admin]\nlisten = \"{admin}\"\n\n[[destinations]]\nname = \"chat\"\ntype = \"webhook\"\n\
              url_env = \"FW_CHAT_URL\"\n"
         ),
     )

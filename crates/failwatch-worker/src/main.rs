@@ -71,15 +71,11 @@ fn render_command(args: RenderArgs) -> ExitCode {
     }
 }
 
-/// Loads the configuration or explains, naming the key, why it cannot be used.
+/// Loads the configuration or explains, naming the key, why it cannot be used. Its warnings are left
+/// to the caller, which writes them once its logging is set up, in the configured format.
 fn load_config(args: &ConfigArgs) -> Result<Config, ExitCode> {
     match config::load(args.config.as_deref(), &ProcessEnv) {
-        Ok(config) => {
-            for warning in &config.warnings {
-                eprintln!("warning: {warning}");
-            }
-            Ok(config)
-        }
+        Ok(config) => Ok(config),
         Err(err) => {
             for line in err.to_string().lines() {
                 eprintln!("error: {line}");
@@ -90,18 +86,22 @@ fn load_config(args: &ConfigArgs) -> Result<Config, ExitCode> {
 }
 
 fn check_config(args: &ConfigArgs) -> ExitCode {
-    match load_config(args) {
-        Ok(config) => match config.redacted_toml() {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::from(exit::OK)
-            }
-            Err(err) => {
-                eprintln!("error: {err}");
-                ExitCode::from(exit::RUNTIME)
-            }
-        },
-        Err(code) => code,
+    let config = match load_config(args) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    for warning in &config.warnings {
+        eprintln!("warning: {warning}");
+    }
+    match config.redacted_toml() {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::from(exit::OK)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(exit::RUNTIME)
+        }
     }
 }
 
@@ -110,9 +110,12 @@ fn run_command(args: &ConfigArgs) -> ExitCode {
         Ok(config) => Arc::new(config),
         Err(code) => return code,
     };
-    if let Err(err) = telemetry::init(config.log_format, &config.log_filter) {
+    if let Err(err) = telemetry::init(config.logging.format, &config.logging.filter) {
         eprintln!("error: {err}");
         return ExitCode::from(exit::USAGE);
+    }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
     }
     let result = block_on(async {
         // Signal handlers go in before anything that can be slow (the SDK's region lookup can wait on
@@ -161,7 +164,7 @@ async fn start_and_run(config: Arc<Config>, shutdown: CancellationToken) -> anyh
     // Signal handlers are in place from here on; the system tests wait for this line.
     tracing::debug!("building the SQS client");
     let sqs = tokio::select! {
-        sqs = sqs::client(&config.queue_url) => sqs,
+        sqs = sqs::client(&config.sqs.queue_url) => sqs,
         () = shutdown.cancelled() => {
             tracing::info!("stopped during start-up");
             return Ok(());

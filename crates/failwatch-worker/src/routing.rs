@@ -123,7 +123,7 @@ pub struct Routed {
 }
 
 /// All routes of a configuration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Router {
     pub routes: Vec<Route>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -22,7 +22,9 @@ const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 /// Why the worker could not run. Each means exit code 1.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("admin_listen {addr}: cannot listen: {source}")]
+    /// The admin port could not be bound. The message leaves the OS's reason to the source chain, which
+    /// `main` prints once.
+    #[error("admin.listen {addr}: cannot listen")]
     AdminBind {
         addr: std::net::SocketAddr,
         #[source]
@@ -42,15 +44,15 @@ pub async fn run(
     metrics_handle: PrometheusHandle,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
-    let listener = TcpListener::bind(config.admin_listen)
+    let listener = TcpListener::bind(config.admin.listen)
         .await
         .map_err(|source| RunError::AdminBind {
-            addr: config.admin_listen,
+            addr: config.admin.listen,
             source,
         })?;
     let deliverer = Deliverer::new(&config.destinations, RetryPolicy::from_config(&config))?;
-    let health = Arc::new(Health::new(config.readiness_max_poll_age()));
-    let queue = Queue::new(sqs, config.queue_url.clone());
+    let health = Arc::new(Health::new(config.admin.readiness_max_poll_age));
+    let queue = Queue::new(sqs, config.sqs.queue_url.clone());
     let background = CancellationToken::new();
 
     let admin_task = tokio::spawn(admin::serve(
@@ -67,10 +69,10 @@ pub async fn run(
     ));
     let (deleter, deleter_task) = Deleter::start(queue.clone());
     tracing::info!(
-        admin = %config.admin_listen,
-        queue = %config.queue_url,
-        pollers = config.pollers,
-        max_in_flight = config.max_in_flight,
+        admin = %config.admin.listen,
+        queue = %config.sqs.queue_url,
+        pollers = config.sqs.pollers,
+        max_in_flight = config.sqs.max_in_flight,
         destinations = config.destinations.len(),
         "failwatch started"
     );
@@ -120,14 +122,12 @@ async fn upkeep(handle: PrometheusHandle, stop: CancellationToken) {
 /// Samples the queue's (and its DLQ's) depth into `failwatch_queue_messages`, so dashboards need no
 /// CloudWatch exporter. Runs in the background: a slow or failing call never delays start-up or polling.
 async fn sample_queues(config: Arc<Config>, queue: Queue, stop: CancellationToken) {
-    if config.queue_metrics_interval_secs == 0 {
+    if config.sqs.queue_metrics_interval.is_zero() {
         return;
     }
-    let mut dlq = config.dlq_url.as_ref().map(|url| queue.at(url.clone()));
+    let mut dlq = config.sqs.dlq_url.as_ref().map(|url| queue.at(url.clone()));
     let mut looked_up = dlq.is_some();
-    let mut ticker = tokio::time::interval(Duration::from_secs(
-        config.queue_metrics_interval_secs.into(),
-    ));
+    let mut ticker = tokio::time::interval(config.sqs.queue_metrics_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
@@ -164,5 +164,30 @@ fn set_depth(queue: &'static str, depth: Counts) {
     ] {
         ::metrics::gauge!(metrics::QUEUE_MESSAGES, "queue" => queue, "state" => state)
             .set(value as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 9, rough edge 7: the reason was printed twice, once by this message and once as its source.
+    #[test]
+    fn a_busy_admin_port_is_reported_once() {
+        let err = anyhow::Error::from(RunError::AdminBind {
+            addr: "127.0.0.1:9090".parse().unwrap(),
+            source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
+        });
+        let shown = format!("{err:#}");
+        assert_eq!(
+            shown.matches("address in use").count()
+                + shown.matches("Address already in use").count(),
+            1,
+            "{shown}"
+        );
+        assert!(
+            shown.starts_with("admin.listen 127.0.0.1:9090: cannot listen: "),
+            "{shown}"
+        );
     }
 }

@@ -162,7 +162,7 @@ run "defaults_watch_everything_with_sse_sqs" {
   }
 
   assert {
-    condition     = output.worker_environment.FAILWATCH_QUEUE_URL == aws_sqs_queue.main.url
+    condition     = output.worker_environment.FAILWATCH_SQS__QUEUE_URL == aws_sqs_queue.main.url
     error_message = "worker_environment must name the queue"
   }
 }

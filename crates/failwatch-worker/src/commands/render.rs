@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 /// How long and how many dedup keys `render` remembers. One call is one stream that should behave as
 /// one worker would over it, so the worker's default TTL applies; the count only bounds memory.
-const DEDUP_TTL: Duration = Duration::from_secs(crate::config::defaults::DEDUP_TTL_SECS);
+const DEDUP_TTL: Duration = crate::config::defaults::DEDUP_TTL;
 // Evaluated at compile time, so it cannot fail at run time.
 const DEDUP_CAPACITY: NonZeroUsize = NonZeroUsize::new(1_000_000).expect("non-zero");
 

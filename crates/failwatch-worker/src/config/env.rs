@@ -11,86 +11,24 @@ pub const WEBHOOK_URL: &str = "FAILWATCH_WEBHOOK_URL";
 /// Zero-file shortcut: the destination type when the URL's host does not tell it.
 pub const WEBHOOK_TYPE: &str = "FAILWATCH_WEBHOOK_TYPE";
 
-/// The conventional `tracing` filter variable; used for `log_filter` when `FAILWATCH_LOG_FILTER` is
-/// not set.
+/// The conventional `tracing` filter variable; used for `logging.filter` when no failwatch variable
+/// sets it.
 pub const RUST_LOG: &str = "RUST_LOG";
 
-pub const QUEUE_URL: &str = "FAILWATCH_QUEUE_URL";
-pub const DLQ_URL: &str = "FAILWATCH_DLQ_URL";
-pub const ADMIN_LISTEN: &str = "FAILWATCH_ADMIN_LISTEN";
-pub const POLLERS: &str = "FAILWATCH_POLLERS";
-pub const MAX_IN_FLIGHT: &str = "FAILWATCH_MAX_IN_FLIGHT";
-pub const WAIT_TIME_SECS: &str = "FAILWATCH_WAIT_TIME_SECS";
-pub const VISIBILITY_TIMEOUT_SECS: &str = "FAILWATCH_VISIBILITY_TIMEOUT_SECS";
-pub const RETRY_BUDGET_SECS: &str = "FAILWATCH_RETRY_BUDGET_SECS";
-pub const SHUTDOWN_GRACE_SECS: &str = "FAILWATCH_SHUTDOWN_GRACE_SECS";
-pub const DEDUP_TTL_SECS: &str = "FAILWATCH_DEDUP_TTL_SECS";
-pub const DEDUP_CAPACITY: &str = "FAILWATCH_DEDUP_CAPACITY";
-pub const READINESS_MAX_POLL_AGE_SECS: &str = "FAILWATCH_READINESS_MAX_POLL_AGE_SECS";
-pub const LOG_FORMAT: &str = "FAILWATCH_LOG_FORMAT";
-pub const LOG_FILTER: &str = "FAILWATCH_LOG_FILTER";
-pub const MALFORMED_VISIBILITY_SECS: &str = "FAILWATCH_MALFORMED_VISIBILITY_SECS";
-pub const RETRY_INITIAL_DELAY_MS: &str = "FAILWATCH_RETRY_INITIAL_DELAY_MS";
-pub const RETRY_MAX_DELAY_SECS: &str = "FAILWATCH_RETRY_MAX_DELAY_SECS";
-pub const RETRY_AFTER_MAX_SECS: &str = "FAILWATCH_RETRY_AFTER_MAX_SECS";
-pub const QUEUE_METRICS_INTERVAL_SECS: &str = "FAILWATCH_QUEUE_METRICS_INTERVAL_SECS";
-
-/// How an override's text becomes a TOML value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Text,
-    Integer,
-}
-
-/// Every top-level scalar key with its override variable. The file's value is replaced by the
-/// variable's when the variable is set (even to an empty string, which then fails validation loudly
-/// instead of being ignored).
-pub(crate) const OVERRIDES: &[(&str, &str, Kind)] = &[
-    ("queue_url", QUEUE_URL, Kind::Text),
-    ("dlq_url", DLQ_URL, Kind::Text),
-    ("admin_listen", ADMIN_LISTEN, Kind::Text),
-    ("pollers", POLLERS, Kind::Integer),
-    ("max_in_flight", MAX_IN_FLIGHT, Kind::Integer),
-    ("wait_time_secs", WAIT_TIME_SECS, Kind::Integer),
-    (
-        "visibility_timeout_secs",
-        VISIBILITY_TIMEOUT_SECS,
-        Kind::Integer,
-    ),
-    ("retry_budget_secs", RETRY_BUDGET_SECS, Kind::Integer),
-    ("shutdown_grace_secs", SHUTDOWN_GRACE_SECS, Kind::Integer),
-    ("dedup_ttl_secs", DEDUP_TTL_SECS, Kind::Integer),
-    ("dedup_capacity", DEDUP_CAPACITY, Kind::Integer),
-    (
-        "readiness_max_poll_age_secs",
-        READINESS_MAX_POLL_AGE_SECS,
-        Kind::Integer,
-    ),
-    ("log_format", LOG_FORMAT, Kind::Text),
-    ("log_filter", LOG_FILTER, Kind::Text),
-    (
-        "malformed_visibility_secs",
-        MALFORMED_VISIBILITY_SECS,
-        Kind::Integer,
-    ),
-    (
-        "retry_initial_delay_ms",
-        RETRY_INITIAL_DELAY_MS,
-        Kind::Integer,
-    ),
-    ("retry_max_delay_secs", RETRY_MAX_DELAY_SECS, Kind::Integer),
-    ("retry_after_max_secs", RETRY_AFTER_MAX_SECS, Kind::Integer),
-    (
-        "queue_metrics_interval_secs",
-        QUEUE_METRICS_INTERVAL_SECS,
-        Kind::Integer,
-    ),
-];
+/// The prefix of every override variable: `FAILWATCH_<SECTION>__<KEY>` sets `<key>` in `[<section>]`
+/// (for example `FAILWATCH_SQS__QUEUE_URL` sets `[sqs] queue_url`). The names are derived from the
+/// section structs themselves, so a new key needs no new constant here; see [`super::overrides`].
+pub const PREFIX: &str = "FAILWATCH_";
+/// Separates the section from the key in an override variable's name.
+pub const SEPARATOR: &str = "__";
 
 /// Read access to environment variables.
 pub trait Env {
     /// The variable's value, or `None` when it is unset or not valid Unicode.
     fn get(&self, name: &str) -> Option<String>;
+    /// The names of every variable starting with `prefix`, so that overrides can be found without a
+    /// list of every key.
+    fn names_with_prefix(&self, prefix: &str) -> Vec<String>;
 }
 
 /// The real process environment.
@@ -101,12 +39,24 @@ impl Env for ProcessEnv {
     fn get(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
+    fn names_with_prefix(&self, prefix: &str) -> Vec<String> {
+        std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .filter(|name| name.starts_with(prefix))
+            .collect()
+    }
 }
 
 /// A fixed set of variables, for tests and for commands that build an environment on purpose.
 impl Env for BTreeMap<String, String> {
     fn get(&self, name: &str) -> Option<String> {
         BTreeMap::get(self, name).cloned()
+    }
+    fn names_with_prefix(&self, prefix: &str) -> Vec<String> {
+        self.keys()
+            .filter(|name| name.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 }
 
@@ -115,5 +65,11 @@ impl<const N: usize> Env for [(&str, &str); N] {
         self.iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| (*v).to_owned())
+    }
+    fn names_with_prefix(&self, prefix: &str) -> Vec<String> {
+        self.iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(name, _)| (*name).to_owned())
+            .collect()
     }
 }

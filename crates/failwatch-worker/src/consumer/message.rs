@@ -62,7 +62,7 @@ pub(super) async fn handle(shared: Arc<Shared>, message: Received) {
 /// Extends the message's visibility every third of the visibility timeout, for as long as it is polled;
 /// it never ends on its own.
 async fn heartbeat(shared: &Shared, message: &Received) -> Infallible {
-    let timeout = shared.config.visibility_timeout();
+    let timeout = shared.config.sqs.visibility_timeout;
     let every = (timeout / 3).max(Duration::from_secs(1));
     loop {
         tokio::time::sleep(every).await;
@@ -180,7 +180,7 @@ async fn post(
     let destination = &shared.config.destinations[routed.destination];
     let payload = failwatch_core::render(
         &alert,
-        destination.kind.target(),
+        destination.kind,
         &RenderOptions {
             mention: routed.mention,
         },
@@ -321,7 +321,7 @@ mod tests {
                 .region(aws_sdk_sqs::config::Region::new("eu-west-1"))
                 .build(),
         );
-        let queue = Queue::new(sqs, config.queue_url.clone());
+        let queue = Queue::new(sqs, config.sqs.queue_url.clone());
         let deliverer =
             Deliverer::new(&config.destinations, RetryPolicy::from_config(&config)).unwrap();
         let (deleter, _task) = Deleter::start(queue.clone());

@@ -66,15 +66,11 @@ impl Shared {
         soft_stop: CancellationToken,
     ) -> Self {
         let capacity =
-            NonZeroUsize::new(usize::try_from(config.dedup_capacity).unwrap_or(usize::MAX))
+            NonZeroUsize::new(usize::try_from(config.dedup.capacity).unwrap_or(usize::MAX))
                 .unwrap_or(NonZeroUsize::MIN);
         Shared {
-            state: State::memory(
-                capacity,
-                Duration::from_secs(config.dedup_ttl_secs),
-                deliverer.lease(),
-            ),
-            malformed_visibility: Duration::from_secs(config.malformed_visibility_secs.into()),
+            state: State::memory(capacity, config.dedup.ttl, deliverer.lease()),
+            malformed_visibility: config.sqs.malformed_visibility,
             config,
             queue,
             deliverer,
@@ -91,13 +87,13 @@ impl Shared {
 /// worked on, hands back the rest, and returns once every message task has ended.
 pub async fn consume(shared: Arc<Shared>) {
     let semaphore = Arc::new(Semaphore::new(
-        usize::try_from(shared.config.max_in_flight).unwrap_or(1),
+        usize::try_from(shared.config.sqs.max_in_flight).unwrap_or(1),
     ));
     let tracker = TaskTracker::new();
     let deadline = tokio::spawn(hard_stop_after_grace(shared.clone()));
     let failures = Arc::new(PollFailures::default());
     let mut pollers = tokio::task::JoinSet::new();
-    for index in 0..shared.config.pollers {
+    for index in 0..shared.config.sqs.pollers {
         pollers.spawn(poll(
             Poller {
                 shared: shared.clone(),
@@ -118,7 +114,7 @@ pub async fn consume(shared: Arc<Shared>) {
     if in_flight > 0 {
         tracing::info!(
             in_flight,
-            grace_secs = shared.config.shutdown_grace_secs,
+            grace_secs = shared.config.sqs.shutdown_grace.as_secs(),
             "stopped polling; finishing messages in flight"
         );
     }
@@ -142,7 +138,7 @@ pub async fn consume(shared: Arc<Shared>) {
 /// Cancels `hard_stop` once `shutdown_grace_secs` have passed since SIGTERM (`soft_stop`).
 async fn hard_stop_after_grace(shared: Arc<Shared>) {
     shared.soft_stop.cancelled().await;
-    tokio::time::sleep(shared.config.shutdown_grace()).await;
+    tokio::time::sleep(shared.config.sqs.shutdown_grace).await;
     shared.hard_stop.cancel();
 }
 
@@ -170,8 +166,8 @@ fn poll_backoff() -> ExponentialBackoff {
 async fn poll(poller: Poller, index: u32) {
     let shared = &poller.shared;
     let stop = shared.soft_stop.clone();
-    let wait = Duration::from_secs(shared.config.wait_time_secs.into());
-    let visibility = shared.config.visibility_timeout();
+    let wait = shared.config.sqs.wait_time;
+    let visibility = shared.config.sqs.visibility_timeout;
     let mut first = true;
     let mut backoff = poll_backoff();
     loop {

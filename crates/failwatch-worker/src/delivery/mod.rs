@@ -29,7 +29,7 @@ use reqwest::redirect::Policy;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Destination, DestinationKind};
+use crate::config::{self, Destination};
 use crate::metrics;
 use crate::retry::{self, Failure, Hold, Retried, RetryPolicy};
 use crate::secret::SecretUrl;
@@ -107,7 +107,7 @@ struct Target {
     name: String,
     /// `name` as a metric label, built once: cloning it is a reference count, not an allocation.
     label: SharedString,
-    kind: DestinationKind,
+    kind: failwatch_core::Target,
     url: SecretUrl,
     timeout: Duration,
     limiter: Limiter,
@@ -121,7 +121,7 @@ impl Target {
             label: SharedString::from(std::sync::Arc::<str>::from(destination.name.as_str())),
             kind: destination.kind,
             url: post_url(destination),
-            timeout: destination.timeout(),
+            timeout: destination.timeout,
             limiter: RateLimiter::direct_with_clock(quota(destination), clock),
             hold: Hold::default(),
         }
@@ -143,7 +143,7 @@ impl std::fmt::Debug for Deliverer {
                 &self
                     .targets
                     .iter()
-                    .map(|t| (&t.name, t.kind.as_str(), &t.url))
+                    .map(|t| (&t.name, config::type_name(t.kind), &t.url))
                     .collect::<Vec<_>>(),
             )
             .field("policy", &self.policy)
@@ -374,7 +374,7 @@ fn quota(d: &Destination) -> Quota {
 /// The URL actually posted to: Google Chat gets the reply option that makes `threadKey` thread.
 fn post_url(d: &Destination) -> SecretUrl {
     let mut url = d.url.expose().clone();
-    if d.kind == DestinationKind::GoogleChat
+    if d.kind == failwatch_core::Target::GoogleChat
         && !url
             .query_pairs()
             .any(|(k, _)| k == GOOGLE_CHAT_REPLY_OPTION.0)

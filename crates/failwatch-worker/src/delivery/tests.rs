@@ -15,7 +15,12 @@ use crate::retry::MIN_HANDBACK;
 use crate::retry::tests::policy;
 
 fn target(rate: f64, burst: u32) -> Target {
-    let destination = destination("http://127.0.0.1:9/x", DestinationKind::Slack, rate, burst);
+    let destination = destination(
+        "http://127.0.0.1:9/x",
+        failwatch_core::Target::Slack,
+        rate,
+        burst,
+    );
     Target::new(
         &destination,
         TokioClock {
@@ -123,15 +128,15 @@ async fn a_retry_after_hold_ends_early_for_a_stop() {
 // ------------------------------------------------------------------------------------------------
 // Against a local receiver.
 
-fn destination(url: &str, kind: DestinationKind, rate: f64, burst: u32) -> Destination {
+fn destination(url: &str, kind: failwatch_core::Target, rate: f64, burst: u32) -> Destination {
     Destination {
         name: "test-dest".into(),
         kind,
         url: SecretUrl::new(Url::parse(url).unwrap()),
-        url_source: "literal".into(),
+        source: crate::config::UrlSource::Literal(SecretUrl::new(Url::parse(url).unwrap())),
         rate_per_second: rate,
         burst,
-        timeout_secs: 1,
+        timeout: Duration::from_secs(1),
     }
 }
 
@@ -179,7 +184,7 @@ async fn receiver(script: Vec<Answer>) -> (Receiver, String) {
     (rx, format!("http://{addr}/hook/SECRET-PATH"))
 }
 
-fn deliverer(url: &str, kind: DestinationKind, budget_secs: u64) -> Deliverer {
+fn deliverer(url: &str, kind: failwatch_core::Target, budget_secs: u64) -> Deliverer {
     let mut p = policy(budget_secs);
     p.initial_delay = Duration::from_millis(10);
     p.max_delay = Duration::from_millis(50);
@@ -199,7 +204,7 @@ async fn deliver(d: &Deliverer, budget_secs: u64) -> Delivery {
 #[tokio::test]
 async fn a_2xx_is_delivered_once_with_the_exact_payload() {
     let (rx, url) = receiver(vec![(204, None, Duration::ZERO)]).await;
-    let d = deliverer(&url, DestinationKind::Slack, 5);
+    let d = deliverer(&url, failwatch_core::Target::Slack, 5);
     let delivery = deliver(&d, 5).await;
     assert!(
         matches!(delivery, Delivery::Delivered { attempts: 1, .. }),
@@ -214,7 +219,7 @@ async fn google_chat_posts_ask_for_threading() {
     let (rx, url) = receiver(vec![]).await;
     let d = deliverer(
         &format!("{url}?key=K&token=T"),
-        DestinationKind::GoogleChat,
+        failwatch_core::Target::GoogleChat,
         5,
     );
     deliver(&d, 5).await;
@@ -233,7 +238,7 @@ async fn server_errors_and_429_are_retried_until_accepted() {
         (200, None, Duration::ZERO),
     ])
     .await;
-    let d = deliverer(&url, DestinationKind::Webhook, 5);
+    let d = deliverer(&url, failwatch_core::Target::Json, 5);
     let started = std::time::Instant::now();
     let delivery = deliver(&d, 5).await;
     assert!(
@@ -250,7 +255,7 @@ async fn server_errors_and_429_are_retried_until_accepted() {
 #[tokio::test]
 async fn a_permanent_4xx_is_attempted_once_and_its_answer_scrubbed() {
     let (rx, url) = receiver(vec![(404, None, Duration::ZERO); 5]).await;
-    let d = deliverer(&url, DestinationKind::Discord, 5);
+    let d = deliverer(&url, failwatch_core::Target::Discord, 5);
     let delivery = deliver(&d, 5).await;
     let Delivery::Rejected { failure } = &delivery else {
         panic!("{delivery:?}")
@@ -267,7 +272,7 @@ async fn a_permanent_4xx_is_attempted_once_and_its_answer_scrubbed() {
 #[tokio::test]
 async fn a_slow_receiver_times_out_and_is_deferred_when_the_budget_is_spent() {
     let (_rx, url) = receiver(vec![(200, None, Duration::from_secs(3)); 3]).await;
-    let d = deliverer(&url, DestinationKind::Teams, 1);
+    let d = deliverer(&url, failwatch_core::Target::Teams, 1);
     let delivery = deliver(&d, 1).await;
     let Delivery::Deferred { failure, retry_in } = &delivery else {
         panic!("{delivery:?}")
@@ -286,7 +291,7 @@ async fn connection_errors_are_transient_and_never_show_the_url() {
         .port();
     let d = deliverer(
         &format!("http://127.0.0.1:{port}/hook/SECRET-PATH"),
-        DestinationKind::Webhook,
+        failwatch_core::Target::Json,
         0,
     );
     let delivery = deliver(&d, 0).await;
@@ -301,7 +306,7 @@ async fn connection_errors_are_transient_and_never_show_the_url() {
 #[tokio::test]
 async fn a_retry_after_from_one_message_holds_the_next_message_too() {
     let (rx, url) = receiver(vec![(429, Some("1"), Duration::ZERO)]).await;
-    let d = deliverer(&url, DestinationKind::Slack, 5);
+    let d = deliverer(&url, failwatch_core::Target::Slack, 5);
     let started = std::time::Instant::now();
     // The first message has no budget left for the wait, so it is deferred by it.
     let first = deliver(&d, 0).await;
@@ -390,7 +395,7 @@ async fn a_rejection_echoing_the_token_never_shows_it() {
     let base = echoing_receiver().await;
     let d = deliverer(
         &format!("{base}{TEAMS_LIKE}?api-version=1&sig=Sig%2BSECRET%3D%3Dvalue"),
-        DestinationKind::Teams,
+        failwatch_core::Target::Teams,
         5,
     );
     let delivery = deliver(&d, 5).await;
@@ -428,7 +433,11 @@ async fn only_the_start_of_an_error_answer_is_read() {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     });
-    let d = deliverer(&format!("http://{addr}/hook"), DestinationKind::Webhook, 5);
+    let d = deliverer(
+        &format!("http://{addr}/hook"),
+        failwatch_core::Target::Json,
+        5,
+    );
     let started = std::time::Instant::now();
     let delivery = deliver(&d, 5).await;
     // Reading on until the destination's one-second timeout would also end the read; the bound ends it
@@ -484,7 +493,7 @@ async fn sequential_posts_reuse_one_connection_whatever_the_answer_body() {
         long,
     ] {
         let (ports, url) = port_recording_receiver(body).await;
-        let d = deliverer(&url, DestinationKind::Webhook, 5);
+        let d = deliverer(&url, failwatch_core::Target::Json, 5);
         for _ in 0..5 {
             let delivery = deliver(&d, 5).await;
             assert!(

@@ -7,9 +7,9 @@
 //! progress display lives in [`progress`]. They run on the binary's one runtime. Decoding, rendering and delivery are the worker's own code ([`failwatch_core::process`],
 //! [`crate::delivery::Deliverer`]) so that what these commands show or send is what the worker would.
 //!
-//! Configuration: `send-test` loads the whole configuration ([`config::load`]); the queue commands load
-//! only the queue URLs ([`config::load_queue`]), so an on-call engineer without the chat secrets can run
-//! them with the worker's own file.
+//! Configuration: `send-test` loads the destinations, not the queue ([`config::load_for`]); the queue
+//! commands load only the queue URLs ([`config::load_queue`]), so an on-call engineer without the chat
+//! secrets can run them with the worker's own file.
 //!
 //! Output: results go to stdout (one line per item, counts at the end), problems to stderr as
 //! `error: ...`. Exit codes follow [`crate::exit`]: 64 for a bad configuration or command line (and for a
@@ -124,10 +124,10 @@ async fn main_queue(config: &QueueConfig) -> Queue {
     )
 }
 
-/// The whole configuration, destinations resolved, for `send-test`. The queue commands use
-/// [`config::load_queue`] instead, so that they need no chat secrets.
+/// The configuration `send-test` needs: destinations resolved, no queue (it never touches one). The
+/// queue commands use [`config::load_queue`] instead, so that they need no chat secrets.
 fn load_config(path: Option<&std::path::Path>, env: &dyn Env) -> Result<Config, OpsError> {
-    let config = config::load(path, env)?;
+    let config = config::load_for(path, env, config::Needs::Destinations)?;
     for warning in &config.warnings {
         eprintln!("warning: {warning}");
     }

@@ -91,13 +91,16 @@ pub async fn run(config: &Config, only: Option<&str>, out: &mut dyn Write) -> Re
     let mut failed = 0;
     for index in chosen.iter().copied() {
         let destination = &config.destinations[index];
-        let payload =
-            failwatch_core::render(&alert, destination.kind.target(), &RenderOptions::default());
+        let payload = failwatch_core::render(&alert, destination.kind, &RenderOptions::default());
         // A deadline of now allows exactly one attempt: the first failure is reported, not retried.
         let outcome = deliverer
             .deliver(index, &payload, Instant::now(), &stop)
             .await;
-        let who = format!("{} ({})", destination.name, destination.kind.as_str());
+        let who = format!(
+            "{} ({})",
+            destination.name,
+            crate::config::type_name(destination.kind)
+        );
         let line = match &outcome {
             Delivery::Delivered { duration, .. } => {
                 format!("{who}: OK, HTTP 2xx in {} ms", duration.as_millis())

@@ -53,10 +53,10 @@ impl RetryPolicy {
     /// The policy the configuration asks for.
     pub(crate) fn from_config(config: &Config) -> Self {
         RetryPolicy {
-            initial_delay: Duration::from_millis(config.retry_initial_delay_ms),
-            max_delay: Duration::from_secs(config.retry_max_delay_secs.into()),
-            retry_after_max: Duration::from_secs(config.retry_after_max_secs.into()),
-            budget: config.retry_budget(),
+            initial_delay: config.retry.initial_delay,
+            max_delay: config.retry.max_delay,
+            retry_after_max: config.retry.retry_after_max,
+            budget: config.retry.budget,
         }
     }
 

@@ -51,7 +51,7 @@ module "failwatch" {
   fargate_webhook_url_secret_arn = aws_secretsmanager_secret.webhook.arn
   fargate_webhook_type           = var.webhook_type
   fargate_environment = {
-    FAILWATCH_POLLERS = "2"
+    FAILWATCH_SQS__POLLERS = "2"
   }
 
   tags = {

@@ -1,33 +1,15 @@
-//! Configuration loading and validation, with the environment passed in as a map.
+//! The first release's flat keys and `FAILWATCH_<KEY>` variables, which keep working for one release:
+//! these are the configuration tests written for them, with only the field paths updated to the
+//! sections their values now live in.
 
-use std::collections::BTreeMap;
 use std::io::Write;
+use std::time::Duration;
+
+use failwatch_core::Target;
 
 use super::*;
-
-const SLACK: &str = "https://hooks.slack.com/services/T000/B000/SLACKSECRET";
-const CHAT: &str = "https://chat.googleapis.com/v1/spaces/AAA/messages?key=CHATKEY&token=CHATTOKEN";
-
-fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
-
-/// Writes `text` to a temporary file and loads it with `vars`.
-fn load_text(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let mut file = tempfile::NamedTempFile::new().unwrap();
-    file.write_all(text.as_bytes()).unwrap();
-    load(Some(file.path()), &env(vars))
-}
-
-fn problems<T>(result: Result<T, ConfigError>) -> Vec<String> {
-    match result {
-        Ok(_) => panic!("expected the configuration to be rejected"),
-        Err(err) => err.to_string().lines().map(str::to_owned).collect(),
-    }
-}
+use crate::config::*;
+use crate::telemetry::LogFormat;
 
 const MINIMAL: &str = r#"
 queue_url = "https://sqs.eu-west-1.amazonaws.com/123456789012/failwatch"
@@ -40,24 +22,29 @@ url_env = "CHAT_URL"
 
 #[test]
 fn a_minimal_file_gets_the_documented_defaults() {
-    let config = load_text(MINIMAL, &[("CHAT_URL", CHAT)]).unwrap();
-    assert_eq!(config.admin_listen.to_string(), "0.0.0.0:9090");
-    assert_eq!(config.pollers, 2);
-    assert_eq!(config.max_in_flight, 64);
-    assert_eq!(config.wait_time_secs, 20);
-    assert_eq!(config.visibility_timeout_secs, 60);
-    assert_eq!(config.retry_budget_secs, 30);
-    assert_eq!(config.shutdown_grace_secs, 20);
-    assert_eq!(config.dedup_ttl_secs, 3600);
-    assert_eq!(config.dedup_capacity, 100_000);
-    assert_eq!(config.readiness_max_poll_age_secs, 120);
+    // The queue URL in its section: the flat key would add a deprecation warning.
+    let minimal = MINIMAL.replace("queue_url", "[sqs]\nqueue_url");
+    let config = load_text(&minimal, &[("CHAT_URL", CHAT)]).unwrap();
+    assert_eq!(config.admin.listen.to_string(), "0.0.0.0:9090");
+    assert_eq!(config.sqs.pollers, 2);
+    assert_eq!(config.sqs.max_in_flight, 64);
+    assert_eq!(config.sqs.wait_time, Duration::from_secs(20));
+    assert_eq!(config.sqs.visibility_timeout, Duration::from_secs(60));
+    assert_eq!(config.retry.budget, Duration::from_secs(30));
+    assert_eq!(config.sqs.shutdown_grace, Duration::from_secs(20));
+    assert_eq!(config.dedup.ttl, Duration::from_secs(3600));
+    assert_eq!(config.dedup.capacity, 100_000);
+    assert_eq!(
+        config.admin.readiness_max_poll_age,
+        Duration::from_secs(120)
+    );
     let d = &config.destinations[0];
-    assert_eq!(d.kind, DestinationKind::GoogleChat);
+    assert_eq!(d.kind, Target::GoogleChat);
     assert_eq!(d.rate_per_second, 1.0);
     assert_eq!(d.burst, 5);
-    assert_eq!(d.timeout_secs, 10);
+    assert_eq!(d.timeout, Duration::from_secs(10));
     assert_eq!(d.url.expose().as_str(), CHAT);
-    assert_eq!(d.url_source, "env:CHAT_URL");
+    assert_eq!(d.source, UrlSource::Env("CHAT_URL".into()));
     assert!(config.warnings.is_empty());
 }
 
@@ -108,8 +95,8 @@ region = "eu-*"
 destinations = ["platform-chat"]
 "#;
     let config = load_text(text, &[("CHAT_URL", CHAT), ("SLACK_URL", SLACK)]).unwrap();
-    assert_eq!(config.pollers, 3);
-    assert_eq!(config.log_format, LogFormat::Text);
+    assert_eq!(config.sqs.pollers, 3);
+    assert_eq!(config.logging.format, LogFormat::Text);
     assert_eq!(config.destinations[1].rate_per_second, 1.0);
     assert_eq!(config.destinations[0].rate_per_second, 0.5);
     let route = &config.router.routes[0];
@@ -260,7 +247,7 @@ fn url_file_is_read_and_trimmed() {
     );
     let config = load_text(&text, &[]).unwrap();
     assert_eq!(config.destinations[0].url.expose().as_str(), SLACK);
-    assert!(config.destinations[0].url_source.starts_with("file:"));
+    assert!(matches!(config.destinations[0].source, UrlSource::File(_)));
 
     let text = MINIMAL.replace("url_env = \"CHAT_URL\"", "url_file = \"/nonexistent/url\"");
     let p = problems(load_text(&text, &[]));
@@ -282,9 +269,15 @@ fn exactly_one_url_source() {
 
 #[test]
 fn a_literal_url_works_with_a_warning() {
-    let text = MINIMAL.replace("url_env = \"CHAT_URL\"", &format!("url = {CHAT:?}"));
+    // The queue URL in its section, so that the only warning is the literal URL's.
+    let text = MINIMAL
+        .replace("queue_url", "[sqs]\nqueue_url")
+        .replace("url_env = \"CHAT_URL\"", &format!("url = {CHAT:?}"));
     let config = load_text(&text, &[]).unwrap();
-    assert_eq!(config.destinations[0].url_source, "literal");
+    assert!(matches!(
+        config.destinations[0].source,
+        UrlSource::Literal(_)
+    ));
     assert_eq!(config.warnings.len(), 1);
     assert!(config.warnings[0].starts_with("destinations[0].url: "));
     assert!(!config.warnings[0].contains("CHATKEY"));
@@ -360,7 +353,7 @@ fn visibility_timeout_is_at_least_five_seconds() {
         assert!(p[0].starts_with("visibility_timeout_secs: "), "{p:?}");
     }
     let config = load_text(&with(5), &[("CHAT_URL", CHAT)]).unwrap();
-    assert_eq!(config.visibility_timeout_secs, 5);
+    assert_eq!(config.sqs.visibility_timeout, Duration::from_secs(5));
 }
 
 #[test]
@@ -369,23 +362,29 @@ fn environment_overrides_top_level_scalars() {
         MINIMAL,
         &[
             ("CHAT_URL", CHAT),
-            (env::POLLERS, "5"),
-            (env::QUEUE_URL, "http://127.0.0.1:5000/123456789012/other"),
-            (env::ADMIN_LISTEN, "127.0.0.1:0"),
-            (env::LOG_FORMAT, "json"),
-            (env::RETRY_BUDGET_SECS, "2"),
+            ("FAILWATCH_POLLERS", "5"),
+            (
+                "FAILWATCH_QUEUE_URL",
+                "http://127.0.0.1:5000/123456789012/other",
+            ),
+            ("FAILWATCH_ADMIN_LISTEN", "127.0.0.1:0"),
+            ("FAILWATCH_LOG_FORMAT", "json"),
+            ("FAILWATCH_RETRY_BUDGET_SECS", "2"),
         ],
     )
     .unwrap();
-    assert_eq!(config.pollers, 5);
-    assert_eq!(config.queue_url, "http://127.0.0.1:5000/123456789012/other");
-    assert_eq!(config.admin_listen.port(), 0);
-    assert_eq!(config.log_format, LogFormat::Json);
-    assert_eq!(config.retry_budget_secs, 2);
+    assert_eq!(config.sqs.pollers, 5);
+    assert_eq!(
+        config.sqs.queue_url,
+        "http://127.0.0.1:5000/123456789012/other"
+    );
+    assert_eq!(config.admin.listen.port(), 0);
+    assert_eq!(config.logging.format, LogFormat::Json);
+    assert_eq!(config.retry.budget, Duration::from_secs(2));
 
     let p = problems(load_text(
         MINIMAL,
-        &[("CHAT_URL", CHAT), (env::POLLERS, "many")],
+        &[("CHAT_URL", CHAT), ("FAILWATCH_POLLERS", "many")],
     ));
     assert_eq!(
         p,
@@ -435,30 +434,27 @@ fn toml_syntax_errors_never_quote_the_source_line() {
 #[test]
 fn zero_file_shortcut_takes_the_type_from_the_host() {
     for (url, kind) in [
-        (CHAT, DestinationKind::GoogleChat),
-        (SLACK, DestinationKind::Slack),
-        (
-            "https://discord.com/api/webhooks/1/abc",
-            DestinationKind::Discord,
-        ),
-        (
-            "https://discordapp.com/api/webhooks/1/abc",
-            DestinationKind::Discord,
-        ),
+        (CHAT, Target::GoogleChat),
+        (SLACK, Target::Slack),
+        ("https://discord.com/api/webhooks/1/abc", Target::Discord),
+        ("https://discordapp.com/api/webhooks/1/abc", Target::Discord),
         (
             "https://prod-01.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?sig=x",
-            DestinationKind::Teams,
+            Target::Teams,
         ),
         (
             "https://default0123.ab.environment.api.powerplatform.com/powerautomate/x",
-            DestinationKind::Teams,
+            Target::Teams,
         ),
-        ("https://alerts.example.com/hook", DestinationKind::Webhook),
+        ("https://alerts.example.com/hook", Target::Json),
     ] {
         let config = load(
             None,
             &env(&[
-                (env::QUEUE_URL, "https://sqs.us-east-1.amazonaws.com/1/q"),
+                (
+                    "FAILWATCH_QUEUE_URL",
+                    "https://sqs.us-east-1.amazonaws.com/1/q",
+                ),
                 (env::WEBHOOK_URL, url),
             ]),
         )
@@ -472,12 +468,15 @@ fn zero_file_shortcut_takes_the_type_from_the_host() {
 #[test]
 fn zero_file_shortcut_type_can_be_forced() {
     let vars = [
-        (env::QUEUE_URL, "https://sqs.us-east-1.amazonaws.com/1/q"),
+        (
+            "FAILWATCH_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/1/q",
+        ),
         (env::WEBHOOK_URL, "http://127.0.0.1:9999/hook"),
         (env::WEBHOOK_TYPE, "slack"),
     ];
     let config = load(None, &env(&vars)).unwrap();
-    assert_eq!(config.destinations[0].kind, DestinationKind::Slack);
+    assert_eq!(config.destinations[0].kind, Target::Slack);
     assert_eq!(config.destinations[0].rate_per_second, 1.0);
 
     let mut vars = env(&vars);
@@ -492,10 +491,13 @@ fn zero_file_shortcut_type_can_be_forced() {
 #[test]
 fn zero_file_shortcut_needs_both_variables() {
     let p = problems(load(None, &env(&[(env::WEBHOOK_URL, SLACK)])));
-    assert!(p[0].starts_with("queue_url: required"), "{p:?}");
+    assert!(p[0].starts_with("sqs.queue_url: required"), "{p:?}");
     let p = problems(load(
         None,
-        &env(&[(env::QUEUE_URL, "https://sqs.us-east-1.amazonaws.com/1/q")]),
+        &env(&[(
+            "FAILWATCH_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/1/q",
+        )]),
     ));
     assert!(
         p[0].starts_with("destinations: at least one destination"),
@@ -527,7 +529,7 @@ fn the_effective_configuration_redacts_every_url() {
         shown.contains("url = \"https://chat.googleapis.com/****\""),
         "{shown}"
     );
-    assert!(shown.contains("url_source = \"env:CHAT_URL\""), "{shown}");
+    assert!(shown.contains("url_env = \"CHAT_URL\""), "{shown}");
     assert!(shown.contains("severity = \"critical\""), "{shown}");
     // The output is itself TOML.
     shown.parse::<toml::Table>().unwrap();
@@ -541,7 +543,7 @@ fn the_effective_configuration_redacts_every_url() {
 /// cannot hold (a document must be a table).
 #[test]
 fn an_unprintable_configuration_is_an_error_not_empty_output() {
-    let err = to_toml(&42_u32).unwrap_err();
+    let err = print::to_toml(&42_u32).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("cannot print the effective configuration: "),
@@ -576,13 +578,13 @@ fn queue_only_loading_needs_no_destination_secrets() {
     assert_eq!(bare.dlq_url, None);
 
     // No file and no webhook: the queue URL alone is enough, and the error says only that.
-    let zero = load_queue(None, &env(&[(env::QUEUE_URL, QUEUE)])).unwrap();
+    let zero = load_queue(None, &env(&[("FAILWATCH_QUEUE_URL", QUEUE)])).unwrap();
     assert_eq!(zero.queue_url, QUEUE);
     assert_eq!(
         problems(load_queue(None, &env(&[]))),
         vec![
-            "queue_url: required: no configuration file was given (--config or FAILWATCH_CONFIG), \
-             so set FAILWATCH_QUEUE_URL"
+            "sqs.queue_url: required: no configuration file was given (--config or \
+             FAILWATCH_CONFIG), so set FAILWATCH_SQS__QUEUE_URL"
         ]
     );
 
@@ -592,7 +594,10 @@ fn queue_only_loading_needs_no_destination_secrets() {
         &[],
     ));
     assert!(p[0].starts_with("pollerz"), "{p:?}");
-    let p = problems(load_queue(None, &env(&[(env::QUEUE_URL, "not a url")])));
+    let p = problems(load_queue(
+        None,
+        &env(&[("FAILWATCH_QUEUE_URL", "not a url")]),
+    ));
     assert!(p[0].starts_with("queue_url: "), "{p:?}");
 }
 

@@ -1,0 +1,136 @@
+//! `[[routes]]` and `[default_route]` as written, and building the [`Router`] from them: destination
+//! names resolved to indices, glob patterns compiled, `kind` and `severity` patterns checked against
+//! the values alerts can have.
+
+use serde::Deserialize;
+
+use super::Checker;
+use crate::routing::{self, DefaultRoute, Match, Pattern, Route, Router};
+
+/// One `[[routes]]` entry as written.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawRoute {
+    name: Option<String>,
+    destinations: Vec<String>,
+    mention: Option<String>,
+    #[serde(default, rename = "continue")]
+    continue_: bool,
+    #[serde(default, rename = "match")]
+    matcher: RawMatch,
+}
+
+/// A route's `[routes.match]` table as written.
+#[derive(Debug, Default, Deserialize)]
+struct RawMatch {
+    cluster: Option<String>,
+    service: Option<String>,
+    kind: Option<String>,
+    severity: Option<String>,
+    account: Option<String>,
+    region: Option<String>,
+}
+
+/// `[default_route]` as written.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawDefaultRoute {
+    destinations: Vec<String>,
+    mention: Option<String>,
+}
+
+/// Builds the router. Routes are checked against every declared destination name, not only the
+/// destinations that resolved: a destination whose URL failed already has its problem, and a second
+/// "unknown destination" would point the reader at the wrong line.
+pub(super) fn build(
+    c: &mut Checker,
+    raw: Vec<RawRoute>,
+    raw_default: Option<RawDefaultRoute>,
+    destinations: &[String],
+) -> Router {
+    let routes = raw
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| route(c, i, r, destinations))
+        .collect();
+    let default_route = raw_default.map(|d| DefaultRoute {
+        destination_indices: resolve(
+            c,
+            "default_route.destinations",
+            &d.destinations,
+            destinations,
+        ),
+        destinations: d.destinations,
+        mention: d.mention.filter(|m| !m.is_empty()),
+    });
+    Router {
+        routes,
+        default_route,
+        destination_count: destinations.len(),
+    }
+}
+
+fn route(c: &mut Checker, i: usize, r: RawRoute, destinations: &[String]) -> Route {
+    let indices = resolve(
+        c,
+        &format!("routes[{i}].destinations"),
+        &r.destinations,
+        destinations,
+    );
+    let mut pattern = |field: &str, text: Option<String>| {
+        text.and_then(|t| match Pattern::new(&t) {
+            Ok(p) => Some(p),
+            Err(message) => {
+                c.problem(format!("routes[{i}].match.{field}"), message);
+                None
+            }
+        })
+    };
+    let matcher = Match {
+        cluster: pattern("cluster", r.matcher.cluster),
+        service: pattern("service", r.matcher.service),
+        kind: pattern("kind", r.matcher.kind),
+        severity: pattern("severity", r.matcher.severity),
+        account: pattern("account", r.matcher.account),
+        region: pattern("region", r.matcher.region),
+    };
+    if let Some(p) = &matcher.kind
+        && let Err(message) =
+            routing::check_matches_some(p, routing::KINDS.iter().map(|k| k.as_str()))
+    {
+        c.problem(format!("routes[{i}].match.kind"), message);
+    }
+    if let Some(p) = &matcher.severity
+        && let Err(message) =
+            routing::check_matches_some(p, routing::SEVERITIES.iter().map(|s| s.as_str()))
+    {
+        c.problem(format!("routes[{i}].match.severity"), message);
+    }
+    Route {
+        name: r.name.unwrap_or_else(|| format!("routes[{i}]")),
+        destinations: r.destinations,
+        destination_indices: indices,
+        mention: r.mention.filter(|m| !m.is_empty()),
+        continue_: r.continue_,
+        matcher,
+    }
+}
+
+/// The indices of `names` among the declared destinations; a problem at `key` for each unknown name.
+fn resolve(c: &mut Checker, key: &str, names: &[String], destinations: &[String]) -> Vec<usize> {
+    if names.is_empty() {
+        c.problem(key, "must name at least one destination");
+    }
+    let mut out = Vec::new();
+    for name in names {
+        match destinations.iter().position(|d| d == name) {
+            Some(i) => out.push(i),
+            None => c.problem(
+                key,
+                format!(
+                    "unknown destination {name:?} (configured: {})",
+                    destinations.join(", ")
+                ),
+            ),
+        }
+    }
+    out
+}

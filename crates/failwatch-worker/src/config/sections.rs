@@ -1,0 +1,262 @@
+//! The configuration file's scalar sections: `[sqs]`, `[retry]`, `[dedup]`, `[admin]` and `[logging]`.
+//!
+//! Each section is one serde struct whose `///` docs are the reference for its keys, whose `Default`
+//! holds the documented defaults, and whose `check` method validates its own ranges, naming the key.
+//! Durations are `std::time::Duration`, written as humantime strings (`"20s"`, `"500ms"`, `"1h"`).
+//! Overrides (`FAILWATCH_<SECTION>__<KEY>`) and `check-config`'s output are derived from these same
+//! structs, so adding a key is one field, its default and its check. A later section (`[state]`,
+//! `[grouping]`, `[enrichment]`) is a new struct here, one field of [`super::Config`] and one entry in
+//! [`SECTIONS`].
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::Checker;
+use super::defaults;
+use crate::telemetry::{self, LogFormat};
+
+/// The names of every scalar section, in the order `check-config` prints them. Override variables are
+/// accepted for these sections only.
+pub(crate) const SECTIONS: [&str; 5] = ["sqs", "retry", "dedup", "admin", "logging"];
+
+/// `[sqs]`: the queue, how it is polled, and how messages in flight are kept invisible and handed back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SqsConfig {
+    /// The queue EventBridge delivers to; its region is taken from the URL. Required by `run` and the
+    /// queue commands, not by `send-test`.
+    pub queue_url: String,
+    /// The dead-letter queue; by default found from the queue's `RedrivePolicy` (for the DLQ depth
+    /// gauge and the `failwatch dlq` commands).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dlq_url: Option<String>,
+    /// Concurrent long-poll loops (1 to 32).
+    pub pollers: u32,
+    /// Messages worked on at once (1 to 10,000).
+    pub max_in_flight: u32,
+    /// `ReceiveMessage` `WaitTimeSeconds` (0s to 20s, whole seconds).
+    #[serde(with = "humantime_serde")]
+    pub wait_time: Duration,
+    /// Requested on receive and renewed by a heartbeat while a message is worked on. At least 5s (the
+    /// heartbeat renews at most once a second) and greater than `retry.budget`; whole seconds.
+    #[serde(with = "humantime_serde")]
+    pub visibility_timeout: Duration,
+    /// Malformed bodies (and alerts a destination rejected for good) are made visible again after this
+    /// long, so they reach the DLQ quickly without spinning a poller (0s to 12h, whole seconds).
+    #[serde(with = "humantime_serde")]
+    pub malformed_visibility: Duration,
+    /// On SIGTERM/SIGINT: stop polling, let in-flight deliveries finish for this long (0s to 1h), then
+    /// hand every unfinished message back with visibility 0 and exit 0.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// How often the queue and DLQ depth gauges are sampled with `GetQueueAttributes`; 0s turns that
+    /// off (at most 1h).
+    #[serde(with = "humantime_serde")]
+    pub queue_metrics_interval: Duration,
+}
+
+impl Default for SqsConfig {
+    fn default() -> Self {
+        SqsConfig {
+            queue_url: String::new(),
+            dlq_url: None,
+            pollers: defaults::POLLERS,
+            max_in_flight: defaults::MAX_IN_FLIGHT,
+            wait_time: defaults::WAIT_TIME,
+            visibility_timeout: defaults::VISIBILITY_TIMEOUT,
+            malformed_visibility: defaults::MALFORMED_VISIBILITY,
+            shutdown_grace: defaults::SHUTDOWN_GRACE,
+            queue_metrics_interval: defaults::QUEUE_METRICS_INTERVAL,
+        }
+    }
+}
+
+impl SqsConfig {
+    /// Checks every range; the queue URLs are checked by [`super::load`], which knows whether the
+    /// command needs them.
+    pub(crate) fn check(&self, c: &mut Checker) {
+        c.range("sqs.pollers", self.pollers, 1..=32);
+        c.range("sqs.max_in_flight", self.max_in_flight, 1..=10_000);
+        c.seconds("sqs.wait_time", self.wait_time, 0..=20);
+        // The heartbeat extends a message's visibility at most once a second and needs a few seconds of
+        // margin for the SQS round trip, so below five seconds a message in flight could reappear.
+        c.seconds(
+            "sqs.visibility_timeout",
+            self.visibility_timeout,
+            defaults::MIN_VISIBILITY_TIMEOUT_SECS..=43_200,
+        );
+        c.seconds(
+            "sqs.malformed_visibility",
+            self.malformed_visibility,
+            0..=43_200,
+        );
+        c.duration(
+            "sqs.shutdown_grace",
+            self.shutdown_grace,
+            Duration::ZERO,
+            HOUR,
+        );
+        c.duration(
+            "sqs.queue_metrics_interval",
+            self.queue_metrics_interval,
+            Duration::ZERO,
+            HOUR,
+        );
+    }
+}
+
+const HOUR: Duration = Duration::from_secs(3_600);
+const HALF_DAY: Duration = Duration::from_secs(43_200);
+
+/// `[retry]`: how a failed delivery is retried in process before the message is handed back to SQS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetryConfig {
+    /// How long one message may retry in process (transient failures: timeouts, connection errors,
+    /// 5xx, 429, 408) before it is handed back to SQS with the next backoff as its visibility timeout.
+    /// 0s means one attempt per receive; at most 1h.
+    #[serde(with = "humantime_serde")]
+    pub budget: Duration,
+    /// The first backoff delay (1ms to 60s); delays double up to `max_delay`, with full jitter.
+    #[serde(with = "humantime_serde")]
+    pub initial_delay: Duration,
+    /// The longest backoff delay (1s to 12h).
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+    /// A `Retry-After` from the service is honoured, clamped to this (1s to 12h).
+    #[serde(with = "humantime_serde")]
+    pub retry_after_max: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            budget: defaults::RETRY_BUDGET,
+            initial_delay: defaults::RETRY_INITIAL_DELAY,
+            max_delay: defaults::RETRY_MAX_DELAY,
+            retry_after_max: defaults::RETRY_AFTER_MAX,
+        }
+    }
+}
+
+impl RetryConfig {
+    pub(crate) fn check(&self, c: &mut Checker) {
+        c.duration("retry.budget", self.budget, Duration::ZERO, HOUR);
+        c.duration(
+            "retry.initial_delay",
+            self.initial_delay,
+            Duration::from_millis(1),
+            Duration::from_secs(60),
+        );
+        c.duration(
+            "retry.max_delay",
+            self.max_delay,
+            Duration::from_secs(1),
+            HALF_DAY,
+        );
+        c.duration(
+            "retry.retry_after_max",
+            self.retry_after_max,
+            Duration::from_secs(1),
+            HALF_DAY,
+        );
+    }
+}
+
+/// `[dedup]`: one alert per failure. Alerts with the same dedup key within `ttl` are dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DedupConfig {
+    /// How long a dedup key is remembered (1s to 7 days).
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// At most this many keys are remembered (1 to 10,000,000); the oldest are forgotten first.
+    pub capacity: u64,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            ttl: defaults::DEDUP_TTL,
+            capacity: defaults::DEDUP_CAPACITY,
+        }
+    }
+}
+
+impl DedupConfig {
+    pub(crate) fn check(&self, c: &mut Checker) {
+        c.duration(
+            "dedup.ttl",
+            self.ttl,
+            Duration::from_secs(1),
+            Duration::from_secs(7 * 24 * 3_600),
+        );
+        c.range("dedup.capacity", self.capacity, 1..=10_000_000);
+    }
+}
+
+/// `[admin]`: the `/metrics`, `/healthz` and `/readyz` server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AdminConfig {
+    /// The address and port the admin server listens on.
+    pub listen: SocketAddr,
+    /// `/readyz` fails when the last successful `ReceiveMessage` is older than this (1s to 1 day; must
+    /// exceed `sqs.wait_time`).
+    #[serde(with = "humantime_serde")]
+    pub readiness_max_poll_age: Duration,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: defaults::ADMIN_LISTEN,
+            readiness_max_poll_age: defaults::READINESS_MAX_POLL_AGE,
+        }
+    }
+}
+
+impl AdminConfig {
+    pub(crate) fn check(&self, c: &mut Checker) {
+        c.duration(
+            "admin.readiness_max_poll_age",
+            self.readiness_max_poll_age,
+            Duration::from_secs(1),
+            Duration::from_secs(86_400),
+        );
+    }
+}
+
+/// `[logging]`: log lines on stderr.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoggingConfig {
+    /// `"json"` (one object per line) or `"text"`; by default json, or text when stderr is a terminal.
+    pub format: LogFormat,
+    /// A `tracing` filter; `RUST_LOG` is used when no override variable sets it. The HTTP client's own
+    /// logs are always capped at info, because they could contain webhook URLs.
+    pub filter: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            format: LogFormat::detect(),
+            filter: telemetry::DEFAULT_FILTER.to_owned(),
+        }
+    }
+}
+
+impl LoggingConfig {
+    pub(crate) fn check(&self, c: &mut Checker) {
+        if let Err(err) = telemetry::filter(&self.filter) {
+            let message = err.to_string();
+            c.problem(
+                "logging.filter",
+                message.trim_start_matches("log_filter: ").to_owned(),
+            );
+        }
+    }
+}
