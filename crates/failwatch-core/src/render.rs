@@ -9,7 +9,6 @@
 //! tighter level while the serialised payload breaks a limit. The last level caps every field so
 //! tightly that it fits by construction, so `render` always returns a postable payload and never fails.
 
-mod compact_json;
 mod discord;
 mod google_chat;
 mod slack;
@@ -180,22 +179,10 @@ fn shrink<T>(mut build: impl FnMut(Level) -> T, fits: impl Fn(&T) -> bool) -> T 
     build(*last)
 }
 
-/// Serialises a payload model. The models hold only strings, numbers, booleans, options and vectors,
-/// which cannot fail to serialise.
+/// Serialises a payload model as compact JSON. The models hold only strings, integers, booleans,
+/// options and vectors, which serde_json cannot fail to write.
 fn to_json<T: serde::Serialize>(payload: &T) -> String {
-    // Every chat payload is a few kilobytes: one allocation of that size avoids a dozen regrowths.
-    let mut json = String::with_capacity(4096);
-    if compact_json::write(&mut json, payload).is_ok() {
-        return json;
-    }
-    // A type the fast writer does not handle: serde_json writes it (and would have written the rest
-    // identically).
-    let mut out = Vec::with_capacity(4096);
-    if serde_json::to_writer(&mut out, payload).is_err() {
-        return String::new();
-    }
-    // serde_json writes only valid UTF-8.
-    String::from_utf8(out).unwrap_or_default()
+    serde_json::to_string(payload).unwrap_or_default()
 }
 
 /// Severity as a word.
