@@ -125,7 +125,7 @@ pub(super) fn render(alert: &Alert, opts: &RenderOptions) -> String {
 }
 
 /// The severity in its colour, as Google Chat's HTML subset writes it; constant per severity, so it is
-/// not formatted per alert. A unit test checks it against [`severity_rgb`] and [`severity_word`].
+/// not formatted per alert. A unit test checks it against [`super::severity_rgb`] and [`super::severity_word`].
 fn severity_html(severity: Severity) -> &'static str {
     match severity {
         Severity::Critical => "<font color=\"#d32f2f\"><b>Critical</b></font>",
