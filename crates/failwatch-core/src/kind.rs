@@ -67,6 +67,14 @@ macro_rules! kinds {
                 None
             }
 
+            /// The EventBridge `source` of this kind, e.g. `aws.ecs`.
+            #[cfg(test)]
+            pub(crate) fn source(self) -> &'static str {
+                match self {
+                    $( AlertKind::$variant => $module::SOURCE, )+
+                }
+            }
+
             /// The EventBridge `detail-type` of this kind; decode errors name the event by it.
             pub(crate) fn detail_type(self) -> &'static str {
                 match self {
@@ -148,10 +156,11 @@ mod tests {
             let json = serde_json::to_string(&kind).expect("serialises");
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
             assert!(!kind.label().is_empty());
-            let source = ["aws.ecs", "aws.states"]
-                .into_iter()
-                .find(|s| AlertKind::of_event(Some(s), Some(kind.detail_type())) == Some(kind));
-            assert!(source.is_some(), "{kind:?} is not found by its detail-type");
+            assert_eq!(
+                AlertKind::of_event(Some(kind.source()), Some(kind.detail_type())),
+                Some(kind),
+                "{kind:?} is not found by its source and detail-type"
+            );
         }
     }
 }
