@@ -7,6 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::kind::AlertKind;
+use crate::summary::Summary;
+
 /// The schema identifier carried in every alert document.
 pub const SCHEMA: &str = "failwatch.alert.v1";
 
@@ -34,33 +37,13 @@ impl<'de> Deserialize<'de> for Schema {
     }
 }
 
-/// What kind of AWS resource failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertKind {
-    EcsTask,
-    EcsDeployment,
-    EcsService,
-    SfnExecution,
-}
-
-impl AlertKind {
-    /// The stable snake_case name, as used in the JSON document, routes and metric labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertKind::EcsTask => "ecs_task",
-            AlertKind::EcsDeployment => "ecs_deployment",
-            AlertKind::EcsService => "ecs_service",
-            AlertKind::SfnExecution => "sfn_execution",
-        }
-    }
-}
-
 /// How urgently a human should look. Only two levels: anything less than a warning is silent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    /// Worth a look soon: the workload recovered or AWS reclaimed capacity (Spot, rollbacks, aborted runs).
     Warning,
+    /// Something failed and needs a human now.
     Critical,
 }
 
@@ -77,27 +60,38 @@ impl Severity {
 /// One alert, ready to be routed and rendered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
+    /// Always `failwatch.alert.v1`.
     pub schema: Schema,
+    /// What kind of AWS resource failed, e.g. `ecs_task`.
     pub kind: AlertKind,
+    /// How urgently a human should look.
     pub severity: Severity,
     /// One line a human reads first, e.g. "ECS task failed: payments-api exited 137".
     pub title: String,
-    /// A few sentences: what stopped and why, in the workload's own words where AWS gives them.
-    pub summary: String,
+    /// What stopped and why, one `Label: value` fact per line, in the workload's own words where AWS
+    /// gives them. Serialised as that text; in memory each fact also has a [`crate::Role`].
+    pub summary: Summary,
     /// Plain-language advice for a recognised failure class, or `None` when nothing specific is known.
     pub hint: Option<String>,
     /// The EventBridge event id, or a stable id derived from the message when the body had no envelope.
     pub event_id: String,
     /// When the failure happened, RFC 3339 in UTC.
     pub time: String,
+    /// The AWS account id (12 digits), when the event or its ARNs name it.
     pub account: Option<String>,
+    /// The AWS region, e.g. `eu-west-1`, when the event or its ARNs name it.
     pub region: Option<String>,
     /// `aws`, `aws-cn` or `aws-us-gov`, from the ARNs; decides the console host of every link.
     pub partition: String,
+    /// The ECS cluster name (for Step Functions, the cluster of the failed `runTask.sync` task).
     pub cluster: Option<String>,
+    /// The service's health (or, for deployments, deployments) page.
     pub service: Option<String>,
+    /// The stopped ECS task, for task alerts and `runTask.sync` failures.
     pub task: Option<TaskInfo>,
+    /// The Step Functions execution, for Step Functions alerts.
     pub execution: Option<ExecutionInfo>,
+    /// AWS console links for the resources above.
     pub links: Links,
     /// Two alerts with the same key describe the same failure (one stopped task, one failed execution).
     pub dedup_key: String,
@@ -109,44 +103,62 @@ pub struct Alert {
 /// The stopped ECS task behind an alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskInfo {
+    /// The task ARN.
     pub arn: String,
+    /// The task id: the last segment of its ARN.
     pub id: String,
     /// The task definition as `family:revision`.
     pub definition: Option<String>,
     /// `service:NAME` or `family:NAME`, as ECS reports it.
     pub group: Option<String>,
+    /// `FARGATE`, `EC2`, `EXTERNAL` or `MANAGED_INSTANCES`, as ECS reports it.
     pub launch_type: Option<String>,
+    /// The ECS `stopCode`, e.g. `EssentialContainerExited`.
     pub stop_code: Option<String>,
+    /// The ECS `stoppedReason`, verbatim.
     pub stopped_reason: Option<String>,
+    /// Every container of the task, in the order ECS lists them.
     pub containers: Vec<ContainerInfo>,
 }
 
 /// One container of a stopped task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerInfo {
+    /// The container name from the task definition.
     pub name: String,
     /// `None` when the container never started, which is itself a failure signal.
     pub exit_code: Option<i64>,
+    /// The container's `reason`, e.g. `OutOfMemoryError: Container killed due to memory usage`.
     pub reason: Option<String>,
 }
 
 /// The Step Functions execution behind an alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionInfo {
+    /// The execution ARN (absent for a `Catch` output).
     pub arn: Option<String>,
+    /// The execution name (absent for a `Catch` output).
     pub name: Option<String>,
+    /// The state machine ARN.
     pub state_machine: Option<String>,
+    /// `FAILED`, `TIMED_OUT` or `ABORTED` (absent for a `Catch` output).
     pub status: Option<String>,
+    /// The Step Functions error name, e.g. `States.TaskFailed`.
     pub error: Option<String>,
+    /// The Step Functions cause, verbatim (for `runTask.sync`, the task description as JSON).
     pub cause: Option<String>,
 }
 
 /// One-click console links, each `None` when the event does not carry enough to build it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Links {
+    /// The task's configuration page.
     pub task: Option<String>,
+    /// The task's logs page.
     pub task_logs: Option<String>,
+    /// The service's health (or, for deployments, deployments) page.
     pub service: Option<String>,
+    /// The Step Functions execution's page.
     pub execution: Option<String>,
 }
 

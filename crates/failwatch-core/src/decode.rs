@@ -11,28 +11,33 @@
 //! was wrong. A well-formed EventBridge event of a kind failwatch does not handle is *not* an error; it
 //! decodes to [`Event::Unhandled`], which classification keeps silent.
 //!
-//! A body is read once, straight into typed structs that hold the fields of every shape (the shapes do
-//! not share key names); which keys were present then decides the shape. Only a body that fails that
-//! read is looked at again, to name its shape in the error. An SNS `Message` is a second document and is
-//! read as one.
+//! This module owns the shapes; each event kind owns its `detail` (see [`crate::kind`]). A body is read
+//! once into a struct holding the top-level keys of every shape (the shapes do not share key names),
+//! with an EventBridge `detail` kept as raw JSON text; which keys were present decides the shape, and
+//! `(source, detail-type)` the kind, whose module then reads the detail into its own wire types. Only a
+//! body that fails the first read is looked at again, to name its shape in the error. An SNS `Message` is
+//! a second document and is read as one.
 
 mod arn;
 mod model;
 mod open_enum;
 mod wire;
 
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-pub(crate) use arn::{ecs_service_parts, partition_of_region, sfn_state_machine_name};
-pub use model::{
-    Container, ContainerStatus, DeploymentEventName, EcsDeploymentEvent, EcsEventType,
-    EcsServiceEvent, EcsTask, EcsTaskEvent, Event, EventMeta, ExecutionStatus, LaunchType,
-    ServiceEventName, SfnExecutionEvent, SfnOrigin, Shape, StopCode, TaskStatus, UnhandledEvent,
+pub(crate) use arn::{
+    ecs_cluster_name, ecs_service_parts, ecs_task_definition, ecs_task_parts, partition_of_region,
+    sfn_state_machine_name,
 };
+pub use model::{EventMeta, Shape, UnhandledEvent};
+pub(crate) use open_enum::open_enum;
+pub(crate) use wire::timestamp;
 
+use crate::kind::{self, AlertKind, Event};
 use arn::Arn;
-use wire::{Body, Detail, EventProbe, UnhandledBody};
+use wire::{Body, EventProbe, UnhandledBody};
 
 /// What the caller knows about a message beyond its body. Bodies with no envelope (a bare `detail`, a
 /// Step Functions `Catch` output) take their id and time from here.
@@ -44,87 +49,74 @@ pub struct DecodeContext {
     pub received_at: OffsetDateTime,
 }
 
-/// Why a body could not be decoded. Every message names the shape and, where there is one, the field.
+/// Why a body could not be decoded. Every message names the shape (or the event's detail-type) and,
+/// where there is one, the field.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
+    /// The body is not JSON at all (a syntax error, or it ends early).
     #[error("body is not JSON: {0}")]
     NotJson(#[source] serde_json::Error),
+    /// The body is JSON but not an object (an array, a string, a number).
     #[error("body is JSON but not an object")]
     NotAnObject,
+    /// The body is an object with none of the keys of an accepted shape.
     #[error(
         "body is not a known message shape: expected an EventBridge event (\"detail-type\", \"detail\"), \
          an SNS notification (\"Type\", \"Message\"), a bare {{\"detail\": {{...}}}} or a Step Functions \
          Catch output (\"Error\", \"Cause\")"
     )]
     UnknownShape,
-    /// The body has the keys of a shape but a value of the wrong type.
+    /// The body has the keys of a shape but a value of the wrong type; `what` names the shape or
+    /// detail-type, `source` is serde_json's error (which names the type and position).
     #[error("{what}: {source}")]
     Malformed {
+        /// The shape or detail-type, e.g. `ECS Task State Change`.
         what: &'static str,
+        /// serde_json's error.
         #[source]
         source: serde_json::Error,
     },
+    /// A field the shape or event needs is absent, `null` or empty.
     #[error("{what}: {field} missing")]
     MissingField {
+        /// The shape or detail-type.
         what: &'static str,
+        /// The field's path, e.g. `detail.taskArn`.
         field: &'static str,
     },
+    /// A field has the right type but not the right form, e.g. a task ARN that is not one.
     #[error("{what}: {field} is not {expected}: {value:?}")]
     InvalidField {
+        /// The shape or detail-type.
         what: &'static str,
+        /// The field's path.
         field: &'static str,
+        /// What the field should be, e.g. `an ECS task ARN`.
         expected: &'static str,
         /// The offending value, cut to a short prefix so a huge field cannot flood a log line.
         value: String,
     },
+    /// An SNS envelope of another type than `Notification` (a subscription confirmation, say).
     #[error("SNS envelope: Type is {0:?}, expected \"Notification\"")]
     SnsNotNotification(String),
+    /// An SNS envelope whose `Message` string is not JSON.
     #[error("SNS envelope: Message is not JSON: {0}")]
     SnsMessageNotJson(#[source] serde_json::Error),
+    /// An SNS envelope wrapping another SNS envelope, which no real subscription produces.
     #[error("SNS envelope: Message is itself an SNS envelope")]
     SnsNested,
+    /// An SNS envelope whose `Message` failed to decode; the source says why.
     #[error("SNS envelope: Message: {0}")]
     SnsMessage(#[source] Box<DecodeError>),
 }
 
-const ECS_TASK: &str = "ECS Task State Change";
-const ECS_DEPLOYMENT: &str = "ECS Deployment State Change";
-const ECS_SERVICE: &str = "ECS Service Action";
-const SFN_EXECUTION: &str = "Step Functions Execution Status Change";
-const BARE_DETAIL: &str = "bare detail";
-const CATCH_OUTPUT: &str = "Step Functions Catch output";
+/// How the errors name a bare `{"detail": ...}` body.
+pub(crate) const BARE_DETAIL: &str = "bare detail";
+/// How the errors name a Step Functions `Catch` output.
+pub(crate) const CATCH_OUTPUT: &str = "Step Functions Catch output";
+/// How the errors name an EventBridge event of a kind failwatch does not handle.
 const EVENT: &str = "EventBridge event";
-
-/// The event types failwatch handles, by `(source, detail-type)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Handled {
-    EcsTask,
-    EcsDeployment,
-    EcsService,
-    SfnExecution,
-}
-
-impl Handled {
-    fn of(source: Option<&str>, detail_type: Option<&str>) -> Option<Self> {
-        match (source?, detail_type?) {
-            ("aws.ecs", ECS_TASK) => Some(Handled::EcsTask),
-            ("aws.ecs", ECS_DEPLOYMENT) => Some(Handled::EcsDeployment),
-            ("aws.ecs", ECS_SERVICE) => Some(Handled::EcsService),
-            ("aws.states", SFN_EXECUTION) => Some(Handled::SfnExecution),
-            _ => None,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Handled::EcsTask => ECS_TASK,
-            Handled::EcsDeployment => ECS_DEPLOYMENT,
-            Handled::EcsService => ECS_SERVICE,
-            Handled::SfnExecution => SFN_EXECUTION,
-        }
-    }
-}
 
 /// What an SNS envelope contributes to the message it wraps.
 struct SnsInfo {
@@ -133,6 +125,12 @@ struct SnsInfo {
 }
 
 /// Decodes one SQS message body.
+///
+/// # Errors
+///
+/// A [`DecodeError`] naming the shape and field when the body is not one of the accepted shapes, or
+/// a handled event lacks what its kind needs. An EventBridge event of a kind failwatch does not
+/// handle is not an error: it decodes to [`Event::Unhandled`].
 pub fn decode(body: &str, ctx: &DecodeContext) -> Result<Event, DecodeError> {
     decode_with(body, ctx, None)
 }
@@ -142,7 +140,7 @@ fn decode_with(
     ctx: &DecodeContext,
     sns: Option<&SnsInfo>,
 ) -> Result<Event, DecodeError> {
-    let parsed: Body = match serde_json::from_str(body) {
+    let parsed: Body<'_> = match serde_json::from_str(body) {
         Ok(parsed) => parsed,
         Err(e) if e.is_syntax() || e.is_eof() => return Err(DecodeError::NotJson(e)),
         Err(_) if !body.trim_start().starts_with('{') => return Err(DecodeError::NotAnObject),
@@ -154,65 +152,86 @@ fn decode_with(
         if sns.is_some() {
             return Err(DecodeError::SnsNested);
         }
-        if kind != "Notification" {
-            return Err(DecodeError::SnsNotNotification(kind.clone()));
-        }
-        let info = SnsInfo {
-            message_id: parsed.sns_message_id.filter(|id| !id.is_empty()),
-            timestamp: parsed
-                .sns_timestamp
-                .as_deref()
-                .and_then(wire::parse_rfc3339),
-        };
-        return decode_with(message, ctx, Some(&info)).map_err(|e| match e {
-            DecodeError::NotJson(e) => DecodeError::SnsMessageNotJson(e),
-            DecodeError::SnsNested => DecodeError::SnsNested,
-            other => DecodeError::SnsMessage(Box::new(other)),
-        });
+        return decode_sns(kind, message, &parsed, ctx);
     }
+    let envelope = Envelope {
+        id: parsed.id,
+        time: parsed.time,
+        account: parsed.account,
+        region: parsed.region,
+    };
     if parsed.detail_type.is_some() || parsed.source.is_some() {
-        let handled = Handled::of(parsed.source.as_deref(), parsed.detail_type.as_deref());
-        let what = handled.map_or(EVENT, Handled::name);
+        let handled = AlertKind::of_event(parsed.source.as_deref(), parsed.detail_type.as_deref());
         let Some(detail) = parsed.detail else {
             return Err(DecodeError::MissingField {
-                what,
+                what: handled.map_or(EVENT, AlertKind::detail_type),
                 field: "detail",
             });
         };
-        let envelope = Envelope::from_body(parsed.id, parsed.time, parsed.account, parsed.region);
         let resources = parsed.resources.unwrap_or_default();
-        return match handled {
-            Some(Handled::EcsTask) => {
-                task_event(envelope, detail, ECS_TASK, Shape::EventBridge, &fallback)
-            }
-            Some(Handled::EcsDeployment) => {
-                deployment_event(envelope, resources, detail, &fallback)
-            }
-            Some(Handled::EcsService) => service_event(envelope, resources, detail, &fallback),
-            Some(Handled::SfnExecution) => sfn_event(envelope, detail, &fallback),
-            None => Ok(unhandled_event(
+        return Ok(match handled {
+            Some(kind) => kind::decode(
+                kind,
+                Detail {
+                    envelope,
+                    resources,
+                    detail,
+                    fallback: &fallback,
+                },
+            )?,
+            None => unhandled_event(
                 envelope,
                 &resources,
                 parsed.source,
                 parsed.detail_type,
                 &fallback,
-            )),
-        };
+            ),
+        });
     }
     if let Some(detail) = parsed.detail {
-        let envelope = Envelope::from_body(parsed.id, parsed.time, parsed.account, parsed.region);
-        return task_event(envelope, detail, BARE_DETAIL, Shape::BareDetail, &fallback);
+        let detail = Detail {
+            envelope,
+            resources: Vec::new(),
+            detail,
+            fallback: &fallback,
+        };
+        return kind::ecs_task::decode_bare(detail).map(Event::EcsTask);
     }
     if parsed.error.is_some() || parsed.cause.is_some() {
-        return catch_event(parsed.error, parsed.cause, &fallback);
+        return kind::sfn_execution::decode_catch(parsed.error, parsed.cause, &fallback)
+            .map(Event::SfnExecution);
     }
     Err(DecodeError::UnknownShape)
 }
 
+/// Decodes the `Message` of an SNS notification, which may hold any other shape.
+fn decode_sns(
+    kind: &str,
+    message: &str,
+    parsed: &Body<'_>,
+    ctx: &DecodeContext,
+) -> Result<Event, DecodeError> {
+    if kind != "Notification" {
+        return Err(DecodeError::SnsNotNotification(kind.to_owned()));
+    }
+    let info = SnsInfo {
+        message_id: parsed.sns_message_id.clone().filter(|id| !id.is_empty()),
+        timestamp: parsed
+            .sns_timestamp
+            .as_deref()
+            .and_then(wire::parse_rfc3339),
+    };
+    decode_with(message, ctx, Some(&info)).map_err(|e| match e {
+        DecodeError::NotJson(e) => DecodeError::SnsMessageNotJson(e),
+        DecodeError::SnsNested => DecodeError::SnsNested,
+        other => DecodeError::SnsMessage(Box::new(other)),
+    })
+}
+
 /// Handles a type error in an object body. The one-pass read does not know the shape yet when it fails,
 /// so a cheap probe of the top-level keys names it in the error. An EventBridge event failwatch does not
-/// handle is not an error at all, whatever its detail holds (its fields may clash with the ones read
-/// here): it decodes to [`Event::Unhandled`].
+/// handle is not an error whenever only keys it does not use are wrong: it decodes to
+/// [`Event::Unhandled`].
 fn recover(
     body: &str,
     ctx: &DecodeContext,
@@ -236,9 +255,9 @@ fn recover(
             source: error,
         });
     }
-    if let Some(handled) = Handled::of(probe.source.as_deref(), probe.detail_type.as_deref()) {
+    if let Some(kind) = AlertKind::of_event(probe.source.as_deref(), probe.detail_type.as_deref()) {
         return Err(DecodeError::Malformed {
-            what: handled.name(),
+            what: kind.detail_type(),
             source: error,
         });
     }
@@ -253,7 +272,12 @@ fn recover(
             what: EVENT,
             source,
         })?;
-    let envelope = Envelope::from_body(parsed.id, parsed.time, parsed.account, parsed.region);
+    let envelope = Envelope {
+        id: parsed.id,
+        time: parsed.time,
+        account: parsed.account,
+        region: parsed.region,
+    };
     let fallback = Fallback { body, ctx, sns };
     Ok(unhandled_event(
         envelope,
@@ -264,32 +288,58 @@ fn recover(
     ))
 }
 
-/// The envelope fields every event shares.
-struct Envelope {
+/// The envelope fields every event shares, as written (each may be absent).
+pub(crate) struct Envelope {
     id: Option<String>,
     time: Option<String>,
     account: Option<String>,
     region: Option<String>,
 }
 
-impl Envelope {
-    fn from_body(
-        id: Option<String>,
-        time: Option<String>,
-        account: Option<String>,
-        region: Option<String>,
-    ) -> Self {
-        Envelope {
-            id,
+/// What a kind's decoder gets: the envelope, `resources` and the raw `detail` of one event, and what
+/// fills the envelope's gaps.
+pub(crate) struct Detail<'a> {
+    envelope: Envelope,
+    /// The envelope's `resources` (empty for a bare detail).
+    pub(crate) resources: Vec<String>,
+    detail: &'a RawValue,
+    fallback: &'a Fallback<'a>,
+}
+
+impl Detail<'_> {
+    /// Reads the detail into the kind's wire type; a type error becomes [`DecodeError::Malformed`]
+    /// naming `what` (the detail-type, or the bare-detail shape).
+    pub(crate) fn read<T: DeserializeOwned>(&self, what: &'static str) -> Result<T, DecodeError> {
+        serde_json::from_str(self.detail.get())
+            .map_err(|source| DecodeError::Malformed { what, source })
+    }
+
+    /// The event's facts: id and time from the envelope or its fallbacks (`carried` is the best time
+    /// the event itself holds), account, region and partition from the envelope or else from `arns`.
+    pub(crate) fn meta(
+        self,
+        shape: Shape,
+        carried: Option<OffsetDateTime>,
+        arns: &[Option<&str>],
+    ) -> EventMeta {
+        let Detail {
+            envelope, fallback, ..
+        } = self;
+        let time = fallback.time(envelope.time.as_deref(), carried);
+        meta(
+            shape,
+            fallback,
+            fallback.id(envelope.id),
             time,
-            account,
-            region,
-        }
+            envelope.account,
+            envelope.region,
+            arns,
+        )
     }
 }
 
 /// What fills the gaps an envelope leaves: the SNS wrapper, the SQS context, the body itself.
-struct Fallback<'a> {
+pub(crate) struct Fallback<'a> {
     body: &'a str,
     ctx: &'a DecodeContext,
     sns: Option<&'a SnsInfo>,
@@ -313,6 +363,25 @@ impl Fallback<'_> {
             .or_else(|| self.sns.and_then(|s| s.timestamp))
             .unwrap_or(self.ctx.received_at)
             .to_offset(time::UtcOffset::UTC)
+    }
+
+    /// The facts of a body without an envelope (a `Catch` output): id and time from the fallbacks,
+    /// account, region and partition from `arns`.
+    pub(crate) fn meta(
+        &self,
+        shape: Shape,
+        carried: Option<OffsetDateTime>,
+        arns: &[Option<&str>],
+    ) -> EventMeta {
+        meta(
+            shape,
+            self,
+            self.id(None),
+            self.time(None, carried),
+            None,
+            None,
+            arns,
+        )
     }
 }
 
@@ -361,314 +430,13 @@ fn meta(
     }
 }
 
-fn task_event(
-    envelope: Envelope,
-    detail: Detail,
-    what: &'static str,
-    shape: Shape,
-    fallback: &Fallback<'_>,
-) -> Result<Event, DecodeError> {
-    let task = task_from_wire(detail).map_err(|field| match field {
-        TaskFieldError::Missing => DecodeError::MissingField {
-            what,
-            field: "detail.taskArn",
-        },
-        TaskFieldError::NotTaskArn(value) => DecodeError::InvalidField {
-            what,
-            field: "detail.taskArn",
-            expected: "an ECS task ARN",
-            value,
-        },
-    })?;
-    let time = fallback.time(
-        envelope.time.as_deref(),
-        task.stopped_at.or(task.execution_stopped_at),
-    );
-    let meta = meta(
-        shape,
-        fallback,
-        fallback.id(envelope.id),
-        time,
-        envelope.account,
-        envelope.region,
-        &[Some(task.arn.as_str())],
-    );
-    Ok(Event::EcsTask(EcsTaskEvent { meta, task }))
-}
-
-enum TaskFieldError {
-    Missing,
-    NotTaskArn(String),
-}
-
 /// Cuts a wire value for an error message, on a character boundary.
-fn excerpt(value: &str) -> String {
+pub(crate) fn excerpt(value: &str) -> String {
     const MAX_CHARS: usize = 120;
     match value.char_indices().nth(MAX_CHARS) {
         Some((cut, _)) => format!("{}…", &value[..cut]),
         None => value.to_owned(),
     }
-}
-
-fn task_from_wire(detail: Detail) -> Result<EcsTask, TaskFieldError> {
-    let arn = detail.task_arn.ok_or(TaskFieldError::Missing)?;
-    let (arn_cluster, id) =
-        arn::ecs_task_parts(&arn).ok_or_else(|| TaskFieldError::NotTaskArn(excerpt(&arn)))?;
-    let cluster = detail
-        .cluster_arn
-        .as_deref()
-        .and_then(arn::ecs_cluster_name)
-        .or(arn_cluster)
-        .map(str::to_owned);
-    let id = id.to_owned();
-    let containers = detail
-        .containers
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| Container {
-            name: c.name.unwrap_or_default(),
-            exit_code: c.exit_code,
-            reason: c.reason.filter(|r| !r.is_empty()),
-            last_status: c.last_status,
-        })
-        .collect();
-    Ok(EcsTask {
-        id,
-        cluster,
-        last_status: detail.last_status,
-        desired_status: detail.desired_status,
-        stop_code: detail.stop_code,
-        stopped_reason: detail.stopped_reason.filter(|r| !r.is_empty()),
-        group: detail.group,
-        launch_type: detail.launch_type,
-        capacity_provider: detail.capacity_provider_name,
-        definition: detail
-            .task_definition_arn
-            .as_deref()
-            .and_then(arn::ecs_task_definition)
-            .map(str::to_owned),
-        started_by: detail.started_by,
-        containers,
-        version: detail.version,
-        stopped_at: detail.stopped_at,
-        execution_stopped_at: detail.execution_stopped_at,
-        arn,
-    })
-}
-
-fn deployment_event(
-    envelope: Envelope,
-    resources: Vec<String>,
-    detail: Detail,
-    fallback: &Fallback<'_>,
-) -> Result<Event, DecodeError> {
-    const WHAT: &str = ECS_DEPLOYMENT;
-    let service_arn = resources
-        .into_iter()
-        .next()
-        .ok_or(DecodeError::MissingField {
-            what: WHAT,
-            field: "resources[0] (the service ARN)",
-        })?;
-    let (cluster, service) = ecs_service_parts(&service_arn)
-        .map(|(c, s)| (c.map(str::to_owned), s.to_owned()))
-        .ok_or_else(|| DecodeError::InvalidField {
-            what: WHAT,
-            field: "resources[0]",
-            expected: "an ECS service ARN",
-            value: excerpt(&service_arn),
-        })?;
-    let event_name = detail
-        .event_name
-        .as_deref()
-        .map(DeploymentEventName::from)
-        .ok_or(DecodeError::MissingField {
-            what: WHAT,
-            field: "detail.eventName",
-        })?;
-    let time = fallback.time(envelope.time.as_deref(), None);
-    let meta = meta(
-        Shape::EventBridge,
-        fallback,
-        fallback.id(envelope.id),
-        time,
-        envelope.account,
-        envelope.region,
-        &[Some(service_arn.as_str())],
-    );
-    Ok(Event::EcsDeployment(EcsDeploymentEvent {
-        meta,
-        cluster,
-        service,
-        service_arn,
-        event_type: detail.event_type,
-        event_name,
-        deployment_id: detail.deployment_id,
-        reason: detail.reason.filter(|r| !r.is_empty()),
-    }))
-}
-
-fn service_event(
-    envelope: Envelope,
-    resources: Vec<String>,
-    detail: Detail,
-    fallback: &Fallback<'_>,
-) -> Result<Event, DecodeError> {
-    const WHAT: &str = ECS_SERVICE;
-    let event_type = detail.event_type.ok_or(DecodeError::MissingField {
-        what: WHAT,
-        field: "detail.eventType",
-    })?;
-    let service_arn = resources
-        .into_iter()
-        .find(|r| ecs_service_parts(r).is_some());
-    let (arn_cluster, service) = match service_arn.as_deref().and_then(ecs_service_parts) {
-        Some((c, s)) => (c.map(str::to_owned), Some(s.to_owned())),
-        None => (None, None),
-    };
-    let cluster = detail
-        .cluster_arn
-        .as_deref()
-        .and_then(arn::ecs_cluster_name)
-        .map(str::to_owned)
-        .or(arn_cluster);
-    let time = fallback.time(envelope.time.as_deref(), None);
-    let meta = meta(
-        Shape::EventBridge,
-        fallback,
-        fallback.id(envelope.id),
-        time,
-        envelope.account,
-        envelope.region,
-        &[service_arn.as_deref(), detail.cluster_arn.as_deref()],
-    );
-    Ok(Event::EcsService(EcsServiceEvent {
-        meta,
-        service_arn,
-        cluster,
-        service,
-        event_type,
-        event_name: detail.event_name.as_deref().map(ServiceEventName::from),
-        reason: detail.reason.filter(|r| !r.is_empty()),
-        capacity_providers: detail.capacity_provider_arns.unwrap_or_default(),
-    }))
-}
-
-/// The ECS task in an `ecs:runTask.sync` failure cause: Step Functions puts the whole `DescribeTasks`
-/// task, PascalCase, into the cause string. Anything else (a Lambda stack trace, plain text) is not a
-/// task and yields `None`.
-fn task_from_cause_str(cause: &str) -> Option<EcsTask> {
-    // Cheap pre-check so ordinary text causes are not run through the JSON parser.
-    if !cause.trim_start().starts_with('{') || !cause.contains("TaskArn") {
-        return None;
-    }
-    serde_json::from_str::<Detail>(cause)
-        .ok()
-        .and_then(|d| task_from_wire(d).ok())
-}
-
-fn sfn_event(
-    envelope: Envelope,
-    detail: Detail,
-    fallback: &Fallback<'_>,
-) -> Result<Event, DecodeError> {
-    const WHAT: &str = SFN_EXECUTION;
-    let status = detail.status.ok_or(DecodeError::MissingField {
-        what: WHAT,
-        field: "detail.status",
-    })?;
-    let execution_arn = detail.execution_arn.filter(|a| !a.is_empty());
-    let task = detail.cause.as_deref().and_then(task_from_cause_str);
-    let time = fallback.time(envelope.time.as_deref(), detail.stop_date);
-    let meta = meta(
-        Shape::EventBridge,
-        fallback,
-        fallback.id(envelope.id),
-        time,
-        envelope.account,
-        envelope.region,
-        &[
-            execution_arn.as_deref(),
-            detail.state_machine_arn.as_deref(),
-        ],
-    );
-    let name = detail.name.filter(|n| !n.is_empty()).or_else(|| {
-        execution_arn
-            .as_deref()
-            .and_then(|a| a.rsplit(':').next())
-            .map(str::to_owned)
-    });
-    Ok(Event::SfnExecution(SfnExecutionEvent {
-        meta,
-        origin: SfnOrigin::StatusChange,
-        state_machine_arn: detail.state_machine_arn.filter(|a| !a.is_empty()),
-        execution_arn,
-        name,
-        status: Some(status),
-        error: detail.error.filter(|e| !e.is_empty()),
-        cause: detail.cause.filter(|c| !c.is_empty()),
-        redrive_count: detail.redrive_count,
-        task,
-    }))
-}
-
-fn catch_event(
-    error: Option<serde_json::Value>,
-    cause: Option<serde_json::Value>,
-    fallback: &Fallback<'_>,
-) -> Result<Event, DecodeError> {
-    use serde_json::Value;
-    let error = match error {
-        None | Some(Value::Null) => None,
-        Some(Value::String(error)) => Some(error),
-        Some(other) => {
-            return Err(DecodeError::InvalidField {
-                what: CATCH_OUTPUT,
-                field: "Error",
-                expected: "a string",
-                value: excerpt(&other.to_string()),
-            });
-        }
-    };
-    let (cause, task) = match cause {
-        None | Some(Value::Null) => (None, None),
-        Some(Value::String(text)) => {
-            let task = task_from_cause_str(&text);
-            (Some(text), task)
-        }
-        Some(value) => {
-            // `States.StringToJson` already turned the cause into an object.
-            let task = Detail::deserialize(&value)
-                .ok()
-                .and_then(|d| task_from_wire(d).ok());
-            (Some(value.to_string()), task)
-        }
-    };
-    let task_arn = task.as_ref().map(|t| t.arn.as_str());
-    let carried = task
-        .as_ref()
-        .and_then(|t| t.stopped_at.or(t.execution_stopped_at));
-    let meta = meta(
-        Shape::CatchOutput,
-        fallback,
-        fallback.id(None),
-        fallback.time(None, carried),
-        None,
-        None,
-        &[task_arn],
-    );
-    Ok(Event::SfnExecution(SfnExecutionEvent {
-        meta,
-        origin: SfnOrigin::CatchOutput,
-        execution_arn: None,
-        state_machine_arn: None,
-        name: None,
-        status: None,
-        error: error.filter(|e| !e.is_empty()),
-        cause: cause.filter(|c| !c.is_empty()),
-        redrive_count: None,
-        task,
-    }))
 }
 
 fn unhandled_event(

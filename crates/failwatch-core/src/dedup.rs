@@ -65,14 +65,6 @@ impl Deduper {
         }
     }
 
-    /// Forgets `key`, so its next sighting alerts. A worker that delivers concurrently can reserve a key
-    /// with [`Deduper::check_and_record`] before delivery (so two in-flight events of one task cannot
-    /// both pass) and forget it when the delivery fails for good, so a later redelivery is not
-    /// suppressed.
-    pub fn forget(&mut self, key: &str) {
-        self.seen.pop(key);
-    }
-
     /// Keys held, including expired ones not yet looked up or evicted.
     pub fn len(&self) -> usize {
         self.seen.len()

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 
-use crate::decode::{Container, EcsTask, StopCode};
+use crate::kind::ecs_task::{Container, EcsTask, StopCode};
 
 /// What kind of failure an alert reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

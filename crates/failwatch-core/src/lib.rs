@@ -6,35 +6,44 @@
 //! worker and the tests on exactly the same code path, and lets the worker decide every retry itself.
 //!
 //! The pipeline, as the worker and `failwatch render` run it:
-//! [`decode`] a body into an [`Event`], [`classify`] it into a [`Decision`] (an [`Alert`] or a silent
-//! reason), drop repeats with a [`Deduper`] keyed on [`Alert::dedup_key`], then [`render`] the alert for a
+//! [`decode()`] a body into an [`Event`], [`classify()`] it into a [`Decision`] (an [`Alert`] or a silent
+//! reason), drop repeats with a [`Deduper`] keyed on [`Alert::dedup_key`], then [`render()`] the alert for a
 //! [`Target`].
+
+#![warn(missing_docs)]
 
 mod alert;
 mod classify;
 mod decode;
 mod dedup;
 mod hint;
+mod kind;
 mod links;
 mod render;
+mod summary;
 mod text;
 
-pub use alert::{
-    Alert, AlertKind, ContainerInfo, ExecutionInfo, Links, SCHEMA, Schema, Severity, TaskInfo,
-};
+pub use alert::{Alert, ContainerInfo, ExecutionInfo, Links, SCHEMA, Schema, Severity, TaskInfo};
 pub use classify::{Decision, SilentReason, classify};
-pub use decode::{
-    Container, ContainerStatus, DecodeContext, DecodeError, DeploymentEventName,
-    EcsDeploymentEvent, EcsEventType, EcsServiceEvent, EcsTask, EcsTaskEvent, Event, EventMeta,
-    ExecutionStatus, LaunchType, ServiceEventName, SfnExecutionEvent, SfnOrigin, Shape, StopCode,
-    TaskStatus, UnhandledEvent, decode,
-};
+pub use decode::{DecodeContext, DecodeError, EventMeta, Shape, UnhandledEvent, decode};
 pub use dedup::Deduper;
 pub use hint::FailureClass;
+pub use kind::ecs_deployment::{DeploymentEventName, EcsDeploymentEvent};
+pub use kind::ecs_service::{EcsEventType, EcsServiceEvent, ServiceEventName};
+pub use kind::ecs_task::{
+    Container, ContainerStatus, EcsTask, EcsTaskEvent, LaunchType, StopCode, TaskStatus,
+};
+pub use kind::sfn_execution::{ExecutionStatus, SfnExecutionEvent, SfnOrigin};
+pub use kind::{AlertKind, Event};
 pub use render::{RenderOptions, Target, UnknownTarget, render};
+pub use summary::{Fact, Part, Role, Summary};
 
-/// Decodes and classifies one SQS message body: the whole per-message decision the worker makes before
-/// de-duplication and delivery.
+/// Decodes and classifies one SQS message body: [`decode()`] then [`classify()`], as `failwatch render`
+/// and the operator commands run it (the worker calls the two itself, to count decoded kinds).
+///
+/// # Errors
+///
+/// The [`DecodeError`] of [`decode()`].
 pub fn process(body: &str, ctx: &DecodeContext) -> Result<Decision, DecodeError> {
     decode(body, ctx).map(|event| classify(&event))
 }

@@ -9,7 +9,6 @@
 //! tighter level while the serialised payload breaks a limit. The last level caps every field so
 //! tightly that it fits by construction, so `render` always returns a postable payload and never fails.
 
-mod compact_json;
 mod discord;
 mod google_chat;
 mod slack;
@@ -19,7 +18,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Alert, AlertKind, Severity};
+use crate::{Alert, Severity};
 
 /// Where a rendered payload goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,7 +45,10 @@ impl Target {
         Target::Discord,
     ];
 
-    /// The stable name used on the command line, in configuration and in metric labels.
+    /// The names of [`Target::ALL`], in the same order: the `--to` values of `failwatch render`.
+    pub const NAMES: [&'static str; 5] = ["json", "google-chat", "slack", "teams", "discord"];
+
+    /// The stable kebab-case name used on the command line, in configuration and in metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
             Target::Json => "json",
@@ -77,6 +79,21 @@ impl FromStr for Target {
             "discord" => Ok(Target::Discord),
             other => Err(UnknownTarget(other.to_owned())),
         }
+    }
+}
+
+impl serde::Serialize for Target {
+    /// Writes [`Target::as_str`].
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Target {
+    /// Reads any name [`Target::from_str`] accepts; an unknown one is an error listing the names.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -180,22 +197,10 @@ fn shrink<T>(mut build: impl FnMut(Level) -> T, fits: impl Fn(&T) -> bool) -> T 
     build(*last)
 }
 
-/// Serialises a payload model. The models hold only strings, numbers, booleans, options and vectors,
-/// which cannot fail to serialise.
+/// Serialises a payload model as compact JSON. The models hold only strings, integers, booleans,
+/// options and vectors, which serde_json cannot fail to write.
 fn to_json<T: serde::Serialize>(payload: &T) -> String {
-    // Every chat payload is a few kilobytes: one allocation of that size avoids a dozen regrowths.
-    let mut json = String::with_capacity(4096);
-    if compact_json::write(&mut json, payload).is_ok() {
-        return json;
-    }
-    // A type the fast writer does not handle: serde_json writes it (and would have written the rest
-    // identically).
-    let mut out = Vec::with_capacity(4096);
-    if serde_json::to_writer(&mut out, payload).is_err() {
-        return String::new();
-    }
-    // serde_json writes only valid UTF-8.
-    String::from_utf8(out).unwrap_or_default()
+    serde_json::to_string(payload).unwrap_or_default()
 }
 
 /// Severity as a word.
@@ -222,23 +227,13 @@ fn severity_rgb(severity: Severity) -> u32 {
     }
 }
 
-/// What failed, in words.
-fn kind_label(kind: AlertKind) -> &'static str {
-    match kind {
-        AlertKind::EcsTask => "ECS task",
-        AlertKind::EcsDeployment => "ECS deployment",
-        AlertKind::EcsService => "ECS service",
-        AlertKind::SfnExecution => "Step Functions execution",
-    }
-}
-
 /// The trusted one-line heading every renderer starts with, e.g. "🚨 Critical · ECS task".
 fn heading(alert: &Alert) -> String {
     format!(
         "{} {} · {}",
         severity_emoji(alert.severity),
         severity_word(alert.severity),
-        kind_label(alert.kind)
+        alert.kind.label()
     )
 }
 
@@ -251,39 +246,17 @@ struct Fact<'a> {
     long: bool,
 }
 
-/// The value of a summary line "Label: value": what follows the first ": ". Found with a byte scan for
-/// the colon; a string pattern would build a substring searcher for every line of every summary.
-fn line_value(line: &str) -> Option<&str> {
-    let bytes = line.as_bytes();
-    let mut from = 0;
-    while let Some(i) = bytes[from..].iter().position(|&b| b == b':') {
-        let colon = from + i;
-        if bytes.get(colon + 1) == Some(&b' ') {
-            return Some(&line[colon + 2..]);
-        }
-        from = colon + 1;
-    }
-    None
-}
-
 /// The facts an alert shows besides its summary, in display order, omitting absent ones and those the
-/// summary already states. The classifier writes summaries as "Label: value" lines, like the seed's
-/// message, so showing both would say most things twice; a value counts as stated when a summary line's
-/// value is it, starts with it and a parenthesis ("Task: abc (family:3)"), or ends with it in parentheses.
+/// summary's facts already state ([`crate::Summary::states`]: the Task fact `abc (family:3)` states both the
+/// task id and its definition), so nothing is said twice.
 fn facts<'a>(alert: &'a Alert, level: Level) -> Vec<Fact<'a>> {
-    let stated: Vec<&str> = alert.summary.lines().filter_map(line_value).collect();
-    let is_stated = |v: &str| {
-        stated.iter().any(|s| {
-            *s == v
-                || s.strip_prefix(v).is_some_and(|rest| rest.starts_with(" ("))
-                || s.strip_suffix(')')
-                    .and_then(|s| s.strip_suffix(v))
-                    .is_some_and(|s| s.ends_with('('))
-        })
-    };
+    let summary = &alert.summary;
     let mut facts = Vec::with_capacity(16);
     let mut short = |label: &'static str, value: Option<&'a str>| {
-        if let Some(value) = value.map(str::trim).filter(|v| !blank(v) && !is_stated(v)) {
+        if let Some(value) = value
+            .map(str::trim)
+            .filter(|v| !blank(v) && !summary.states(v))
+        {
             facts.push(Fact {
                 label,
                 value: Cow::Borrowed(value),
@@ -309,10 +282,10 @@ fn facts<'a>(alert: &'a Alert, level: Level) -> Vec<Fact<'a>> {
     short("Region", alert.region.as_deref());
     short("Time", Some(alert.time.as_str()));
 
-    // `look`: whether the summary may already state the value. Long text may span lines, of which a
-    // summary line holds only the first, so it is looked for anywhere in the summary.
+    // `look`: whether the summary may already hold the value. Long text counts as said when any part
+    // of the summary contains it ([`crate::Summary::mentions`]).
     let mut long = |label: &'static str, value: Option<Cow<'a, str>>, look: bool| {
-        let stated = |v: &str| look && (is_stated(v) || alert.summary.contains(v));
+        let stated = |v: &str| look && summary.mentions(v);
         if let Some(value) = value.filter(|v| !blank(v) && !stated(v.trim())) {
             facts.push(Fact {
                 label,
@@ -437,20 +410,21 @@ fn safe_url(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn line_value_is_what_follows_the_first_colon_space(line in "[a: é]{0,12}") {
-            prop_assert_eq!(line_value(&line), line.split_once(": ").map(|(_, value)| value));
-        }
-    }
 
     #[test]
     fn target_names_round_trip() {
-        for target in Target::ALL {
+        for (target, name) in Target::ALL.into_iter().zip(Target::NAMES) {
+            assert_eq!(target.as_str(), name);
             assert_eq!(target.as_str().parse::<Target>().ok(), Some(target));
+            let json = serde_json::to_string(&target).expect("serialises");
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<Target>(&json).ok(), Some(target));
         }
+        assert_eq!(
+            serde_json::from_str::<Target>("\"webhook\"").ok(),
+            Some(Target::Json)
+        );
+        assert!(serde_json::from_str::<Target>("\"msteams\"").is_err());
         assert_eq!("webhook".parse::<Target>().ok(), Some(Target::Json));
         assert!("msteams".parse::<Target>().is_err());
     }

@@ -12,7 +12,7 @@ pub const MESSAGES_DELETED: &str = "failwatch_messages_deleted_total";
 /// Counter, label `reason` (`retry` | `malformed` | `permanent` | `shutdown`). Messages handed back to
 /// SQS (visibility changed) instead of deleted.
 pub const MESSAGES_RELEASED: &str = "failwatch_messages_released_total";
-/// Counter, labels `kind` (`ecs_task` | `ecs_deployment` | `ecs_service` | `sfn_execution` | `unknown`)
+/// Counter, labels `kind` (a name of `failwatch_core::AlertKind::ALL`, e.g. `ecs_task`, or `unknown`)
 /// and `outcome` (`alerted` | `silent` | `duplicate` | `malformed`).
 pub const EVENTS: &str = "failwatch_events_total";
 /// Counter, labels `destination` and `result` (`delivered` | `rejected` | `deferred`): the final outcome

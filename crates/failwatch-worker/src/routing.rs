@@ -12,13 +12,8 @@ use failwatch_core::{Alert, AlertKind, Severity};
 use globset::{GlobBuilder, GlobMatcher};
 use serde::{Serialize, Serializer};
 
-/// The alert kinds a `kind` pattern is checked against.
-pub const KINDS: [AlertKind; 4] = [
-    AlertKind::EcsTask,
-    AlertKind::EcsDeployment,
-    AlertKind::EcsService,
-    AlertKind::SfnExecution,
-];
+/// The alert kinds a `kind` pattern is checked against: the core's registry.
+pub const KINDS: [AlertKind; AlertKind::ALL.len()] = AlertKind::ALL;
 /// The severities a `severity` pattern is checked against.
 pub const SEVERITIES: [Severity; 2] = [Severity::Critical, Severity::Warning];
 

@@ -16,7 +16,7 @@ macro_rules! open_enum {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         pub enum $name {
-            $( $(#[$vmeta])* $variant, )+
+            $( #[doc = concat!("`", $wire, "` on the wire.")] $(#[$vmeta])* $variant, )+
             /// A value this build does not know, kept exactly as AWS sent it.
             Other(String),
         }

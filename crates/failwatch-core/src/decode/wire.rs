@@ -1,24 +1,20 @@
-//! The wire formats, exactly as AWS writes them: serde renames matching the JSON, `Option` for anything AWS
-//! may omit or send as `null`, unknown fields ignored (no `deny_unknown_fields` anywhere).
-//!
-//! ECS task fields appear in two spellings: camelCase in EventBridge events and `describe-tasks`, and
-//! PascalCase in the task description Step Functions puts into an `ecs:runTask.sync` failure cause. One
-//! struct with aliases reads both.
+//! The body shapes' top-level keys, exactly as AWS writes them: serde renames matching the JSON, `Option`
+//! for anything AWS may omit or send as `null`, unknown fields ignored (no `deny_unknown_fields`
+//! anywhere). Each event kind's `detail` fields are its own module's (see [`crate::kind`]); here the
+//! detail is kept as raw JSON text. The timestamp reader every kind shares lives here too.
 
 use serde::de::{self, IgnoredAny, Visitor};
 use serde::{Deserialize, Deserializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::model::{
-    ContainerStatus, EcsEventType, ExecutionStatus, LaunchType, StopCode, TaskStatus,
-};
+use serde_json::value::RawValue;
 
 /// Every top-level key of every accepted body shape, read in one pass; which keys are present decides
 /// the shape afterwards. The shapes do not share key names (EventBridge is lowercase, SNS and `Catch`
 /// outputs are PascalCase), so one struct reads them all.
 #[derive(Debug, Deserialize)]
-pub(super) struct Body {
+pub(super) struct Body<'a> {
     // EventBridge envelope (also the bare `{"detail": ...}`, with every other field absent).
     pub(super) id: Option<String>,
     #[serde(rename = "detail-type")]
@@ -28,7 +24,9 @@ pub(super) struct Body {
     pub(super) time: Option<String>,
     pub(super) region: Option<String>,
     pub(super) resources: Option<Vec<String>>,
-    pub(super) detail: Option<Detail>,
+    /// Read by the event kind's module, once `(source, detail-type)` says which kind it is.
+    #[serde(borrow)]
+    pub(super) detail: Option<&'a RawValue>,
     // SNS notification, as SQS receives it when raw message delivery is off.
     #[serde(rename = "Type")]
     pub(super) sns_type: Option<String>,
@@ -70,81 +68,10 @@ pub(super) struct UnhandledBody {
     pub(super) resources: Option<Vec<String>>,
 }
 
-/// The fields of every `detail` failwatch reads, for all four event types at once: the types share
-/// names where they share meaning (`clusterArn`, `reason`, `eventType`) and never use one name with two
-/// types. ECS task fields also accept the PascalCase of the task description Step Functions puts into an
-/// `ecs:runTask.sync` failure cause.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct Detail {
-    // ECS Task State Change, and ECS task descriptions.
-    #[serde(alias = "TaskArn")]
-    pub(super) task_arn: Option<String>,
-    #[serde(alias = "ClusterArn")]
-    pub(super) cluster_arn: Option<String>,
-    #[serde(alias = "LastStatus")]
-    pub(super) last_status: Option<TaskStatus>,
-    #[serde(alias = "DesiredStatus")]
-    pub(super) desired_status: Option<TaskStatus>,
-    #[serde(alias = "StopCode")]
-    pub(super) stop_code: Option<StopCode>,
-    #[serde(alias = "StoppedReason")]
-    pub(super) stopped_reason: Option<String>,
-    #[serde(alias = "Group")]
-    pub(super) group: Option<String>,
-    #[serde(alias = "LaunchType")]
-    pub(super) launch_type: Option<LaunchType>,
-    #[serde(alias = "CapacityProviderName")]
-    pub(super) capacity_provider_name: Option<String>,
-    #[serde(alias = "TaskDefinitionArn")]
-    pub(super) task_definition_arn: Option<String>,
-    #[serde(alias = "StartedBy")]
-    pub(super) started_by: Option<String>,
-    #[serde(alias = "Containers")]
-    pub(super) containers: Option<Vec<ContainerDetail>>,
-    #[serde(alias = "Version")]
-    pub(super) version: Option<i64>,
-    #[serde(alias = "StoppedAt", default, deserialize_with = "timestamp")]
-    pub(super) stopped_at: Option<OffsetDateTime>,
-    #[serde(alias = "ExecutionStoppedAt", default, deserialize_with = "timestamp")]
-    pub(super) execution_stopped_at: Option<OffsetDateTime>,
-    // ECS Deployment State Change and ECS Service Action.
-    pub(super) event_type: Option<EcsEventType>,
-    /// Kept as text: deployments and service actions have different name sets.
-    pub(super) event_name: Option<String>,
-    pub(super) deployment_id: Option<String>,
-    pub(super) reason: Option<String>,
-    pub(super) capacity_provider_arns: Option<Vec<String>>,
-    // Step Functions Execution Status Change.
-    pub(super) execution_arn: Option<String>,
-    pub(super) state_machine_arn: Option<String>,
-    pub(super) name: Option<String>,
-    pub(super) status: Option<ExecutionStatus>,
-    #[serde(default, deserialize_with = "timestamp")]
-    pub(super) stop_date: Option<OffsetDateTime>,
-    pub(super) error: Option<String>,
-    pub(super) cause: Option<String>,
-    pub(super) redrive_count: Option<i64>,
-}
-
-/// One entry of a task's `containers`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ContainerDetail {
-    #[serde(alias = "Name")]
-    pub(super) name: Option<String>,
-    #[serde(alias = "ExitCode")]
-    pub(super) exit_code: Option<i64>,
-    #[serde(alias = "Reason")]
-    pub(super) reason: Option<String>,
-    #[serde(alias = "LastStatus")]
-    pub(super) last_status: Option<ContainerStatus>,
-}
-
 /// Reads a timestamp written either as RFC 3339 text (EventBridge, `describe-tasks`) or as epoch
 /// milliseconds (Step Functions, and the task descriptions it embeds). A value that is neither a valid
 /// time nor `null` reads as `None`: a garbled timestamp should cost the alert its time, not the alert.
-fn timestamp<'de, D: Deserializer<'de>>(
+pub(crate) fn timestamp<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<OffsetDateTime>, D::Error> {
     struct TimestampVisitor;

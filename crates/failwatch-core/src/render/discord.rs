@@ -148,31 +148,7 @@ fn message<'a>(
         });
     }
     fields.truncate(MAX_FIELDS - usize::from(!links.is_empty()));
-    if !links.is_empty() {
-        let value = links
-            .iter()
-            .map(|b| format!("[{}]({})", b.label, b.url))
-            .collect::<Vec<_>>()
-            .join(" · ");
-        // Four safe URLs of at most 2,000 bytes could exceed a field; drop whole links, never cut one.
-        let mut value = value;
-        while measure(&value, Unit::Chars) > MAX_FIELD_VALUE {
-            match value.rfind(" · ") {
-                Some(at) => value.truncate(at),
-                None => {
-                    value.clear();
-                    break;
-                }
-            }
-        }
-        if !value.is_empty() {
-            fields.push(Field {
-                name: "Links",
-                value: Cow::Owned(value),
-                inline: false,
-            });
-        }
-    }
+    fields.extend(links_field(links));
     debug_assert!(
         fields
             .iter()
@@ -205,6 +181,30 @@ fn message<'a>(
         }],
         allowed_mentions: allowed_mentions(mention),
     }
+}
+
+/// The console links as one "Links" field of markdown links, `None` when there are none.
+fn links_field(links: &[Button<'_>]) -> Option<Field<'static>> {
+    let mut value = links
+        .iter()
+        .map(|b| format!("[{}]({})", b.label, b.url))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    // Four safe URLs of at most 2,000 bytes could exceed a field; drop whole links, never cut one.
+    while measure(&value, Unit::Chars) > MAX_FIELD_VALUE {
+        match value.rfind(" · ") {
+            Some(at) => value.truncate(at),
+            None => {
+                value.clear();
+                break;
+            }
+        }
+    }
+    (!value.is_empty()).then_some(Field {
+        name: "Links",
+        value: Cow::Owned(value),
+        inline: false,
+    })
 }
 
 /// Allows exactly the configured mention to ping, and nothing else.

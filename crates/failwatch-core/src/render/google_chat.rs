@@ -125,7 +125,7 @@ pub(super) fn render(alert: &Alert, opts: &RenderOptions) -> String {
 }
 
 /// The severity in its colour, as Google Chat's HTML subset writes it; constant per severity, so it is
-/// not formatted per alert. A unit test checks it against [`severity_rgb`] and [`severity_word`].
+/// not formatted per alert. A unit test checks it against [`super::severity_rgb`] and [`super::severity_word`].
 fn severity_html(severity: Severity) -> &'static str {
     match severity {
         Severity::Critical => "<font color=\"#d32f2f\"><b>Critical</b></font>",
@@ -152,43 +152,9 @@ fn message<'a>(
     facts: &'a [Fact<'a>],
     level: Level,
 ) -> Message<'a> {
-    let mut text = String::new();
-    if let Some(mention) = opts.mention() {
-        text.push_str(mention);
-        text.push(' ');
-    }
-    text.push_str(severity_emoji(alert.severity));
-    text.push(' ');
-    text.push_str(severity_word(alert.severity));
-    text.push_str(": ");
-    let room = MAX_TEXT_CHARS.saturating_sub(measure(&text, Unit::Chars));
-    text.push_str(&fit(
-        &alert.title,
-        Markup::GoogleChatText,
-        true,
-        room.min(level.long),
-        Unit::Chars,
-    ));
+    let text = notification(alert, opts, level);
 
-    let mut summary = vec![Widget::DecoratedText(DecoratedText {
-        top_label: "Severity",
-        text: Cow::Borrowed(severity_html(alert.severity)),
-        wrap_text: false,
-    })];
-    if !blank(&alert.summary) {
-        summary.push(Widget::DecoratedText(DecoratedText {
-            top_label: "What happened",
-            text: html(&alert.summary, false, level.long),
-            wrap_text: true,
-        }));
-    }
-    if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
-        summary.push(Widget::DecoratedText(DecoratedText {
-            top_label: "Hint",
-            text: html(hint, false, level.long),
-            wrap_text: true,
-        }));
-    }
+    let summary = summary_widgets(alert, level);
 
     let details: Vec<Widget<'a>> = facts
         .iter()
@@ -252,6 +218,52 @@ fn message<'a>(
             thread_key: cut_plain(&alert.group_key, MAX_THREAD_KEY_CHARS, Unit::Chars),
         },
     }
+}
+
+/// The `text` notifications show: mention, severity and title.
+fn notification(alert: &Alert, opts: &RenderOptions, level: Level) -> String {
+    let mut text = String::new();
+    if let Some(mention) = opts.mention() {
+        text.push_str(mention);
+        text.push(' ');
+    }
+    text.push_str(severity_emoji(alert.severity));
+    text.push(' ');
+    text.push_str(severity_word(alert.severity));
+    text.push_str(": ");
+    let room = MAX_TEXT_CHARS.saturating_sub(measure(&text, Unit::Chars));
+    text.push_str(&fit(
+        &alert.title,
+        Markup::GoogleChatText,
+        true,
+        room.min(level.long),
+        Unit::Chars,
+    ));
+    text
+}
+
+/// The first section: severity, what happened (the summary) and the hint.
+fn summary_widgets(alert: &Alert, level: Level) -> Vec<Widget<'_>> {
+    let mut summary = vec![Widget::DecoratedText(DecoratedText {
+        top_label: "Severity",
+        text: Cow::Borrowed(severity_html(alert.severity)),
+        wrap_text: false,
+    })];
+    if !blank(&alert.summary) {
+        summary.push(Widget::DecoratedText(DecoratedText {
+            top_label: "What happened",
+            text: html(&alert.summary, false, level.long),
+            wrap_text: true,
+        }));
+    }
+    if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
+        summary.push(Widget::DecoratedText(DecoratedText {
+            top_label: "Hint",
+            text: html(hint, false, level.long),
+            wrap_text: true,
+        }));
+    }
+    summary
 }
 
 #[cfg(test)]

@@ -107,7 +107,57 @@ pub(super) fn render(alert: &Alert, opts: &RenderOptions) -> String {
 
 fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Level) -> Message {
     let mention = opts.mention();
+    let mut blocks = Vec::with_capacity(12);
+    blocks.push(Block::Header {
+        text: Text::PlainText {
+            text: crate::text::cut_plain(&heading(alert), MAX_HEADER_CHARS, Unit::Chars).to_owned(),
+            emoji: true,
+        },
+    });
+    blocks.push(Block::Section {
+        text: Some(mrkdwn(lead(alert, mention, level))),
+        fields: Vec::new(),
+    });
+    fact_blocks(&mut blocks, alert, level);
+    blocks.push(Block::Context {
+        elements: vec![mrkdwn(format!(
+            "failwatch · event {}",
+            fit(
+                &alert.event_id,
+                Markup::SlackMrkdwn,
+                true,
+                level.short,
+                Unit::Chars
+            )
+        ))],
+    });
+    if !links.is_empty() {
+        blocks.push(Block::Actions {
+            elements: links
+                .iter()
+                .map(|b| SlackButton {
+                    kind: "button",
+                    action_id: b.id,
+                    text: Text::PlainText {
+                        text: b.label.to_owned(),
+                        emoji: false,
+                    },
+                    url: b.url.to_owned(),
+                })
+                .collect(),
+        });
+    }
+    // Never reached with today's layout (at most a dozen blocks), kept so a future field cannot make
+    // Slack reject the message.
+    blocks.truncate(MAX_BLOCKS);
+    Message {
+        text: notification(alert, mention),
+        blocks,
+    }
+}
 
+/// The top-level text notifications show: mention, severity and title.
+fn notification(alert: &Alert, mention: Option<&str>) -> String {
     let mut text = String::new();
     if let Some(mention) = mention {
         text.push_str(mention);
@@ -126,16 +176,11 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
         room,
         Unit::Chars,
     ));
+    text
+}
 
-    let mut blocks = Vec::with_capacity(12);
-    blocks.push(Block::Header {
-        text: Text::PlainText {
-            text: crate::text::cut_plain(&heading(alert), MAX_HEADER_CHARS, Unit::Chars).to_owned(),
-            emoji: true,
-        },
-    });
-
-    // The first section: mention, bold title, summary.
+/// The first section's text: mention, bold title, summary.
+fn lead(alert: &Alert, mention: Option<&str>, level: Level) -> String {
     let mut lead = String::new();
     if let Some(mention) = mention {
         lead.push_str(mention);
@@ -160,11 +205,12 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
         room,
         Unit::Chars,
     ));
-    blocks.push(Block::Section {
-        text: Some(mrkdwn(lead)),
-        fields: Vec::new(),
-    });
+    lead
+}
 
+/// The detail facts (short ones as section fields, ten per section; long ones as sections of their
+/// own) and the hint.
+fn fact_blocks(blocks: &mut Vec<Block>, alert: &Alert, level: Level) {
     let all = facts(alert, level);
     let (short, long): (Vec<_>, Vec<_>) = all.iter().partition(|f| !f.long);
     for chunk in short.chunks(MAX_FIELDS) {
@@ -205,36 +251,4 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
             fields: Vec::new(),
         });
     }
-    blocks.push(Block::Context {
-        elements: vec![mrkdwn(format!(
-            "failwatch · event {}",
-            fit(
-                &alert.event_id,
-                Markup::SlackMrkdwn,
-                true,
-                level.short,
-                Unit::Chars
-            )
-        ))],
-    });
-    if !links.is_empty() {
-        blocks.push(Block::Actions {
-            elements: links
-                .iter()
-                .map(|b| SlackButton {
-                    kind: "button",
-                    action_id: b.id,
-                    text: Text::PlainText {
-                        text: b.label.to_owned(),
-                        emoji: false,
-                    },
-                    url: b.url.to_owned(),
-                })
-                .collect(),
-        });
-    }
-    // Never reached with today's layout (at most a dozen blocks), kept so a future field cannot make
-    // Slack reject the message.
-    blocks.truncate(MAX_BLOCKS);
-    Message { text, blocks }
 }

@@ -145,53 +145,12 @@ fn message<'a>(
     facts: &'a [Fact<'a>],
     level: Level,
 ) -> Message<'a> {
-    let (style, color) = match alert.severity {
-        Severity::Critical => ("attention", "Attention"),
-        Severity::Warning => ("warning", "Warning"),
-    };
     let mut body = Vec::with_capacity(10);
     let mut entities = Vec::new();
     if let Some(mention) = opts.mention() {
-        let text = if is_user_principal_name(mention) {
-            let tag = format!("<at>{mention}</at>");
-            entities.push(Entity {
-                kind: "mention",
-                text: tag.clone(),
-                mentioned: Mentioned {
-                    id: mention.to_owned(),
-                    name: mention.to_owned(),
-                },
-            });
-            tag
-        } else {
-            mention.to_owned()
-        };
-        body.push(Element::TextBlock(TextBlock {
-            text: Cow::Owned(text),
-            wrap: true,
-            ..TextBlock::default()
-        }));
+        body.push(mention_block(mention, &mut entities));
     }
-    body.push(Element::Container {
-        style,
-        bleed: true,
-        items: vec![
-            Element::TextBlock(TextBlock {
-                text: Cow::Owned(heading(alert)),
-                wrap: true,
-                weight: Some("Bolder"),
-                size: Some("Medium"),
-                color: Some(color),
-                ..TextBlock::default()
-            }),
-            Element::TextBlock(TextBlock {
-                text: text(&alert.title, true, level.short),
-                wrap: true,
-                weight: Some("Bolder"),
-                ..TextBlock::default()
-            }),
-        ],
-    });
+    body.push(banner(alert, level));
     if !blank(&alert.summary) {
         body.push(Element::TextBlock(TextBlock {
             text: text(&alert.summary, false, level.long),
@@ -200,31 +159,7 @@ fn message<'a>(
         }));
     }
 
-    let (short, long): (Vec<_>, Vec<_>) = facts.iter().partition(|f| !f.long);
-    if !short.is_empty() {
-        body.push(Element::FactSet {
-            facts: short
-                .iter()
-                .map(|f| CardFact {
-                    title: f.label,
-                    value: text(&f.value, true, level.short),
-                })
-                .collect(),
-        });
-    }
-    for fact in long {
-        body.push(Element::TextBlock(TextBlock {
-            text: Cow::Borrowed(fact.label),
-            wrap: true,
-            weight: Some("Bolder"),
-            ..TextBlock::default()
-        }));
-        body.push(Element::TextBlock(TextBlock {
-            text: text(&fact.value, false, level.long),
-            wrap: true,
-            ..TextBlock::default()
-        }));
-    }
+    fact_elements(&mut body, facts, level);
     if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
         body.push(Element::TextBlock(TextBlock {
             text: Cow::Owned(format!("💡 {}", text(hint, false, level.long))),
@@ -267,6 +202,87 @@ fn message<'a>(
                     .collect(),
             },
         }],
+    }
+}
+
+/// The coloured banner: heading and title.
+fn banner(alert: &Alert, level: Level) -> Element<'_> {
+    let (style, color) = match alert.severity {
+        Severity::Critical => ("attention", "Attention"),
+        Severity::Warning => ("warning", "Warning"),
+    };
+    Element::Container {
+        style,
+        bleed: true,
+        items: vec![
+            Element::TextBlock(TextBlock {
+                text: Cow::Owned(heading(alert)),
+                wrap: true,
+                weight: Some("Bolder"),
+                size: Some("Medium"),
+                color: Some(color),
+                ..TextBlock::default()
+            }),
+            Element::TextBlock(TextBlock {
+                text: text(&alert.title, true, level.short),
+                wrap: true,
+                weight: Some("Bolder"),
+                ..TextBlock::default()
+            }),
+        ],
+    }
+}
+
+/// The mention's text block: a user principal name becomes `<at>…</at>` with its `msteams.entities`
+/// entry, so Teams notifies; anything else is shown verbatim.
+fn mention_block(mention: &str, entities: &mut Vec<Entity>) -> Element<'static> {
+    let text = if is_user_principal_name(mention) {
+        let tag = format!("<at>{mention}</at>");
+        entities.push(Entity {
+            kind: "mention",
+            text: tag.clone(),
+            mentioned: Mentioned {
+                id: mention.to_owned(),
+                name: mention.to_owned(),
+            },
+        });
+        tag
+    } else {
+        mention.to_owned()
+    };
+    Element::TextBlock(TextBlock {
+        text: Cow::Owned(text),
+        wrap: true,
+        ..TextBlock::default()
+    })
+}
+
+/// The detail facts: short ones in one fact set, long ones as a bold label and a text block each.
+fn fact_elements<'a>(body: &mut Vec<Element<'a>>, facts: &'a [Fact<'a>], level: Level) {
+    let (short, long): (Vec<_>, Vec<_>) = facts.iter().partition(|f| !f.long);
+    if !short.is_empty() {
+        body.push(Element::FactSet {
+            facts: short
+                .iter()
+                .map(|f| CardFact {
+                    title: f.label,
+                    value: text(&f.value, true, level.short),
+                })
+                .collect(),
+        });
+    }
+    for fact in long {
+        body.push(Element::TextBlock(TextBlock {
+            text: Cow::Borrowed(fact.label),
+            wrap: true,
+            weight: Some("Bolder"),
+            ..TextBlock::default()
+        }));
+        body.push(Element::TextBlock(TextBlock {
+            text: text(&fact.value, false, level.long),
+            wrap: true,
+            ..TextBlock::default()
+        }));
     }
 }
 

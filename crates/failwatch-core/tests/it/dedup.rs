@@ -147,25 +147,3 @@ fn replaying_every_fixture_twice_alerts_only_the_first_time() {
         "most fixtures are distinct failures: {first:?}"
     );
 }
-
-#[test]
-fn a_reserved_key_can_be_forgotten_after_a_failed_delivery() {
-    let mut d = deduper(16);
-    let t0 = Instant::now();
-    assert!(
-        !d.check_and_record("ecs_task:a", t0),
-        "reserved before delivery"
-    );
-    assert!(
-        d.check_and_record("ecs_task:a", t0),
-        "a concurrent event of the same task waits"
-    );
-    d.forget("ecs_task:a");
-    assert_eq!(d.len(), 0);
-    assert!(
-        !d.check_and_record("ecs_task:a", t0 + Duration::from_secs(1)),
-        "the redelivery alerts"
-    );
-    d.forget("never-seen");
-    assert_eq!(d.len(), 1);
-}

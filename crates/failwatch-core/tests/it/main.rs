@@ -4,6 +4,7 @@ mod classify;
 mod decode;
 mod dedup;
 mod fixtures;
+mod kinds;
 mod props;
 mod render;
 mod snapshots;

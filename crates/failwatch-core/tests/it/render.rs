@@ -26,7 +26,7 @@ pub(crate) fn alert_with(text: &str, containers: usize) -> Alert {
         kind: AlertKind::EcsTask,
         severity: Severity::Critical,
         title: format!("ECS task failed: {text}"),
-        summary: format!("Task stopped: {text}"),
+        summary: format!("Task stopped: {text}").into(),
         hint: Some(format!("Check the image: {text}")),
         event_id: format!("evt-{text}"),
         time: "2026-01-20T10:30:45Z".to_owned(),
@@ -583,7 +583,7 @@ fn target_names_parse_and_print() {
 fn blank_and_control_only_text_never_becomes_an_empty_field() {
     // Regression: a value of control characters escapes to spaces, which Discord rejects as empty.
     let mut alert = alert_with("\u{1}\u{2}", 2);
-    alert.summary = " \n\t".to_owned();
+    alert.summary = " \n\t".into();
     alert.cluster = Some("\u{7}".to_owned());
     for target in Target::ALL {
         assert_within_limits(target, &render(&alert, target, &RenderOptions::default()));

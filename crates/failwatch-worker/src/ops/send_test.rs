@@ -53,10 +53,9 @@ pub fn sample_alert(now: OffsetDateTime) -> Result<Alert, OpsError> {
         }
     };
     alert.title = format!("[failwatch test] {}", alert.title);
-    alert.summary = format!(
+    alert.summary.prepend_text(
         "This is a test message sent by `failwatch send-test`: nothing failed. It shows what a real \
-         alert looks like.\n{}",
-        alert.summary
+         alert looks like.",
     );
     alert.event_id = format!("{TEST_KEY}-{}", now.unix_timestamp());
     alert.time = now.format(&Rfc3339).unwrap_or_else(|_| alert.time.clone());

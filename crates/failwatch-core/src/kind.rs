@@ -1,0 +1,166 @@
+//! The event kinds failwatch handles, one module each, and the registry that lists them.
+//!
+//! A kind's module owns everything about it: its `detail` wire types and the decoded event, how that
+//! event is classified (alert or silent, severity, failure class), the summary facts, title, console
+//! links and dedup/group keys of its alert. The body shapes (EventBridge, SNS envelope, bare detail,
+//! Step Functions `Catch` output) stay in [`mod@crate::decode`], which hands each EventBridge event to the
+//! kind its `(source, detail-type)` names.
+//!
+//! The `kinds!` list below is the registry: it declares [`AlertKind`] (whose names are the module
+//! names, as used in the alert document, routes and metric labels) and [`Event`], and dispatches
+//! decoding and classification. Every kind module provides:
+//!
+//! - `LABEL`: what failed, in words, for headings ("ECS task");
+//! - `SOURCE` and `DETAIL_TYPE`: the EventBridge `source` and `detail-type` it decodes;
+//! - `fn decode(Detail<'_>) -> Result<TheEvent, DecodeError>`: reads the detail (`Detail::read`) and
+//!   builds the event, whose `meta` field holds the [`EventMeta`] (`Detail::meta`);
+//! - `fn classify(&TheEvent) -> Decision`.
+
+pub(crate) mod ecs_deployment;
+pub(crate) mod ecs_service;
+pub(crate) mod ecs_task;
+pub(crate) mod sfn_execution;
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::{Decision, SilentReason};
+use crate::decode::{DecodeError, Detail, EventMeta, UnhandledEvent};
+
+/// Declares the kinds: one line per kind, `Variant(EventType) => module`.
+macro_rules! kinds {
+    ($( $(#[$doc:meta])* $variant:ident($event:ty) => $module:ident, )+) => {
+        /// What kind of AWS resource failed. Serialised as its snake_case name ([`AlertKind::as_str`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum AlertKind {
+            $( $(#[$doc])* $variant, )+
+        }
+
+        impl AlertKind {
+            /// Every kind, in registry order: the names routes are checked against and metrics label.
+            pub const ALL: [AlertKind; [$(stringify!($variant)),+].len()] = [$(AlertKind::$variant),+];
+
+            /// The stable snake_case name, as used in the JSON document, routes and metric labels: the
+            /// kind's module name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( AlertKind::$variant => stringify!($module), )+
+                }
+            }
+
+            /// What failed, in words, e.g. "ECS task"; chat headings show it.
+            pub fn label(self) -> &'static str {
+                match self {
+                    $( AlertKind::$variant => $module::LABEL, )+
+                }
+            }
+
+            /// The kind of an EventBridge event, by its `source` and `detail-type`; `None` for events
+            /// failwatch does not handle.
+            pub(crate) fn of_event(source: Option<&str>, detail_type: Option<&str>) -> Option<Self> {
+                let (source, detail_type) = (source?, detail_type?);
+                $(
+                    if source == $module::SOURCE && detail_type == $module::DETAIL_TYPE {
+                        return Some(AlertKind::$variant);
+                    }
+                )+
+                None
+            }
+
+            /// The EventBridge `source` of this kind, e.g. `aws.ecs`.
+            #[cfg(test)]
+            pub(crate) fn source(self) -> &'static str {
+                match self {
+                    $( AlertKind::$variant => $module::SOURCE, )+
+                }
+            }
+
+            /// The EventBridge `detail-type` of this kind; decode errors name the event by it.
+            pub(crate) fn detail_type(self) -> &'static str {
+                match self {
+                    $( AlertKind::$variant => $module::DETAIL_TYPE, )+
+                }
+            }
+        }
+
+        /// A decoded AWS event: one variant per kind, plus the events failwatch does not handle.
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub enum Event {
+            $( $(#[$doc])* $variant($event), )+
+            /// A well-formed EventBridge event of a source or detail-type failwatch does not handle.
+            Unhandled(UnhandledEvent),
+        }
+
+        impl Event {
+            /// The alert kind this event would produce, also for silent events (metric labels); `None`
+            /// for events failwatch does not handle.
+            pub fn kind(&self) -> Option<AlertKind> {
+                match self {
+                    $( Event::$variant(_) => Some(AlertKind::$variant), )+
+                    Event::Unhandled(_) => None,
+                }
+            }
+
+            /// Where and when the event happened.
+            pub fn meta(&self) -> &EventMeta {
+                match self {
+                    $( Event::$variant(e) => &e.meta, )+
+                    Event::Unhandled(e) => &e.meta,
+                }
+            }
+        }
+
+        /// Decodes the detail of an EventBridge event of `kind`.
+        pub(crate) fn decode(kind: AlertKind, detail: Detail<'_>) -> Result<Event, DecodeError> {
+            match kind {
+                $( AlertKind::$variant => $module::decode(detail).map(Event::$variant), )+
+            }
+        }
+
+        /// Classifies one event with its kind's rules; events failwatch does not handle are silent.
+        pub(crate) fn classify(event: &Event) -> Decision {
+            match event {
+                $( Event::$variant(e) => $module::classify(e), )+
+                Event::Unhandled(UnhandledEvent {
+                    source,
+                    detail_type,
+                    ..
+                }) => Decision::Silent(SilentReason::Unhandled {
+                    source: source.clone(),
+                    detail_type: detail_type.clone(),
+                }),
+            }
+        }
+    };
+}
+
+kinds! {
+    /// `aws.ecs` / `ECS Task State Change`, or a bare `{"detail": {...}}` with task fields.
+    EcsTask(ecs_task::EcsTaskEvent) => ecs_task,
+    /// `aws.ecs` / `ECS Deployment State Change`.
+    EcsDeployment(ecs_deployment::EcsDeploymentEvent) => ecs_deployment,
+    /// `aws.ecs` / `ECS Service Action`.
+    EcsService(ecs_service::EcsServiceEvent) => ecs_service,
+    /// `aws.states` / `Step Functions Execution Status Change`, or a Step Functions `Catch` output.
+    SfnExecution(sfn_execution::SfnExecutionEvent) => sfn_execution,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_serialises_as_its_name_and_is_found_by_its_detail_type() {
+        for kind in AlertKind::ALL {
+            let json = serde_json::to_string(&kind).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert!(!kind.label().is_empty());
+            assert_eq!(
+                AlertKind::of_event(Some(kind.source()), Some(kind.detail_type())),
+                Some(kind),
+                "{kind:?} is not found by its source and detail-type"
+            );
+        }
+    }
+}
