@@ -101,7 +101,7 @@ wait_http "http://127.0.0.1:$RECEIVER_PORT/" 10
 
 echo "demo: starting failwatch run (admin on 127.0.0.1:$ADMIN_PORT)" >&2
 AWS_ENDPOINT_URL_SQS="$ENDPOINT" AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo \
-  AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
+  AWS_REGION=eu-central-1 AWS_EC2_METADATA_DISABLED=true \
   "$FAILWATCH" run --config "$WORK/failwatch.toml" >"$WORK/failwatch.log" 2>&1 &
 pids=("$!" "${pids[@]}")
 wait_http "http://127.0.0.1:$ADMIN_PORT/readyz" 30

@@ -1,36 +1,28 @@
 #!/usr/bin/env bash
-# The worker's numbers for BENCHMARKS.md: the emulator's own maximum SQS rate, failwatch's drain rate
-# for the same messages, start-up to ready, idle and draining memory. Builds the release binary, starts
-# a moto server on loopback, runs tests/load/load.py against it and stops everything on exit.
+# The worker's numbers for BENCHMARKS.md, side by side in one run: the fast SQS emulator's ceiling (a
+# plain client), failwatch's drain rate and its ratio to that ceiling, CPU per message, idle and peak RSS,
+# start-up to ready, and the same job done by a Python worker in the style of the Google Chat seed's
+# Lambda. Builds the release binary; tests/load/load.py starts fauxqs (npm, installed by
+# scripts/bootstrap.sh) on 127.0.0.1 and stops it on exit.
 #
-#   scripts/load.sh [N]     # N messages per run (default 500; moto slows down as a queue grows, so larger N measure moto, not failwatch)
+#   scripts/load.sh [N]     # N distinct failure events per drain (default 5000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-n="${1:-500}"
+n="${1:-5000}"
 scripts/bootstrap.sh
 PY="$PWD/.venv/bin/python"
+echo "load: building the release binary" >&2
 cargo build --quiet --locked --release -p failwatch-worker
-
-port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-log=$(mktemp -t failwatch-load-moto.XXXXXX)
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
-moto=$!
-trap 'kill "$moto" 2>/dev/null || true; wait "$moto" 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 1 200); do
-  "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
-    "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1 && break
-  sleep 0.1
-done
 
 echo "## Machine"
 echo
 echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores available)"
-echo "- $(rustc -V); moto $("$PY" -c 'import moto; print(moto.__version__)'); $(uname -sr)"
+echo "- $(rustc -V); fauxqs 2.4.1 on Node.js $(.venv/bin/node --version); $("$PY" -V); $(uname -sr)"
 # Other work on the machine shares the cores with the emulator; the load average says how much.
 echo "- Load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "## Results (scripts/load.sh $n)"
 echo
-"$PY" tests/load/load.py "http://127.0.0.1:$port" "$PWD/target/release/failwatch" "$n"
+"$PY" tests/load/load.py "$PWD/target/release/failwatch" "$n"
 echo "- Load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -5,9 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# LocalStack is part of the suite: the native DLQ redrive test (StartMessageMoveTask) needs it.
-scripts/bootstrap.sh --localstack "$@"
-# Tests find the emulator and linters here; nothing depends on a server started by hand.
+scripts/bootstrap.sh "$@"
+# Tests find the emulators, Node.js and linters here; each test starts the emulator it needs
+# (moto, or local-aws-sqs for StartMessageMoveTask) and stops it; nothing depends on a server started by hand.
 export PATH="$PWD/.venv/bin:$PATH"
 # A snapshot that differs or is missing fails the run; it is never written as a side effect.
 export INSTA_UPDATE=no

@@ -39,7 +39,10 @@ usage() {
 }
 
 [[ $# -ge 1 && $# -le 3 ]] || usage
-command -v aws >/dev/null 2>&1 || { echo "deploy.sh: the AWS CLI (aws) is not installed" >&2; exit 64; }
+command -v aws >/dev/null 2>&1 || {
+  echo "deploy.sh: the AWS CLI (aws) is not installed: install it, or run scripts/bootstrap.sh and put .venv/bin on PATH" >&2
+  exit 64
+}
 
 if [[ $1 == - ]]; then
   IFS= read -r webhook_url || true

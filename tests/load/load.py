@@ -1,24 +1,31 @@
-"""The worker's numbers for BENCHMARKS.md, against a running moto server (scripts/load.sh starts it).
+"""The worker's numbers for BENCHMARKS.md, on the fast in-memory SQS emulator (fauxqs from npm, on
+loopback; this script starts and stops it).
 
-    load.py ENDPOINT FAILWATCH_BINARY [N]
+    load.py FAILWATCH_BINARY [N]
 
-1. The emulator's own maximum rate: N messages drained by a plain boto3 loop doing exactly the SQS work
-   the worker does per batch (ReceiveMessage of 10, DeleteMessageBatch), with 1 and with 2 consumer
-   processes (the worker's default is 2 pollers); the better median of the two is the ceiling.
-2. The worker's drain rate: the same N messages (each a distinct failed ECS task, so none is a duplicate)
-   drained by `failwatch run` into a local receiver that answers 200, timed from spawn to an empty queue,
-   every post counted. Steps 1 and 2 alternate for ROUNDS rounds, so drift in the machine's other load
-   hits both alike.
-3. Start-up to ready: spawn → first 200 from /healthz, and spawn → first 200 from /readyz (which also
-   includes the first ReceiveMessage round trip), 10 runs each.
-4. Memory: VmRSS once idle, VmRSS sampled every 50 ms while draining and VmHWM (peak) at the end, from
-   /proc/<pid>/status; CPU time from /proc/<pid>/stat.
+1. The emulator's ceiling: N messages drained by a plain client doing exactly the SQS work the worker
+   does per batch (ReceiveMessage of 10, DeleteMessageBatch) over keep-alive HTTP/1.1 with the JSON
+   protocol and nothing else (no SDK, no signing: the emulator checks none), with 1, 2 and 4 processes;
+   the best median is the ceiling.
+2. failwatch's drain rate: N messages, each a distinct failed ECS task (none is a duplicate), drained by
+   `failwatch run` into a local HTTP/1.1 keep-alive receiver that answers 200, timed from spawn to an
+   empty queue, every post counted, and the worker's connections to the receiver counted.
+3. The same job done by a Python worker written the way the Google Chat seed's Lambda would become one
+   (tests/load/python_worker.py: boto3, json, urllib): its drain rate, CPU per message and peak RSS.
+   Steps 1-3 alternate for ROUNDS rounds, so drift in the machine's other load hits all alike.
+4. Start-up: spawn → first 200 from /healthz and from /readyz (the latter includes the first
+   ReceiveMessage), 10 runs each; idle RSS after a few empty long polls.
+5. Memory and CPU from /proc/<pid>/status (VmRSS, VmHWM: the process's own peak, which a child's
+   ru_maxrss would not give) and /proc/<pid>/stat (utime + stime).
 
 Prints a Markdown report on stdout. Only boto3 and the standard library.
 """
 
+import http.client
 import json
 import multiprocessing
+import pathlib
+import resource
 import os
 import signal
 import socket
@@ -26,15 +33,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 
 REGION = "us-east-1"
-ROUNDS = 3
+ROUNDS = 2
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -124,26 +130,46 @@ def depth(sqs, queue_url):
     return sum(int(attributes[name]) for name in names)
 
 
+def sqs_call(connection, action, body):
+    """One SQS JSON-protocol call on a kept-alive connection; returns the decoded answer."""
+    connection.request(
+        "POST",
+        "/",
+        json.dumps(body),
+        {
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": f"AmazonSQS.{action}",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=load/20260101/{REGION}/sqs/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        },
+    )
+    response = connection.getresponse()
+    answer = response.read()
+    if response.status != 200:
+        sys.exit(f"{action}: HTTP {response.status} {answer[:200]!r}")
+    return json.loads(answer or b"{}")
+
+
 def consume(endpoint, queue_url, results):
-    """One consumer process: receive(10) + delete_batch until the queue stays empty."""
-    sqs = sqs_client(endpoint)
+    """One plain consumer process: receive(10) + delete_batch until the queue stays empty."""
+    host, port = endpoint.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
     seen = []
     empty = 0
     while empty < 3:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        messages = sqs_call(
+            connection,
+            "ReceiveMessage",
+            {"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 0},
         ).get("Messages", [])
         if not messages:
             empty += 1
             continue
         empty = 0
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                for i, m in enumerate(messages)
-            ],
-        )
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+        ]
+        sqs_call(connection, "DeleteMessageBatch", {"QueueUrl": queue_url, "Entries": entries})
         seen.extend(m["MessageId"] for m in messages)
     results.put(seen)
 
@@ -159,7 +185,7 @@ def raw_drain(endpoint, queue_url, n, consumers):
     started = time.monotonic()
     for process in processes:
         process.start()
-    # moto can hand one message to two concurrent receivers; count distinct messages.
+    # An emulator may hand one message to two concurrent receivers; count distinct messages.
     seen = set()
     for _ in processes:
         seen.update(results.get())
@@ -172,31 +198,35 @@ def raw_drain(endpoint, queue_url, n, consumers):
 
 
 class Receiver:
-    """A local chat receiver answering 200 to every POST, counting them."""
+    """tests/load/receiver.mjs: a local chat receiver answering 200 over keep-alive HTTP/1.1, counting
+    posts and connections; stops when we exit (its stdin is a pipe from us)."""
 
     def __init__(self):
-        self.count = 0
-        self.lock = threading.Lock()
-        receiver = self
+        self.process = subprocess.Popen(
+            [node(), str(ROOT / "tests/load/receiver.mjs")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.port = int(self.process.stdout.readline())
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def stats(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/stats", timeout=5) as response:
+            return json.loads(response.read())
 
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.lock:
-                    receiver.count += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+    @property
+    def count(self):
+        return self.stats()["posts"]
 
-            def log_message(self, *args):
-                pass
+    @property
+    def connections(self):
+        return self.stats()["connections"]
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+def node():
+    """The Node.js scripts/bootstrap.sh installs into .venv (pinned), else `node` on PATH."""
+    path = ROOT / ".venv/bin/node"
+    return str(path) if path.exists() else "node"
 
 
 def proc_status(pid):
@@ -278,14 +308,104 @@ class Worker:
             sys.exit(f"failwatch exited {code} after SIGTERM")
 
 
+class Emulator:
+    """fauxqs on a free loopback port (tests/support/emulators/serve.mjs), stopped when we exit: it also
+    exits when its stdin, a pipe from us, closes."""
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [node(), str(ROOT / "tests/support/emulators/serve.mjs"),
+             "fauxqs", str(free_port())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("ready "):
+            sys.exit(f"fauxqs did not start: {line!r}")
+        self.endpoint = line.removeprefix("ready ")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def drain_with_failwatch(binary, endpoint, sqs, queue, n, receiver, workdir):
+    """Returns (msgs/s, CPU s per message, max sampled RSS MiB, VmHWM MiB, connections opened)."""
+    before, connections_before = receiver.count, receiver.connections
+    worker = Worker(binary, endpoint, queue, receiver.port, workdir)
+    rss_samples = []
+    drained_at = None
+    deadline = worker.spawned + 600
+    last_check = 0.0
+    while time.monotonic() < deadline:
+        rss_samples.append(proc_status(worker.process.pid)["VmRSS"])
+        now = time.monotonic()
+        if receiver.count - before >= n and now - last_check > 0.1:
+            last_check = now
+            if depth(sqs, queue) == 0:
+                drained_at = now
+                break
+        time.sleep(0.02)
+    if drained_at is None:
+        sys.exit("failwatch did not drain the queue within 600 s")
+    peak = proc_status(worker.process.pid)
+    cpu = cpu_seconds(worker.process.pid)
+    worker.stop()
+    posted = receiver.count - before
+    if posted < n:
+        sys.exit(f"the receiver got {posted} posts for {n} messages")
+    return (
+        n / (drained_at - worker.spawned),
+        cpu / n,
+        max(rss_samples),
+        peak["VmHWM"],
+        receiver.connections - connections_before,
+    )
+
+
+def drain_with_python(endpoint, queue, n, receiver):
+    """Returns (msgs/s, CPU s per message, VmHWM MiB) of tests/load/python_worker.py."""
+    before = receiver.count
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests/load/python_worker.py"), endpoint, queue,
+         f"http://127.0.0.1:{receiver.port}/google-chat/load"],
+        stdin=subprocess.DEVNULL,
+    )
+    hwm = 0.0
+    while process.poll() is None:
+        try:
+            hwm = max(hwm, proc_status(process.pid)["VmHWM"])
+        except (OSError, KeyError):
+            pass
+        time.sleep(0.05)
+    elapsed = time.monotonic() - started
+    if process.returncode != 0:
+        sys.exit(f"python_worker.py exited {process.returncode}")
+    posted = receiver.count - before
+    if posted < n:
+        sys.exit(f"the Python worker posted {posted} of {n}")
+    return n / elapsed, hwm
+
+
 def main():
-    endpoint, binary = sys.argv[1], sys.argv[2]
-    n = int(sys.argv[3]) if len(sys.argv) > 3 else 500
+    binary = sys.argv[1]
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
+    emulator = Emulator()
+    endpoint = emulator.endpoint
+    try:
+        report(binary, endpoint, n)
+    finally:
+        emulator.stop()
+
+
+def report(binary, endpoint, n):
     sqs = sqs_client(endpoint)
     workdir = tempfile.mkdtemp(prefix="failwatch-load-")
     receiver = Receiver()
 
-    # 3. Start-up, on an empty queue (10 runs), and idle memory after the last one.
+    # Start-up, on an empty queue (10 runs), and idle memory after the last one.
     empty_queue = create_queue(sqs, "startup")
     healthz, readyz = [], []
     for run in range(10):
@@ -296,85 +416,61 @@ def main():
             worker.stop()
     time.sleep(3)  # a few idle long polls
     idle = proc_status(worker.process.pid)
-    idle_cpu = cpu_seconds(worker.process.pid)
     worker.stop()
 
-    # 1, 2 and 4, in alternating rounds: the machine's other load drifts, so the emulator's ceiling and
-    # the worker's rate are measured side by side, and the medians compared.
-    raw = {1: [], 2: []}
-    worker_rates, cpu_per_message, rss_max, hwm = [], [], [], []
-    fill_rates = []
-    posted_total = 0
+    raw = {1: [], 2: [], 4: []}
+    fw_rate, fw_cpu, fw_rss, fw_hwm, fw_conns = [], [], [], [], []
+    py_rate, py_cpu, py_hwm = [], [], []
     for round_ in range(ROUNDS):
-        for consumers in (1, 2):
+        for consumers in raw:
             queue = create_queue(sqs, f"raw-{round_}-{consumers}")
-            started = time.monotonic()
             fill(sqs, queue, n, 0)
-            fill_rates.append(n / (time.monotonic() - started))
             raw[consumers].append(raw_drain(endpoint, queue, n, consumers)[0])
 
-        queue = create_queue(sqs, f"load-{round_}")
+        queue = create_queue(sqs, f"failwatch-{round_}")
         fill(sqs, queue, n, 1_000_000 * (round_ + 1))
-        before = receiver.count
-        worker = Worker(binary, endpoint, queue, receiver.port, workdir)
-        rss_samples = []
-        drained_at = None
-        deadline = worker.spawned + 600
-        last_check = 0.0
-        while time.monotonic() < deadline:
-            rss_samples.append(proc_status(worker.process.pid)["VmRSS"])
-            now = time.monotonic()
-            if receiver.count - before >= n and now - last_check > 0.2:
-                last_check = now
-                if depth(sqs, queue) == 0:
-                    drained_at = now
-                    break
-            time.sleep(0.05)
-        if drained_at is None:
-            sys.exit("the worker did not drain the queue within 600 s")
-        peak = proc_status(worker.process.pid)
-        cpu = cpu_seconds(worker.process.pid)
-        worker.stop()
-        posted = receiver.count - before
-        if posted < n:
-            sys.exit(f"the receiver got {posted} posts for {n} messages")
-        posted_total += posted
-        worker_rates.append(n / (drained_at - worker.spawned))
-        cpu_per_message.append(cpu / n)
-        rss_max.append(max(rss_samples))
-        hwm.append(peak["VmHWM"])
+        rate, cpu, rss, hwm, conns = drain_with_failwatch(binary, endpoint, sqs, queue, n, receiver, workdir)
+        fw_rate.append(rate), fw_cpu.append(cpu), fw_rss.append(rss), fw_hwm.append(hwm), fw_conns.append(conns)
+
+        queue = create_queue(sqs, f"python-{round_}")
+        fill(sqs, queue, n, 10_000_000 * (round_ + 1))
+        cpu_before = children_cpu()
+        rate, hwm = drain_with_python(endpoint, queue, n, receiver)
+        py_rate.append(rate), py_cpu.append((children_cpu() - cpu_before) / n), py_hwm.append(hwm)
 
     ceiling = max(statistics.median(values) for values in raw.values())
-    worker_rate = statistics.median(worker_rates)
+    median = statistics.median
 
     def rates(values):
-        return ", ".join(f"{v:.0f}" for v in values) + f" (median {statistics.median(values):.0f})"
+        return ", ".join(f"{v:.0f}" for v in values) + f" (median {median(values):.0f})"
 
     def ms(values):
-        return f"median {statistics.median(values) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms"
+        return f"median {median(values) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms"
 
-    print(
-        f"- Messages: {n} distinct failed-task events per run (webhook payload), one destination "
-        f"answering 200; {ROUNDS} rounds, each: raw drain with 1 and 2 consumers, then failwatch."
-    )
-    print(f"- Emulator fill rate (SendMessageBatch, 1 client): {rates(fill_rates)} msgs/s.")
+    print(f"- Messages: {n} distinct failed-task events per drain; {ROUNDS} rounds, each: plain-client drains "
+          f"with 1, 2 and 4 processes, then failwatch, then the Python worker, each on a fresh queue.")
     for consumers, values in raw.items():
-        print(
-            f"- Emulator raw drain, boto3 receive(10) + delete_batch, {consumers} consumer "
-            f"process(es): {rates(values)} msgs/s."
-        )
-    print(
-        f"- failwatch drain (2 pollers, spawn → queue empty, {posted_total} posts received): "
-        f"{rates(worker_rates)} msgs/s = {worker_rate / ceiling:.0%} of the emulator's best raw "
-        f"median; failwatch CPU {statistics.median(cpu_per_message) * 1000:.2f} ms per message."
-    )
+        print(f"- Emulator ceiling, plain client (receive 10 + delete batch, keep-alive), {consumers} "
+              f"process(es): {rates(values)} msgs/s.")
+    print(f"- failwatch drain (spawn → queue empty, 2 pollers): {rates(fw_rate)} msgs/s = "
+          f"**{median(fw_rate) / ceiling:.2f}× the emulator's ceiling** ({ceiling:.0f} msgs/s).")
+    print(f"- failwatch CPU per message (user + sys, start-up included): "
+          f"{', '.join(f'{c * 1000:.3f}' for c in fw_cpu)} ms (median {median(fw_cpu) * 1000:.3f} ms).")
+    print(f"- failwatch connections to the receiver: {', '.join(map(str, fw_conns))} for {n} posts each.")
+    print(f"- Python worker (boto3 + json + urllib, one process): {rates(py_rate)} msgs/s; CPU per message "
+          f"{', '.join(f'{c * 1000:.3f}' for c in py_cpu)} ms (median {median(py_cpu) * 1000:.3f} ms).")
+    print(f"- CPU per message, Python worker / failwatch: **{median(py_cpu) / median(fw_cpu):.1f}×**.")
+    print(f"- Peak RSS (VmHWM): failwatch {max(fw_hwm):.1f} MiB (max sampled VmRSS {max(fw_rss):.1f}), Python "
+          f"worker {max(py_hwm):.1f} MiB: **{max(py_hwm) / max(fw_hwm):.1f}×**.")
+    print(f"- failwatch idle RSS after 3 s of empty long polls: {idle['VmRSS']:.1f} MiB.")
     print(f"- Start-up, spawn → /healthz 200 (10 runs): {ms(healthz)}.")
     print(f"- Start-up, spawn → /readyz 200, first ReceiveMessage included (10 runs): {ms(readyz)}.")
-    print(f"- Idle RSS after 3 s of empty long polls: {idle['VmRSS']:.1f} MiB (CPU so far {idle_cpu:.2f} s).")
-    print(
-        f"- RSS while draining: max sampled {max(rss_max):.1f} MiB, "
-        f"peak VmHWM {max(hwm):.1f} MiB (worst of the rounds)."
-    )
+
+
+def children_cpu():
+    """User + system CPU seconds of every child this process has waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

@@ -10,14 +10,30 @@
 Only boto3 (installed by scripts/bootstrap.sh) and the standard library.
 """
 
+import html
 import json
 import pathlib
+import re
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-REGION = "us-east-1"
+# The demo's queue and EventBridge rule live where most sample events come from. EventBridge stamps
+# PutEvents entries with the region it is called in, so only events of this region go through PutEvents;
+# the others are sent as the exact body EventBridge would deliver from their own region.
+REGION = "eu-central-1"
+
+# The rule infra/ deploys: every ECS and Step Functions state change goes to the queue.
+RULE_PATTERN = {
+    "source": ["aws.ecs", "aws.states"],
+    "detail-type": [
+        "ECS Task State Change",
+        "ECS Deployment State Change",
+        "ECS Service Action",
+        "Step Functions Execution Status Change",
+    ],
+}
 
 
 def clients(endpoint):
@@ -50,21 +66,7 @@ def setup(endpoint, name):
     queue_arn = sqs.get_queue_attributes(
         QueueUrl=queue_url, AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
-    # The same rule infra/ deploys: every ECS and Step Functions state change goes to the queue.
-    events.put_rule(
-        Name=f"{name}-failures",
-        EventPattern=json.dumps(
-            {
-                "source": ["aws.ecs", "aws.states"],
-                "detail-type": [
-                    "ECS Task State Change",
-                    "ECS Deployment State Change",
-                    "ECS Service Action",
-                    "Step Functions Execution Status Change",
-                ],
-            }
-        ),
-    )
+    events.put_rule(Name=f"{name}-failures", EventPattern=json.dumps(RULE_PATTERN))
     events.put_targets(
         Rule=f"{name}-failures", Targets=[{"Id": "failwatch", "Arn": queue_arn}]
     )
@@ -73,33 +75,46 @@ def setup(endpoint, name):
 
 def publish(endpoint, queue_url, directory):
     sqs, events = clients(endpoint)
-    through_eventbridge = direct = 0
+    through_eventbridge = other_regions = direct = 0
+    filtered = []
     for path in sorted(pathlib.Path(directory).glob("*.json")):
         text = path.read_text()
         try:
             event = json.loads(text)
         except ValueError:
             event = None
-        if isinstance(event, dict) and "detail-type" in event and "source" in event:
+        if not (isinstance(event, dict) and "detail-type" in event and "source" in event):
+            # SNS envelopes, bare {"detail": ...} test messages and Step Functions Catch output reach
+            # the queue by other routes in real life; send them as they are.
+            sqs.send_message(QueueUrl=queue_url, MessageBody=text)
+            direct += 1
+        elif any(event.get(key) not in allowed for key, allowed in RULE_PATTERN.items()):
+            # The rule would not match it, in AWS or here: it never reaches the queue.
+            filtered.append(f"{path.name} ({event['detail-type']})")
+        elif event.get("region") == REGION:
             entry = {
                 "Source": event["source"],
                 "DetailType": event["detail-type"],
                 "Detail": json.dumps(event.get("detail", {})),
                 "Resources": event.get("resources", []),
             }
+            if "time" in event:
+                entry["Time"] = event["time"]
             answer = events.put_events(Entries=[entry])
             if answer.get("FailedEntryCount"):
                 sys.exit(f"PutEvents refused {path.name}: {answer}")
             through_eventbridge += 1
         else:
-            # SNS envelopes, bare {"detail": ...} test messages and Step Functions Catch output reach
-            # the queue by other routes in real life; send them as they are.
+            # The emulator's EventBridge delivers only within one region, and would stamp ours on it.
             sqs.send_message(QueueUrl=queue_url, MessageBody=text)
-            direct += 1
+            other_regions += 1
     print(
-        f"published {through_eventbridge} events through EventBridge PutEvents "
-        f"and {direct} other bodies straight to SQS"
+        f"published {through_eventbridge + other_regions + direct} bodies: "
+        f"{through_eventbridge} events through EventBridge PutEvents in {REGION}, "
+        f"{other_regions} events of other regions and {direct} other bodies straight to SQS"
     )
+    for name in filtered:
+        print(f"skipped {name}: the EventBridge rule does not match it, so it never reaches the queue")
 
 
 def drained(endpoint, queue_url, seconds):
@@ -121,6 +136,10 @@ def receiver(port, out):
     sink = open(out, "a", encoding="utf-8")
 
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, like the chat services: HTTP/1.0 (the default here) would close the connection
+        # after every post and make the worker open one per alert.
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
@@ -165,6 +184,22 @@ def headline(destination, body):
     return body["title"]
 
 
+# Chat mention markup (Slack/Google Chat `<!channel>`, `<@U123>`, Discord/Teams `@everyone`, `@here`).
+MENTION = re.compile(r"<[!@#][^>]*>|@(?:everyone|here|channel)\b")
+
+
+def mention_note(title, slack_bodies):
+    """For a title whose event text carries mention markup: how a chat showed it, so the listing does
+    not read as if failwatch had pinged the room (the generic webhook gets the text as data, unescaped)."""
+    if not MENTION.search(title):
+        return None
+    escaped = html.escape(title, quote=False)
+    if not any(escaped in body.get("text", "") for body in slack_bodies):
+        return "(mention markup from the event's own text; escaped in every chat, nobody is pinged)"
+    markup = ", ".join(html.escape(m, quote=False) for m in MENTION.findall(title))
+    return f"(mention markup from the event's own text; escaped in every chat, nobody is pinged: Slack got {markup})"
+
+
 def clipped(body, lines=24):
     text = json.dumps(body, indent=2, ensure_ascii=False).splitlines()
     if len(text) > lines:
@@ -188,6 +223,9 @@ def show(out):
     for alert in alerts:
         marker = "CRIT" if alert["severity"] == "critical" else "WARN"
         print(f"  [{marker}] {alert['title']}")
+        mention = mention_note(alert["title"], received.get("slack", []))
+        if mention:
+            print(f"         {mention}")
         if alert.get("hint"):
             hint = alert["hint"]
             print(f"         hint: {hint[:110]}{'...' if len(hint) > 110 else ''}")

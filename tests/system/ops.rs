@@ -1,6 +1,6 @@
 //! The operator commands against emulated SQS and local chat receivers: `dlq stats` and `dlq peek` leave
 //! the DLQ as it was, `dlq redrive` moves everything back (client-side on moto, which lacks
-//! StartMessageMoveTask; natively on LocalStack), a filter moves only what it selects, a crash between
+//! StartMessageMoveTask; natively on local-aws-sqs), a filter moves only what it selects, a crash between
 //! send and delete loses nothing and duplicates at most one batch, `send-test` shows the service's
 //! answer and never the URL, and `replay` puts files and JSON lines on the queue unchanged.
 //!
@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
@@ -21,9 +21,10 @@ use serde_json::json;
 
 use crate::support::emulator::{Emulator, REGION};
 use crate::support::events::{failed_execution, failed_task, malformed_bodies, task_id};
+use crate::support::node_sqs::{NodeSqs, NodeSqsKind};
 use crate::support::receiver::Receiver;
 use crate::support::worker::{FAILWATCH, signal};
-use crate::support::{failwatch, free_port, repo_root};
+use crate::support::{failwatch, repo_root};
 
 /// The message attribute every test message carries, to prove a redrive keeps attributes unchanged.
 const ATTRIBUTE: &str = "origin";
@@ -728,86 +729,10 @@ async fn interrupting_a_redrive_stops_between_batches_and_hands_everything_back(
     assert_same_messages(&copies, &bodies);
 }
 
-/// A LocalStack process in host mode for one test, on a free port; stopped when dropped.
-#[derive(Debug)]
-struct LocalStack {
-    child: Child,
-    endpoint: String,
-    _dir: tempfile::TempDir,
-}
-
-impl LocalStack {
-    async fn start() -> LocalStack {
-        let python = repo_root().join(".venv-localstack/bin/python");
-        assert!(
-            python.is_file(),
-            "LocalStack is not installed at {}: run scripts/bootstrap.sh --localstack",
-            python.display()
-        );
-        let dir = tempfile::tempdir().expect("temp dir for LocalStack");
-        let log = std::fs::File::create(dir.path().join("localstack.log")).expect("log file");
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let child = Command::new(&python)
-            .args(["-m", "localstack.runtime.main"])
-            .env("OVERRIDE_IN_DOCKER", "0")
-            .env("FILESYSTEM_ROOT", dir.path().join("root"))
-            .env("GATEWAY_LISTEN", &listen)
-            .env("LOCALSTACK_HOST", &listen)
-            .env("SQS_ENDPOINT_STRATEGY", "path")
-            .env("SERVICES", "sqs")
-            .env("DISABLE_EVENTS", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("start LocalStack");
-        let mut localstack = LocalStack {
-            child,
-            endpoint: format!("http://{listen}"),
-            _dir: dir,
-        };
-        localstack.wait_ready(Duration::from_secs(60)).await;
-        localstack
-    }
-
-    async fn wait_ready(&mut self, limit: Duration) {
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("LocalStack exited with {status}: {}", self.log());
-            }
-            if let Ok(response) = http
-                .get(format!("{}/_localstack/health", self.endpoint))
-                .send()
-                .await
-                && response.status().is_success()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("LocalStack was not ready after {limit:?}: {}", self.log());
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("localstack.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for LocalStack {
-    fn drop(&mut self) {
-        // A throwaway instance with its own state directory: no need for its ten-second graceful stop.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redrive_on_localstack_uses_start_message_move_task() {
-    let localstack = LocalStack::start().await;
-    let sqs = sqs_at(&localstack.endpoint);
+async fn redrive_on_local_aws_sqs_uses_start_message_move_task() {
+    let emulator = NodeSqs::start(NodeSqsKind::LocalAwsSqs);
+    let sqs = sqs_at(emulator.endpoint());
     let dlq_url = sqs
         .create_queue()
         .queue_name("ops-native-dlq")
@@ -840,7 +765,7 @@ async fn redrive_on_localstack_uses_start_message_move_task() {
         .expect("queue URL");
     let bodies = task_bodies(54, 30);
     send_with_attributes(&sqs, &dlq_url, &bodies).await;
-    let ops = Ops::new(&localstack.endpoint, &queue_url, &[]);
+    let ops = Ops::new(emulator.endpoint(), &queue_url, &[]);
 
     let stats = ops.run(&["dlq", "stats"]).await;
     stats.assert_code(0);

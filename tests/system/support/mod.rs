@@ -1,8 +1,10 @@
-//! Everything the system tests share: the emulator, the scriptable chat receiver, the worker process, the
-//! events they publish, and checks on metrics and logs.
+//! Everything the system tests share: the emulators (moto, and local-aws-sqs where moto falls short),
+//! the scriptable chat receiver, the worker process, the events they publish, and checks on metrics and
+//! logs.
 
 pub(crate) mod emulator;
 pub(crate) mod events;
+pub(crate) mod node_sqs;
 pub(crate) mod receiver;
 pub(crate) mod worker;
 
