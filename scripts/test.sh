@@ -16,3 +16,10 @@ cargo test --workspace --locked --all-targets
 if [[ -x tests/infra/run.sh ]]; then
   tests/infra/run.sh
 fi
+
+# The README's other command, end to end: every sample failure through EventBridge and SQS to five local
+# chat receivers, then a check of what they got (regions match the ARNs, every chat got every alert, no
+# webhook token in the worker's log).
+echo "test: running scripts/demo.sh (output in .demo/)" >&2
+scripts/demo.sh >/dev/null
+.venv/bin/python tests/support/check_demo.py .demo
