@@ -22,7 +22,7 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// What readiness is judged on.
 #[derive(Debug)]
-pub struct Health {
+pub(crate) struct Health {
     /// Unix milliseconds of the last successful receive; negative before the first.
     last_poll_ms: AtomicI64,
     shutting_down: AtomicBool,
@@ -30,7 +30,7 @@ pub struct Health {
 }
 
 impl Health {
-    pub fn new(max_poll_age: Duration) -> Self {
+    pub(crate) fn new(max_poll_age: Duration) -> Self {
         Health {
             last_poll_ms: AtomicI64::new(-1),
             shutting_down: AtomicBool::new(false),
@@ -39,7 +39,7 @@ impl Health {
     }
 
     /// Records a successful receive call.
-    pub fn polled(&self) {
+    pub(crate) fn polled(&self) {
         let now = OffsetDateTime::now_utc();
         let ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
         let first = self.last_poll_ms.swap(ms, Ordering::Relaxed) < 0;
@@ -49,12 +49,12 @@ impl Health {
         }
     }
 
-    pub fn shutting_down(&self) {
+    pub(crate) fn shutting_down(&self) {
         self.shutting_down.store(true, Ordering::Relaxed);
     }
 
     /// `Ok` when ready, else why not.
-    pub fn readiness(&self, now: OffsetDateTime) -> Result<(), String> {
+    pub(crate) fn readiness(&self, now: OffsetDateTime) -> Result<(), String> {
         if self.shutting_down.load(Ordering::Relaxed) {
             return Err("shutting down".into());
         }
@@ -83,7 +83,7 @@ struct AppState {
 }
 
 /// The admin routes.
-pub fn router(metrics: PrometheusHandle, health: Arc<Health>) -> Router {
+pub(crate) fn router(metrics: PrometheusHandle, health: Arc<Health>) -> Router {
     Router::new()
         .route("/metrics", get(metrics_page))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -109,7 +109,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Serves the admin routes on `listener` until `stop` is cancelled.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     metrics: PrometheusHandle,
     health: Arc<Health>,

@@ -12,19 +12,19 @@ use clap::{Args, Parser, Subcommand};
 use failwatch_core::Target;
 
 /// The most messages one `dlq peek` shows.
-pub const PEEK_MAX: u16 = 1000;
+pub(crate) const PEEK_MAX: u16 = 1000;
 
 /// Alerts your chat room when an AWS ECS task or Step Functions execution fails.
 #[derive(Debug, Parser)]
 #[command(name = "failwatch", version, about, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Print exactly what would be posted for SQS message bodies, without sending anything.
     ///
     /// Each FILE holds one SQS message body; with no FILE, standard input holds one body per line. All
@@ -41,13 +41,13 @@ pub enum Command {
 
 /// Arguments of `failwatch render`.
 #[derive(Debug, Args)]
-pub struct RenderArgs {
+pub(crate) struct RenderArgs {
     /// The chat service to render for; `json` is the `failwatch.alert.v1` document (the generic webhook's
     /// payload).
     #[arg(long, default_value_t = Target::Json, value_parser = target_parser())]
-    pub to: Target,
+    pub(crate) to: Target,
     /// Files each holding one SQS message body. Without any, bodies are read from stdin, one per line.
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
 }
 
 /// The chat services' names, listed as the possible values in `--help` and parsed with the core's own
@@ -60,16 +60,16 @@ fn target_parser() -> impl TypedValueParser<Value = Target> {
 
 /// Where to find the configuration file.
 #[derive(Debug, Args)]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// The TOML configuration file (default: `FAILWATCH_CONFIG`; with neither, the zero-file shortcut
     /// `FAILWATCH_QUEUE_URL` + `FAILWATCH_WEBHOOK_URL`).
     #[arg(long, short = 'c', value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 }
 
 /// The operator subcommands, flattened into [`Command`]; they run in `ops`.
 #[derive(Debug, Subcommand)]
-pub enum OpsCommand {
+pub(crate) enum OpsCommand {
     /// Inspect the dead-letter queue and move its messages back.
     #[command(subcommand)]
     Dlq(DlqCommand),
@@ -85,7 +85,7 @@ pub enum OpsCommand {
 
 /// `failwatch dlq ...`.
 #[derive(Debug, Subcommand)]
-pub enum DlqCommand {
+pub(crate) enum DlqCommand {
     /// Messages visible, in flight and delayed in the queue and its dead-letter queue.
     Stats(StatsArgs),
     /// What is in the dead-letter queue, without consuming it: id, receive count, age and the decoded
@@ -97,84 +97,84 @@ pub enum DlqCommand {
 
 /// Arguments of `failwatch dlq stats`.
 #[derive(Debug, Args)]
-pub struct StatsArgs {
+pub(crate) struct StatsArgs {
     #[command(flatten)]
-    pub config: ConfigArgs,
+    pub(crate) config: ConfigArgs,
 }
 
 /// Arguments of `failwatch dlq peek`.
 #[derive(Debug, Args)]
-pub struct PeekArgs {
+pub(crate) struct PeekArgs {
     #[command(flatten)]
-    pub config: ConfigArgs,
+    pub(crate) config: ConfigArgs,
     /// Show at most N messages (1 to 1000).
     #[arg(long, value_name = "N", default_value_t = 10,
           value_parser = clap::value_parser!(u16).range(1..=i64::from(PEEK_MAX)))]
-    pub max: u16,
+    pub(crate) max: u16,
 }
 
 /// Arguments of `failwatch dlq redrive`.
 #[derive(Debug, Args)]
-pub struct RedriveArgs {
+pub(crate) struct RedriveArgs {
     #[command(flatten)]
-    pub config: ConfigArgs,
+    pub(crate) config: ConfigArgs,
     /// The queue to move messages to (default: the configured queue_url).
     #[arg(long, value_name = "QUEUE_URL")]
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
     /// Move at most N messages per second (StartMessageMoveTask accepts at most 500).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_per_second: Option<u32>,
+    pub(crate) max_per_second: Option<u32>,
     /// Show what would be moved, and move nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Only move messages whose alert kind matches this glob (ecs_task, ecs_deployment, ecs_service,
     /// sfn_execution). Implies the client-side move; malformed and silent messages never match.
     #[arg(long, value_name = "GLOB")]
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
     /// Only move messages whose alert's cluster matches this glob. Implies the client-side move.
     #[arg(long, value_name = "GLOB")]
-    pub cluster: Option<String>,
+    pub(crate) cluster: Option<String>,
     /// Move client-side (send, then delete) even where StartMessageMoveTask is available.
     #[arg(long)]
-    pub client_side: bool,
+    pub(crate) client_side: bool,
     /// Client-side move: how long received DLQ messages stay hidden while the run works on them; the
     /// ones it leaves behind become visible again at the end of the run, or after this time if it
     /// crashed.
     #[arg(long, value_name = "SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u32).range(1..=43_200))]
-    pub visibility_timeout_secs: u32,
+    pub(crate) visibility_timeout_secs: u32,
     /// Fault injection for the system tests: abort the process after sending this many batches, before
     /// deleting the last one from the DLQ, to prove what a crash at the worst moment costs. Only in
     /// builds with the `fault-injection` feature, which the release binary never has.
     #[cfg(feature = "fault-injection")]
     #[arg(long, hide = true, value_name = "BATCHES")]
-    pub crash_after_send: Option<u32>,
+    pub(crate) crash_after_send: Option<u32>,
 }
 
 /// Arguments of `failwatch send-test`.
 #[derive(Debug, Args)]
-pub struct SendTestArgs {
+pub(crate) struct SendTestArgs {
     #[command(flatten)]
-    pub config: ConfigArgs,
+    pub(crate) config: ConfigArgs,
     /// Only this destination (default: every configured destination).
     #[arg(long, value_name = "NAME")]
-    pub destination: Option<String>,
+    pub(crate) destination: Option<String>,
 }
 
 /// Arguments of `failwatch replay`.
 #[derive(Debug, Args)]
-pub struct ReplayArgs {
+pub(crate) struct ReplayArgs {
     #[command(flatten)]
-    pub config: ConfigArgs,
+    pub(crate) config: ConfigArgs,
     /// Send to this queue instead of the configured queue_url.
     #[arg(long, value_name = "QUEUE_URL")]
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
     /// Files holding one JSON event each, or JSON lines; `-` reads JSON lines from stdin.
     #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 /// The error and every source below it, joined with `: `, skipping a source whose text the previous
 /// level already included.
-pub fn chain(err: &(dyn Error + 'static)) -> String {
+pub(crate) fn chain(err: &(dyn Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut current = err.source();
     while let Some(source) = current {

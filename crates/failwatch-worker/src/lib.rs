@@ -1,38 +1,39 @@
 //! The failwatch worker as a library: configuration, the SQS consumer, delivery to chat services, the
 //! admin server and the commands of the `failwatch` binary.
 //!
-//! `main.rs` is deliberately thin — parse the command line, load and validate configuration, install
-//! telemetry, build clients and call [`run`] — so that every behaviour lives here where unit tests and
-//! the system tests can reach it.
+//! The library's one public item is [`main`], the whole command line, which `main.rs` calls and nothing
+//! else: every module is `pub(crate)`, so the compiler reports any code the binary no longer uses.
 
-pub mod admin;
-pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod consumer;
-pub mod delivery;
-pub mod errors;
-pub mod metrics;
-pub mod ops;
+pub(crate) mod admin;
+pub(crate) mod cli;
+pub(crate) mod commands;
+pub(crate) mod config;
+pub(crate) mod consumer;
+pub(crate) mod delivery;
+mod entry;
+pub(crate) mod errors;
+pub(crate) mod metrics;
+pub(crate) mod ops;
 pub(crate) mod retry;
-pub mod routing;
+pub(crate) mod routing;
 mod run;
-pub mod secret;
-pub mod sqs;
+pub(crate) mod secret;
+pub(crate) mod sqs;
 pub(crate) mod state;
-pub mod telemetry;
+pub(crate) mod telemetry;
 
-pub use run::{RunError, run};
+pub use entry::main;
+pub(crate) use run::run;
 
 /// Process exit codes, from BSD `sysexits.h` where one fits, so that scripts and orchestrators can tell a
 /// configuration mistake (fix the deployment) from bad input data or a runtime failure (retry).
-pub mod exit {
+pub(crate) mod exit {
     /// Success, including a clean shutdown on SIGTERM.
-    pub const OK: u8 = 0;
+    pub(crate) const OK: u8 = 0;
     /// A failure at run time: the queue cannot be reached, the admin port is taken.
-    pub const RUNTIME: u8 = 1;
+    pub(crate) const RUNTIME: u8 = 1;
     /// `EX_USAGE`: bad command line or configuration.
-    pub const USAGE: u8 = 64;
+    pub(crate) const USAGE: u8 = 64;
     /// `EX_DATAERR`: an input (a message body given to `render`) is malformed.
-    pub const DATA: u8 = 65;
+    pub(crate) const DATA: u8 = 65;
 }

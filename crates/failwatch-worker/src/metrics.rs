@@ -6,65 +6,65 @@
 //! outcome from a fixed list. Names follow `failwatch_<name>_<unit>[_total]` in base units.
 
 /// Counter. SQS messages received from the queue.
-pub const MESSAGES_RECEIVED: &str = "failwatch_messages_received_total";
+pub(crate) const MESSAGES_RECEIVED: &str = "failwatch_messages_received_total";
 /// Counter. SQS messages deleted because their outcome was final.
-pub const MESSAGES_DELETED: &str = "failwatch_messages_deleted_total";
+pub(crate) const MESSAGES_DELETED: &str = "failwatch_messages_deleted_total";
 /// Counter, label `reason` (`retry` | `malformed` | `permanent` | `shutdown`). Messages handed back to
 /// SQS (visibility changed) instead of deleted.
-pub const MESSAGES_RELEASED: &str = "failwatch_messages_released_total";
+pub(crate) const MESSAGES_RELEASED: &str = "failwatch_messages_released_total";
 /// Counter, labels `kind` (a name of `failwatch_core::AlertKind::ALL`, e.g. `ecs_task`, or `unknown`)
 /// and `outcome` (`alerted` | `silent` | `duplicate` | `malformed`).
-pub const EVENTS: &str = "failwatch_events_total";
+pub(crate) const EVENTS: &str = "failwatch_events_total";
 /// Counter, labels `destination` and `result` (`delivered` | `rejected` | `deferred`): the final outcome
 /// of delivering one alert to one destination within one receive of its message. `rejected` is a
 /// permanent failure (4xx), `deferred` means the in-process retry budget ran out and SQS will retry.
-pub const DELIVERIES: &str = "failwatch_deliveries_total";
+pub(crate) const DELIVERIES: &str = "failwatch_deliveries_total";
 /// Counter, labels `destination` and `outcome` (`success` | `rate_limited` | `server_error` |
 /// `client_error` | `timeout` | `network`). One per HTTP attempt.
-pub const DELIVERY_ATTEMPTS: &str = "failwatch_delivery_attempts_total";
+pub(crate) const DELIVERY_ATTEMPTS: &str = "failwatch_delivery_attempts_total";
 /// Counter, label `destination`. Attempts that were retries of an earlier failed attempt.
-pub const DELIVERY_RETRIES: &str = "failwatch_delivery_retries_total";
+pub(crate) const DELIVERY_RETRIES: &str = "failwatch_delivery_retries_total";
 /// Histogram (seconds), label `destination`. Duration of one successful delivery, retries included.
-pub const DELIVERY_DURATION: &str = "failwatch_delivery_duration_seconds";
+pub(crate) const DELIVERY_DURATION: &str = "failwatch_delivery_duration_seconds";
 /// Histogram (seconds), label `destination`. From the event's time to its acceptance by the destination.
-pub const END_TO_END_LAG: &str = "failwatch_end_to_end_lag_seconds";
+pub(crate) const END_TO_END_LAG: &str = "failwatch_end_to_end_lag_seconds";
 /// Gauge. Messages received and not yet deleted or handed back.
-pub const IN_FLIGHT_MESSAGES: &str = "failwatch_in_flight_messages";
+pub(crate) const IN_FLIGHT_MESSAGES: &str = "failwatch_in_flight_messages";
 /// Gauge (Unix seconds). When a receive call last succeeded; readiness and the "not polling" alert use it.
-pub const LAST_SUCCESSFUL_POLL: &str = "failwatch_last_successful_poll_timestamp_seconds";
+pub(crate) const LAST_SUCCESSFUL_POLL: &str = "failwatch_last_successful_poll_timestamp_seconds";
 /// Counter. Receive calls that failed (credentials, network, throttling).
-pub const POLL_ERRORS: &str = "failwatch_poll_errors_total";
+pub(crate) const POLL_ERRORS: &str = "failwatch_poll_errors_total";
 /// Gauge, labels `queue` (`main` | `dlq`) and `state` (`visible` | `in_flight` | `delayed`). Sampled from
 /// GetQueueAttributes so that dashboards need no CloudWatch exporter.
-pub const QUEUE_MESSAGES: &str = "failwatch_queue_messages";
+pub(crate) const QUEUE_MESSAGES: &str = "failwatch_queue_messages";
 /// Counter, label `op` (`claim` | `delivered_to` | `record_delivery` | `complete` | `release`). State
 /// store calls that failed or timed out; the alert was delivered anyway (a duplicate is possible).
-pub const STATE_ERRORS: &str = "failwatch_state_errors_total";
+pub(crate) const STATE_ERRORS: &str = "failwatch_state_errors_total";
 /// Gauge, labels `version` and `commit`; always 1.
-pub const BUILD_INFO: &str = "failwatch_build_info";
+pub(crate) const BUILD_INFO: &str = "failwatch_build_info";
 
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusRecorder};
 
 /// Buckets of [`DELIVERY_DURATION`], in seconds: a healthy webhook answers in tens of milliseconds; the
 /// top buckets catch retries and Retry-After waits within the retry budget.
-pub const DELIVERY_DURATION_BUCKETS: &[f64] = &[
+pub(crate) const DELIVERY_DURATION_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 /// Buckets of [`END_TO_END_LAG`], in seconds: EventBridge and SQS add about a second when all is well;
 /// minutes mean retries or a backlog, hours a redrive from the DLQ.
-pub const END_TO_END_LAG_BUCKETS: &[f64] = &[
+pub(crate) const END_TO_END_LAG_BUCKETS: &[f64] = &[
     0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 21600.0,
 ];
 
 /// The commit the binary was built from, when the build passed `FAILWATCH_GIT_COMMIT`.
-pub const COMMIT: &str = match option_env!("FAILWATCH_GIT_COMMIT") {
+pub(crate) const COMMIT: &str = match option_env!("FAILWATCH_GIT_COMMIT") {
     Some(commit) => commit,
     None => "unknown",
 };
 
 /// A Prometheus recorder with real histogram buckets (the exporter would otherwise render summaries).
-pub fn recorder() -> Result<PrometheusRecorder, BuildError> {
+pub(crate) fn recorder() -> Result<PrometheusRecorder, BuildError> {
     Ok(PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Full(DELIVERY_DURATION.to_owned()),
@@ -80,7 +80,7 @@ pub fn recorder() -> Result<PrometheusRecorder, BuildError> {
 /// Registers HELP text and units for every metric, sets `failwatch_build_info`, and creates the
 /// label-less counters at zero so that rates work from the first scrape. Call once the recorder is
 /// installed.
-pub fn describe() {
+pub(crate) fn describe() {
     describe_counter!(
         MESSAGES_RECEIVED,
         Unit::Count,

@@ -13,20 +13,20 @@ use globset::{GlobBuilder, GlobMatcher};
 use serde::{Serialize, Serializer};
 
 /// The alert kinds a `kind` pattern is checked against: the core's registry.
-pub const KINDS: [AlertKind; AlertKind::ALL.len()] = AlertKind::ALL;
+pub(crate) const KINDS: [AlertKind; AlertKind::ALL.len()] = AlertKind::ALL;
 /// The severities a `severity` pattern is checked against.
-pub const SEVERITIES: [Severity; 2] = [Severity::Critical, Severity::Warning];
+pub(crate) const SEVERITIES: [Severity; 2] = [Severity::Critical, Severity::Warning];
 
 /// One compiled glob, remembering its source text for display.
 #[derive(Debug, Clone)]
-pub struct Pattern {
+pub(crate) struct Pattern {
     text: String,
     matcher: GlobMatcher,
 }
 
 impl Pattern {
     /// Compiles a glob pattern; the error text is globset's.
-    pub fn new(text: &str) -> Result<Self, String> {
+    pub(crate) fn new(text: &str) -> Result<Self, String> {
         let glob = GlobBuilder::new(text)
             .literal_separator(false)
             .build()
@@ -37,11 +37,11 @@ impl Pattern {
         })
     }
 
-    pub fn is_match(&self, value: &str) -> bool {
+    pub(crate) fn is_match(&self, value: &str) -> bool {
         self.matcher.is_match(value)
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.text
     }
 }
@@ -54,23 +54,23 @@ impl Serialize for Pattern {
 
 /// The `[routes.match]` table: every given field must match.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Match {
+pub(crate) struct Match {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<Pattern>,
+    pub(crate) cluster: Option<Pattern>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub service: Option<Pattern>,
+    pub(crate) service: Option<Pattern>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<Pattern>,
+    pub(crate) kind: Option<Pattern>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub severity: Option<Pattern>,
+    pub(crate) severity: Option<Pattern>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<Pattern>,
+    pub(crate) account: Option<Pattern>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub region: Option<Pattern>,
+    pub(crate) region: Option<Pattern>,
 }
 
 impl Match {
-    pub fn matches(&self, alert: &Alert) -> bool {
+    pub(crate) fn matches(&self, alert: &Alert) -> bool {
         fn field(pattern: Option<&Pattern>, value: Option<&str>) -> bool {
             pattern.is_none_or(|p| p.is_match(value.unwrap_or("")))
         }
@@ -85,52 +85,52 @@ impl Match {
 
 /// One `[[routes]]` entry, with destination names resolved to indices into the configured destinations.
 #[derive(Debug, Clone, Serialize)]
-pub struct Route {
-    pub name: String,
-    pub destinations: Vec<String>,
+pub(crate) struct Route {
+    pub(crate) name: String,
+    pub(crate) destinations: Vec<String>,
     #[serde(skip)]
-    pub destination_indices: Vec<usize>,
+    pub(crate) destination_indices: Vec<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mention: Option<String>,
+    pub(crate) mention: Option<String>,
     #[serde(rename = "continue")]
-    pub continue_: bool,
+    pub(crate) continue_: bool,
     #[serde(rename = "match")]
-    pub matcher: Match,
+    pub(crate) matcher: Match,
 }
 
 /// The `[default_route]` table.
 #[derive(Debug, Clone, Serialize)]
-pub struct DefaultRoute {
-    pub destinations: Vec<String>,
+pub(crate) struct DefaultRoute {
+    pub(crate) destinations: Vec<String>,
     #[serde(skip)]
-    pub destination_indices: Vec<usize>,
+    pub(crate) destination_indices: Vec<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mention: Option<String>,
+    pub(crate) mention: Option<String>,
 }
 
 /// One destination an alert goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Routed {
+pub(crate) struct Routed {
     /// Index into the configured destinations.
-    pub destination: usize,
+    pub(crate) destination: usize,
     /// The trusted mention text of the route that chose this destination.
-    pub mention: Option<String>,
+    pub(crate) mention: Option<String>,
 }
 
 /// All routes of a configuration.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Router {
-    pub routes: Vec<Route>,
+pub(crate) struct Router {
+    pub(crate) routes: Vec<Route>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub default_route: Option<DefaultRoute>,
+    pub(crate) default_route: Option<DefaultRoute>,
     /// How many destinations exist, for the "no default route: everyone" rule.
     #[serde(skip)]
-    pub destination_count: usize,
+    pub(crate) destination_count: usize,
 }
 
 impl Router {
     /// The destinations `alert` goes to, in configuration order of first selection, each once.
-    pub fn route(&self, alert: &Alert) -> Vec<Routed> {
+    pub(crate) fn route(&self, alert: &Alert) -> Vec<Routed> {
         let mut out: Vec<Routed> = Vec::new();
         let mut add = |destination: usize, mention: &Option<String>| {
             if !out.iter().any(|r| r.destination == destination) {
@@ -172,7 +172,7 @@ impl Router {
 
 /// Checks that a `kind` or `severity` pattern can match at least one real value, so that a typo such
 /// as `kind = "ecs-task"` is a start-up error instead of a route that silently never fires.
-pub fn check_matches_some<'a>(
+pub(crate) fn check_matches_some<'a>(
     pattern: &Pattern,
     known: impl IntoIterator<Item = &'a str> + Clone,
 ) -> Result<(), String> {

@@ -21,7 +21,7 @@ const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
 /// Why the worker could not run. Each means exit code 1.
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub(crate) enum RunError {
     /// The admin port could not be bound. The message leaves the OS's reason to the source chain, which
     /// `main` prints once.
     #[error("admin.listen {addr}: cannot listen")]
@@ -38,7 +38,7 @@ pub enum RunError {
 ///
 /// Start-up does no network I/O before the admin port is listening and the pollers are running; the
 /// first receive makes the worker ready.
-pub async fn run(
+pub(crate) async fn run(
     config: Arc<Config>,
     sqs: aws_sdk_sqs::Client,
     metrics_handle: PrometheusHandle,

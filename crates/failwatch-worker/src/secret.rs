@@ -13,25 +13,20 @@ use serde::{Serialize, Serializer};
 
 /// A webhook URL that redacts itself everywhere except [`SecretUrl::expose`].
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretUrl(Url);
+pub(crate) struct SecretUrl(Url);
 
 impl SecretUrl {
-    pub fn new(url: Url) -> Self {
+    pub(crate) fn new(url: Url) -> Self {
         SecretUrl(url)
     }
 
     /// The real URL, for building the HTTP request. Never log what this returns.
-    pub fn expose(&self) -> &Url {
+    pub(crate) fn expose(&self) -> &Url {
         &self.0
     }
 
-    /// The host, which is not secret and decides a destination's default type.
-    pub fn host(&self) -> Option<&str> {
-        self.0.host_str()
-    }
-
     /// `scheme://host[:port]/****`.
-    pub fn redacted(&self) -> String {
+    pub(crate) fn redacted(&self) -> String {
         let host = self.0.host_str().unwrap_or("");
         match self.0.port() {
             Some(port) => format!("{}://{host}:{port}/****", self.0.scheme()),

@@ -16,37 +16,30 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 /// The filter used when none is configured: our own events at info, the AWS SDK's and HTTP stack's
 /// chatter only when something is wrong.
-pub const DEFAULT_FILTER: &str = "info,aws_config=error,aws_smithy_runtime=warn,aws_smithy_runtime_api=warn,hyper=warn,hyper_util=warn,reqwest=warn,rustls=warn";
+pub(crate) const DEFAULT_FILTER: &str = "info,aws_config=error,aws_smithy_runtime=warn,aws_smithy_runtime_api=warn,hyper=warn,hyper_util=warn,reqwest=warn,rustls=warn";
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Json,
     Text,
 }
 
 impl LogFormat {
     /// JSON for services and pipes, text when a human is watching the terminal.
-    pub fn detect() -> Self {
+    pub(crate) fn detect() -> Self {
         if std::io::stderr().is_terminal() {
             LogFormat::Text
         } else {
             LogFormat::Json
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogFormat::Json => "json",
-            LogFormat::Text => "text",
-        }
-    }
 }
 
 /// Why logging could not be set up.
 #[derive(Debug, thiserror::Error)]
-pub enum TelemetryError {
+pub(crate) enum TelemetryError {
     #[error("log_filter: invalid filter directive {directive:?}: {source}")]
     Filter {
         directive: String,
@@ -58,7 +51,7 @@ pub enum TelemetryError {
 }
 
 /// Builds the filter for a directive string such as `info,failwatch_worker=debug`.
-pub fn filter(directive: &str) -> Result<EnvFilter, TelemetryError> {
+pub(crate) fn filter(directive: &str) -> Result<EnvFilter, TelemetryError> {
     EnvFilter::try_new(directive).map_err(|source| TelemetryError::Filter {
         directive: directive.to_owned(),
         source,
@@ -74,7 +67,7 @@ fn below_http_stack_cap(meta: &Metadata<'_>) -> bool {
 }
 
 /// Installs the global subscriber. Call once, early in `main`.
-pub fn init(format: LogFormat, directive: &str) -> Result<(), TelemetryError> {
+pub(crate) fn init(format: LogFormat, directive: &str) -> Result<(), TelemetryError> {
     let filter = filter(directive)?.and(filter_fn(below_http_stack_cap));
     let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let result = match format {

@@ -1,3 +1,3 @@
 //! Commands that run once and exit, as opposed to the long-running worker (`run`).
 
-pub mod render;
+pub(crate) mod render;

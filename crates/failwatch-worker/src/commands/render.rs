@@ -23,7 +23,7 @@ const DEDUP_TTL: Duration = crate::config::defaults::DEDUP_TTL;
 const DEDUP_CAPACITY: NonZeroUsize = NonZeroUsize::new(1_000_000).expect("non-zero");
 
 /// Where the bodies come from.
-pub enum Inputs {
+pub(crate) enum Inputs {
     /// Each file holds one SQS message body.
     Files(Vec<PathBuf>),
     /// One body per line; blank lines are skipped.
@@ -41,12 +41,12 @@ impl std::fmt::Debug for Inputs {
 
 /// What one `render` call saw.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Summary {
-    pub alerts: usize,
-    pub silent: usize,
-    pub duplicates: usize,
+pub(crate) struct Summary {
+    pub(crate) alerts: usize,
+    pub(crate) silent: usize,
+    pub(crate) duplicates: usize,
     /// Inputs that could not be read or decoded. Any makes the command exit 65.
-    pub malformed: usize,
+    pub(crate) malformed: usize,
 }
 
 /// Renders every input for `target`, writing payloads to `out` and diagnostics to `diag`.
@@ -54,7 +54,7 @@ pub struct Summary {
 /// A malformed input is reported and skipped, and the rest of the stream is still processed, so one bad
 /// line does not hide what the others would have posted. Errors are only returned when writing to `out`
 /// or `diag` fails (e.g. a closed pipe).
-pub fn run(
+pub(crate) fn run(
     inputs: Inputs,
     target: Target,
     out: &mut dyn Write,

@@ -22,30 +22,30 @@ use crate::secret::SecretUrl;
 
 /// One chat service or webhook alerts are posted to, its URL resolved.
 #[derive(Debug, Clone, Serialize)]
-pub struct Destination {
+pub(crate) struct Destination {
     /// `[a-z0-9_-]{1,64}`, unique: the `destination` metric label and what routes refer to.
-    pub name: String,
+    pub(crate) name: String,
     /// The chat service, which decides the payload's shape.
     #[serde(rename = "type", serialize_with = "serialize_type")]
-    pub kind: Target,
+    pub(crate) kind: Target,
     /// The resolved webhook URL; printed only as its source.
     #[serde(skip)]
-    pub url: SecretUrl,
+    pub(crate) url: SecretUrl,
     /// Where the URL came from: printed as the key it was given with, so the output loads back.
     #[serde(flatten)]
-    pub source: UrlSource,
+    pub(crate) source: UrlSource,
     /// Token-bucket rate (default 1/s for google-chat and slack, 5/s otherwise).
-    pub rate_per_second: f64,
+    pub(crate) rate_per_second: f64,
     /// Token-bucket size.
-    pub burst: u32,
+    pub(crate) burst: u32,
     /// One HTTP attempt's deadline.
     #[serde(with = "humantime_serde")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// Where a destination's URL came from; each variant is the key it is configured with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum UrlSource {
+pub(crate) enum UrlSource {
     /// `url_env`: the name of the environment variable holding the URL.
     #[serde(rename = "url_env")]
     Env(String),
@@ -74,7 +74,7 @@ pub(super) struct RawDestination {
 
 /// The configuration name of a destination type: the target's own name, except `webhook` for the
 /// alert document ([`Target::Json`]). Also the `kind` metric label.
-pub fn type_name(target: Target) -> &'static str {
+pub(crate) fn type_name(target: Target) -> &'static str {
     match target {
         Target::Json => "webhook",
         other => other.as_str(),

@@ -5,25 +5,25 @@
 use std::collections::BTreeMap;
 
 /// The configuration file's path, when `--config` is not given.
-pub const CONFIG: &str = "FAILWATCH_CONFIG";
+pub(crate) const CONFIG: &str = "FAILWATCH_CONFIG";
 /// Zero-file shortcut: the one webhook URL, made into a destination named `default`.
-pub const WEBHOOK_URL: &str = "FAILWATCH_WEBHOOK_URL";
+pub(crate) const WEBHOOK_URL: &str = "FAILWATCH_WEBHOOK_URL";
 /// Zero-file shortcut: the destination type when the URL's host does not tell it.
-pub const WEBHOOK_TYPE: &str = "FAILWATCH_WEBHOOK_TYPE";
+pub(crate) const WEBHOOK_TYPE: &str = "FAILWATCH_WEBHOOK_TYPE";
 
 /// The conventional `tracing` filter variable; used for `logging.filter` when no failwatch variable
 /// sets it.
-pub const RUST_LOG: &str = "RUST_LOG";
+pub(crate) const RUST_LOG: &str = "RUST_LOG";
 
 /// The prefix of every override variable: `FAILWATCH_<SECTION>__<KEY>` sets `<key>` in `[<section>]`
 /// (for example `FAILWATCH_SQS__QUEUE_URL` sets `[sqs] queue_url`). The names are derived from the
 /// section structs themselves, so a new key needs no new constant here; see [`super::overrides`].
-pub const PREFIX: &str = "FAILWATCH_";
+pub(crate) const PREFIX: &str = "FAILWATCH_";
 /// Separates the section from the key in an override variable's name.
-pub const SEPARATOR: &str = "__";
+pub(crate) const SEPARATOR: &str = "__";
 
 /// Read access to environment variables.
-pub trait Env {
+pub(crate) trait Env {
     /// The variable's value, or `None` when it is unset or not valid Unicode.
     fn get(&self, name: &str) -> Option<String>;
     /// The names of every variable starting with `prefix`, so that overrides can be found without a
@@ -33,7 +33,7 @@ pub trait Env {
 
 /// The real process environment.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ProcessEnv;
+pub(crate) struct ProcessEnv;
 
 impl Env for ProcessEnv {
     fn get(&self, name: &str) -> Option<String> {

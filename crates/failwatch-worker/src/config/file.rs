@@ -80,7 +80,7 @@ pub(super) fn read(
 /// The error keeps the parser's message and the position, never toml's own `Display`: that quotes the
 /// offending source line, and an unclosed quote on a literal `url = "..."` line would print the webhook
 /// URL.
-pub fn parse_toml(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
+pub(crate) fn parse_toml(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
     text.parse::<toml::Table>().map_err(|err| {
         let message = err.message().trim_end();
         let message = match err.span() {

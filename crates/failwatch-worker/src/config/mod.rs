@@ -12,7 +12,7 @@
 //!
 //! The environment is read only through [`env::Env`], never directly.
 
-pub mod env;
+pub(crate) mod env;
 
 mod destinations;
 mod file;
@@ -28,71 +28,70 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::routing::Router;
-pub use destinations::{Destination, UrlSource, type_name};
+pub(crate) use destinations::{Destination, UrlSource, type_name};
 use env::Env;
-pub use file::parse_toml;
-pub use print::RedactedTomlError;
-pub use sections::{AdminConfig, DedupConfig, LoggingConfig, RetryConfig, SqsConfig};
+pub(crate) use print::RedactedTomlError;
+pub(crate) use sections::{AdminConfig, DedupConfig, LoggingConfig, RetryConfig, SqsConfig};
 
 /// Defaults, in one place so the example configuration and the README can quote them. Each is the
 /// default of the section key of the same name (`WAIT_TIME` is `sqs.wait_time`).
-pub mod defaults {
+pub(crate) mod defaults {
     use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
     use std::time::Duration;
 
     /// `admin.listen`: every interface, so that a pod's probes and Prometheus can reach it.
-    pub const ADMIN_LISTEN: SocketAddr =
+    pub(crate) const ADMIN_LISTEN: SocketAddr =
         SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 9090));
-    pub const POLLERS: u32 = 2;
-    pub const MAX_IN_FLIGHT: u32 = 64;
-    pub const WAIT_TIME: Duration = Duration::from_secs(20);
-    pub const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(60);
+    pub(crate) const POLLERS: u32 = 2;
+    pub(crate) const MAX_IN_FLIGHT: u32 = 64;
+    pub(crate) const WAIT_TIME: Duration = Duration::from_secs(20);
+    pub(crate) const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(60);
     /// The shortest `sqs.visibility_timeout`, in seconds (see [`super::SqsConfig::visibility_timeout`]).
-    pub const MIN_VISIBILITY_TIMEOUT_SECS: u64 = 5;
-    pub const RETRY_BUDGET: Duration = Duration::from_secs(30);
-    pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
-    pub const DEDUP_TTL: Duration = Duration::from_secs(3600);
-    pub const DEDUP_CAPACITY: u64 = 100_000;
-    pub const READINESS_MAX_POLL_AGE: Duration = Duration::from_secs(120);
+    pub(crate) const MIN_VISIBILITY_TIMEOUT_SECS: u64 = 5;
+    pub(crate) const RETRY_BUDGET: Duration = Duration::from_secs(30);
+    pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+    pub(crate) const DEDUP_TTL: Duration = Duration::from_secs(3600);
+    pub(crate) const DEDUP_CAPACITY: u64 = 100_000;
+    pub(crate) const READINESS_MAX_POLL_AGE: Duration = Duration::from_secs(120);
     /// Malformed bodies are made visible again almost at once, so that SQS moves them to the DLQ after
     /// `maxReceiveCount` quickly; a second keeps a poison message from spinning a poller hot.
-    pub const MALFORMED_VISIBILITY: Duration = Duration::from_secs(1);
-    pub const RETRY_INITIAL_DELAY: Duration = Duration::from_millis(500);
-    pub const RETRY_MAX_DELAY: Duration = Duration::from_secs(60);
-    pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(300);
-    pub const QUEUE_METRICS_INTERVAL: Duration = Duration::from_secs(30);
-    pub const DESTINATION_TIMEOUT: Duration = Duration::from_secs(10);
-    pub const DESTINATION_BURST: u32 = 5;
+    pub(crate) const MALFORMED_VISIBILITY: Duration = Duration::from_secs(1);
+    pub(crate) const RETRY_INITIAL_DELAY: Duration = Duration::from_millis(500);
+    pub(crate) const RETRY_MAX_DELAY: Duration = Duration::from_secs(60);
+    pub(crate) const RETRY_AFTER_MAX: Duration = Duration::from_secs(300);
+    pub(crate) const QUEUE_METRICS_INTERVAL: Duration = Duration::from_secs(30);
+    pub(crate) const DESTINATION_TIMEOUT: Duration = Duration::from_secs(10);
+    pub(crate) const DESTINATION_BURST: u32 = 5;
     /// Slack and Google Chat allow about one message per second per channel or space.
-    pub const CHAT_RATE_PER_SECOND: f64 = 1.0;
-    pub const OTHER_RATE_PER_SECOND: f64 = 5.0;
+    pub(crate) const CHAT_RATE_PER_SECOND: f64 = 1.0;
+    pub(crate) const OTHER_RATE_PER_SECOND: f64 = 5.0;
 }
 
 /// The name of the destination the zero-file shortcut creates.
-pub const DEFAULT_DESTINATION: &str = "default";
+pub(crate) const DEFAULT_DESTINATION: &str = "default";
 
 /// A validated configuration, in the file's sections.
 #[derive(Debug, Clone, Serialize)]
-pub struct Config {
+pub(crate) struct Config {
     /// `[sqs]`: the queue, polling, visibility and hand-back.
-    pub sqs: SqsConfig,
+    pub(crate) sqs: SqsConfig,
     /// `[retry]`: in-process retries of a delivery.
-    pub retry: RetryConfig,
+    pub(crate) retry: RetryConfig,
     /// `[dedup]`: the de-duplication window.
-    pub dedup: DedupConfig,
+    pub(crate) dedup: DedupConfig,
     /// `[admin]`: the admin server and readiness.
-    pub admin: AdminConfig,
+    pub(crate) admin: AdminConfig,
     /// `[logging]`: log format and filter.
-    pub logging: LoggingConfig,
+    pub(crate) logging: LoggingConfig,
     /// `[[destinations]]`, URLs resolved, in file order (routes refer to them by index).
-    pub destinations: Vec<Destination>,
+    pub(crate) destinations: Vec<Destination>,
     /// `[[routes]]` and `[default_route]`.
     #[serde(flatten)]
-    pub router: Router,
+    pub(crate) router: Router,
     /// Things that work but should be changed (a literal webhook URL, a deprecated key), for the caller
     /// to log once its logging is set up.
     #[serde(skip)]
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Config {
@@ -101,7 +100,7 @@ impl Config {
     ///
     /// Validated values always serialise; the error exists so that a future field TOML cannot hold makes
     /// `check-config` fail loudly instead of printing nothing and exiting 0.
-    pub fn redacted_toml(&self) -> Result<String, RedactedTomlError> {
+    pub(crate) fn redacted_toml(&self) -> Result<String, RedactedTomlError> {
         print::redacted_toml(self)
     }
 }
@@ -109,17 +108,17 @@ impl Config {
 /// The queue commands' configuration ([`load_queue`]): the queue and its dead-letter queue, nothing
 /// secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueConfig {
+pub(crate) struct QueueConfig {
     /// `sqs.queue_url`.
-    pub queue_url: String,
+    pub(crate) queue_url: String,
     /// `sqs.dlq_url`, when configured.
-    pub dlq_url: Option<String>,
+    pub(crate) dlq_url: Option<String>,
 }
 
 /// What a command needs from the configuration beyond its shape: each requirement is checked only for
 /// the commands that use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Needs {
+pub(crate) enum Needs {
     /// `run` and `check-config`: the queue and at least one destination with a resolved URL.
     Worker,
     /// `send-test`: destinations only; it never touches the queue.
@@ -139,11 +138,11 @@ impl Needs {
 
 /// One thing wrong with the configuration, and the key it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// A key path such as `destinations[1].url_env`, or an environment variable's name.
-    pub key: String,
+    pub(crate) key: String,
     /// What is wrong, never quoting a URL.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for Problem {
@@ -154,7 +153,7 @@ impl fmt::Display for Problem {
 
 /// Why a configuration could not be loaded. Every variant means exit code 64.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("{path}: cannot read the configuration file: {source}")]
     Read {
         path: PathBuf,
@@ -180,13 +179,17 @@ fn display_problems(problems: &[Problem]) -> String {
 ///
 /// `path` is `--config`; without it `FAILWATCH_CONFIG` is used; without either, the configuration comes
 /// from the environment alone (the zero-file shortcut).
-pub fn load(path: Option<&Path>, env: &dyn Env) -> Result<Config, ConfigError> {
+pub(crate) fn load(path: Option<&Path>, env: &dyn Env) -> Result<Config, ConfigError> {
     load_for(path, env, Needs::Worker)
 }
 
 /// Loads and validates the configuration for a command that needs `needs`. With [`Needs::Queue`] no
 /// destination is resolved and the result has none; [`load_queue`] is the convenient form.
-pub fn load_for(path: Option<&Path>, env: &dyn Env, needs: Needs) -> Result<Config, ConfigError> {
+pub(crate) fn load_for(
+    path: Option<&Path>,
+    env: &dyn Env,
+    needs: Needs,
+) -> Result<Config, ConfigError> {
     let mut c = Checker::default();
     let parts = file::read(path, env, needs, &mut c)?;
     let config = validate(parts, env, needs, &mut c);
@@ -202,7 +205,7 @@ pub fn load_for(path: Option<&Path>, env: &dyn Env, needs: Needs) -> Result<Conf
 /// The file is still parsed whole (unknown keys and wrong types are still errors), but destinations are
 /// neither required nor resolved, so an on-call engineer without the chat secrets can use the worker's
 /// own configuration file.
-pub fn load_queue(path: Option<&Path>, env: &dyn Env) -> Result<QueueConfig, ConfigError> {
+pub(crate) fn load_queue(path: Option<&Path>, env: &dyn Env) -> Result<QueueConfig, ConfigError> {
     let config = load_for(path, env, Needs::Queue)?;
     Ok(QueueConfig {
         queue_url: config.sqs.queue_url,

@@ -12,7 +12,7 @@ use super::{Config, UrlSource};
 /// The effective configuration could not be written as TOML (a bug, not a configuration problem).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot print the effective configuration: {0}")]
-pub struct RedactedTomlError(#[from] toml::ser::Error);
+pub(crate) struct RedactedTomlError(#[from] toml::ser::Error);
 
 /// See [`Config::redacted_toml`].
 pub(super) fn redacted_toml(config: &Config) -> Result<String, RedactedTomlError> {

@@ -24,37 +24,37 @@ pub(crate) const SECTIONS: [&str; 5] = ["sqs", "retry", "dedup", "admin", "loggi
 /// `[sqs]`: the queue, how it is polled, and how messages in flight are kept invisible and handed back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct SqsConfig {
+pub(crate) struct SqsConfig {
     /// The queue EventBridge delivers to; its region is taken from the URL. Required by `run` and the
     /// queue commands, not by `send-test`.
-    pub queue_url: String,
+    pub(crate) queue_url: String,
     /// The dead-letter queue; by default found from the queue's `RedrivePolicy` (for the DLQ depth
     /// gauge and the `failwatch dlq` commands).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dlq_url: Option<String>,
+    pub(crate) dlq_url: Option<String>,
     /// Concurrent long-poll loops (1 to 32).
-    pub pollers: u32,
+    pub(crate) pollers: u32,
     /// Messages worked on at once (1 to 10,000).
-    pub max_in_flight: u32,
+    pub(crate) max_in_flight: u32,
     /// `ReceiveMessage` `WaitTimeSeconds` (0s to 20s, whole seconds).
     #[serde(with = "humantime_serde")]
-    pub wait_time: Duration,
+    pub(crate) wait_time: Duration,
     /// Requested on receive and renewed by a heartbeat while a message is worked on. At least 5s (the
     /// heartbeat renews at most once a second) and greater than `retry.budget`; whole seconds.
     #[serde(with = "humantime_serde")]
-    pub visibility_timeout: Duration,
+    pub(crate) visibility_timeout: Duration,
     /// Malformed bodies (and alerts a destination rejected for good) are made visible again after this
     /// long, so they reach the DLQ quickly without spinning a poller (0s to 12h, whole seconds).
     #[serde(with = "humantime_serde")]
-    pub malformed_visibility: Duration,
+    pub(crate) malformed_visibility: Duration,
     /// On SIGTERM/SIGINT: stop polling, let in-flight deliveries finish for this long (0s to 1h), then
     /// hand every unfinished message back with visibility 0 and exit 0.
     #[serde(with = "humantime_serde")]
-    pub shutdown_grace: Duration,
+    pub(crate) shutdown_grace: Duration,
     /// How often the queue and DLQ depth gauges are sampled with `GetQueueAttributes`; 0s turns that
     /// off (at most 1h).
     #[serde(with = "humantime_serde")]
-    pub queue_metrics_interval: Duration,
+    pub(crate) queue_metrics_interval: Duration,
 }
 
 impl Default for SqsConfig {
@@ -113,21 +113,21 @@ const HALF_DAY: Duration = Duration::from_secs(43_200);
 /// `[retry]`: how a failed delivery is retried in process before the message is handed back to SQS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct RetryConfig {
+pub(crate) struct RetryConfig {
     /// How long one message may retry in process (transient failures: timeouts, connection errors,
     /// 5xx, 429, 408) before it is handed back to SQS with the next backoff as its visibility timeout.
     /// 0s means one attempt per receive; at most 1h.
     #[serde(with = "humantime_serde")]
-    pub budget: Duration,
+    pub(crate) budget: Duration,
     /// The first backoff delay (1ms to 60s); delays double up to `max_delay`, with full jitter.
     #[serde(with = "humantime_serde")]
-    pub initial_delay: Duration,
+    pub(crate) initial_delay: Duration,
     /// The longest backoff delay (1s to 12h).
     #[serde(with = "humantime_serde")]
-    pub max_delay: Duration,
+    pub(crate) max_delay: Duration,
     /// A `Retry-After` from the service is honoured, clamped to this (1s to 12h).
     #[serde(with = "humantime_serde")]
-    pub retry_after_max: Duration,
+    pub(crate) retry_after_max: Duration,
 }
 
 impl Default for RetryConfig {
@@ -168,12 +168,12 @@ impl RetryConfig {
 /// `[dedup]`: one alert per failure. Alerts with the same dedup key within `ttl` are dropped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DedupConfig {
+pub(crate) struct DedupConfig {
     /// How long a dedup key is remembered (1s to 7 days).
     #[serde(with = "humantime_serde")]
-    pub ttl: Duration,
+    pub(crate) ttl: Duration,
     /// At most this many keys are remembered (1 to 10,000,000); the oldest are forgotten first.
-    pub capacity: u64,
+    pub(crate) capacity: u64,
 }
 
 impl Default for DedupConfig {
@@ -200,13 +200,13 @@ impl DedupConfig {
 /// `[admin]`: the `/metrics`, `/healthz` and `/readyz` server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct AdminConfig {
+pub(crate) struct AdminConfig {
     /// The address and port the admin server listens on.
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     /// `/readyz` fails when the last successful `ReceiveMessage` is older than this (1s to 1 day; must
     /// exceed `sqs.wait_time`).
     #[serde(with = "humantime_serde")]
-    pub readiness_max_poll_age: Duration,
+    pub(crate) readiness_max_poll_age: Duration,
 }
 
 impl Default for AdminConfig {
@@ -232,12 +232,12 @@ impl AdminConfig {
 /// `[logging]`: log lines on stderr.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct LoggingConfig {
+pub(crate) struct LoggingConfig {
     /// `"json"` (one object per line) or `"text"`; by default json, or text when stderr is a terminal.
-    pub format: LogFormat,
+    pub(crate) format: LogFormat,
     /// A `tracing` filter; `RUST_LOG` is used when no override variable sets it. The HTTP client's own
     /// logs are always capped at info, because they could contain webhook URLs.
-    pub filter: String,
+    pub(crate) filter: String,
 }
 
 impl Default for LoggingConfig {

@@ -22,7 +22,7 @@ struct Request {
 
 /// Sends finished messages to the deleter task.
 #[derive(Debug, Clone)]
-pub struct Deleter {
+pub(crate) struct Deleter {
     tx: mpsc::Sender<Request>,
 }
 
@@ -37,13 +37,13 @@ impl std::fmt::Debug for Request {
 impl Deleter {
     /// Starts the deleter task. It ends once every [`Deleter`] clone is dropped and the queue of pending
     /// deletes is drained, so dropping the senders and awaiting the handle flushes everything.
-    pub fn start(queue: Queue) -> (Deleter, tokio::task::JoinHandle<()>) {
+    pub(crate) fn start(queue: Queue) -> (Deleter, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         (Deleter { tx }, tokio::spawn(run(queue, rx)))
     }
 
     /// Deletes one message; `true` when SQS confirmed it.
-    pub async fn delete(&self, message_id: &str, receipt_handle: &str) -> bool {
+    pub(crate) async fn delete(&self, message_id: &str, receipt_handle: &str) -> bool {
         let (done, result) = oneshot::channel();
         let request = Request {
             message_id: message_id.to_owned(),

@@ -14,7 +14,7 @@
 //! whatever it was doing — the orchestrator's SIGKILL comes on its own clock.
 
 mod deleter;
-pub mod message;
+pub(crate) mod message;
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -32,7 +32,7 @@ use crate::delivery::Deliverer;
 use crate::metrics;
 use crate::sqs::{MAX_BATCH, Queue, Received, SqsError};
 use crate::state::State;
-pub use deleter::Deleter;
+pub(crate) use deleter::Deleter;
 
 /// The pause after the first failed receive call; it doubles with each failure in a row.
 const POLL_ERROR_FIRST_WAIT: Duration = Duration::from_millis(500);
@@ -42,22 +42,22 @@ const POLL_ERROR_MAX_WAIT: Duration = Duration::from_secs(20);
 
 /// What every message task shares.
 #[derive(Debug)]
-pub struct Shared {
-    pub config: Arc<Config>,
-    pub queue: Queue,
-    pub deliverer: Deliverer,
+pub(crate) struct Shared {
+    pub(crate) config: Arc<Config>,
+    pub(crate) queue: Queue,
+    pub(crate) deliverer: Deliverer,
     pub(crate) state: State,
-    pub deleter: Deleter,
-    pub health: Arc<Health>,
-    pub malformed_visibility: Duration,
+    pub(crate) deleter: Deleter,
+    pub(crate) health: Arc<Health>,
+    pub(crate) malformed_visibility: Duration,
     /// Cancelled on SIGTERM: stop polling, start no new retries.
-    pub soft_stop: CancellationToken,
+    pub(crate) soft_stop: CancellationToken,
     /// Cancelled when the grace period is over: hand everything back now.
-    pub hard_stop: CancellationToken,
+    pub(crate) hard_stop: CancellationToken,
 }
 
 impl Shared {
-    pub fn new(
+    pub(crate) fn new(
         config: Arc<Config>,
         queue: Queue,
         deliverer: Deliverer,
@@ -85,7 +85,7 @@ impl Shared {
 
 /// Runs the pollers until `soft_stop`, then drains: waits up to the grace period for messages being
 /// worked on, hands back the rest, and returns once every message task has ended.
-pub async fn consume(shared: Arc<Shared>) {
+pub(crate) async fn consume(shared: Arc<Shared>) {
     let semaphore = Arc::new(Semaphore::new(
         usize::try_from(shared.config.sqs.max_in_flight).unwrap_or(1),
     ));

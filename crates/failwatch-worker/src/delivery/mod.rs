@@ -101,7 +101,7 @@ impl Delivery {
 /// Why the delivery client could not be built.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build the HTTP client: {}", crate::errors::chain(.0))]
-pub struct ClientError(#[source] reqwest::Error);
+pub(crate) struct ClientError(#[source] reqwest::Error);
 
 struct Target {
     name: String,
@@ -129,7 +129,7 @@ impl Target {
 }
 
 /// Posts payloads to the configured destinations.
-pub struct Deliverer {
+pub(crate) struct Deliverer {
     http: reqwest::Client,
     targets: Vec<Target>,
     policy: RetryPolicy,

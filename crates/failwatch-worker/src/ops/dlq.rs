@@ -27,7 +27,7 @@ const STATS_SAMPLE: usize = 50;
 const SCAN_WAIT: Duration = Duration::from_secs(1);
 
 /// Prints counts of the queue and its DLQ, and the age of the DLQ's oldest message.
-pub async fn stats(
+pub(crate) async fn stats(
     main: &Queue,
     config: &QueueConfig,
     out: &mut dyn Write,
@@ -80,7 +80,7 @@ pub async fn stats(
 }
 
 /// Lists up to `--max` DLQ messages and makes them visible again.
-pub async fn peek(
+pub(crate) async fn peek(
     main: &Queue,
     config: &QueueConfig,
     args: &PeekArgs,
@@ -143,14 +143,14 @@ pub async fn peek(
 
 /// Messages received from a queue and handed back.
 #[derive(Debug)]
-pub struct Scan {
-    pub messages: Vec<Received>,
+pub(crate) struct Scan {
+    pub(crate) messages: Vec<Received>,
     /// How many were made visible again at once.
-    pub released: usize,
+    pub(crate) released: usize,
     /// Messages that stay hidden until their visibility timeout runs out, because handing them back
     /// failed (they are not lost: SQS shows them again after `hidden_for`).
-    pub unreleased: usize,
-    pub hidden_for: Duration,
+    pub(crate) unreleased: usize,
+    pub(crate) hidden_for: Duration,
 }
 
 impl Scan {
@@ -170,7 +170,7 @@ impl Scan {
 ///
 /// They stay hidden while the scan pages through the queue, so no message is listed twice; the
 /// visibility timeout grows with `max` so that a long scan does not outlive it.
-pub async fn scan(queue: &Queue, max: usize) -> Result<Scan, OpsError> {
+pub(crate) async fn scan(queue: &Queue, max: usize) -> Result<Scan, OpsError> {
     let hidden_for = Duration::from_secs(30 + (max / MAX_BATCH) as u64);
     let mut messages: Vec<Received> = Vec::new();
     let mut seen = HashSet::new();
@@ -213,7 +213,7 @@ pub async fn scan(queue: &Queue, max: usize) -> Result<Scan, OpsError> {
 }
 
 /// Makes received messages visible again at once; returns how many succeeded and failed.
-pub async fn release(queue: &Queue, messages: &[Received]) -> (usize, usize) {
+pub(crate) async fn release(queue: &Queue, messages: &[Received]) -> (usize, usize) {
     let mut released = 0;
     let mut failed = 0;
     for chunk in messages.chunks(MAX_BATCH) {

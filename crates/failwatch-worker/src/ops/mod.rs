@@ -16,11 +16,11 @@
 //! redrive that needs confirmation it cannot ask for), 65 for unreadable input files, 1 when SQS or a
 //! destination failed or when a redrive left messages behind.
 
-pub mod dlq;
-pub mod progress;
-pub mod redrive;
-pub mod replay;
-pub mod send_test;
+pub(crate) mod dlq;
+pub(crate) mod progress;
+pub(crate) mod redrive;
+pub(crate) mod replay;
+pub(crate) mod send_test;
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -36,7 +36,7 @@ use crate::sqs::{self, Queue, SqsError};
 
 /// Why an operator command failed; each variant has one exit code.
 #[derive(Debug, thiserror::Error)]
-pub enum OpsError {
+pub(crate) enum OpsError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A command line or configuration that cannot work (exit 64).
@@ -57,7 +57,7 @@ pub enum OpsError {
 
 impl OpsError {
     /// The process exit code this failure means (see [`crate::exit`]).
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             OpsError::Config(_) | OpsError::Usage(_) => exit::USAGE,
             OpsError::Input(_) => exit::DATA,
@@ -68,7 +68,7 @@ impl OpsError {
 
 /// Runs one operator command to completion, on the caller's runtime, reports a failure on stderr and
 /// returns the process exit code.
-pub async fn main(command: OpsCommand, env: &dyn Env) -> u8 {
+pub(crate) async fn main(command: OpsCommand, env: &dyn Env) -> u8 {
     match run(command, env).await {
         Ok(()) => exit::OK,
         // A reader that went away (`failwatch dlq peek | head`) is not a failure worth a message.
@@ -136,17 +136,17 @@ fn load_config(path: Option<&std::path::Path>, env: &dyn Env) -> Result<Config, 
 
 /// The dead-letter queue of the configured queue, and how it was found.
 #[derive(Debug, Clone)]
-pub struct Dlq {
+pub(crate) struct Dlq {
     /// The dead-letter queue.
-    pub queue: Queue,
+    pub(crate) queue: Queue,
     /// `dlq_url` or `RedrivePolicy`.
-    pub source: &'static str,
+    pub(crate) source: &'static str,
     /// From the RedrivePolicy; unknown when `dlq_url` named the queue.
-    pub max_receive_count: Option<u32>,
+    pub(crate) max_receive_count: Option<u32>,
 }
 
 /// Finds the DLQ: `dlq_url` when configured, else the queue's RedrivePolicy.
-pub async fn resolve_dlq(main: &Queue, config: &QueueConfig) -> Result<Dlq, OpsError> {
+pub(crate) async fn resolve_dlq(main: &Queue, config: &QueueConfig) -> Result<Dlq, OpsError> {
     if let Some(url) = &config.dlq_url {
         return Ok(Dlq {
             queue: main.at(url.clone()),
@@ -170,7 +170,7 @@ pub async fn resolve_dlq(main: &Queue, config: &QueueConfig) -> Result<Dlq, OpsE
 
 /// What the worker would make of one message body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Described {
+pub(crate) enum Described {
     Alert {
         title: String,
         kind: &'static str,
@@ -184,7 +184,11 @@ pub enum Described {
 
 impl Described {
     /// Runs the worker's per-message decision ([`failwatch_core::process`]) over `body`.
-    pub fn of(body: &str, message_id: Option<&str>, received_at: OffsetDateTime) -> Described {
+    pub(crate) fn of(
+        body: &str,
+        message_id: Option<&str>,
+        received_at: OffsetDateTime,
+    ) -> Described {
         let ctx = DecodeContext {
             message_id: message_id.map(str::to_owned),
             received_at,
@@ -205,7 +209,7 @@ impl Described {
     }
 
     /// One line for a listing.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         match self {
             Described::Alert { title, .. } => title.clone(),
             Described::Silent { code } => format!("(no alert: {code})"),
@@ -215,7 +219,7 @@ impl Described {
 }
 
 /// A short human age: `42s`, `5m12s`, `2h13m`, `3d4h`.
-pub fn format_age(age: Duration) -> String {
+pub(crate) fn format_age(age: Duration) -> String {
     let s = age.as_secs();
     match s {
         0..60 => format!("{s}s"),
@@ -226,7 +230,7 @@ pub fn format_age(age: Duration) -> String {
 }
 
 /// How long ago `then` was, never negative (clocks of SQS and this machine differ slightly).
-pub fn age_since(then: OffsetDateTime, now: OffsetDateTime) -> Duration {
+pub(crate) fn age_since(then: OffsetDateTime, now: OffsetDateTime) -> Duration {
     let age = now - then;
     if age.is_negative() {
         Duration::ZERO

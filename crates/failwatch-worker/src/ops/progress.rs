@@ -16,7 +16,7 @@ const PLAIN_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Reports how far an operation got.
 #[derive(Debug)]
-pub struct Progress {
+pub(crate) struct Progress {
     label: &'static str,
     bar: Option<ProgressBar>,
     last_plain: Option<Instant>,
@@ -24,12 +24,16 @@ pub struct Progress {
 
 impl Progress {
     /// A bar (or plain lines) for `label`, with `total` units of work when known.
-    pub fn new(label: &'static str, total: Option<u64>) -> Progress {
+    pub(crate) fn new(label: &'static str, total: Option<u64>) -> Progress {
         Progress::with_terminal(label, total, std::io::stdout().is_terminal())
     }
 
     /// As [`Progress::new`], choosing bar or plain lines explicitly.
-    pub fn with_terminal(label: &'static str, total: Option<u64>, terminal: bool) -> Progress {
+    pub(crate) fn with_terminal(
+        label: &'static str,
+        total: Option<u64>,
+        terminal: bool,
+    ) -> Progress {
         let bar = terminal.then(|| {
             let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stdout());
             // The templates are constants: a parse error is a bug caught by the unit test below, and the
@@ -54,7 +58,7 @@ impl Progress {
     }
 
     /// Records that `done` units are finished (of `total`, when it became known or changed).
-    pub fn set(&mut self, done: u64, total: Option<u64>, detail: &str) {
+    pub(crate) fn set(&mut self, done: u64, total: Option<u64>, detail: &str) {
         match &self.bar {
             Some(bar) => {
                 if let Some(total) = total {
@@ -84,7 +88,7 @@ impl Progress {
     }
 
     /// Prints a line above the bar (or as a plain line).
-    pub fn println(&self, line: &str) {
+    pub(crate) fn println(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
             None => {
@@ -94,7 +98,7 @@ impl Progress {
     }
 
     /// Removes the bar; the command prints its own summary afterwards.
-    pub fn finish(self) {
+    pub(crate) fn finish(self) {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }

@@ -30,14 +30,14 @@ const ATTEMPTS: u32 = 3;
 
 /// One message body to send, and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Input {
+pub(crate) struct Input {
     /// `FILE` or `FILE:LINE`.
-    pub origin: String,
-    pub body: String,
+    pub(crate) origin: String,
+    pub(crate) body: String,
 }
 
 /// Reads and checks every input; lists every problem at once.
-pub fn read_inputs(files: &[PathBuf]) -> Result<Vec<Input>, OpsError> {
+pub(crate) fn read_inputs(files: &[PathBuf]) -> Result<Vec<Input>, OpsError> {
     let mut inputs = Vec::new();
     let mut problems = Vec::new();
     for path in files {
@@ -122,7 +122,7 @@ fn split_lines(name: &str, text: &str, inputs: &mut Vec<Input>, problems: &mut V
 }
 
 /// Groups inputs into SendMessageBatch calls: at most ten entries and [`MAX_BATCH_BYTES`] each.
-pub fn batches(inputs: &[Input]) -> Vec<&[Input]> {
+pub(crate) fn batches(inputs: &[Input]) -> Vec<&[Input]> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut bytes = 0;
@@ -142,7 +142,11 @@ pub fn batches(inputs: &[Input]) -> Vec<&[Input]> {
 }
 
 /// Sends every input to `queue` and prints what was sent.
-pub async fn run(queue: &Queue, inputs: &[Input], out: &mut dyn Write) -> Result<(), OpsError> {
+pub(crate) async fn run(
+    queue: &Queue,
+    inputs: &[Input],
+    out: &mut dyn Write,
+) -> Result<(), OpsError> {
     let (alerts, silent, malformed) = foresee(inputs);
     let mut progress = Progress::new("sent", Some(inputs.len() as u64));
     let mut sent = 0u64;

@@ -33,7 +33,7 @@ const SAMPLE_EVENT: &str = include_str!("sample_event.json");
 const TEST_KEY: &str = "failwatch-send-test";
 
 /// The sample alert, marked as a test and dated `now`.
-pub fn sample_alert(now: OffsetDateTime) -> Result<Alert, OpsError> {
+pub(crate) fn sample_alert(now: OffsetDateTime) -> Result<Alert, OpsError> {
     let ctx = DecodeContext {
         message_id: Some(TEST_KEY.to_owned()),
         received_at: now,
@@ -65,7 +65,11 @@ pub fn sample_alert(now: OffsetDateTime) -> Result<Alert, OpsError> {
 }
 
 /// Posts the sample to the chosen destinations and prints each outcome.
-pub async fn run(config: &Config, only: Option<&str>, out: &mut dyn Write) -> Result<(), OpsError> {
+pub(crate) async fn run(
+    config: &Config,
+    only: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<(), OpsError> {
     let chosen: Vec<usize> = match only {
         None => (0..config.destinations.len()).collect(),
         Some(name) => match config.destinations.iter().position(|d| d.name == name) {

@@ -10,18 +10,18 @@ use super::{Queue, SqsError};
 
 /// Approximate message counts of one queue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     /// `ApproximateNumberOfMessages`: waiting to be received.
-    pub visible: u64,
+    pub(crate) visible: u64,
     /// `ApproximateNumberOfMessagesNotVisible`: received and not yet deleted or handed back.
-    pub in_flight: u64,
+    pub(crate) in_flight: u64,
     /// `ApproximateNumberOfMessagesDelayed`: sent with a delay that has not passed.
-    pub delayed: u64,
+    pub(crate) delayed: u64,
 }
 
 impl Counts {
     /// Every message the queue holds, in any state.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.visible + self.in_flight + self.delayed
     }
 
@@ -43,12 +43,12 @@ impl Counts {
 /// A queue's `RedrivePolicy` attribute: where messages go after too many receives.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RedrivePolicy {
+pub(crate) struct RedrivePolicy {
     /// `arn:PARTITION:sqs:REGION:ACCOUNT:NAME` of the dead-letter queue.
-    pub dead_letter_target_arn: String,
+    pub(crate) dead_letter_target_arn: String,
     /// SQS writes it as a string, CloudFormation and some emulators as a number.
     #[serde(default, deserialize_with = "number_or_string")]
-    pub max_receive_count: Option<u32>,
+    pub(crate) max_receive_count: Option<u32>,
 }
 
 fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
@@ -67,28 +67,28 @@ fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32
 
 /// What GetQueueAttributes says about a queue.
 #[derive(Debug, Clone)]
-pub struct QueueInfo {
+pub(crate) struct QueueInfo {
     /// The queue URL asked about.
-    pub url: String,
+    pub(crate) url: String,
     /// `QueueArn`; StartMessageMoveTask names queues by ARN.
-    pub arn: Option<String>,
-    pub counts: Counts,
+    pub(crate) arn: Option<String>,
+    pub(crate) counts: Counts,
     /// `None` when the queue has no dead-letter queue.
-    pub redrive_policy: Option<RedrivePolicy>,
+    pub(crate) redrive_policy: Option<RedrivePolicy>,
 }
 
 /// A queue's dead-letter queue, found through its RedrivePolicy.
 #[derive(Debug, Clone)]
-pub struct DeadLetterQueue {
+pub(crate) struct DeadLetterQueue {
     /// The dead-letter queue, on the same client.
-    pub queue: Queue,
+    pub(crate) queue: Queue,
     /// After how many receives SQS moves a message there.
-    pub max_receive_count: Option<u32>,
+    pub(crate) max_receive_count: Option<u32>,
 }
 
 impl Queue {
     /// Counts, ARN and RedrivePolicy of this queue. An unreadable RedrivePolicy is an error.
-    pub async fn info(&self) -> Result<QueueInfo, SqsError> {
+    pub(crate) async fn info(&self) -> Result<QueueInfo, SqsError> {
         const OPERATION: &str = "GetQueueAttributes";
         let out = self
             .client
@@ -120,7 +120,7 @@ impl Queue {
     }
 
     /// Approximate visible, in-flight and delayed message counts; asks for nothing else.
-    pub async fn depth(&self) -> Result<Counts, SqsError> {
+    pub(crate) async fn depth(&self) -> Result<Counts, SqsError> {
         let out = self
             .client
             .get_queue_attributes()
@@ -135,7 +135,7 @@ impl Queue {
     }
 
     /// This queue's dead-letter queue, from its RedrivePolicy; `None` when it has none.
-    pub async fn dead_letter_queue(&self) -> Result<Option<DeadLetterQueue>, SqsError> {
+    pub(crate) async fn dead_letter_queue(&self) -> Result<Option<DeadLetterQueue>, SqsError> {
         let Some(policy) = self.info().await?.redrive_policy else {
             return Ok(None);
         };
@@ -146,7 +146,7 @@ impl Queue {
     }
 
     /// The queue an ARN names (`arn:PARTITION:sqs:REGION:ACCOUNT:NAME`), on this queue's client.
-    pub async fn by_arn(&self, arn: &str) -> Result<Queue, SqsError> {
+    pub(crate) async fn by_arn(&self, arn: &str) -> Result<Queue, SqsError> {
         const OPERATION: &str = "GetQueueUrl";
         let (account, name) = split_queue_arn(arn)
             .ok_or_else(|| SqsError::unusable(OPERATION, arn, "not an SQS queue ARN"))?;
@@ -166,7 +166,7 @@ impl Queue {
 }
 
 /// The account and name of `arn:PARTITION:sqs:REGION:ACCOUNT:NAME`.
-pub fn split_queue_arn(arn: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_queue_arn(arn: &str) -> Option<(&str, &str)> {
     let mut parts = arn.splitn(6, ':');
     let (Some("arn"), Some(_partition), Some("sqs"), Some(_region), Some(account), Some(name)) = (
         parts.next(),

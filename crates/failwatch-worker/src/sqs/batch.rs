@@ -19,71 +19,58 @@ use super::{MAX_VISIBILITY, Queue, SqsError, clamp_i32};
 
 /// The most bytes of bodies and attributes one SendMessageBatch call may carry, for every queue and
 /// emulator (SQS has since raised its own limit; the old one is always safe).
-pub const MAX_BATCH_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// The code given to entries whose outcome SQS's answer does not state.
-pub const UNREPORTED: &str = "Unreported";
+pub(crate) const UNREPORTED: &str = "Unreported";
 
 /// One entry of a batch call that failed, or whose outcome SQS's answer did not make known.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntryFailure {
+pub(crate) struct EntryFailure {
     /// Index into the entries passed in; always in range.
-    pub index: usize,
+    pub(crate) index: usize,
     /// SQS's error code for the entry (or [`UNREPORTED`]).
-    pub code: String,
+    pub(crate) code: String,
     /// SQS's explanation, for people.
-    pub message: String,
+    pub(crate) message: String,
     /// Whether SQS blamed the request (retrying the same entry cannot help).
-    pub sender_fault: bool,
+    pub(crate) sender_fault: bool,
 }
 
 /// The outcome of a batch call, entry by entry: every entry index appears in exactly one of the two
 /// lists, each sorted ascending.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BatchOutcome {
+pub(crate) struct BatchOutcome {
     /// Indices of the entries SQS confirmed.
-    pub succeeded: Vec<usize>,
+    pub(crate) succeeded: Vec<usize>,
     /// The other entries, each with why.
-    pub failed: Vec<EntryFailure>,
+    pub(crate) failed: Vec<EntryFailure>,
 }
 
 /// One message to send.
 #[derive(Debug, Clone, Default)]
-pub struct Outgoing {
+pub(crate) struct Outgoing {
     /// The message body, sent as it is.
-    pub body: String,
+    pub(crate) body: String,
     /// Attributes and FIFO ids to send with it.
-    pub carried: Carried,
+    pub(crate) carried: Carried,
 }
 
 impl Outgoing {
     /// The same message again, body and attributes unchanged.
-    pub fn from_received(message: &Received) -> Outgoing {
+    pub(crate) fn from_received(message: &Received) -> Outgoing {
         Outgoing {
             body: message.body.clone(),
             carried: message.carried.clone(),
         }
     }
-
-    /// Approximately what the message counts against the batch size limit, in bytes.
-    pub fn size(&self) -> usize {
-        self.body.len()
-            + self
-                .carried
-                .attributes
-                .iter()
-                .map(|(name, value)| {
-                    name.len()
-                        + value.data_type().len()
-                        + value.string_value().map_or(0, str::len)
-                        + value.binary_value().map_or(0, |b| b.as_ref().len())
-                })
-                .sum::<usize>()
-    }
 }
 
 impl Queue {
     /// Deletes up to 10 messages by receipt handle; the outcome says which deletes SQS confirmed.
-    pub async fn delete_batch(&self, receipt_handles: &[&str]) -> Result<BatchOutcome, SqsError> {
+    pub(crate) async fn delete_batch(
+        &self,
+        receipt_handles: &[&str],
+    ) -> Result<BatchOutcome, SqsError> {
         const OPERATION: &str = "DeleteMessageBatch";
         let entries = delete_entries(receipt_handles);
         self.batch_call(OPERATION, receipt_handles.len(), entries, |entries| {
@@ -97,7 +84,7 @@ impl Queue {
     }
 
     /// Makes one message visible again after `visibility` (zero: at once; capped at 12 hours).
-    pub async fn change_visibility(
+    pub(crate) async fn change_visibility(
         &self,
         receipt_handle: &str,
         visibility: Duration,
@@ -114,7 +101,7 @@ impl Queue {
     }
 
     /// Changes the visibility of up to 10 messages at once, each to its own timeout.
-    pub async fn change_visibility_batch(
+    pub(crate) async fn change_visibility_batch(
         &self,
         entries: &[(&str, Duration)],
     ) -> Result<BatchOutcome, SqsError> {
@@ -134,7 +121,7 @@ impl Queue {
     }
 
     /// Sends up to 10 messages in one call; the outcome says which entries SQS accepted.
-    pub async fn send_batch(&self, messages: &[Outgoing]) -> Result<BatchOutcome, SqsError> {
+    pub(crate) async fn send_batch(&self, messages: &[Outgoing]) -> Result<BatchOutcome, SqsError> {
         const OPERATION: &str = "SendMessageBatch";
         let entries = messages
             .iter()
@@ -277,7 +264,7 @@ fn send_entry(index: usize, m: &Outgoing) -> Result<SendMessageBatchRequestEntry
 /// mention at all fails with the code [`UNREPORTED`]. A refused delete or send must never be counted as
 /// done: the cost of a false failure is one more delivery attempt, the cost of a false success is a
 /// lost or silently duplicated message.
-pub fn batch_outcome<'a>(
+pub(crate) fn batch_outcome<'a>(
     count: usize,
     successful_ids: impl IntoIterator<Item = &'a str>,
     failed: &[BatchResultErrorEntry],

@@ -1,7 +1,5 @@
 //! What SQS's per-entry answers to batch calls mean, and what a copy of a message weighs.
 
-use aws_sdk_sqs::types::MessageAttributeValue;
-
 use super::*;
 
 fn refused(id: &str, code: &str, sender_fault: bool) -> aws_sdk_sqs::types::BatchResultErrorEntry {
@@ -119,21 +117,4 @@ fn every_entry_lands_in_exactly_one_list() {
     assert_eq!(all, (0..10).collect::<Vec<_>>());
     assert_eq!(outcome.succeeded, vec![0, 7]);
     assert!(batch_outcome(0, [], &[refused("0", "A", true)]) == BatchOutcome::default());
-}
-
-#[test]
-fn outgoing_size_counts_body_and_attributes() {
-    let mut m = Outgoing {
-        body: "x".repeat(100),
-        ..Outgoing::default()
-    };
-    m.carried.attributes.insert(
-        "k".to_owned(),
-        MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value("vvvv")
-            .build()
-            .unwrap(),
-    );
-    assert_eq!(m.size(), 100 + 1 + "String".len() + 4);
 }

@@ -10,7 +10,7 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_sqs::error::{BuildError, ProvideErrorMetadata, SdkError};
 
 /// What to do when the default credential chain found nothing, in one line.
-pub const NO_CREDENTIALS: &str = "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and \
+pub(crate) const NO_CREDENTIALS: &str = "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and \
      AWS_SECRET_ACCESS_KEY, or run with a role (ECS task role, EKS pod identity or IRSA, EC2 instance \
      profile)";
 
@@ -21,9 +21,9 @@ const MAX_DETAIL_CHARS: usize = 300;
 /// An SQS call that failed. The SDK error, when there is one, is kept as the source.
 #[derive(Debug, thiserror::Error)]
 #[error("SQS {operation} on {queue}: {detail}")]
-pub struct SqsError {
+pub(crate) struct SqsError {
     /// The SQS action: `ReceiveMessage`, `DeleteMessageBatch`, ...
-    pub operation: &'static str,
+    pub(crate) operation: &'static str,
     /// The queue URL (or, for calls that name a queue by ARN, the ARN).
     queue: String,
     /// The AWS error code, when SQS answered with an error.
@@ -84,8 +84,9 @@ impl SqsError {
     }
 
     /// The AWS error code (`AWS.SimpleQueueService.NonExistentQueue`, `RequestThrottled`, ...), when SQS
-    /// answered with an error.
-    pub fn code(&self) -> Option<&str> {
+    /// answered with an error. Only the tests read it back; in production it shows only in `Debug` output.
+    #[cfg(test)]
+    pub(crate) fn code(&self) -> Option<&str> {
         self.code.as_deref()
     }
 }

@@ -17,11 +17,11 @@
 //! SQS's per-entry answers mean), [`attributes`] (counts, the RedrivePolicy and the dead-letter queue),
 //! [`move_task`] (StartMessageMoveTask and ListMessageMoveTasks), [`error`] (what a failed call says).
 
-pub mod attributes;
-pub mod batch;
-pub mod error;
-pub mod move_task;
-pub mod receive;
+pub(crate) mod attributes;
+pub(crate) mod batch;
+pub(crate) mod error;
+pub(crate) mod move_task;
+pub(crate) mod receive;
 
 use std::time::Duration;
 
@@ -30,11 +30,11 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::Region;
 
-pub use attributes::{Counts, DeadLetterQueue, QueueInfo, RedrivePolicy};
-pub use batch::{BatchOutcome, EntryFailure, Outgoing, UNREPORTED};
-pub use error::SqsError;
-pub use move_task::{MAX_NATIVE_RATE, MoveTask, MoveTaskStart};
-pub use receive::{Carried, Received};
+pub(crate) use attributes::{Counts, QueueInfo};
+pub(crate) use batch::{BatchOutcome, Outgoing};
+pub(crate) use error::SqsError;
+pub(crate) use move_task::{MAX_NATIVE_RATE, MoveTaskStart};
+pub(crate) use receive::Received;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Every call but a receive answers in milliseconds when SQS is healthy, so it gets a short attempt
@@ -45,13 +45,13 @@ const SHORT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// of a third.
 const SHORT_OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
 /// SQS accepts at most 10 entries per batch call and 10 messages per receive.
-pub const MAX_BATCH: usize = 10;
+pub(crate) const MAX_BATCH: usize = 10;
 /// The longest visibility timeout SQS accepts (12 hours).
-pub const MAX_VISIBILITY: Duration = Duration::from_secs(43_200);
+pub(crate) const MAX_VISIBILITY: Duration = Duration::from_secs(43_200);
 
 /// Builds the SQS client for `queue_url`: the default credential chain, the region the URL names (else
 /// the default region), and the short call timeouts, which ReceiveMessage overrides per call.
-pub async fn client(queue_url: &str) -> Client {
+pub(crate) async fn client(queue_url: &str) -> Client {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(short_calls());
     if let Some(region) = region_of_queue_url(queue_url) {
         loader = loader.region(Region::new(region));
@@ -70,7 +70,7 @@ fn short_calls() -> TimeoutConfig {
 
 /// The region named in an SQS queue URL's host, if any: `sqs.REGION.amazonaws.com[.cn]`, the legacy
 /// `REGION.queue.amazonaws.com`, or LocalStack's `sqs.REGION.localhost.localstack.cloud`.
-pub fn region_of_queue_url(queue_url: &str) -> Option<String> {
+pub(crate) fn region_of_queue_url(queue_url: &str) -> Option<String> {
     let url = reqwest::Url::parse(queue_url).ok()?;
     let labels: Vec<&str> = url.host_str()?.split('.').collect();
     let candidate = match labels.as_slice() {
@@ -88,14 +88,14 @@ pub fn region_of_queue_url(queue_url: &str) -> Option<String> {
 
 /// One queue, by URL, on a shared client. Cloning is cheap (the client is reference-counted).
 #[derive(Debug, Clone)]
-pub struct Queue {
+pub(crate) struct Queue {
     client: Client,
     url: String,
 }
 
 impl Queue {
     /// The queue at `url`, reached through `client` (see [`client`]).
-    pub fn new(client: Client, url: impl Into<String>) -> Self {
+    pub(crate) fn new(client: Client, url: impl Into<String>) -> Self {
         Queue {
             client,
             url: url.into(),
@@ -103,12 +103,12 @@ impl Queue {
     }
 
     /// Another queue on the same client: the dead-letter queue, a redrive's destination.
-    pub fn at(&self, url: impl Into<String>) -> Queue {
+    pub(crate) fn at(&self, url: impl Into<String>) -> Queue {
         Queue::new(self.client.clone(), url)
     }
 
     /// The queue URL, as SQS and the configuration spell it.
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 

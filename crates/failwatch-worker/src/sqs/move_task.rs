@@ -7,7 +7,7 @@ use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use super::{Queue, SqsError, clamp_i32};
 
 /// StartMessageMoveTask's documented ceiling for `MaxNumberOfMessagesPerSecond`.
-pub const MAX_NATIVE_RATE: u32 = 500;
+pub(crate) const MAX_NATIVE_RATE: u32 = 500;
 
 /// Error codes with which an SQS endpoint says it does not implement an action at all, as opposed to
 /// refusing this particular request.
@@ -23,7 +23,7 @@ const UNAVAILABLE_CODES: &[&str] = &[
 
 /// The outcome of asking for a native redrive.
 #[derive(Debug)]
-pub enum MoveTaskStart {
+pub(crate) enum MoveTaskStart {
     /// SQS is moving the messages; the handle names the task.
     Started { handle: String },
     /// The endpoint does not implement the API (some emulators, some partitions).
@@ -32,22 +32,22 @@ pub enum MoveTaskStart {
 
 /// The state of a native redrive, from ListMessageMoveTasks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MoveTask {
+pub(crate) struct MoveTask {
     /// RUNNING, FAILED, CANCELLING, CANCELLED or COMPLETED.
-    pub status: String,
+    pub(crate) status: String,
     /// Messages moved so far (approximate).
-    pub moved: u64,
+    pub(crate) moved: u64,
     /// Messages the task set out to move, when SQS says.
-    pub to_move: Option<u64>,
+    pub(crate) to_move: Option<u64>,
     /// Why a FAILED task failed.
-    pub failure_reason: Option<String>,
+    pub(crate) failure_reason: Option<String>,
 }
 
 impl Queue {
     /// Starts SQS's own redrive from the dead-letter queue `source_arn` to `destination_arn` (or, when
     /// `None`, back to each message's original source queue), at most `max_per_second` (capped at
     /// [`MAX_NATIVE_RATE`]).
-    pub async fn start_move_task(
+    pub(crate) async fn start_move_task(
         &self,
         source_arn: &str,
         destination_arn: Option<&str>,
@@ -78,7 +78,11 @@ impl Queue {
     }
 
     /// The redrive task `handle` on `source_arn` (or the most recent one when the handle is not listed).
-    pub async fn move_task(&self, source_arn: &str, handle: &str) -> Result<MoveTask, SqsError> {
+    pub(crate) async fn move_task(
+        &self,
+        source_arn: &str,
+        handle: &str,
+    ) -> Result<MoveTask, SqsError> {
         const OPERATION: &str = "ListMessageMoveTasks";
         let answer = self
             .client

@@ -19,32 +19,32 @@ const MAX_WAIT: Duration = Duration::from_secs(20);
 
 /// One received message.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     /// SQS's id of the message, the same on every receive.
-    pub message_id: String,
+    pub(crate) message_id: String,
     /// The handle of this receive, needed to delete the message or change its visibility.
-    pub receipt_handle: String,
+    pub(crate) receipt_handle: String,
     /// The body as sent.
-    pub body: String,
+    pub(crate) body: String,
     /// `ApproximateReceiveCount`: 1 on first delivery (and when SQS leaves it out).
-    pub receive_count: u32,
+    pub(crate) receive_count: u32,
     /// `SentTimestamp`: when the message entered the queue.
-    pub sent_at: Option<OffsetDateTime>,
+    pub(crate) sent_at: Option<OffsetDateTime>,
     /// What a copy must carry over; empty unless received with [`Queue::receive_whole`].
-    pub carried: Carried,
+    pub(crate) carried: Carried,
 }
 
 /// Everything besides its body that a copy of a message must carry to be the same message.
 #[derive(Debug, Clone, Default)]
-pub struct Carried {
+pub(crate) struct Carried {
     /// The sender's message attributes, unchanged.
-    pub attributes: HashMap<String, MessageAttributeValue>,
+    pub(crate) attributes: HashMap<String, MessageAttributeValue>,
     /// X-Ray's trace header, the one system attribute a sender may set.
-    pub trace_header: Option<String>,
+    pub(crate) trace_header: Option<String>,
     /// FIFO queues only.
-    pub group_id: Option<String>,
+    pub(crate) group_id: Option<String>,
     /// FIFO queues only.
-    pub deduplication_id: Option<String>,
+    pub(crate) deduplication_id: Option<String>,
 }
 
 /// Which attributes a receive asks for.
@@ -59,7 +59,7 @@ enum Asked {
 impl Queue {
     /// Receives up to `max` (1..=10) messages, waiting up to `wait` (at most 20 s) for the first, and
     /// makes them invisible for `visibility`. Only the receive count and sent time are asked for.
-    pub async fn receive(
+    pub(crate) async fn receive(
         &self,
         max: usize,
         wait: Duration,
@@ -70,7 +70,7 @@ impl Queue {
     }
 
     /// As [`Queue::receive`], with every attribute a copy of each message must carry ([`Carried`]).
-    pub async fn receive_whole(
+    pub(crate) async fn receive_whole(
         &self,
         max: usize,
         wait: Duration,

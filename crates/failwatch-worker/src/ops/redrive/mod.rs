@@ -28,21 +28,21 @@ use client_side::ClientSideMove;
 
 /// Which messages to move.
 #[derive(Debug, Clone, Default)]
-pub struct Filter {
+pub(crate) struct Filter {
     /// `--kind`: a glob over alert kinds.
-    pub kind: Option<Pattern>,
+    pub(crate) kind: Option<Pattern>,
     /// `--cluster`: a glob over the alert's cluster.
-    pub cluster: Option<Pattern>,
+    pub(crate) cluster: Option<Pattern>,
 }
 
 impl Filter {
     /// Whether no filter was given (everything is selected).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.kind.is_none() && self.cluster.is_none()
     }
 
     /// Whether a message with this description is selected. Without a filter everything is.
-    pub fn selects(&self, described: &Described) -> bool {
+    pub(crate) fn selects(&self, described: &Described) -> bool {
         if self.is_empty() {
             return true;
         }
@@ -72,29 +72,29 @@ impl Filter {
 
 /// A validated redrive request.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// `--to`: the destination queue URL (default: the configured queue).
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
     /// `--max-per-second`.
-    pub max_per_second: Option<u32>,
+    pub(crate) max_per_second: Option<u32>,
     /// `--dry-run`: show, move nothing.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// `--yes`: no question asked.
-    pub confirmed: bool,
+    pub(crate) confirmed: bool,
     /// Which messages to move.
-    pub filter: Filter,
+    pub(crate) filter: Filter,
     /// Move with send-then-delete rather than StartMessageMoveTask.
-    pub client_side: bool,
+    pub(crate) client_side: bool,
     /// How long received DLQ messages stay hidden during a client-side move.
-    pub visibility: Duration,
+    pub(crate) visibility: Duration,
     /// Fault injection: abort after sending this many batches, before deleting the last.
     #[cfg(feature = "fault-injection")]
-    pub crash_after_send: Option<u32>,
+    pub(crate) crash_after_send: Option<u32>,
 }
 
 impl Plan {
     /// Checks the arguments before anything touches SQS.
-    pub fn from_args(args: &RedriveArgs) -> Result<Plan, OpsError> {
+    pub(crate) fn from_args(args: &RedriveArgs) -> Result<Plan, OpsError> {
         Plan::check(args, std::io::stdin().is_terminal())
     }
 
@@ -138,33 +138,33 @@ impl Plan {
 
 /// What a client-side move did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MoveCounts {
+pub(crate) struct MoveCounts {
     /// Distinct DLQ messages looked at.
-    pub examined: u64,
+    pub(crate) examined: u64,
     /// Sent to the destination and deleted from the DLQ.
-    pub moved: u64,
+    pub(crate) moved: u64,
     /// Not selected by the filter; left in the DLQ on purpose.
-    pub skipped: u64,
+    pub(crate) skipped: u64,
     /// The send failed; still in the DLQ.
-    pub send_failed: u64,
+    pub(crate) send_failed: u64,
     /// Sent, but the delete from the DLQ failed: in both queues now.
-    pub delete_failed: u64,
+    pub(crate) delete_failed: u64,
     /// Dry run: would have been moved.
-    pub would_move: u64,
+    pub(crate) would_move: u64,
     /// The operator pressed Ctrl-C; the run stopped between batches.
-    pub interrupted: bool,
+    pub(crate) interrupted: bool,
 }
 
 impl MoveCounts {
     /// Messages this run set out to move and did not.
-    pub fn left_behind(&self) -> u64 {
+    pub(crate) fn left_behind(&self) -> u64 {
         self.send_failed + self.delete_failed
     }
 }
 
 /// Runs the redrive the plan describes, from the DLQ of `main` to the plan's destination (default
 /// `main`).
-pub async fn run(
+pub(crate) async fn run(
     main: &Queue,
     config: &QueueConfig,
     plan: &Plan,
