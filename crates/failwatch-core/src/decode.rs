@@ -188,17 +188,12 @@ fn decode_with(
             ),
         });
     }
-    if let Some(detail) = parsed.detail {
+    // Without `source` and `detail-type` the body reader cannot know a kind, so a bare detail is raw.
+    if let Some(DetailValue::Raw(raw)) = parsed.detail {
         let input = Detail {
             envelope,
             resources: Vec::new(),
             fallback: &fallback,
-        };
-        // Without `source` and `detail-type` the one-pass reader cannot know the kind, so a bare
-        // detail is always still raw.
-        let raw = match detail {
-            DetailValue::Raw(raw) => raw,
-            DetailValue::Read(_) => unreachable!("a detail is only read for a named kind"),
         };
         return kind::ecs_task::decode_bare(raw, input).map(Event::EcsTask);
     }
