@@ -12,9 +12,10 @@
 //! decodes to [`Event::Unhandled`], which classification keeps silent.
 //!
 //! This module owns the shapes; each event kind owns its `detail` (see [`crate::kind`]). A body is read
-//! once into a struct holding the top-level keys of every shape (the shapes do not share key names),
-//! with an EventBridge `detail` kept as raw JSON text; which keys were present decides the shape, and
-//! `(source, detail-type)` the kind, whose module then reads the detail into its own wire types. Only a
+//! once into a struct holding the top-level keys of every shape (the shapes do not share key names);
+//! which keys were present decides the shape, and `(source, detail-type)` the kind. An EventBridge
+//! `detail` is read into the kind's wire type as the body is read, since EventBridge writes those two
+//! keys first; in any other order it is kept as raw JSON text and read once the kind is known. Only a
 //! body that fails the first read is looked at again, to name its shape in the error. An SNS `Message` is
 //! a second document and is read as one.
 
@@ -23,8 +24,6 @@ mod model;
 mod open_enum;
 mod wire;
 
-use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 pub(crate) use arn::{
@@ -33,7 +32,7 @@ pub(crate) use arn::{
 };
 pub use model::{EventMeta, Shape, UnhandledEvent};
 pub(crate) use open_enum::open_enum;
-pub(crate) use wire::timestamp;
+pub(crate) use wire::{DetailValue, timestamp};
 
 use crate::kind::{self, AlertKind, Event};
 use arn::Arn;
@@ -140,7 +139,8 @@ fn decode_with(
     ctx: &DecodeContext,
     sns: Option<&SnsInfo>,
 ) -> Result<Event, DecodeError> {
-    let parsed: Body<'_> = match serde_json::from_str(body) {
+    // The one-pass reader first; the derived reader decides (and words) whatever it refuses.
+    let parsed: Body<'_> = match wire::read_body(body).or_else(|_| serde_json::from_str(body)) {
         Ok(parsed) => parsed,
         Err(e) if e.is_syntax() || e.is_eof() => return Err(DecodeError::NotJson(e)),
         Err(_) if !body.trim_start().starts_with('{') => return Err(DecodeError::NotAnObject),
@@ -172,10 +172,10 @@ fn decode_with(
         return Ok(match handled {
             Some(kind) => kind::decode(
                 kind,
+                detail,
                 Detail {
                     envelope,
                     resources,
-                    detail,
                     fallback: &fallback,
                 },
             )?,
@@ -188,14 +188,14 @@ fn decode_with(
             ),
         });
     }
-    if let Some(detail) = parsed.detail {
-        let detail = Detail {
+    // Without `source` and `detail-type` the body reader cannot know a kind, so a bare detail is raw.
+    if let Some(DetailValue::Raw(raw)) = parsed.detail {
+        let input = Detail {
             envelope,
             resources: Vec::new(),
-            detail,
             fallback: &fallback,
         };
-        return kind::ecs_task::decode_bare(detail).map(Event::EcsTask);
+        return kind::ecs_task::decode_bare(raw, input).map(Event::EcsTask);
     }
     if parsed.error.is_some() || parsed.cause.is_some() {
         return kind::sfn_execution::decode_catch(parsed.error, parsed.cause, &fallback)
@@ -296,24 +296,16 @@ pub(crate) struct Envelope {
     region: Option<String>,
 }
 
-/// What a kind's decoder gets: the envelope, `resources` and the raw `detail` of one event, and what
-/// fills the envelope's gaps.
+/// What a kind's decoder gets besides its read `detail`: the envelope and `resources` of one event, and
+/// what fills the envelope's gaps.
 pub(crate) struct Detail<'a> {
     envelope: Envelope,
     /// The envelope's `resources` (empty for a bare detail).
     pub(crate) resources: Vec<String>,
-    detail: &'a RawValue,
     fallback: &'a Fallback<'a>,
 }
 
 impl Detail<'_> {
-    /// Reads the detail into the kind's wire type; a type error becomes [`DecodeError::Malformed`]
-    /// naming `what` (the detail-type, or the bare-detail shape).
-    pub(crate) fn read<T: DeserializeOwned>(&self, what: &'static str) -> Result<T, DecodeError> {
-        serde_json::from_str(self.detail.get())
-            .map_err(|source| DecodeError::Malformed { what, source })
-    }
-
     /// The event's facts: id and time from the envelope or its fallbacks (`carried` is the best time
     /// the event itself holds), account, region and partition from the envelope or else from `arns`.
     pub(crate) fn meta(

@@ -12,8 +12,9 @@
 //!
 //! - `LABEL`: what failed, in words, for headings ("ECS task");
 //! - `SOURCE` and `DETAIL_TYPE`: the EventBridge `source` and `detail-type` it decodes;
-//! - `fn decode(Detail<'_>) -> Result<TheEvent, DecodeError>`: reads the detail (`Detail::read`) and
-//!   builds the event, whose `meta` field holds the [`EventMeta`] (`Detail::meta`);
+//! - `Wire`: its `detail` as written (a `Deserialize` type), which the registry reads ([`WireDetail`]);
+//! - `fn decode(Wire, Detail<'_>) -> Result<TheEvent, DecodeError>`: builds the event from the read
+//!   detail and the rest of the event, whose `meta` field holds the [`EventMeta`] (`Detail::meta`);
 //! - `fn classify(&TheEvent) -> Decision`.
 
 pub(crate) mod ecs_deployment;
@@ -21,10 +22,11 @@ pub(crate) mod ecs_service;
 pub(crate) mod ecs_task;
 pub(crate) mod sfn_execution;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 
 use crate::classify::{Decision, SilentReason};
-use crate::decode::{DecodeError, Detail, EventMeta, UnhandledEvent};
+use crate::decode::{DecodeError, Detail, DetailValue, EventMeta, UnhandledEvent};
 
 /// Declares the kinds: one line per kind, `Variant(EventType) => module`.
 macro_rules! kinds {
@@ -111,10 +113,50 @@ macro_rules! kinds {
             }
         }
 
-        /// Decodes the detail of an EventBridge event of `kind`.
-        pub(crate) fn decode(kind: AlertKind, detail: Detail<'_>) -> Result<Event, DecodeError> {
-            match kind {
-                $( AlertKind::$variant => $module::decode(detail).map(Event::$variant), )+
+        /// The `detail` of an EventBridge event of a handled kind, read into its module's `Wire` type.
+        pub(crate) enum WireDetail {
+            $( $variant($module::Wire), )+
+        }
+
+        impl WireDetail {
+            /// Reads the detail of a `kind` event straight from the body's deserializer (`None` for
+            /// `null`), so that the detail is scanned once.
+            pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+                kind: AlertKind,
+                deserializer: D,
+            ) -> Result<Option<Self>, D::Error> {
+                Ok(match kind {
+                    $( AlertKind::$variant => Option::<$module::Wire>::deserialize(deserializer)?
+                        .map(WireDetail::$variant), )+
+                })
+            }
+
+            /// Reads a detail kept as raw JSON text; a type error names the kind's detail-type.
+            fn from_raw(kind: AlertKind, raw: &RawValue) -> Result<Self, DecodeError> {
+                match kind {
+                    $( AlertKind::$variant => serde_json::from_str(raw.get())
+                        .map(WireDetail::$variant), )+
+                }
+                .map_err(|source| DecodeError::Malformed {
+                    what: kind.detail_type(),
+                    source,
+                })
+            }
+        }
+
+        /// Decodes an EventBridge event of `kind` from its detail (read, or still raw) and the rest of
+        /// the event.
+        pub(crate) fn decode(
+            kind: AlertKind,
+            detail: DetailValue<'_>,
+            input: Detail<'_>,
+        ) -> Result<Event, DecodeError> {
+            let wire = match detail {
+                DetailValue::Read(wire) => wire,
+                DetailValue::Raw(raw) => WireDetail::from_raw(kind, raw)?,
+            };
+            match wire {
+                $( WireDetail::$variant(wire) => $module::decode(wire, input).map(Event::$variant), )+
             }
         }
 

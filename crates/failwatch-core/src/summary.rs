@@ -7,7 +7,7 @@
 //! back. Roles exist only in memory: a summary deserialised from a document is its text alone.
 
 use std::fmt;
-use std::ops::Deref;
+use std::ops::{Deref, Range};
 
 use serde::{Deserialize, Serialize};
 
@@ -80,22 +80,23 @@ impl Role {
     }
 }
 
-/// One labelled value of a summary. The label is ours; the value is event text, unescaped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fact {
+/// One labelled value of a summary, borrowed from it. The label is ours; the value is event text,
+/// unescaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fact<'a> {
     /// What the fact is.
     pub role: Role,
     /// How it is shown, e.g. "Stop code".
     pub label: &'static str,
     /// Never empty: empty values are not facts.
-    pub value: String,
+    pub value: &'a str,
 }
 
-impl Fact {
+impl Fact<'_> {
     /// Whether this fact already says `value`: it is the value, starts with it and a parenthesis
     /// (`abc (family:3)` states `abc`), or ends with it in parentheses (and so states `family:3`).
     fn states(&self, value: &str) -> bool {
-        let own = self.value.as_str();
+        let own = self.value;
         own == value
             || own
                 .strip_prefix(value)
@@ -107,13 +108,22 @@ impl Fact {
     }
 }
 
-/// One part of a summary, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Part {
+/// One part of a summary, in order, borrowed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part<'a> {
     /// A labelled value.
-    Fact(Fact),
+    Fact(Fact<'a>),
     /// Free text, shown as written (for example the note `failwatch send-test` puts first).
-    Text(String),
+    Text(&'a str),
+}
+
+/// Where a part is in the summary text: the parts' values are not copied, only located.
+#[derive(Debug, Clone)]
+struct Span {
+    /// The fact's role and label; `None` for free text.
+    fact: Option<(Role, &'static str)>,
+    /// The value's (or the free text's) byte range in the text.
+    value: Range<usize>,
 }
 
 /// The summary of an alert: its parts and the text derived from them, one part per line.
@@ -123,7 +133,7 @@ pub enum Part {
 /// free-text part.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
-    parts: Vec<Part>,
+    parts: Vec<Span>,
     text: String,
 }
 
@@ -150,25 +160,38 @@ impl Summary {
         self.new_line();
         self.text.push_str(label);
         self.text.push_str(": ");
-        self.text.push_str(value);
-        self.parts.push(Part::Fact(Fact {
-            role,
-            label,
-            value: value.to_owned(),
-        }));
+        self.push_value(Some((role, label)), value);
     }
 
     /// Appends a line of free text.
     pub fn push_text(&mut self, text: &str) {
         self.new_line();
-        self.text.push_str(text);
-        self.parts.push(Part::Text(text.to_owned()));
+        self.push_value(None, text);
+    }
+
+    fn push_value(&mut self, fact: Option<(Role, &'static str)>, value: &str) {
+        let start = self.text.len();
+        self.text.push_str(value);
+        self.parts.push(Span {
+            fact,
+            value: start..self.text.len(),
+        });
     }
 
     /// Puts a line of free text before everything else.
     pub fn prepend_text(&mut self, text: &str) {
         self.text = format!("{text}\n{}", self.text);
-        self.parts.insert(0, Part::Text(text.to_owned()));
+        let shift = text.len() + 1;
+        for span in &mut self.parts {
+            span.value = span.value.start + shift..span.value.end + shift;
+        }
+        self.parts.insert(
+            0,
+            Span {
+                fact: None,
+                value: 0..text.len(),
+            },
+        );
     }
 
     fn new_line(&mut self) {
@@ -183,13 +206,19 @@ impl Summary {
     }
 
     /// The parts, in order.
-    pub fn parts(&self) -> &[Part] {
-        &self.parts
+    pub fn parts(&self) -> impl Iterator<Item = Part<'_>> {
+        self.parts.iter().map(|span| {
+            let value = &self.text[span.value.clone()];
+            match span.fact {
+                Some((role, label)) => Part::Fact(Fact { role, label, value }),
+                None => Part::Text(value),
+            }
+        })
     }
 
     /// The facts, in order.
-    pub fn facts(&self) -> impl Iterator<Item = &Fact> {
-        self.parts.iter().filter_map(|p| match p {
+    pub fn facts(&self) -> impl Iterator<Item = Fact<'_>> {
+        self.parts().filter_map(|p| match p {
             Part::Fact(f) => Some(f),
             Part::Text(_) => None,
         })
@@ -197,9 +226,7 @@ impl Summary {
 
     /// The value of the first fact with `role`.
     pub fn get(&self, role: Role) -> Option<&str> {
-        self.facts()
-            .find(|f| f.role == role)
-            .map(|f| f.value.as_str())
+        self.facts().find(|f| f.role == role).map(|f| f.value)
     }
 
     /// Whether a fact already says `value` (see the rules on [`Fact`]), so showing it again would say
@@ -212,9 +239,8 @@ impl Summary {
     /// fact or free-text part holds it anywhere.
     pub(crate) fn mentions(&self, value: &str) -> bool {
         self.states(value)
-            || self.parts.iter().any(|p| match p {
-                Part::Fact(f) => f.value.contains(value),
-                Part::Text(t) => t.contains(value),
+            || self.parts().any(|p| match p {
+                Part::Fact(Fact { value: own, .. }) | Part::Text(own) => own.contains(value),
             })
     }
 }
@@ -259,7 +285,10 @@ impl From<String> for Summary {
         let parts = if text.is_empty() {
             Vec::new()
         } else {
-            vec![Part::Text(text.clone())]
+            vec![Span {
+                fact: None,
+                value: 0..text.len(),
+            }]
         };
         Summary { parts, text }
     }

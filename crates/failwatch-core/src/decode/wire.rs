@@ -1,19 +1,41 @@
 //! The body shapes' top-level keys, exactly as AWS writes them: serde renames matching the JSON, `Option`
 //! for anything AWS may omit or send as `null`, unknown fields ignored (no `deny_unknown_fields`
-//! anywhere). Each event kind's `detail` fields are its own module's (see [`crate::kind`]); here the
-//! detail is kept as raw JSON text. The timestamp reader every kind shares lives here too.
+//! anywhere). Each event kind's `detail` fields are its own module's (see [`crate::kind`]); the body
+//! reader here reads the detail into them as it reaches it, or keeps it as raw JSON text when it cannot
+//! tell the kind yet. The timestamp reader every kind shares lives here too.
 
-use serde::de::{self, IgnoredAny, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use serde_json::value::RawValue;
 
+use crate::kind::{AlertKind, WireDetail};
+
+/// An EventBridge `detail`: read into its kind's wire type, or kept as raw JSON text for later.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per decode, moved once into the kind's decoder; a box would cost an allocation"
+)]
+pub(crate) enum DetailValue<'a> {
+    /// Read while the body was read, because `source` and `detail-type` came first and name a kind.
+    Read(WireDetail),
+    /// Kept as written: the kind was not known yet (other key order, bare detail, unhandled kind).
+    Raw(&'a RawValue),
+}
+
+/// Deserialises as [`DetailValue::Raw`]: how the derived [`Body`] reader keeps the detail.
+impl<'de: 'a, 'a> Deserialize<'de> for DetailValue<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <&'a RawValue>::deserialize(deserializer).map(DetailValue::Raw)
+    }
+}
+
 /// Every top-level key of every accepted body shape, read in one pass; which keys are present decides
 /// the shape afterwards. The shapes do not share key names (EventBridge is lowercase, SNS and `Catch`
 /// outputs are PascalCase), so one struct reads them all.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub(super) struct Body<'a> {
     // EventBridge envelope (also the bare `{"detail": ...}`, with every other field absent).
     pub(super) id: Option<String>,
@@ -24,9 +46,10 @@ pub(super) struct Body<'a> {
     pub(super) time: Option<String>,
     pub(super) region: Option<String>,
     pub(super) resources: Option<Vec<String>>,
-    /// Read by the event kind's module, once `(source, detail-type)` says which kind it is.
+    /// Read into the kind's wire type by [`read_body`] when `(source, detail-type)` came first; kept raw
+    /// otherwise (and always by the derived reader), for the kind's wire type to be read from later.
     #[serde(borrow)]
-    pub(super) detail: Option<&'a RawValue>,
+    pub(super) detail: Option<DetailValue<'a>>,
     // SNS notification, as SQS receives it when raw message delivery is off.
     #[serde(rename = "Type")]
     pub(super) sns_type: Option<String>,
@@ -43,6 +66,123 @@ pub(super) struct Body<'a> {
     pub(super) error: Option<serde_json::Value>,
     #[serde(rename = "Cause")]
     pub(super) cause: Option<serde_json::Value>,
+}
+
+/// Reads a [`Body`] in one pass. EventBridge writes `detail-type` and `source` before `detail`, so when
+/// they name a handled kind the detail is read straight into that kind's wire type, and the 2.5 KB
+/// detail is scanned once instead of once as raw text and again by the kind. Any other order keeps the
+/// detail raw. Only a successful read is used: on any error the caller reads the body again with the
+/// derived `Body` reader, whose errors (and acceptance) are the reference, so no message changes.
+pub(super) fn read_body(body: &str) -> Result<Body<'_>, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(body);
+    let parsed = deserializer.deserialize_map(BodyVisitor)?;
+    deserializer.end()?;
+    Ok(parsed)
+}
+
+/// The top-level keys [`Body`] reads, for [`read_body`]; the renames are [`Body`]'s.
+#[derive(Clone, Copy, Deserialize)]
+enum Key {
+    #[serde(rename = "id")]
+    Id,
+    #[serde(rename = "detail-type")]
+    DetailType,
+    #[serde(rename = "source")]
+    Source,
+    #[serde(rename = "account")]
+    Account,
+    #[serde(rename = "time")]
+    Time,
+    #[serde(rename = "region")]
+    Region,
+    #[serde(rename = "resources")]
+    Resources,
+    #[serde(rename = "detail")]
+    Detail,
+    Type,
+    MessageId,
+    Message,
+    Timestamp,
+    Error,
+    Cause,
+    #[serde(other)]
+    Other,
+}
+
+struct BodyVisitor;
+
+impl<'de> Visitor<'de> for BodyVisitor {
+    type Value = Body<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut body = Body {
+            id: None,
+            detail_type: None,
+            source: None,
+            account: None,
+            time: None,
+            region: None,
+            resources: None,
+            detail: None,
+            sns_type: None,
+            sns_message_id: None,
+            sns_message: None,
+            sns_timestamp: None,
+            error: None,
+            cause: None,
+        };
+        // One bit per key: a repeated key is an error for the derived reader, so it is one here too.
+        let mut seen = 0_u16;
+        while let Some(key) = map.next_key::<Key>()? {
+            if !matches!(key, Key::Other) {
+                let bit = 1 << key as u16;
+                if seen & bit != 0 {
+                    return Err(de::Error::custom("duplicate key"));
+                }
+                seen |= bit;
+            }
+            match key {
+                Key::Id => body.id = map.next_value()?,
+                Key::DetailType => body.detail_type = map.next_value()?,
+                Key::Source => body.source = map.next_value()?,
+                Key::Account => body.account = map.next_value()?,
+                Key::Time => body.time = map.next_value()?,
+                Key::Region => body.region = map.next_value()?,
+                Key::Resources => body.resources = map.next_value()?,
+                Key::Detail => {
+                    let kind =
+                        AlertKind::of_event(body.source.as_deref(), body.detail_type.as_deref());
+                    body.detail = match kind {
+                        Some(kind) => map.next_value_seed(KindDetail(kind))?,
+                        None => map.next_value()?,
+                    };
+                }
+                Key::Type => body.sns_type = map.next_value()?,
+                Key::MessageId => body.sns_message_id = map.next_value()?,
+                Key::Message => body.sns_message = map.next_value()?,
+                Key::Timestamp => body.sns_timestamp = map.next_value()?,
+                Key::Error => body.error = map.next_value()?,
+                Key::Cause => body.cause = map.next_value()?,
+                Key::Other => map.next_value::<IgnoredAny>().map(drop)?,
+            }
+        }
+        Ok(body)
+    }
+}
+
+/// Reads the `detail` of an event of a known kind into that kind's wire type.
+struct KindDetail(AlertKind);
+
+impl<'de> DeserializeSeed<'de> for KindDetail {
+    type Value = Option<DetailValue<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        Ok(WireDetail::deserialize(self.0, deserializer)?.map(DetailValue::Read))
+    }
 }
 
 /// The top-level keys that name an EventBridge event; read only when [`Body`] failed, to word the error

@@ -51,10 +51,13 @@ pub struct EcsDeploymentEvent {
     pub reason: Option<String>,
 }
 
+/// The `detail` of an ECS Deployment State Change; the registry reads it ([`super::WireDetail`]).
+pub(crate) type Wire = DeploymentDetail;
+
 /// The `detail` of an ECS Deployment State Change.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DeploymentDetail {
+pub(crate) struct DeploymentDetail {
     event_type: Option<EcsEventType>,
     /// Kept as text, to name a missing one in the error.
     event_name: Option<String>,
@@ -63,9 +66,11 @@ struct DeploymentDetail {
 }
 
 /// Decodes the detail of an ECS Deployment State Change.
-pub(crate) fn decode(mut input: Detail<'_>) -> Result<EcsDeploymentEvent, DecodeError> {
+pub(crate) fn decode(
+    detail: DeploymentDetail,
+    mut input: Detail<'_>,
+) -> Result<EcsDeploymentEvent, DecodeError> {
     const WHAT: &str = DETAIL_TYPE;
-    let detail: DeploymentDetail = input.read(WHAT)?;
     let service_arn = std::mem::take(&mut input.resources)
         .into_iter()
         .next()

@@ -69,10 +69,13 @@ pub struct EcsServiceEvent {
     pub capacity_providers: Vec<String>,
 }
 
+/// The `detail` of an ECS Service Action; the registry reads it ([`super::WireDetail`]).
+pub(crate) type Wire = ServiceDetail;
+
 /// The `detail` of an ECS Service Action.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ServiceDetail {
+pub(crate) struct ServiceDetail {
     cluster_arn: Option<String>,
     event_type: Option<EcsEventType>,
     event_name: Option<ServiceEventName>,
@@ -81,9 +84,11 @@ struct ServiceDetail {
 }
 
 /// Decodes the detail of an ECS Service Action.
-pub(crate) fn decode(mut input: Detail<'_>) -> Result<EcsServiceEvent, DecodeError> {
+pub(crate) fn decode(
+    detail: ServiceDetail,
+    mut input: Detail<'_>,
+) -> Result<EcsServiceEvent, DecodeError> {
     const WHAT: &str = DETAIL_TYPE;
-    let detail: ServiceDetail = input.read(WHAT)?;
     let event_type = detail.event_type.ok_or(DecodeError::MissingField {
         what: WHAT,
         field: "detail.eventType",

@@ -22,6 +22,7 @@ mod model;
 use std::fmt::Write as _;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 pub use model::{
@@ -42,6 +43,9 @@ pub(crate) const LABEL: &str = "ECS task";
 pub(crate) const SOURCE: &str = "aws.ecs";
 /// The EventBridge detail-type of task events.
 pub(crate) const DETAIL_TYPE: &str = "ECS Task State Change";
+
+/// The `detail` of an ECS Task State Change; the registry reads it ([`super::WireDetail`]).
+pub(crate) type Wire = TaskDetail;
 
 /// The `detail` of an ECS Task State Change, as EventBridge writes it (camelCase), which is also how
 /// `describe-tasks` writes a task; the aliases read the PascalCase of the task description Step Functions
@@ -96,21 +100,26 @@ struct ContainerDetail {
 }
 
 /// Decodes the detail of an ECS Task State Change.
-pub(crate) fn decode(detail: Detail<'_>) -> Result<EcsTaskEvent, DecodeError> {
-    task_event(detail, DETAIL_TYPE, Shape::EventBridge)
+pub(crate) fn decode(wire: TaskDetail, input: Detail<'_>) -> Result<EcsTaskEvent, DecodeError> {
+    task_event(wire, input, DETAIL_TYPE, Shape::EventBridge)
 }
 
-/// Decodes a bare `{"detail": {...}}` body, read as an ECS task.
-pub(crate) fn decode_bare(detail: Detail<'_>) -> Result<EcsTaskEvent, DecodeError> {
-    task_event(detail, BARE_DETAIL, Shape::BareDetail)
+/// Decodes a bare `{"detail": {...}}` body (`raw`), read as an ECS task.
+pub(crate) fn decode_bare(raw: &RawValue, input: Detail<'_>) -> Result<EcsTaskEvent, DecodeError> {
+    let wire = serde_json::from_str(raw.get()).map_err(|source| DecodeError::Malformed {
+        what: BARE_DETAIL,
+        source,
+    })?;
+    task_event(wire, input, BARE_DETAIL, Shape::BareDetail)
 }
 
 fn task_event(
+    wire: TaskDetail,
     detail: Detail<'_>,
     what: &'static str,
     shape: Shape,
 ) -> Result<EcsTaskEvent, DecodeError> {
-    let task = task_from_wire(detail.read(what)?).map_err(|field| match field {
+    let task = task_from_wire(wire).map_err(|field| match field {
         TaskFieldError::Missing => DecodeError::MissingField {
             what,
             field: "detail.taskArn",

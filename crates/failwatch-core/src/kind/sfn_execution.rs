@@ -72,10 +72,14 @@ pub struct SfnExecutionEvent {
     pub task: Option<EcsTask>,
 }
 
+/// The `detail` of a Step Functions Execution Status Change; the registry reads it
+/// ([`super::WireDetail`]).
+pub(crate) type Wire = ExecutionDetail;
+
 /// The `detail` of a Step Functions Execution Status Change.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ExecutionDetail {
+pub(crate) struct ExecutionDetail {
     execution_arn: Option<String>,
     state_machine_arn: Option<String>,
     name: Option<String>,
@@ -101,9 +105,11 @@ fn task_from_cause_str(cause: &str) -> Option<EcsTask> {
 }
 
 /// Decodes the detail of an execution status change.
-pub(crate) fn decode(input: Detail<'_>) -> Result<SfnExecutionEvent, DecodeError> {
+pub(crate) fn decode(
+    detail: ExecutionDetail,
+    input: Detail<'_>,
+) -> Result<SfnExecutionEvent, DecodeError> {
     const WHAT: &str = DETAIL_TYPE;
-    let detail: ExecutionDetail = input.read(WHAT)?;
     let status = detail.status.ok_or(DecodeError::MissingField {
         what: WHAT,
         field: "detail.status",

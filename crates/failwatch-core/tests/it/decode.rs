@@ -645,3 +645,52 @@ fn any_shape_can_arrive_inside_an_sns_notification() {
     // The task's own stop time beats the SNS publish time.
     assert_eq!(e.meta.time, datetime!(2024-05-08 06:52:24.686 UTC));
 }
+
+#[test]
+fn an_event_decodes_alike_whatever_order_its_keys_come_in() {
+    // The fixtures are written as EventBridge writes them (`detail-type` and `source` before `detail`,
+    // so the detail is read as the body is); serde_json writes an object's keys sorted, which puts
+    // `detail` first (so the detail is kept raw and read afterwards). With a message id, no id is a
+    // hash of the body text.
+    let ctx = DecodeContext {
+        message_id: Some("sqs-message-1".to_owned()),
+        ..fixtures::ctx()
+    };
+    for (name, body) in fixtures::events() {
+        let sorted = serde_json::from_str::<Value>(&body)
+            .expect("fixture is JSON")
+            .to_string();
+        if let (Some(detail), Some(detail_type)) =
+            (sorted.find("\"detail\""), sorted.find("\"detail-type\""))
+        {
+            assert!(
+                detail < detail_type,
+                "{name}: serde_json no longer sorts keys"
+            );
+        }
+        assert_eq!(
+            decode(&body, &ctx).expect("as written"),
+            decode(&sorted, &ctx).expect("sorted"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_detail_is_worded_alike_whatever_order_its_keys_come_in() {
+    let ctx = fixtures::ctx();
+    let detail = r#"{"eventType":5}"#;
+    let envelope = r#""detail-type":"ECS Service Action","source":"aws.ecs""#;
+    let first = decode(&format!("{{{envelope},\"detail\":{detail}}}"), &ctx);
+    let last = decode(&format!("{{\"detail\":{detail},{envelope}}}"), &ctx);
+    let (first, last) = (
+        first.expect_err("type error").to_string(),
+        last.expect_err("type error").to_string(),
+    );
+    assert!(
+        first.starts_with("ECS Service Action: invalid type: integer `5`"),
+        "{first:?}"
+    );
+    assert!(first.ends_with("at line 1 column 14"), "{first:?}");
+    assert_eq!(first, last);
+}
