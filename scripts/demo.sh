@@ -79,10 +79,15 @@ pids=("$!" "${pids[@]}")
 # One destination per chat service, all on the local receiver; the URL's path names the service and
 # the rest plays the secret part a real webhook URL has (it never appears in failwatch's logs).
 cat >"$WORK/failwatch.toml" <<EOF
+[sqs]
 queue_url = "$QUEUE_URL"
-admin_listen = "127.0.0.1:$ADMIN_PORT"
-wait_time_secs = 2
-log_format = "text"
+wait_time = "2s"
+
+[admin]
+listen = "127.0.0.1:$ADMIN_PORT"
+
+[logging]
+format = "text"
 EOF
 for service in google-chat slack teams discord webhook; do
   var="DEMO_$(echo "$service" | tr 'a-z-' 'A-Z_')_URL"

@@ -1,18 +1,22 @@
-//! Batched deletion. Messages finish one by one; deleting each with its own call would double the SQS
-//! requests of the worker. The deleter collects finished messages for a few milliseconds (or until ten
-//! are waiting), deletes them with one DeleteMessageBatch, checks every entry, and tells each message
-//! task whether its delete succeeded.
+//! Batched, concurrent deletion. Messages finish one by one; deleting each with its own call would
+//! double the SQS requests of the worker under load, and one call at a time would make a burst of
+//! finished messages wait behind several round trips (every crash in that window is a duplicate alert).
+//! So the deleter sends a DeleteMessageBatch as soon as a message's outcome is final and one of
+//! [`CONCURRENT_CALLS`] call slots is free, with every other finished message already waiting (up to
+//! ten); while all slots are busy, finished messages gather into the next full batch. It checks every
+//! entry and tells each message task whether its delete succeeded.
 
-use std::time::Duration;
+use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinSet;
 
 use crate::metrics;
 use crate::sqs::{MAX_BATCH, Queue};
 
-/// How long the first finished message waits for others to share its DeleteMessageBatch call.
-const LINGER: Duration = Duration::from_millis(5);
+/// DeleteMessageBatch calls in flight at once. Each call has the SQS client's timeout, so a slow call
+/// holds its slot for at most that long.
+const CONCURRENT_CALLS: usize = 4;
 
 struct Request {
     message_id: String,
@@ -58,17 +62,28 @@ impl Deleter {
 }
 
 async fn run(queue: Queue, mut rx: mpsc::Receiver<Request>) {
-    while let Some(first) = rx.recv().await {
+    let slots = Arc::new(Semaphore::new(CONCURRENT_CALLS));
+    let mut calls = JoinSet::new();
+    // A slot first, then the messages: while every slot is busy, finished messages wait in the channel
+    // and the next call takes ten of them.
+    while let Ok(slot) = slots.clone().acquire_owned().await {
+        let Some(first) = rx.recv().await else { break };
         let mut batch = vec![first];
-        let flush_at = Instant::now() + LINGER;
         while batch.len() < MAX_BATCH {
-            match tokio::time::timeout_at(flush_at, rx.recv()).await {
-                Ok(Some(request)) => batch.push(request),
-                Ok(None) | Err(_) => break,
+            match rx.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
             }
         }
-        flush(&queue, batch).await;
+        let queue = queue.clone();
+        calls.spawn(async move {
+            flush(&queue, batch).await;
+            drop(slot);
+        });
+        // Reaps finished calls so the set does not grow.
+        while calls.try_join_next().is_some() {}
     }
+    while calls.join_next().await.is_some() {}
 }
 
 async fn flush(queue: &Queue, batch: Vec<Request>) {
