@@ -1,6 +1,7 @@
 //! SIGTERM in the middle of work: deliveries that finish within the grace period complete and their
 //! messages are deleted; the rest are handed back at once, so a second worker delivers them. Nothing is
-//! lost either way.
+//! lost either way. SIGKILL, which no handler sees, loses nothing either: what the dead worker held
+//! comes back after its visibility timeout.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
