@@ -109,14 +109,7 @@ pub(crate) fn fit(
     let mut at_line_start = true;
     let bytes = input.as_bytes();
     let mut i = 0usize;
-    let cut = |out: Option<String>, cut_at: usize| -> Cow<'_, str> {
-        let mut out = out.unwrap_or_else(|| input[..cut_at].to_owned());
-        out.truncate(cut_at);
-        // No limit in this crate is smaller than the marker; stay correct anyway by cutting the
-        // marker itself.
-        out.push_str(cut_plain(TRUNCATION_MARKER, limit, unit));
-        Cow::Owned(out)
-    };
+    let cut = |out, cut_at| cut_with_marker(input, out, cut_at, limit, unit);
     while i < bytes.len() {
         // Most text is plain ASCII that needs no escaping: take such a run in one go. Every byte of it
         // is one character and costs one in either unit.
@@ -170,6 +163,23 @@ pub(crate) fn fit(
         }
     }
     out.map_or(Cow::Borrowed(input), Cow::Owned)
+}
+
+/// The output of [`fit`] cut after `cut_at` output bytes, with the truncation marker: `out` when an owned
+/// output was built, else the input's own prefix (identical to the output so far).
+fn cut_with_marker(
+    input: &str,
+    out: Option<String>,
+    cut_at: usize,
+    limit: usize,
+    unit: Unit,
+) -> Cow<'_, str> {
+    let mut out = out.unwrap_or_else(|| input[..cut_at].to_owned());
+    out.truncate(cut_at);
+    // No limit in this crate is smaller than the marker; stay correct anyway by cutting the marker
+    // itself.
+    out.push_str(cut_plain(TRUNCATION_MARKER, limit, unit));
+    Cow::Owned(out)
 }
 
 /// Whether an input byte is an ASCII character that `markup` and the shared rules leave alone, so that
