@@ -17,7 +17,7 @@ METRICS_RS = ROOT / "crates" / "failwatch-worker" / "src" / "metrics.rs"
 # Labels Prometheus or the Kubernetes/ECS scrape configuration attach to every series.
 TARGET_LABELS = {"namespace", "job", "instance", "pod", "container", "service", "endpoint"}
 
-_CONST = re.compile(r'pub const (\w+): &str = "([a-z0-9_:]+)";')
+_CONST = re.compile(r'pub(?:\(crate\))? const (\w+): &str = "([a-z0-9_:]+)";')
 
 
 @dataclass
