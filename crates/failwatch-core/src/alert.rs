@@ -160,6 +160,27 @@ pub struct Links {
     pub service: Option<String>,
     /// The Step Functions execution's page.
     pub execution: Option<String>,
+    /// The AWS Batch job's page (a Step Functions `batch:submitJob.sync` failure).
+    #[serde(default)]
+    pub batch_job: Option<String>,
+    /// The CloudWatch Logs page of the Batch job's log stream, in the log group `/aws/batch/job`.
+    #[serde(default)]
+    pub batch_job_logs: Option<String>,
+    /// The child execution's page (a Step Functions `states:startExecution.sync` failure).
+    #[serde(default)]
+    pub child_execution: Option<String>,
+    /// The AWS Glue job run's page (a Step Functions `glue:startJobRun.sync` failure).
+    #[serde(default)]
+    pub glue_job_run: Option<String>,
+    /// Console links the event names itself (a custom notification's related resources), https only,
+    /// at most [`Links::MAX_RELATED`].
+    #[serde(default)]
+    pub related: Vec<String>,
+}
+
+impl Links {
+    /// The most links kept in [`Links::related`]: chat services show a handful of buttons at most.
+    pub const MAX_RELATED: usize = 3;
 }
 
 impl Alert {

@@ -304,15 +304,14 @@ fn facts<'a>(alert: &'a Alert, level: Level) -> Vec<Fact<'a>> {
         long("Containers", containers(task, level).map(Cow::Owned), false);
     }
     if let Some(execution) = &alert.execution {
-        // A cause that is a JSON document is, for a `runTask.sync` failure, the ECS task description the
-        // classifier already turned into the task and container facts; repeating it adds only noise.
-        let extracted = alert.task.is_some();
+        // A cause that is a JSON document (an ECS task description, a Batch job, a Lambda error
+        // payload) is never quoted raw: its kind module turned what it says into summary facts.
         long(
             "Cause",
             execution
                 .cause
                 .as_deref()
-                .filter(|c| !(extracted && c.trim_start().starts_with('{')))
+                .filter(|c| !c.trim_start().starts_with(['{', '[']))
                 .map(Cow::Borrowed),
             true,
         );
@@ -383,14 +382,47 @@ fn buttons(alert: &Alert) -> Vec<Button<'_>> {
             "Open execution",
             links.execution.as_deref(),
         ),
+        (
+            "failwatch-open-child-execution",
+            "Open child execution",
+            links.child_execution.as_deref(),
+        ),
+        (
+            "failwatch-open-batch-job",
+            "Open job",
+            links.batch_job.as_deref(),
+        ),
+        (
+            "failwatch-batch-job-logs",
+            "Job logs",
+            links.batch_job_logs.as_deref(),
+        ),
+        (
+            "failwatch-open-glue-job-run",
+            "Open job run",
+            links.glue_job_run.as_deref(),
+        ),
     ]
     .into_iter()
+    .chain(
+        RELATED
+            .iter()
+            .zip(&links.related)
+            .map(|((id, label), url)| (*id, *label, Some(url.as_str()))),
+    )
     .filter_map(|(id, label, url)| {
         url.filter(|u| safe_url(u))
             .map(|url| Button { id, label, url })
     })
     .collect()
 }
+
+/// Button ids and labels for [`crate::Links::related`], one per link kept.
+const RELATED: [(&str, &str); crate::Links::MAX_RELATED] = [
+    ("failwatch-related-1", "Related link"),
+    ("failwatch-related-2", "Related link 2"),
+    ("failwatch-related-3", "Related link 3"),
+];
 
 /// Whether a URL may be placed in a button or a markdown link: https, printable ASCII, no characters
 /// that end a markdown or Slack link, and short enough for every service (Slack buttons take 3000).

@@ -74,6 +74,7 @@ pub(crate) fn alert_with(text: &str, containers: usize) -> Alert {
             execution: Some(format!(
                 "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/arn:aws:states:{region}:123456789012:execution:sm:run-1"
             )),
+            ..Links::default()
         },
         dedup_key: "ecs_task:0123456789abcdef".to_owned(),
         group_key: "ecs_task:c:api:oom".to_owned(),
