@@ -135,9 +135,75 @@ pub(crate) fn sfn_execution(partition: &str, region: &str, execution_arn: &str) 
     Some(url)
 }
 
+/// The AWS Batch console page of one job.
+pub(crate) fn batch_job(partition: &str, region: &str, job_id: &str) -> Option<String> {
+    let room = 40 + region.len() + job_id.len();
+    let mut url = console_url(partition, region, room)?;
+    url.push_str("/batch/home?region=");
+    url.push_str(region);
+    url.push_str("#jobs/detail/");
+    encode(&mut url, job_id, SEGMENT);
+    Some(url)
+}
+
+/// The CloudWatch Logs console page of one log stream. The console reads the group and stream from its
+/// URL fragment percent-encoded twice with `$` for `%` (`/aws/batch/job` is `$252Faws$252Fbatch$252Fjob`).
+pub(crate) fn cloudwatch_log_stream(
+    partition: &str,
+    region: &str,
+    group: &str,
+    stream: &str,
+) -> Option<String> {
+    let room = 80 + region.len() + 3 * (group.len() + stream.len());
+    let mut url = console_url(partition, region, room)?;
+    url.push_str("/cloudwatch/home?region=");
+    url.push_str(region);
+    url.push_str("#logsV2:log-groups/log-group/");
+    push_console_fragment(&mut url, group);
+    url.push_str("/log-events/");
+    push_console_fragment(&mut url, stream);
+    Some(url)
+}
+
+/// Appends `s` encoded as the CloudWatch console's fragment wants it: percent-encoded, the `%` of each
+/// escape encoded again, and then written as `$`.
+fn push_console_fragment(out: &mut String, s: &str) {
+    let once: String = utf8_percent_encode(s, SEGMENT).collect();
+    out.extend(utf8_percent_encode(&once, SEGMENT).map(|piece| piece.replace('%', "$")));
+}
+
+/// The AWS Glue Studio page of one job run.
+pub(crate) fn glue_job_run(
+    partition: &str,
+    region: &str,
+    job_name: &str,
+    run_id: &str,
+) -> Option<String> {
+    let room = 48 + region.len() + job_name.len() + run_id.len();
+    let mut url = console_url(partition, region, room)?;
+    url.push_str("/gluestudio/home?region=");
+    url.push_str(region);
+    url.push_str("#/job/");
+    encode(&mut url, job_name, SEGMENT);
+    url.push_str("/run/");
+    encode(&mut url, run_id, SEGMENT);
+    Some(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_stream_links_use_the_consoles_double_encoding() {
+        assert_eq!(
+            cloudwatch_log_stream("aws", "us-west-2", "/aws/batch/job", "job/default/7c7c")
+                .as_deref(),
+            Some(
+                "https://us-west-2.console.aws.amazon.com/cloudwatch/home?region=us-west-2#logsV2:log-groups/log-group/$252Faws$252Fbatch$252Fjob/log-events/job$252Fdefault$252F7c7c"
+            )
+        );
+    }
 
     #[test]
     fn hosts_per_partition() {

@@ -303,19 +303,9 @@ fn facts<'a>(alert: &'a Alert, level: Level) -> Vec<Fact<'a>> {
         // Listed in our own format, which a summary never repeats verbatim: no need to look.
         long("Containers", containers(task, level).map(Cow::Owned), false);
     }
-    if let Some(execution) = &alert.execution {
-        // A cause that is a JSON document (an ECS task description, a Batch job, a Lambda error
-        // payload) is never quoted raw: its kind module turned what it says into summary facts.
-        long(
-            "Cause",
-            execution
-                .cause
-                .as_deref()
-                .filter(|c| !c.trim_start().starts_with(['{', '[']))
-                .map(Cow::Borrowed),
-            true,
-        );
-    }
+    // A Step Functions cause is never quoted from `execution.cause`: its kind module put what is worth
+    // reading into the summary (a text cause, or the facts of a JSON one) with anything it must not
+    // show (a `States.*` cause's quoted state input) left out.
     facts
 }
 
@@ -340,7 +330,18 @@ fn containers(task: &crate::TaskInfo, level: Level) -> Option<String> {
         // Writing to a String cannot fail.
         let _ = match c.exit_code {
             Some(code) => write!(out, "{}: exit {code}", c.name),
-            None => write!(out, "{}: did not start", c.name),
+            // The document does not say whether the task ran: a reason other than a start failure
+            // (`CannotInspectContainerError`) says the container got that far.
+            None => write!(
+                out,
+                "{}: {}",
+                c.name,
+                crate::kind::ecs_task::no_exit_code(
+                    task.stop_code.as_deref() == Some("TaskFailedToStart"),
+                    c.reason.as_deref(),
+                    c.reason.is_some(),
+                )
+            ),
         };
         if let Some(reason) = c.reason.as_deref().filter(|r| !r.is_empty()) {
             let _ = write!(out, " ({reason})");

@@ -79,10 +79,19 @@ pub(crate) struct TaskDetail {
     containers: Option<Vec<ContainerDetail>>,
     #[serde(alias = "Version")]
     version: Option<i64>,
+    #[serde(alias = "StartedAt", default, deserialize_with = "timestamp")]
+    started_at: Option<OffsetDateTime>,
     #[serde(alias = "StoppedAt", default, deserialize_with = "timestamp")]
     stopped_at: Option<OffsetDateTime>,
     #[serde(alias = "ExecutionStoppedAt", default, deserialize_with = "timestamp")]
     execution_stopped_at: Option<OffsetDateTime>,
+}
+
+impl TaskDetail {
+    /// Sets the task ARN of a description that lost its own (a Step Functions cause cut before it).
+    pub(crate) fn set_task_arn(&mut self, arn: String) {
+        self.task_arn = Some(arn);
+    }
 }
 
 /// One entry of a task's `containers`.
@@ -186,6 +195,7 @@ pub(crate) fn task_from_wire(detail: TaskDetail) -> Result<EcsTask, TaskFieldErr
         started_by: detail.started_by,
         containers,
         version: detail.version,
+        started_at: detail.started_at,
         stopped_at: detail.stopped_at,
         execution_stopped_at: detail.execution_stopped_at,
         arn,
@@ -219,8 +229,9 @@ pub(crate) fn classify(e: &EcsTaskEvent) -> Decision {
     }
     let class = hint::task_class(task);
     let (severity, class) = match &task.stop_code {
+        // The class says whether it was Spot capacity or an on-demand instance going away.
         Some(StopCode::SpotInterruption | StopCode::TerminationNotice) => {
-            (Severity::Warning, FailureClass::SpotInterruption)
+            (Severity::Warning, class)
         }
         Some(StopCode::UserInitiated) => return Decision::Silent(SilentReason::UserInitiated),
         Some(StopCode::ServiceSchedulerInitiated) => match class {
@@ -240,6 +251,11 @@ pub(crate) fn classify(e: &EcsTaskEvent) -> Decision {
                 });
             }
         },
+        // A very short task that exited 0 is reported as failing to start: the work most likely
+        // succeeded, so this is worth a look, not a page.
+        Some(StopCode::TaskFailedToStart) if class == FailureClass::FinishedBeforeStartReported => {
+            (Severity::Warning, class)
+        }
         Some(StopCode::TaskFailedToStart) => (Severity::Critical, class),
         stop_code => {
             // EssentialContainerExited, no stop code, or a stop code this build does not know.
@@ -287,13 +303,48 @@ fn failed_containers_text(task: &EcsTask) -> Option<String> {
             (Some(code), None) => {
                 let _ = write!(out, " (exit {code})");
             }
-            (None, Some(reason)) => {
-                let _ = write!(out, " (did not start: {reason})");
+            (None, reason) => {
+                let state = no_exit_code(
+                    task.stop_code == Some(StopCode::TaskFailedToStart),
+                    c.reason.as_deref(),
+                    started(task, c),
+                );
+                let _ = match reason {
+                    Some(reason) => write!(out, " ({state}: {reason})"),
+                    None => write!(out, " ({state})"),
+                };
             }
-            (None, None) => out.push_str(" (did not start)"),
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// Whether a container without an exit code had started, as far as the task says: see [`no_exit_code`].
+fn started(task: &EcsTask, container: &Container) -> bool {
+    task.started_at.is_some()
+        && !matches!(container.last_status, Some(ContainerStatus::Pending) | None)
+}
+
+/// How a container without an exit code is described: "did not start" when the task failed to start
+/// or the container's reason is a start failure (the image, the runtime, the task's resources), or
+/// when nothing says it ran; "no exit code" when it ran (`ran`: the task has `startedAt` and the
+/// container got past PENDING) and ECS then lost track of it (`CannotInspectContainerError`).
+pub(crate) fn no_exit_code(
+    task_failed_to_start: bool,
+    reason: Option<&str>,
+    ran: bool,
+) -> &'static str {
+    const START_FAILURES: [&str; 3] = [
+        "CannotPullContainerError",
+        "CannotStartContainerError",
+        "ResourceInitializationError",
+    ];
+    let start_failure = reason.is_some_and(|r| START_FAILURES.iter().any(|e| r.starts_with(e)));
+    if ran && !task_failed_to_start && !start_failure {
+        "no exit code"
+    } else {
+        "did not start"
+    }
 }
 
 /// What went wrong, in a few words, for a title: "app exited 137", "out of memory", "TaskFailed".
@@ -353,6 +404,13 @@ pub(crate) fn task_links(meta: &EventMeta, task: &EcsTask) -> Links {
 
 /// The summary facts every task alert shares, in the order of the Google Chat seed's example.
 pub(crate) fn task_summary(out: &mut Summary, meta: &EventMeta, task: &EcsTask, time: &str) {
+    task_facts(out, task);
+    out.push(Role::Time, Some(time));
+    out.push(Role::Region, meta.region.as_deref());
+}
+
+/// The task's own facts: cluster, service or group, task, stop code, reason, failed containers.
+pub(crate) fn task_facts(out: &mut Summary, task: &EcsTask) {
     out.push(Role::Cluster, task.cluster.as_deref());
     match task.service() {
         Some(service) => out.push(Role::Service, Some(service)),
@@ -369,8 +427,6 @@ pub(crate) fn task_summary(out: &mut Summary, meta: &EventMeta, task: &EcsTask, 
         Role::FailedContainers,
         failed_containers_text(task).as_deref(),
     );
-    out.push(Role::Time, Some(time));
-    out.push(Role::Region, meta.region.as_deref());
 }
 
 fn task_alert(meta: &EventMeta, task: &EcsTask, class: FailureClass, severity: Severity) -> Alert {

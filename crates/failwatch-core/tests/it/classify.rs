@@ -114,7 +114,10 @@ const EXPECTED: &[(&str, Expect)] = &[
         "sfn_execution-catch-fargate-spot.json",
         A(C, "spot_interruption"),
     ),
-    ("sfn_execution-catch-lambda-error.json", A(C, "sfn_failed")),
+    (
+        "sfn_execution-catch-lambda-error.json",
+        A(C, "lambda_timeout"),
+    ),
     (
         "sfn_execution-catch-seed003-parsed-cause.json",
         A(C, "exit_nonzero"),
@@ -797,12 +800,17 @@ fn catch_outputs_without_a_task() {
         "Step Functions state timed out: States.Timeout"
     );
     let lambda = alert_of("sfn_execution-catch-lambda-error");
-    assert_eq!(lambda.title, "Step Functions state failed: Lambda.Unknown");
-    assert!(
-        lambda
-            .summary
-            .contains("Cause: The cause could not be determined")
+    // The Lambda service's "Returned payload" is read: the function timed out.
+    assert_eq!(
+        lambda.title,
+        "Step Functions state failed: Lambda function timed out after 3.00 s"
     );
+    assert!(
+        lambda.summary.contains("Timed out after: 3.00 s"),
+        "{}",
+        lambda.summary
+    );
+    assert!(!lambda.summary.contains("Returned payload"));
     assert!(lambda.dedup_key.starts_with("sfn_execution:event:"));
     assert_eq!(lambda.links, failwatch_core::Links::default());
 }
@@ -1137,11 +1145,14 @@ fn step_functions_errors_and_causes_pick_the_class() {
     let Decision::Alert(a) = classify_value(&v) else {
         panic!("alert")
     };
+    // ECS classes come only from ECS texts (a task description, stopped and container reasons): a
+    // free-text cause may be any service's, so it gets no ECS hint.
     assert_eq!(
         class_code(&a),
-        "image_not_found",
-        "a text cause is read like a stopped reason"
+        "sfn_failed",
+        "a text cause is not read like an ECS stopped reason"
     );
+    assert_eq!(a.hint, None);
 }
 
 #[test]

@@ -82,6 +82,8 @@ pub struct EcsTask {
     pub containers: Vec<Container>,
     /// `detail.version`: increases with every change of the task; duplicates repeat it.
     pub version: Option<i64>,
+    /// `startedAt`: when the task started running; absent when it never did.
+    pub started_at: Option<OffsetDateTime>,
     /// `stoppedAt`.
     pub stopped_at: Option<OffsetDateTime>,
     /// `executionStoppedAt`.

@@ -1,0 +1,38 @@
+//! Step Functions' own errors, `States.*`: what each means and its class. `States.TaskFailed` says only
+//! that a task failed; its cause belongs to the integration ([`super::cause`]).
+
+use crate::hint::FailureClass;
+
+/// The class of a `States.*` error, `None` for other errors and for `States.TaskFailed` (whose cause
+/// says more).
+pub(crate) fn class(error: Option<&str>) -> Option<FailureClass> {
+    Some(match error? {
+        "States.Timeout" => FailureClass::SfnTimeout,
+        "States.HeartbeatTimeout" => FailureClass::StatesHeartbeatTimeout,
+        // Errors in the definition or its input: paths, intrinsics, Choice rules, JSONata.
+        "States.Runtime"
+        | "States.ResultPathMatchFailure"
+        | "States.ParameterPathFailure"
+        | "States.IntrinsicFailure"
+        | "States.QueryEvaluationError"
+        | "States.NoChoiceMatched" => FailureClass::StatesRuntime,
+        "States.ExceedToleratedFailureThreshold" => FailureClass::StatesToleratedFailureExceeded,
+        "States.Permissions" => FailureClass::StatesPermissions,
+        "States.DataLimitExceeded" => FailureClass::StatesDataLimitExceeded,
+        "States.BranchFailed" => FailureClass::StatesBranchFailed,
+        _ => return None,
+    })
+}
+
+/// Where a `States.Runtime` cause starts quoting the state's input, which may hold anything: the
+/// quote is left out of the alert.
+const INPUT_QUOTE: &str = " in the input '";
+
+/// A `States.*` cause without the state input it quotes: "... could not be found in the input
+/// '{...}'" becomes "... could not be found in the input (not shown)".
+pub(crate) fn cause_without_input(cause: &str) -> std::borrow::Cow<'_, str> {
+    match cause.find(INPUT_QUOTE) {
+        Some(at) => format!("{} in the input (not shown)", &cause[..at]).into(),
+        None => cause.into(),
+    }
+}
