@@ -84,6 +84,23 @@ const EXPECTED: &[(&str, Expect)] = &[
     ("ecs_task-pair-1-deprovisioning.json", A(C, "exit_nonzero")),
     ("ecs_task-pair-2-stopped.json", A(C, "exit_nonzero")),
     ("ecs_task-running.json", S("task_not_stopped")),
+    ("ecs_task-rw02-scale-in-exit137.json", S("service_scaling")),
+    (
+        "ecs_task-rw04-pull-dockerhub-ratelimit.json",
+        A(C, "image_pull_rate_limited"),
+    ),
+    (
+        "ecs_task-rw06-cannotinspect-no-exitcode.json",
+        A(C, "cannot_inspect_container"),
+    ),
+    (
+        "ecs_task-rw07-gpu-fast-job-taskfailedtostart-exit0.json",
+        A(W, "finished_before_start_reported"),
+    ),
+    (
+        "ecs_task-rw08-env-overrides-secrets-exit3.json",
+        A(C, "exit_nonzero"),
+    ),
     ("ecs_task-scale-in.json", S("service_scaling")),
     ("ecs_task-secrets-retrieval.json", A(C, "secrets_retrieval")),
     ("ecs_task-seed000-example-exit1.json", A(C, "exit_nonzero")),
@@ -107,16 +124,36 @@ const EXPECTED: &[(&str, Expect)] = &[
         "ecs_task-stopping-not-yet-stopped.json",
         S("task_not_stopped"),
     ),
+    (
+        "ecs_task-termination-notice-on-demand.json",
+        A(W, "infrastructure"),
+    ),
     ("ecs_task-unicode.json", A(C, "exit_nonzero")),
     ("ecs_task-user-initiated.json", S("user_initiated")),
     ("sfn_execution-aborted.json", A(W, "sfn_aborted")),
+    (
+        "sfn_execution-batch-out-of-memory.json",
+        A(C, "batch_out_of_memory"),
+    ),
+    (
+        "sfn_execution-catch-batch-timeout.json",
+        A(C, "batch_timeout"),
+    ),
     (
         "sfn_execution-catch-fargate-spot.json",
         A(C, "spot_interruption"),
     ),
     (
+        "sfn_execution-catch-glue-timeout.json",
+        A(C, "glue_timeout"),
+    ),
+    (
         "sfn_execution-catch-lambda-error.json",
         A(C, "lambda_timeout"),
+    ),
+    (
+        "sfn_execution-catch-lambda-java-oom.json",
+        A(C, "lambda_out_of_memory"),
     ),
     (
         "sfn_execution-catch-seed003-parsed-cause.json",
@@ -131,12 +168,71 @@ const EXPECTED: &[(&str, Expect)] = &[
         "sfn_execution-failed-runtask-sync.json",
         A(C, "exit_nonzero"),
     ),
+    ("sfn_execution-glue-failed.json", A(C, "glue_job_failed")),
+    (
+        "sfn_execution-lambda-out-of-memory.json",
+        A(C, "lambda_out_of_memory"),
+    ),
+    (
+        "sfn_execution-lambda-service-exception.json",
+        A(C, "lambda_service_error"),
+    ),
+    (
+        "sfn_execution-lambda-throttled.json",
+        A(C, "lambda_throttled"),
+    ),
     ("sfn_execution-mention-injection.json", A(C, "sfn_failed")),
+    (
+        "sfn_execution-nested-child-runtask.json",
+        A(C, "exit_nonzero"),
+    ),
     ("sfn_execution-running-redriven.json", S("execution_ok")),
     ("sfn_execution-running.json", S("execution_ok")),
+    (
+        "sfn_execution-rw09-catch-batch-submitjob-exit1.json",
+        A(C, "batch_exit_nonzero"),
+    ),
+    (
+        "sfn_execution-rw11-failed-lambda-timeout-redriven.json",
+        A(C, "lambda_timeout"),
+    ),
+    (
+        "sfn_execution-rw12-catch-nested-startexecution.json",
+        A(C, "lambda_timeout"),
+    ),
+    (
+        "sfn_execution-rw14-failed-runtask-cause-truncated-32k.json",
+        A(C, "exit_nonzero"),
+    ),
+    (
+        "sfn_execution-rw20-failed-lambda-log-group-missing.json",
+        A(C, "lambda_function_error"),
+    ),
     ("sfn_execution-sns-wrapped-failed.json", A(C, "sfn_failed")),
+    (
+        "sfn_execution-states-branch-failed.json",
+        A(C, "states_branch_failed"),
+    ),
+    (
+        "sfn_execution-states-data-limit-exceeded.json",
+        A(C, "states_data_limit_exceeded"),
+    ),
+    (
+        "sfn_execution-states-heartbeat-timeout.json",
+        A(C, "states_heartbeat_timeout"),
+    ),
+    (
+        "sfn_execution-states-permissions.json",
+        A(C, "states_permissions"),
+    ),
+    ("sfn_execution-states-runtime.json", A(C, "states_runtime")),
+    (
+        "sfn_execution-states-tolerated-failure-exceeded.json",
+        A(C, "states_tolerated_failure_exceeded"),
+    ),
     ("sfn_execution-succeeded.json", S("execution_ok")),
     ("sfn_execution-timed-out.json", A(C, "sfn_timeout")),
+    ("sfn_execution-unknown-json-cause.json", A(C, "sfn_failed")),
     (
         "unhandled-ecs-container-instance-state-change.json",
         S("unhandled_event"),
@@ -1214,4 +1310,160 @@ fn sidecars_stopped_by_ecs_after_the_essential_container_exited_are_not_failures
         json!([{"name": "app", "exitCode": 143}, {"name": "log-router", "exitCode": 143}]),
     );
     assert!(matches!(classify_value(&all), Decision::Alert(_)));
+}
+
+/// The faults issue 10 found in real-world inputs, each pinned to its right value.
+mod real_world {
+    use super::*;
+
+    #[test]
+    fn a_lambda_error_never_gets_an_ecs_hint() {
+        for name in [
+            "sfn_execution-rw20-failed-lambda-log-group-missing",
+            "sfn_execution-catch-lambda-java-oom",
+            "sfn_execution-batch-out-of-memory",
+        ] {
+            let a = alert_of(name);
+            let hint = a.hint.as_deref().unwrap_or_default();
+            assert!(
+                !hint.contains("task definition") && !hint.contains("awslogs"),
+                "{name}: {hint}"
+            );
+            assert!(!a.title.contains("logging setup"), "{name}: {}", a.title);
+        }
+        let java = alert_of("sfn_execution-catch-lambda-java-oom");
+        assert!(
+            java.hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("MemorySize")
+        );
+    }
+
+    #[test]
+    fn batch_jobs_are_read_and_linked_with_the_region_from_their_arns() {
+        let a = alert_of("sfn_execution-rw09-catch-batch-submitjob-exit1");
+        assert_eq!(
+            a.title,
+            "Step Functions state failed: Batch job LandsatAcJob exited 1"
+        );
+        assert_eq!(a.region.as_deref(), Some("us-west-2"));
+        assert!(
+            a.summary.contains("Job queue: landsat-queue"),
+            "{}",
+            a.summary
+        );
+        assert!(a.summary.contains("Exit code: 1"), "{}", a.summary);
+        assert!(a.summary.contains("Attempts: 1 of 1"), "{}", a.summary);
+        assert!(!a.summary.contains("hunter2"), "{}", a.summary);
+        assert_eq!(
+            a.links.batch_job.as_deref(),
+            Some(
+                "https://us-west-2.console.aws.amazon.com/batch/home?region=us-west-2#jobs/detail/5ce9a71e-2f18-4dd1-b9ac-9d3618774d3f"
+            )
+        );
+        assert!(
+            a.links
+                .batch_job_logs
+                .as_deref()
+                .is_some_and(|l| l.contains(
+                    "$252Faws$252Fbatch$252Fjob/log-events/landsat-ac-job$252Fdefault$252F7c7c"
+                ))
+        );
+    }
+
+    #[test]
+    fn a_nested_execution_links_the_child_and_says_what_failed_in_it() {
+        let a = alert_of("sfn_execution-rw12-catch-nested-startexecution");
+        assert!(
+            a.title.contains("child ExtractLoad-child failed"),
+            "{}",
+            a.title
+        );
+        assert!(a.title.contains("timed out after 600.15 s"), "{}", a.title);
+        assert!(a.links.child_execution.as_deref().is_some_and(|l| {
+            l.ends_with("execution:ExtractLoad-child:3f0e9d8c-7b6a-4c5d-9e8f-0a1b2c3d4e5f")
+        }));
+        assert!(
+            !a.summary.contains("\\\""),
+            "no escaped JSON: {}",
+            a.summary
+        );
+    }
+
+    #[test]
+    fn a_cause_cut_at_32k_is_salvaged_and_marked() {
+        let a = alert_of("sfn_execution-rw14-failed-runtask-cause-truncated-32k");
+        assert!(a.title.contains("report exited 2"), "{}", a.title);
+        assert!(a.summary.contains("Cluster: reports"), "{}", a.summary);
+        assert!(
+            a.summary.contains("cause truncated by Step Functions"),
+            "{}",
+            a.summary
+        );
+        assert!(a.links.task_logs.is_some());
+        // Chat payloads show the salvaged facts, never the cause itself.
+        for target in failwatch_core::Target::ALL.into_iter().skip(1) {
+            let payload = failwatch_core::render(&a, target, &Default::default());
+            assert!(!payload.contains("STRIPE_SECRET_KEY"), "{target}");
+            assert!(
+                !payload.contains("FEATURE_FLAG_"),
+                "{target}: raw cause posted"
+            );
+        }
+    }
+
+    #[test]
+    fn ecs_wording_fits_what_happened() {
+        let inspect = alert_of("ecs_task-rw06-cannotinspect-no-exitcode");
+        assert!(
+            inspect
+                .summary
+                .contains("tiler (no exit code: CannotInspectContainerError"),
+            "{}",
+            inspect.summary
+        );
+        let on_demand = alert_of("ecs_task-termination-notice-on-demand");
+        assert!(!on_demand.title.contains("Spot"), "{}", on_demand.title);
+        let rate = alert_of("ecs_task-rw04-pull-dockerhub-ratelimit");
+        assert!(
+            rate.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("pull-through cache"))
+        );
+        let short = alert_of("ecs_task-rw07-gpu-fast-job-taskfailedtostart-exit0");
+        assert_eq!(short.severity, Severity::Warning);
+        assert!(
+            short
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains("exited 0"))
+        );
+    }
+
+    #[test]
+    fn a_states_runtime_cause_does_not_quote_the_state_input() {
+        let a = alert_of("sfn_execution-states-runtime");
+        assert!(
+            a.summary.contains("in the input (not shown)"),
+            "{}",
+            a.summary
+        );
+        for target in failwatch_core::Target::ALL.into_iter().skip(1) {
+            let payload = failwatch_core::render(&a, target, &Default::default());
+            assert!(!payload.contains("jane@example.com"), "{target}");
+        }
+    }
+
+    #[test]
+    fn unknown_json_causes_are_readable_fields() {
+        let a = alert_of("sfn_execution-unknown-json-cause");
+        assert!(
+            a.summary
+                .contains("Cause: code: SYNC_409; message: Upstream refused the batch"),
+            "{}",
+            a.summary
+        );
+        assert!(!a.summary.contains('{'), "{}", a.summary);
+    }
 }

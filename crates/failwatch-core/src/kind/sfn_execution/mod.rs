@@ -237,13 +237,14 @@ pub(crate) fn classify(e: &SfnExecutionEvent) -> Decision {
 
     let summary = summary(e, state_machine, &time);
     let title = title(e, state_machine, class, what);
-    let cluster = e.task.as_ref().and_then(|t| t.cluster.clone());
+    let failed_task = failed_task(&e.failure, e.task.as_ref());
+    let cluster = failed_task.and_then(|t| t.cluster.clone());
     let group = state_machine
         .or_else(|| failure_workload(&e.failure, e.task.as_ref()))
         .unwrap_or("catch");
     Decision::Alert(Box::new(Alert {
         cluster,
-        task: e.task.as_ref().map(ecs_task::task_info),
+        task: failed_task.map(ecs_task::task_info),
         execution: Some(ExecutionInfo {
             arn: e.execution_arn.clone(),
             name: e.name.clone(),
@@ -286,6 +287,15 @@ fn failure_class(error: Option<&str>, failure: &Failure, task: Option<&EcsTask>)
             other => other.class(),
         })
         .unwrap_or(FailureClass::SfnFailed)
+}
+
+/// The ECS task that failed: the cause's, or a child execution's (at any depth).
+fn failed_task<'a>(failure: &'a Failure, task: Option<&'a EcsTask>) -> Option<&'a EcsTask> {
+    match (task, failure) {
+        (Some(task), _) => Some(task),
+        (None, Failure::Child(child)) => failed_task(&child.read.failure, child.read.task.as_ref()),
+        (None, _) => None,
+    }
 }
 
 /// What the failed work is called, for grouping a `Catch` output that names no state machine.
@@ -415,7 +425,10 @@ fn headline(
             FailureClass::SfnFailed | FailureClass::SfnTimeout | FailureClass::SfnAborted => {
                 error.map(str::to_owned)
             }
-            class => Some(class.phrase().to_owned()),
+            class => Some(match error {
+                Some(error) => format!("{error}: {}", class.phrase()),
+                None => class.phrase().to_owned(),
+            }),
         },
     }
 }
@@ -458,9 +471,7 @@ fn title(
 /// The execution's link and the failed work's: the task (but not its service's: a task run by Step
 /// Functions is not a service task), the Batch job and its logs, the child execution, the Glue run.
 fn execution_links(e: &SfnExecutionEvent) -> Links {
-    let mut out_links = e
-        .task
-        .as_ref()
+    let mut out_links = failed_task(&e.failure, e.task.as_ref())
         .map(|t| ecs_task::task_links(&e.meta, t))
         .unwrap_or_default();
     out_links.service = None;
