@@ -5,6 +5,8 @@
 //! repurpose one. Every field is always present in the JSON (absent values are `null`), so consumers can
 //! rely on the shape.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::kind::AlertKind;
@@ -98,6 +100,10 @@ pub struct Alert {
     /// Alerts with the same key are repeats of one problem (same service, same failure class) and are
     /// threaded together where the chat service can.
     pub group_key: String,
+    /// The tags of the failed resource (service, task definition or state machine), when the worker
+    /// looked them up (`[enrichment] tags`); `null` when it did not or could not.
+    #[serde(default)]
+    pub tags: Option<BTreeMap<String, String>>,
 }
 
 /// The stopped ECS task behind an alert.
@@ -130,6 +136,17 @@ pub struct ContainerInfo {
     pub exit_code: Option<i64>,
     /// The container's `reason`, e.g. `OutOfMemoryError: Container killed due to memory usage`.
     pub reason: Option<String>,
+    /// The container's last log lines, oldest first, redacted, when the worker read them
+    /// (`[enrichment] log_lines`); `null` when it did not or could not.
+    #[serde(default)]
+    pub log_tail: Option<Vec<String>>,
+    /// The CloudWatch Logs console page of the container's log stream, when known.
+    #[serde(default)]
+    pub log_link: Option<String>,
+    /// The container's log driver when it is not `awslogs` (`awsfirelens`, `splunk`, ...): failwatch
+    /// reads no lines from those, and says which driver it was.
+    #[serde(default)]
+    pub log_driver: Option<String>,
 }
 
 /// The Step Functions execution behind an alert.
@@ -147,6 +164,22 @@ pub struct ExecutionInfo {
     pub error: Option<String>,
     /// The Step Functions cause, verbatim (for `runTask.sync`, the task description as JSON).
     pub cause: Option<String>,
+    /// The state that failed, when the worker read the execution's history
+    /// (`[enrichment] failed_state`); `null` when it did not or could not.
+    #[serde(default)]
+    pub failed_state: Option<FailedState>,
+}
+
+/// The state of a Step Functions execution that failed, from its history (`GetExecutionHistory`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedState {
+    /// The state's name in the definition, e.g. `RunReport`.
+    pub name: String,
+    /// The state's type as the history names it, e.g. `Task`, `Map`, `Parallel`.
+    #[serde(rename = "type")]
+    pub state_type: String,
+    /// The task's resource, e.g. `arn:aws:states:::ecs:runTask.sync`, when it has one.
+    pub resource: Option<String>,
 }
 
 /// One-click console links, each `None` when the event does not carry enough to build it.

@@ -183,5 +183,6 @@ pub(crate) fn base_alert(
         links: Links::default(),
         dedup_key: String::new(),
         group_key: String::new(),
+        tags: None,
     }
 }

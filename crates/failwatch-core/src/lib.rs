@@ -16,6 +16,7 @@ mod alert;
 mod classify;
 mod decode;
 mod dedup;
+mod enrich;
 mod hint;
 mod kind;
 mod links;
@@ -23,10 +24,13 @@ mod render;
 mod summary;
 mod text;
 
-pub use alert::{Alert, ContainerInfo, ExecutionInfo, Links, SCHEMA, Schema, Severity, TaskInfo};
+pub use alert::{
+    Alert, ContainerInfo, ExecutionInfo, FailedState, Links, SCHEMA, Schema, Severity, TaskInfo,
+};
 pub use classify::{Decision, SilentReason, classify};
 pub use decode::{DecodeContext, DecodeError, EventMeta, Shape, UnhandledEvent, decode};
 pub use dedup::Deduper;
+pub use enrich::{Enrichment, LogTail, Lookups, MAX_LOG_LINE_CHARS, MAX_LOG_LINES};
 pub use hint::FailureClass;
 pub use kind::ecs_deployment::{DeploymentEventName, EcsDeploymentEvent};
 pub use kind::ecs_service::{EcsEventType, EcsServiceEvent, ServiceEventName};

@@ -383,6 +383,9 @@ pub(crate) fn task_info(task: &EcsTask) -> TaskInfo {
                 name: c.name.clone(),
                 exit_code: c.exit_code,
                 reason: c.reason.clone(),
+                log_tail: None,
+                log_link: None,
+                log_driver: None,
             })
             .collect(),
     }

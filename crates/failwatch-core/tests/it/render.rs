@@ -48,6 +48,9 @@ pub(crate) fn alert_with(text: &str, containers: usize) -> Alert {
                     name: format!("c{i} {text}"),
                     exit_code: if i % 2 == 0 { Some(137) } else { None },
                     reason: Some(format!("OutOfMemoryError: {text}")),
+                    log_tail: None,
+                    log_link: None,
+                    log_driver: None,
                 })
                 .collect(),
         }),
@@ -60,6 +63,7 @@ pub(crate) fn alert_with(text: &str, containers: usize) -> Alert {
             status: Some("FAILED".to_owned()),
             error: Some(format!("States.TaskFailed {text}")),
             cause: Some(format!("{{\"StopCode\":\"{text}\"}}")),
+            failed_state: None,
         }),
         links: Links {
             task: Some(format!(
@@ -78,6 +82,7 @@ pub(crate) fn alert_with(text: &str, containers: usize) -> Alert {
         },
         dedup_key: "ecs_task:0123456789abcdef".to_owned(),
         group_key: "ecs_task:c:api:oom".to_owned(),
+        tags: None,
     }
 }
 

@@ -252,6 +252,7 @@ pub(crate) fn classify(e: &SfnExecutionEvent) -> Decision {
             status: e.status.as_ref().map(|s| s.as_str().to_owned()),
             error: e.error.clone(),
             cause: e.cause.clone(),
+            failed_state: None,
         }),
         links: execution_links(e),
         dedup_key: dedup_key(e),
