@@ -231,3 +231,45 @@ impl Failure {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_cut_at_the_limit_is_read_up_to_the_cut() {
+        let head = r#"{"ClusterArn":"arn:aws:ecs:us-east-1:1:cluster/c","Containers":[{"ExitCode":3,"Name":"app","TaskArn":"arn:aws:ecs:us-east-1:1:task/c/abc"}],"Overrides":{"ContainerOverrides":[{"Environment":[{"Name":"A","Value":""#;
+        let cut: String = head
+            .chars()
+            .chain(std::iter::repeat('x'))
+            .take(CAUSE_LIMIT)
+            .collect();
+        let read = read(Some("States.TaskFailed"), Some(CauseRef::Text(&cut)));
+        assert!(read.truncated);
+        assert_eq!(read.failure, Failure::EcsTask);
+        let task = read.task.expect("task salvaged");
+        assert_eq!(task.id, "abc");
+        assert_eq!(task.containers[0].exit_code, Some(3));
+    }
+
+    #[test]
+    fn a_short_invalid_cause_is_text_not_truncated() {
+        let read = read(None, Some(CauseRef::Text("{not json")));
+        assert!(!read.truncated);
+        assert_eq!(read.failure, Failure::Text);
+    }
+
+    #[test]
+    fn an_unknown_json_cause_becomes_fields() {
+        let read = read(
+            None,
+            Some(CauseRef::Text(
+                r#"{"a":"x","nested":{"b":1},"n":2,"t":true}"#,
+            )),
+        );
+        assert_eq!(
+            read.failure,
+            Failure::Json("a: x; n: 2; t: true".to_owned())
+        );
+    }
+}

@@ -184,3 +184,32 @@ impl LambdaError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_read_from_the_runtimes_wording() {
+        assert_eq!(
+            timeout_seconds("2026-03-14T09:36:39.604Z 5b1c Task timed out after 600.15 seconds")
+                .as_deref(),
+            Some("600.15")
+        );
+        assert_eq!(timeout_seconds("Task timed out after  seconds"), None);
+        assert_eq!(timeout_seconds("no timeout here"), None);
+    }
+
+    #[test]
+    fn service_errors_and_throttling_are_not_the_functions_fault() {
+        let throttled = from_text(
+            Some("Lambda.TooManyRequestsException"),
+            Some("Rate Exceeded."),
+        )
+        .expect("lambda");
+        assert_eq!(throttled.class(), FailureClass::LambdaThrottled);
+        let service = from_text(Some("Lambda.ServiceException"), Some("x")).expect("lambda");
+        assert_eq!(service.class(), FailureClass::LambdaServiceError);
+        assert!(from_text(Some("States.TaskFailed"), Some("Rate Exceeded.")).is_none());
+    }
+}

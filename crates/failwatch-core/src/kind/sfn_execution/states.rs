@@ -36,3 +36,23 @@ pub(crate) fn cause_without_input(cause: &str) -> std::borrow::Cow<'_, str> {
         None => cause.into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quoted_input_is_left_out() {
+        let cause = "The JSONPath '$.a' could not be found in the input '{\"password\":\"p\"}'";
+        assert_eq!(
+            cause_without_input(cause),
+            "The JSONPath '$.a' could not be found in the input (not shown)"
+        );
+        assert_eq!(cause_without_input("plain"), "plain");
+        assert_eq!(class(Some("States.TaskFailed")), None);
+        assert_eq!(
+            class(Some("States.Runtime")),
+            Some(FailureClass::StatesRuntime)
+        );
+    }
+}
