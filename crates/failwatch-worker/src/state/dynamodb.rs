@@ -121,7 +121,7 @@ impl DynamoStore {
         })
     }
 
-    /// `:now` and `:me` for [`items::TAKE_CONDITION`], plus the update's `extra` values.
+    /// `:now`, `:me` and `:claimed` for [`items::TAKE_CONDITION`], plus the update's `extra` values.
     fn values(
         &self,
         now: u64,
@@ -130,6 +130,7 @@ impl DynamoStore {
         let mut values = HashMap::from([
             (":now".to_owned(), number(now)),
             (":me".to_owned(), string(&self.owner)),
+            (":claimed".to_owned(), string(CLAIMED)),
         ]);
         values.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
         values
@@ -151,6 +152,7 @@ impl DynamoStore {
             .item(EXPIRES_AT, number(expiry(now, lease)))
             .condition_expression(TAKE_CONDITION)
             .expression_attribute_names("#owner", OWNER)
+            .expression_attribute_names("#status", STATUS)
             .set_expression_attribute_values(Some(self.values(epoch_secs(now), Vec::new())))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()

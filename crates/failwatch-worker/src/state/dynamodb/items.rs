@@ -49,12 +49,13 @@ pub(super) const GROUP_PREFIX: &str = "group#";
 /// bytes; this leaves room for the prefixes and a destination name within DynamoDB's 2048-byte limit.
 pub(super) const MAX_VERBATIM_KEY: usize = 512;
 
-/// When this replica may write the claim item: there is none, it expired, or it is this replica's own.
-/// Claiming: a claim left by a release that failed does not block its own replica. Completing: the
+/// When this replica may write the claim item: there is none, it expired, or it is this replica's own
+/// live claim (never a completed one). Claiming: a claim left by a release that failed does not block
+/// its own replica. Completing: the
 /// claim is this replica's, or nobody else holds a live one (it expired, or was taken over, released and
 /// deleted meanwhile — every destination accepted, so `done` is true either way).
 pub(super) const TAKE_CONDITION: &str =
-    "attribute_not_exists(pk) OR expires_at <= :now OR #owner = :me";
+    "attribute_not_exists(pk) OR expires_at <= :now OR (#owner = :me AND #status = :claimed)";
 /// Releasing: only this replica's own claim, never a completed one or another replica's.
 pub(super) const RELEASE_CONDITION: &str = "#owner = :me AND #status = :claimed";
 
