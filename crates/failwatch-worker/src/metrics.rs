@@ -192,12 +192,26 @@ pub(crate) fn describe() {
     set_initial_values();
 }
 
-/// `failwatch_build_info`, and the label-less counters and gauges at zero.
+/// `failwatch_build_info`, the label-less counters and gauges at zero, and the state store's counters
+/// of things that should not happen, for each of their few label values, so that the dashboard's
+/// state panels and rates have series before the first failure.
 fn set_initial_values() {
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "commit" => COMMIT)
         .set(1.0);
     for counter in [MESSAGES_RECEIVED, MESSAGES_DELETED, POLL_ERRORS] {
         metrics::counter!(counter).absolute(0);
+    }
+    for op in [
+        "claim",
+        "delivered_to",
+        "record_delivery",
+        "complete",
+        "release",
+    ] {
+        metrics::counter!(STATE_ERRORS, "op" => op).absolute(0);
+    }
+    for level in ["alert", "destination"] {
+        metrics::counter!(STATE_DUPLICATES_SUPPRESSED, "level" => level).absolute(0);
     }
     metrics::gauge!(IN_FLIGHT_MESSAGES).set(0.0);
 }
