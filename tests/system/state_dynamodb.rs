@@ -349,3 +349,29 @@ async fn an_unreachable_store_still_delivers_and_counts_the_errors() {
     }
     eprintln!("dynamo-down: {:?}", started.elapsed());
 }
+
+#[test]
+fn a_dynamodb_backend_without_a_table_stops_start_up_naming_the_key() {
+    let output = crate::support::failwatch(
+        &["run"],
+        "",
+        &[
+            (
+                "FAILWATCH_SQS__QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/failwatch",
+            ),
+            (
+                "FAILWATCH_WEBHOOK_URL",
+                "https://hooks.slack.com/services/T0/B0/SeCrEtStAtE",
+            ),
+            ("FAILWATCH_STATE__BACKEND", "dynamodb"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains("state.table: required when state.backend is \"dynamodb\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("SeCrEtStAtE"), "{stderr}");
+}
