@@ -91,6 +91,17 @@ async fn replica(
     worker
 }
 
+/// A replica on the scenario's own table with short (3 s) claims.
+async fn table_replica(
+    scenario: &Scenario,
+    config: &WorkerConfig,
+    host: &str,
+    fault: &[(&str, Option<&str>)],
+) -> Worker {
+    let endpoint = scenario.emulator.endpoint();
+    replica(&scenario.emulator, config, host, endpoint, "3s", fault).await
+}
+
 /// Posts accepted by the webhook, by alert subject.
 fn accepted(scenario: &Scenario) -> Vec<String> {
     scenario
@@ -117,25 +128,8 @@ async fn two_replicas_on_one_table_post_each_failure_once() {
     let mut scenario = Scenario::new("dynamo-replicas", 5).await;
     create_table(&scenario.emulator).await;
     let config = scenario.config(&["webhook"]);
-    let endpoint = scenario.emulator.endpoint().to_owned();
-    let a = replica(
-        &scenario.emulator,
-        &config,
-        "replica-a",
-        &endpoint,
-        "3s",
-        &[],
-    )
-    .await;
-    let b = replica(
-        &scenario.emulator,
-        &config,
-        "replica-b",
-        &endpoint,
-        "3s",
-        &[],
-    )
-    .await;
+    let a = table_replica(&scenario, &config, "replica-a", &[]).await;
+    let b = table_replica(&scenario, &config, "replica-b", &[]).await;
 
     // One failure sent five times at once: five messages, which both replicas receive.
     let copied = task_id(60, 1);
@@ -191,8 +185,9 @@ async fn two_replicas_on_one_table_post_each_failure_once() {
     eprintln!(
         "dynamo-replicas: {calls} store calls for 7 messages and 2 alerts; claims won by replica a \
          {}, b {}; {:?}",
-        metric(&ma, "failwatch_state_claims_total", &[("outcome", "won")]),
-        metric(&mb, "failwatch_state_claims_total", &[("outcome", "won")]),
+        // `+ 0.0` turns the empty sum's -0 into 0.
+        metric(&ma, "failwatch_state_claims_total", &[("outcome", "won")]) + 0.0,
+        metric(&mb, "failwatch_state_claims_total", &[("outcome", "won")]) + 0.0,
         started.elapsed()
     );
 }
@@ -203,17 +198,8 @@ async fn a_replica_killed_after_the_post_was_accepted_is_not_reposted_by_the_nex
     let mut scenario = Scenario::new("dynamo-accepted", 5).await;
     create_table(&scenario.emulator).await;
     let config = scenario.config(&["webhook"]);
-    let endpoint = scenario.emulator.endpoint().to_owned();
     let crashing = [("FAILWATCH_FAULT_CRASH_AFTER_RECORD", Some("1"))];
-    let a = replica(
-        &scenario.emulator,
-        &config,
-        "replica-a",
-        &endpoint,
-        "3s",
-        &crashing,
-    )
-    .await;
+    let a = table_replica(&scenario, &config, "replica-a", &crashing).await;
 
     let task = task_id(61, 1);
     scenario.emulator.put_events(&[failed_task(&task)]).await;
@@ -232,15 +218,7 @@ async fn a_replica_killed_after_the_post_was_accepted_is_not_reposted_by_the_nex
 
     // The message comes back after its visibility timeout; the next replica finds the delivery
     // recorded, posts nothing and deletes it.
-    let b = replica(
-        &scenario.emulator,
-        &config,
-        "replica-b",
-        &endpoint,
-        "3s",
-        &[],
-    )
-    .await;
+    let b = table_replica(&scenario, &config, "replica-b", &[]).await;
     scenario
         .emulator
         .wait_depth(&scenario.pipeline.queue_url, 0, LIMIT)

@@ -345,3 +345,66 @@ impl StateStore for DynamoStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+
+    fn answer(code: &str, message: &str) -> SdkError<PutItemError, ()> {
+        let error =
+            PutItemError::generic(ErrorMetadata::builder().code(code).message(message).build());
+        SdkError::service_error(error, ())
+    }
+
+    fn store() -> DynamoStore {
+        DynamoStore::new(
+            "t".into(),
+            Duration::from_secs(3600),
+            Duration::from_secs(2),
+            "pod-1",
+        )
+    }
+
+    #[test]
+    fn throttling_and_denial_are_state_errors_that_name_the_call_table_and_code() {
+        let store = store();
+        for (code, message) in [
+            ("ProvisionedThroughputExceededException", "Rate exceeded"),
+            (
+                "AccessDeniedException",
+                "not authorized to perform: dynamodb:PutItem",
+            ),
+        ] {
+            let err = answer(code, message);
+            assert!(!condition_failed(&err));
+            let shown = crate::errors::chain(&store.error("PutItem", err));
+            assert!(
+                shown.starts_with(&format!(
+                    "the state store failed: DynamoDB PutItem on table t: {code}: {message}"
+                )),
+                "{shown}"
+            );
+        }
+        let timeout = SdkError::<PutItemError, ()>::timeout_error(std::io::Error::other(
+            "operation timeout reached",
+        ));
+        let shown = crate::errors::chain(&store.error("PutItem", timeout));
+        assert!(shown.contains("operation timeout reached"), "{shown}");
+    }
+
+    #[test]
+    fn a_failed_condition_is_an_answer_not_an_error() {
+        assert!(condition_failed(&answer(
+            "ConditionalCheckFailedException",
+            "The conditional request failed"
+        )));
+    }
+
+    #[test]
+    fn each_replica_has_its_own_owner_name_even_on_one_host() {
+        let (a, b) = (store(), store());
+        assert!(a.owner.starts_with("pod-1-"), "{}", a.owner);
+        assert_ne!(a.owner, b.owner);
+    }
+}
