@@ -157,6 +157,61 @@ def quantiles(metric: str, by: str, legend_prefix: str) -> list[tuple[str, str]]
     ]
 
 
+def state_panels(g: Layout) -> None:
+    """The state store: claims by answer, posts it prevented, failed calls and call latency."""
+    g.row("State store")
+    g.add(
+        timeseries(
+            "Claims and suppressed duplicates",
+            "Claims on alerts by the store's answer: won (this replica delivers), held (another message or "
+            "replica is delivering it; the message comes back after the lease), done (delivered already). "
+            "Suppressed: posts the store prevented, a whole alert or one destination that had accepted it.",
+            [
+                (
+                    f"sum by (outcome) (rate(failwatch_state_claims_total{{{SEL}}}[{RATE}]))",
+                    "claim {{outcome}}",
+                ),
+                (
+                    f"sum by (level) (rate(failwatch_state_duplicates_suppressed_total{{{SEL}}}[{RATE}]))",
+                    "suppressed {{level}}",
+                ),
+            ],
+            "ops",
+        ),
+        w=8,
+        h=8,
+    )
+    g.add(
+        timeseries(
+            "State store errors",
+            "Store calls that failed or timed out (throttling, access denied, unreachable). The alert was "
+            "delivered anyway, so a duplicate post is possible; nothing is lost.",
+            [(f"sum by (op) (rate(failwatch_state_errors_total{{{SEL}}}[{RATE}]))", "{{op}}")],
+            "reqps",
+            bars=True,
+        ),
+        w=8,
+        h=8,
+    )
+    g.add(
+        timeseries(
+            "State store latency p95",
+            "95th percentile of one store call by operation, failed and timed-out calls included "
+            "(state.call_timeout bounds it).",
+            [
+                (
+                    "histogram_quantile(0.95, sum by (op, le) "
+                    f"(rate(failwatch_state_call_duration_seconds_bucket{{{SEL}}}[{RATE}])))",
+                    "{{op}}",
+                )
+            ],
+            "s",
+        ),
+        w=8,
+        h=8,
+    )
+
+
 def build() -> dict:
     g = Layout()
 
@@ -485,6 +540,8 @@ def build() -> dict:
         w=24,
         h=6,
     )
+
+    state_panels(g)
 
     def query_var(name: str, label: str, query: str) -> dict:
         return {

@@ -75,6 +75,13 @@ locals {
   enabled_rules = { for k, v in local.rules : k => v if v.enabled }
 
   tags = merge({ Project = "failwatch" }, var.tags)
+
+  state_table_name = "${var.name}-failwatch-state"
+  # The worker's [state] section, as override variables, when the module creates the table.
+  state_environment = var.create_state_table ? {
+    FAILWATCH_STATE__BACKEND = "dynamodb"
+    FAILWATCH_STATE__TABLE   = local.state_table_name
+  } : {}
 }
 
 ################################################################################
@@ -223,6 +230,43 @@ resource "aws_sqs_queue_policy" "main" {
 resource "aws_sqs_queue_policy" "dlq" {
   queue_url = aws_sqs_queue.dlq.id
   policy    = data.aws_iam_policy_document.queue["dlq"].json
+}
+
+################################################################################
+# Shared state
+################################################################################
+
+# One item per alert claim and per (alert, destination) delivery, none larger than a few hundred
+# bytes; every item expires after the worker's dedup.ttl. The worker never creates or alters the table.
+resource "aws_dynamodb_table" "state" {
+  count = var.create_state_table ? 1 : 0
+
+  name         = local.state_table_name
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  # TTL deletes lazily; the worker compares expires_at itself and never relies on the deletion.
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  # The queues' customer managed key when there is one, else the AWS managed key for DynamoDB.
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = local.kms_key_arn
+  }
+
+  point_in_time_recovery {
+    enabled = var.state_table_point_in_time_recovery
+  }
+
+  tags = local.tags
 }
 
 ################################################################################
@@ -426,6 +470,25 @@ data "aws_iam_policy_document" "worker" {
     resources = [aws_sqs_queue.main.arn]
   }
 
+  # The state store's item calls, on its table only: claims (conditional PutItem), delivered-to
+  # records (PutItem, BatchGetItem), completion (UpdateItem), release (DeleteItem), and the GetItem a
+  # lost claim may read back.
+  dynamic "statement" {
+    for_each = aws_dynamodb_table.state
+
+    content {
+      sid = "SharedState"
+      actions = [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchGetItem",
+      ]
+      resources = [statement.value.arn]
+    }
+  }
+
   dynamic "statement" {
     for_each = local.kms_key_arn == null ? [] : [local.kms_key_arn]
 
@@ -459,6 +522,7 @@ locals {
       FAILWATCH_LOGGING__FORMAT = "json"
     },
     var.fargate_webhook_type == "auto" ? {} : { FAILWATCH_WEBHOOK_TYPE = var.fargate_webhook_type },
+    local.state_environment,
     var.fargate_environment,
   )
 }

@@ -74,12 +74,22 @@ output "service_account_annotations" {
 }
 
 output "worker_environment" {
-  description = "Environment for a worker run anywhere: the queue URLs and the region. Contains no secret."
-  value = {
+  description = "Environment for a worker run anywhere: the queue URLs, the region and, when the module creates the state table, the [state] settings. Contains no secret."
+  value = merge({
     FAILWATCH_SQS__QUEUE_URL = aws_sqs_queue.main.url
     FAILWATCH_SQS__DLQ_URL   = aws_sqs_queue.dlq.url
     AWS_REGION               = local.region
-  }
+  }, local.state_environment)
+}
+
+output "state_table_name" {
+  description = "DynamoDB table of the worker's shared state: the worker's state.table (FAILWATCH_STATE__TABLE), or null when create_state_table is false."
+  value       = var.create_state_table ? aws_dynamodb_table.state[0].name : null
+}
+
+output "state_table_arn" {
+  description = "ARN of the state table, or null."
+  value       = var.create_state_table ? aws_dynamodb_table.state[0].arn : null
 }
 
 output "fargate_cluster_arn" {

@@ -135,6 +135,22 @@ variable "kms_key_arn" {
 }
 
 ################################################################################
+# Shared state
+################################################################################
+
+variable "create_state_table" {
+  description = "Create the DynamoDB table of the worker's shared state and point the worker at it ([state] backend = \"dynamodb\"): de-duplication, alert claims and delivered-to records shared by every replica, so replicas and restarts do not post an alert twice. When false the worker keeps its state in memory (one process's view)."
+  type        = bool
+  default     = true
+}
+
+variable "state_table_point_in_time_recovery" {
+  description = "Turn on point-in-time recovery for the state table. Its items live at most dedup.ttl (1 h by default), so a restore brings back little; off by default."
+  type        = bool
+  default     = false
+}
+
+################################################################################
 # Alarms
 ################################################################################
 
@@ -252,7 +268,7 @@ variable "fargate_assign_public_ip" {
 }
 
 variable "fargate_desired_count" {
-  description = "Worker tasks. One is enough for alert traffic; de-duplication is per worker, so more workers make a rare duplicate post possible."
+  description = "Worker tasks. One is enough for alert traffic; with the state table (create_state_table) more tasks share de-duplication, without it each task de-duplicates alone and a rare duplicate post is possible."
   type        = number
   default     = 1
 

@@ -668,6 +668,20 @@ class TemplateStatically(unittest.TestCase):
         for name, output in self.template["Outputs"].items():
             self.assertNotIn("Secrets", json.dumps(output), name)
 
+    def test_state_table_expires_items_and_the_worker_gets_only_item_calls_on_it(self) -> None:
+        table = self.resources["StateTable"]["Properties"]
+        self.assertEqual(table["BillingMode"], "PAY_PER_REQUEST")
+        self.assertEqual(table["KeySchema"], [{"AttributeName": "pk", "KeyType": "HASH"}])
+        self.assertEqual(table["TimeToLiveSpecification"], {"AttributeName": "expires_at", "Enabled": True})
+        self.assertTrue(table["SSESpecification"]["SSEEnabled"])
+        statements = self.resources["WorkerStatePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        self.assertEqual(len(statements), 1)
+        self.assertEqual(statements[0]["Resource"], {"Fn::GetAtt": ["StateTable", "Arn"]})
+        self.assertEqual(
+            sorted(statements[0]["Action"]),
+            sorted(f"dynamodb:{a}" for a in ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem"]),
+        )
+
     def test_template_fits_a_direct_deploy(self) -> None:
         # Above 51,200 bytes `aws cloudformation deploy` (and so deploy.sh) needs an S3 bucket.
         self.assertLess(len(TEMPLATE.read_bytes()), 51200)

@@ -15,3 +15,4 @@ mod no_credentials;
 mod ops;
 mod render_cli;
 mod shutdown;
+mod state_dynamodb;

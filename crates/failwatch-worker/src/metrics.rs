@@ -40,6 +40,15 @@ pub(crate) const QUEUE_MESSAGES: &str = "failwatch_queue_messages";
 /// Counter, label `op` (`claim` | `delivered_to` | `record_delivery` | `complete` | `release`). State
 /// store calls that failed or timed out; the alert was delivered anyway (a duplicate is possible).
 pub(crate) const STATE_ERRORS: &str = "failwatch_state_errors_total";
+/// Counter, label `outcome` (`won` | `held` | `done`). Answers of the state store to a claim on an alert:
+/// this worker delivers it, another message or replica is delivering it, or it was delivered already.
+pub(crate) const STATE_CLAIMS: &str = "failwatch_state_claims_total";
+/// Counter, label `level` (`alert` | `destination`). Posts the state store prevented: a whole alert that
+/// was delivered already, or one destination that had accepted it on an earlier receive.
+pub(crate) const STATE_DUPLICATES_SUPPRESSED: &str = "failwatch_state_duplicates_suppressed_total";
+/// Histogram (seconds), label `op` (`claim` | `delivered_to` | `record_delivery` | `complete` |
+/// `release`). Duration of one state store call, failed and timed-out ones included.
+pub(crate) const STATE_CALL_DURATION: &str = "failwatch_state_call_duration_seconds";
 /// Gauge, labels `version` and `commit`; always 1.
 pub(crate) const BUILD_INFO: &str = "failwatch_build_info";
 
@@ -55,6 +64,12 @@ pub(crate) const DELIVERY_DURATION_BUCKETS: &[f64] = &[
 /// minutes mean retries or a backlog, hours a redrive from the DLQ.
 pub(crate) const END_TO_END_LAG_BUCKETS: &[f64] = &[
     0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 21600.0,
+];
+
+/// Buckets of [`STATE_CALL_DURATION`], in seconds: memory answers in microseconds, DynamoDB in a few
+/// milliseconds; the top buckets reach the longest call timeout.
+pub(crate) const STATE_CALL_DURATION_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
 /// The commit the binary was built from, when the build passed `FAILWATCH_GIT_COMMIT`.
@@ -73,6 +88,10 @@ pub(crate) fn recorder() -> Result<PrometheusRecorder, BuildError> {
         .set_buckets_for_metric(
             Matcher::Full(END_TO_END_LAG.to_owned()),
             END_TO_END_LAG_BUCKETS,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(STATE_CALL_DURATION.to_owned()),
+            STATE_CALL_DURATION_BUCKETS,
         )?
         .build_recorder())
 }
@@ -151,6 +170,21 @@ pub(crate) fn describe() {
         Unit::Count,
         "State store calls that failed or timed out, by operation; the alert was delivered anyway."
     );
+    describe_counter!(
+        STATE_CLAIMS,
+        Unit::Count,
+        "Claims on alerts by the state store's answer: won, held by another holder, or done already."
+    );
+    describe_counter!(
+        STATE_DUPLICATES_SUPPRESSED,
+        Unit::Count,
+        "Posts the state store prevented: an alert delivered already, or a destination that had accepted it."
+    );
+    describe_histogram!(
+        STATE_CALL_DURATION,
+        Unit::Seconds,
+        "Duration of one state store call, by operation."
+    );
     describe_gauge!(
         BUILD_INFO,
         "Always 1; labels carry the version and commit of the running binary."
@@ -158,12 +192,26 @@ pub(crate) fn describe() {
     set_initial_values();
 }
 
-/// `failwatch_build_info`, and the label-less counters and gauges at zero.
+/// `failwatch_build_info`, the label-less counters and gauges at zero, and the state store's counters
+/// of things that should not happen, for each of their few label values, so that the dashboard's
+/// state panels and rates have series before the first failure.
 fn set_initial_values() {
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "commit" => COMMIT)
         .set(1.0);
     for counter in [MESSAGES_RECEIVED, MESSAGES_DELETED, POLL_ERRORS] {
         metrics::counter!(counter).absolute(0);
+    }
+    for op in [
+        "claim",
+        "delivered_to",
+        "record_delivery",
+        "complete",
+        "release",
+    ] {
+        metrics::counter!(STATE_ERRORS, "op" => op).absolute(0);
+    }
+    for level in ["alert", "destination"] {
+        metrics::counter!(STATE_DUPLICATES_SUPPRESSED, "level" => level).absolute(0);
     }
     metrics::gauge!(IN_FLIGHT_MESSAGES).set(0.0);
 }

@@ -167,6 +167,43 @@ run "defaults_watch_everything_with_sse_sqs" {
   }
 }
 
+run "state_table_is_created_and_named_to_the_worker" {
+  command = apply
+
+  assert {
+    condition     = aws_dynamodb_table.state[0].hash_key == "pk" && aws_dynamodb_table.state[0].billing_mode == "PAY_PER_REQUEST"
+    error_message = "the state table is keyed by pk and billed on demand"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.state[0].ttl[0].attribute_name == "expires_at" && aws_dynamodb_table.state[0].ttl[0].enabled
+    error_message = "TTL must be on expires_at"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.state[0].server_side_encryption[0].enabled && !aws_dynamodb_table.state[0].point_in_time_recovery[0].enabled
+    error_message = "the table is encrypted; point-in-time recovery is off unless asked for"
+  }
+
+  assert {
+    condition     = output.worker_environment.FAILWATCH_STATE__BACKEND == "dynamodb" && output.worker_environment.FAILWATCH_STATE__TABLE == aws_dynamodb_table.state[0].name
+    error_message = "worker_environment must point the worker at the table"
+  }
+}
+
+run "no_state_table_keeps_the_worker_in_memory" {
+  command = plan
+
+  variables {
+    create_state_table = false
+  }
+
+  assert {
+    condition     = length(aws_dynamodb_table.state) == 0 && !contains(keys(output.worker_environment), "FAILWATCH_STATE__BACKEND")
+    error_message = "without the table the worker keeps its default memory backend"
+  }
+}
+
 run "cluster_and_state_machine_filters" {
   command = apply
 

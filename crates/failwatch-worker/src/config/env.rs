@@ -15,6 +15,14 @@ pub(crate) const WEBHOOK_TYPE: &str = "FAILWATCH_WEBHOOK_TYPE";
 /// sets it.
 pub(crate) const RUST_LOG: &str = "RUST_LOG";
 
+/// The host's name (a Kubernetes pod's name), naming this replica in the shared state store's claims.
+pub(crate) const HOSTNAME: &str = "HOSTNAME";
+
+/// Fault injection for the system tests (builds with the `fault-injection` feature only): when set,
+/// `run` aborts right after recording a delivery, before the message can be deleted.
+#[cfg(feature = "fault-injection")]
+pub(crate) const FAULT_CRASH_AFTER_RECORD: &str = "FAILWATCH_FAULT_CRASH_AFTER_RECORD";
+
 /// The prefix of every override variable: `FAILWATCH_<SECTION>__<KEY>` sets `<key>` in `[<section>]`
 /// (for example `FAILWATCH_SQS__QUEUE_URL` sets `[sqs] queue_url`). The names are derived from the
 /// section structs themselves, so a new key needs no new constant here; see [`super::overrides`].

@@ -13,7 +13,9 @@ use serde::de::DeserializeOwned;
 
 use super::destinations::RawDestination;
 use super::routes::{RawDefaultRoute, RawRoute};
-use super::sections::{AdminConfig, DedupConfig, LoggingConfig, RetryConfig, SECTIONS, SqsConfig};
+use super::sections::{
+    AdminConfig, DedupConfig, LoggingConfig, RetryConfig, SECTIONS, SqsConfig, StateConfig,
+};
 use super::{
     Checker, ConfigError, DEFAULT_DESTINATION, Needs, destinations, env, legacy, overrides,
 };
@@ -25,6 +27,7 @@ pub(super) struct Parts {
     pub(super) sqs: Option<SqsConfig>,
     pub(super) retry: Option<RetryConfig>,
     pub(super) dedup: Option<DedupConfig>,
+    pub(super) state: Option<StateConfig>,
     pub(super) admin: Option<AdminConfig>,
     pub(super) logging: Option<LoggingConfig>,
     /// The destinations that deserialised.
@@ -112,6 +115,7 @@ fn split(table: toml::Table, c: &mut Checker, from_file: bool) -> Parts {
         sqs: Some(SqsConfig::default()),
         retry: Some(RetryConfig::default()),
         dedup: Some(DedupConfig::default()),
+        state: Some(StateConfig::default()),
         admin: Some(AdminConfig::default()),
         logging: Some(LoggingConfig::default()),
         destinations: Vec::new(),
@@ -125,6 +129,7 @@ fn split(table: toml::Table, c: &mut Checker, from_file: bool) -> Parts {
             "sqs" => parts.sqs = part(c, &key, value),
             "retry" => parts.retry = part(c, &key, value),
             "dedup" => parts.dedup = part(c, &key, value),
+            "state" => parts.state = part(c, &key, value),
             "admin" => parts.admin = part(c, &key, value),
             "logging" => parts.logging = part(c, &key, value),
             "destinations" => {

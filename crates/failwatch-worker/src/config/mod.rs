@@ -31,7 +31,9 @@ use crate::routing::Router;
 pub(crate) use destinations::{Destination, UrlSource, type_name};
 use env::Env;
 pub(crate) use print::RedactedTomlError;
-pub(crate) use sections::{AdminConfig, DedupConfig, LoggingConfig, RetryConfig, SqsConfig};
+pub(crate) use sections::{
+    AdminConfig, DedupConfig, LoggingConfig, RetryConfig, SqsConfig, StateBackend, StateConfig,
+};
 
 /// Defaults, in one place so the example configuration and the README can quote them. Each is the
 /// default of the section key of the same name (`WAIT_TIME` is `sqs.wait_time`).
@@ -52,6 +54,9 @@ pub(crate) mod defaults {
     pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
     pub(crate) const DEDUP_TTL: Duration = Duration::from_secs(3600);
     pub(crate) const DEDUP_CAPACITY: u64 = 100_000;
+    /// A shared store answers in milliseconds; two seconds is many slow answers, and well under the
+    /// shortest visibility timeout.
+    pub(crate) const STATE_CALL_TIMEOUT: Duration = Duration::from_secs(2);
     pub(crate) const READINESS_MAX_POLL_AGE: Duration = Duration::from_secs(120);
     /// Malformed bodies are made visible again almost at once, so that SQS moves them to the DLQ after
     /// `maxReceiveCount` quickly; a second keeps a poison message from spinning a poller hot.
@@ -79,6 +84,8 @@ pub(crate) struct Config {
     pub(crate) retry: RetryConfig,
     /// `[dedup]`: the de-duplication window.
     pub(crate) dedup: DedupConfig,
+    /// `[state]`: the state store (memory or DynamoDB).
+    pub(crate) state: StateConfig,
     /// `[admin]`: the admin server and readiness.
     pub(crate) admin: AdminConfig,
     /// `[logging]`: log format and filter.
@@ -220,6 +227,7 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
         sqs,
         retry,
         dedup,
+        state,
         admin,
         logging,
         destinations,
@@ -228,7 +236,8 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
         declared,
         from_file,
     } = parts;
-    let (mut sqs, retry, dedup, admin, logging) = (sqs?, retry?, dedup?, admin?, logging?);
+    let (mut sqs, retry, dedup, state, admin, logging) =
+        (sqs?, retry?, dedup?, state?, admin?, logging?);
     let (routes, default_route) = (routes?, default_route?);
     destinations::check_queues(c, &mut sqs, from_file, needs);
     let (mut resolved, mut router) = (Vec::new(), Router::default());
@@ -236,6 +245,7 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
     // secrets) cannot stop an operator.
     if needs.destinations() {
         check_sections(c, &sqs, &retry, &dedup, &admin, &logging);
+        check_state(c, &state, &sqs, &retry, &dedup);
         resolved = destinations::resolve(c, destinations, &declared, env);
         router = routes::build(c, routes, default_route, &declared);
     }
@@ -243,6 +253,7 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
         sqs,
         retry,
         dedup,
+        state,
         admin,
         logging,
         destinations: resolved,
@@ -283,6 +294,51 @@ fn check_sections(
                 "must be greater than sqs.wait_time ({}): an empty long poll takes that long and \
                  must not make the worker unready",
                 format_duration(sqs.wait_time)
+            ),
+        );
+    }
+}
+
+/// `[state]`'s own checks and its relations to the other sections: a claim must end before the dedup
+/// record it guards, and a store call must leave the heartbeat room to keep the message invisible.
+fn check_state(
+    c: &mut Checker,
+    state: &StateConfig,
+    sqs: &SqsConfig,
+    retry: &RetryConfig,
+    dedup: &DedupConfig,
+) {
+    use humantime_serde::re::humantime::format_duration;
+    state.check(c);
+    if let Some(lease) = state.lease {
+        if lease >= dedup.ttl {
+            c.problem(
+                "state.lease",
+                format!(
+                    "must be less than dedup.ttl ({}): a claim outliving the alert's record would \
+                     hold back a later failure with the same key",
+                    format_duration(dedup.ttl)
+                ),
+            );
+        } else if lease < retry.budget {
+            c.warn(format!(
+                "state.lease ({}) is shorter than retry.budget ({}): another replica may take over \
+                 an alert this one is still retrying, and post it twice",
+                format_duration(lease),
+                format_duration(retry.budget)
+            ));
+        }
+    }
+    // An out-of-range visibility timeout is reported on its own; this would only repeat it.
+    let visibility_valid =
+        sqs.visibility_timeout.as_secs() >= defaults::MIN_VISIBILITY_TIMEOUT_SECS;
+    if visibility_valid && state.call_timeout * 2 >= sqs.visibility_timeout {
+        c.problem(
+            "state.call_timeout",
+            format!(
+                "must be less than half of sqs.visibility_timeout ({}), so that a slow store call \
+                 cannot outlast the heartbeat that keeps the message invisible",
+                format_duration(sqs.visibility_timeout)
             ),
         );
     }

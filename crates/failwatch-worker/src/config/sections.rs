@@ -1,4 +1,5 @@
-//! The configuration file's scalar sections: `[sqs]`, `[retry]`, `[dedup]`, `[admin]` and `[logging]`.
+//! The configuration file's scalar sections: `[sqs]`, `[retry]`, `[dedup]`, `[state]`, `[admin]` and
+//! `[logging]`.
 //!
 //! Each section is one serde struct whose `///` docs are the reference for its keys, whose `Default`
 //! holds the documented defaults, and whose `check` method validates its own ranges, naming the key.
@@ -19,7 +20,7 @@ use crate::telemetry::{self, LogFormat};
 
 /// The names of every scalar section, in the order `check-config` prints them. Override variables are
 /// accepted for these sections only.
-pub(crate) const SECTIONS: [&str; 5] = ["sqs", "retry", "dedup", "admin", "logging"];
+pub(crate) const SECTIONS: [&str; 6] = ["sqs", "retry", "dedup", "state", "admin", "logging"];
 
 /// `[sqs]`: the queue, how it is polled, and how messages in flight are kept invisible and handed back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,6 +195,72 @@ impl DedupConfig {
             Duration::from_secs(7 * 24 * 3_600),
         );
         c.range("dedup.capacity", self.capacity, 1..=10_000_000);
+    }
+}
+
+/// Where the worker keeps what it remembers about alerts (see `crate::state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum StateBackend {
+    /// In this process only: de-duplication and delivered-to records are lost on restart and not
+    /// shared between replicas.
+    #[default]
+    Memory,
+    /// A DynamoDB table shared by every replica.
+    Dynamodb,
+}
+
+/// `[state]`: the state store behind de-duplication, alert claims and delivered-to records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct StateConfig {
+    /// `"memory"` (one process; the default) or `"dynamodb"` (one table shared by every replica).
+    pub(crate) backend: StateBackend,
+    /// The DynamoDB table (partition key `pk`, a string; TTL on `expires_at`), created by the deploy
+    /// artefacts, never by the worker. Required by the `dynamodb` backend. Its region is the default
+    /// chain's (`AWS_REGION`); `AWS_ENDPOINT_URL_DYNAMODB` points the client at an emulator.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) table: String,
+    /// How long a claim on an alert keeps other messages and replicas from delivering it (1s to 12h,
+    /// less than `dedup.ttl`). A replica that dies mid-delivery blocks the alert this long. By default
+    /// `retry.budget` plus the slowest destination's timeout: as long as one receive may work on it.
+    #[serde(
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub(crate) lease: Option<Duration>,
+    /// The longest one store call may take, SDK retries included, before the worker gives up on it and
+    /// delivers anyway (100ms to 10s; less than half of `sqs.visibility_timeout`).
+    #[serde(with = "humantime_serde")]
+    pub(crate) call_timeout: Duration,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            backend: StateBackend::Memory,
+            table: String::new(),
+            lease: None,
+            call_timeout: defaults::STATE_CALL_TIMEOUT,
+        }
+    }
+}
+
+impl StateConfig {
+    pub(crate) fn check(&self, c: &mut Checker) {
+        if self.backend == StateBackend::Dynamodb && self.table.trim().is_empty() {
+            c.problem("state.table", "required when state.backend is \"dynamodb\"");
+        }
+        if let Some(lease) = self.lease {
+            c.duration("state.lease", lease, Duration::from_secs(1), HALF_DAY);
+        }
+        c.duration(
+            "state.call_timeout",
+            self.call_timeout,
+            Duration::from_millis(100),
+            Duration::from_secs(10),
+        );
     }
 }
 

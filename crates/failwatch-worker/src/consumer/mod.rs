@@ -16,7 +16,6 @@
 mod deleter;
 pub(crate) mod message;
 
-use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -65,11 +64,8 @@ impl Shared {
         health: Arc<Health>,
         soft_stop: CancellationToken,
     ) -> Self {
-        let capacity =
-            NonZeroUsize::new(usize::try_from(config.dedup.capacity).unwrap_or(usize::MAX))
-                .unwrap_or(NonZeroUsize::MIN);
         Shared {
-            state: State::memory(capacity, config.dedup.ttl, deliverer.lease()),
+            state: State::from_config(&config, deliverer.lease()),
             malformed_visibility: config.sqs.malformed_visibility,
             config,
             queue,

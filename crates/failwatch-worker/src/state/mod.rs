@@ -1,22 +1,26 @@
 //! What the worker remembers about alerts between messages: which alerts were delivered everywhere
 //! (de-duplication), which destinations accepted which alert, and who is delivering an alert now.
 //!
-//! [`StateStore`] is the seam a backend implements: today [`memory::MemoryStore`] (one process); a shared
-//! store (DynamoDB, for many replicas) implements the same five calls. The consumer never calls a backend
-//! directly: it goes through [`State`], which adds what every backend needs —
+//! [`StateStore`] is the seam a backend implements: [`memory::MemoryStore`] (one process, the default) and
+//! [`dynamodb::DynamoStore`] (one table shared by every replica), chosen by `[state] backend`
+//! ([`State::from_config`]). The consumer never calls a backend directly: it goes through [`State`],
+//! which adds what every backend needs —
 //! - a per-key lock within the process ([`locks`]), so two copies of one alert in one batch never race;
-//! - a timeout on every call ([`CALL_TIMEOUT`]);
+//! - a timeout on every call (`state.call_timeout`, by default [`CALL_TIMEOUT`]), and its latency
+//!   (`failwatch_state_call_duration_seconds{op}`), claims by outcome (`failwatch_state_claims_total`)
+//!   and the posts the store prevented (`failwatch_state_duplicates_suppressed_total`);
 //! - the failure policy: **when the store fails, deliver anyway.** A possible duplicate beats a lost
 //!   alert. A failed or timed-out call is counted (`failwatch_state_errors_total{op}`) and logged at
 //!   most once per [`ERROR_LOG_INTERVAL`], and its answer is taken as "not known": a claim as won, a
 //!   delivered-to lookup as "not delivered", a record as not written. No store call holds a message past
-//!   its visibility: calls are bounded by [`CALL_TIMEOUT`] (well under the shortest visibility
-//!   timeout, and the heartbeat keeps extending it meanwhile), and waiting for a claim by the lease.
+//!   its visibility: calls are bounded by the call timeout (less than half the visibility timeout, and
+//!   the heartbeat keeps extending it meanwhile), and waiting for a claim by the lease.
 //!
 //! A message's alert goes through: [`State::claim`] → [`State::delivered_to`] (skip destinations that
 //! accepted it already) → [`State::record_delivery`] as each destination accepts → [`State::complete`]
 //! when every destination accepted it, or [`State::release`] when it goes back to the queue.
 
+pub(crate) mod dynamodb;
 mod locks;
 pub(crate) mod memory;
 
@@ -28,13 +32,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
+use crate::config::env::{self, Env as _, ProcessEnv};
+use crate::config::{Config, StateBackend, defaults};
 use crate::metrics;
+use dynamodb::DynamoStore;
 use locks::{KeyGuard, KeyLocks};
 use memory::MemoryStore;
 
-/// The longest one store call may take before it counts as failed. A shared store answers in
-/// milliseconds; the shortest visibility timeout allowed is five seconds.
-pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest one store call may take before it counts as failed, unless `state.call_timeout` says
+/// otherwise. A shared store answers in milliseconds; the shortest visibility timeout allowed is five
+/// seconds.
+pub(crate) const CALL_TIMEOUT: Duration = defaults::STATE_CALL_TIMEOUT;
 /// A failing store is logged at most this often (every failure is counted).
 pub(crate) const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -120,7 +128,12 @@ pub(crate) struct State {
     store: Arc<dyn StateStore>,
     locks: KeyLocks,
     lease: Duration,
+    call_timeout: Duration,
     errors: ErrorLog,
+    /// Fault injection for the system tests: abort the process right after a delivery was recorded,
+    /// before its message can be deleted (`FAILWATCH_FAULT_CRASH_AFTER_RECORD`).
+    #[cfg(feature = "fault-injection")]
+    crash_after_record: bool,
 }
 
 impl State {
@@ -130,8 +143,45 @@ impl State {
             store,
             locks: KeyLocks::default(),
             lease,
+            call_timeout: CALL_TIMEOUT,
             errors: ErrorLog::default(),
+            #[cfg(feature = "fault-injection")]
+            crash_after_record: false,
         }
+    }
+
+    /// The backend `[state]` chooses, with claims lasting `state.lease` or else `delivery_lease` (as
+    /// long as one receive may work on an alert, [`crate::delivery::Deliverer::lease`]). Builds no
+    /// client and makes no call: a store that cannot be reached never keeps the worker from starting.
+    pub(crate) fn from_config(config: &Config, delivery_lease: Duration) -> Self {
+        let lease = config.state.lease.unwrap_or(delivery_lease);
+        let mut state = match config.state.backend {
+            StateBackend::Memory => {
+                let capacity =
+                    NonZeroUsize::new(usize::try_from(config.dedup.capacity).unwrap_or(usize::MAX))
+                        .unwrap_or(NonZeroUsize::MIN);
+                State::memory(capacity, config.dedup.ttl, lease)
+            }
+            StateBackend::Dynamodb => {
+                let host = ProcessEnv
+                    .get(env::HOSTNAME)
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| "failwatch".to_owned());
+                let store = DynamoStore::new(
+                    config.state.table.clone(),
+                    config.dedup.ttl,
+                    config.state.call_timeout,
+                    &host,
+                );
+                State::new(Arc::new(store), lease)
+            }
+        };
+        state.call_timeout = config.state.call_timeout;
+        #[cfg(feature = "fault-injection")]
+        {
+            state.crash_after_record = ProcessEnv.get(env::FAULT_CRASH_AFTER_RECORD).is_some();
+        }
+        state
     }
 
     /// The `memory` backend: at most `capacity` alerts, each remembered for `ttl`.
@@ -143,11 +193,21 @@ impl State {
     /// handling the same key, so it sees what that one recorded. A store failure counts as won.
     pub(crate) async fn claim(&self, key: &str) -> Claim<ClaimGuard> {
         let Ok(local) = tokio::time::timeout(self.lease, self.locks.lock(key)).await else {
+            count_claim("held");
             return Claim::Held {
                 retry_in: self.lease,
             };
         };
         let found = self.call("claim", self.store.claim(key, self.lease)).await;
+        match &found {
+            Some(Claim::Won(())) => count_claim("won"),
+            Some(Claim::Held { .. }) => count_claim("held"),
+            Some(Claim::Done) => {
+                count_claim("done");
+                count_suppressed("alert", 1);
+            }
+            None => {}
+        }
         match found.unwrap_or(Claim::Won(())) {
             Claim::Won(()) => Claim::Won(ClaimGuard {
                 key: Arc::from(key),
@@ -172,7 +232,10 @@ impl State {
             )
             .await;
         match found {
-            Some(found) if found.len() == destinations.len() => found,
+            Some(found) if found.len() == destinations.len() => {
+                count_suppressed("destination", found.iter().filter(|&&d| d).count());
+                found
+            }
             _ => vec![false; destinations.len()],
         }
     }
@@ -184,6 +247,11 @@ impl State {
             self.store.record_delivery(claim.key(), destination),
         )
         .await;
+        #[cfg(feature = "fault-injection")]
+        if self.crash_after_record {
+            eprintln!("aborting after recording a delivery, before its message is deleted");
+            std::process::abort();
+        }
     }
 
     /// Records that every routed destination accepted the claimed alert, and ends the claim.
@@ -197,19 +265,37 @@ impl State {
         self.call("release", self.store.release(claim.key())).await;
     }
 
-    /// Runs one store call within [`CALL_TIMEOUT`]; `None` (counted and logged) when it failed.
+    /// Runs one store call within the call timeout, timing it; `None` (counted and logged) when it
+    /// failed.
     async fn call<T>(
         &self,
         op: &'static str,
         call: impl Future<Output = Result<T, StateError>>,
     ) -> Option<T> {
-        let error = match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        let started = Instant::now();
+        let result = tokio::time::timeout(self.call_timeout, call).await;
+        ::metrics::histogram!(metrics::STATE_CALL_DURATION, "op" => op)
+            .record(started.elapsed().as_secs_f64());
+        let error = match result {
             Ok(Ok(value)) => return Some(value),
             Ok(Err(err)) => err,
             Err(elapsed) => StateError::new(elapsed),
         };
         self.errors.report(op, &error);
         None
+    }
+}
+
+/// Counts a claim's answer: `won`, `held` (by another message or replica) or `done` (a duplicate).
+fn count_claim(outcome: &'static str) {
+    ::metrics::counter!(metrics::STATE_CLAIMS, "outcome" => outcome).increment(1);
+}
+
+/// Counts posts the store prevented: a whole alert, or `n` destinations that had accepted it.
+fn count_suppressed(level: &'static str, n: usize) {
+    if n > 0 {
+        ::metrics::counter!(metrics::STATE_DUPLICATES_SUPPRESSED, "level" => level)
+            .increment(u64::try_from(n).unwrap_or(u64::MAX));
     }
 }
 

@@ -224,3 +224,32 @@ async fn store_failures_are_logged_once_per_interval() {
         "logged again, with the count of the two not logged"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn claims_suppressed_posts_and_call_latency_are_counted() {
+    let recorder = crate::metrics::recorder().unwrap();
+    let handle = recorder.handle();
+    let _guard = ::metrics::set_default_local_recorder(&recorder);
+    let state = memory();
+    let claim = won(state.claim("k").await);
+    state.record_delivery(&claim, "slack").await;
+    let delivered = state.delivered_to(&claim, &["chat", "slack"]).await;
+    assert_eq!(delivered, [false, true]);
+    state.complete(claim).await;
+    assert!(matches!(state.claim("k").await, Claim::Done));
+    let _held = won(state.claim("other").await);
+    assert!(matches!(state.claim("other").await, Claim::Held { .. }));
+
+    let text = handle.render();
+    for line in [
+        "failwatch_state_claims_total{outcome=\"won\"} 2",
+        "failwatch_state_claims_total{outcome=\"done\"} 1",
+        "failwatch_state_claims_total{outcome=\"held\"} 1",
+        "failwatch_state_duplicates_suppressed_total{level=\"alert\"} 1",
+        "failwatch_state_duplicates_suppressed_total{level=\"destination\"} 1",
+        "failwatch_state_call_duration_seconds_count{op=\"claim\"} 3",
+        "failwatch_state_call_duration_seconds_bucket{op=\"delivered_to\",le=\"0.0005\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} not in {text}");
+    }
+}

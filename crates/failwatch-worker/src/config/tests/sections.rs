@@ -113,7 +113,7 @@ fn a_bad_override_names_the_variable() {
         p,
         vec![
             "FAILWATCH_QUEUE__URL: unknown section `queue`: expected one of sqs, retry, dedup, \
-             admin, logging"
+             state, admin, logging"
         ]
     );
 }
@@ -255,4 +255,71 @@ fn a_url_in_a_numeric_variable_is_never_repeated() {
             "leaked: {p:?}"
         );
     }
+}
+
+#[test]
+fn state_defaults_to_memory_and_dynamodb_is_chosen_by_file_or_override() {
+    let config = load_text(&minimal(), &[("CHAT_URL", CHAT)]).unwrap();
+    assert_eq!(config.state.backend, StateBackend::Memory);
+    assert_eq!(config.state.lease, None);
+    assert_eq!(config.state.call_timeout, Duration::from_secs(2));
+
+    let text = format!(
+        "{}\n[state]\nbackend = \"dynamodb\"\ntable = \"failwatch-state\"\nlease = \"15s\"\n",
+        minimal()
+    );
+    let config = load_text(&text, &[("CHAT_URL", CHAT)]).unwrap();
+    assert_eq!(config.state.backend, StateBackend::Dynamodb);
+    assert_eq!(config.state.table, "failwatch-state");
+    assert_eq!(config.state.lease, Some(Duration::from_secs(15)));
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("state.lease (15s) is shorter")),
+        "{:?}",
+        config.warnings
+    );
+
+    let config = load_text(
+        &minimal(),
+        &[
+            ("CHAT_URL", CHAT),
+            ("FAILWATCH_STATE__BACKEND", "dynamodb"),
+            ("FAILWATCH_STATE__TABLE", "t"),
+            ("FAILWATCH_STATE__CALL_TIMEOUT", "500ms"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.state.backend, StateBackend::Dynamodb);
+    assert_eq!(config.state.call_timeout, Duration::from_millis(500));
+}
+
+#[test]
+fn a_dynamodb_state_without_a_table_or_with_bad_durations_names_the_keys() {
+    let text = format!(
+        "{}\n[state]\nbackend = \"dynamodb\"\nlease = \"2h\"\ncall_timeout = \"40s\"\n",
+        minimal()
+    );
+    let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+    assert_eq!(
+        p,
+        vec![
+            "state.table: required when state.backend is \"dynamodb\"",
+            "state.call_timeout: 40s is out of range (100ms..=10s)",
+            "state.lease: must be less than dedup.ttl (1h): a claim outliving the alert's record \
+             would hold back a later failure with the same key",
+            "state.call_timeout: must be less than half of sqs.visibility_timeout (1m), so that a \
+             slow store call cannot outlast the heartbeat that keeps the message invisible",
+        ]
+    );
+    let p = problems(load_text(
+        &minimal(),
+        &[("CHAT_URL", CHAT), ("FAILWATCH_STATE__BACKEND", "redis")],
+    ));
+    assert!(
+        p.iter()
+            .any(|l| l.starts_with("FAILWATCH_STATE__BACKEND (state.backend): unknown variant")),
+        "{p:?}"
+    );
 }
