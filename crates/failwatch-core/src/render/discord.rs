@@ -16,6 +16,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::enrichment::{LogBody, LogSection, driver_note, log_sections, tail_text};
 use super::{
     Button, Fact, Level, blank, buttons, facts, severity_emoji, severity_rgb, shrink, to_json,
 };
@@ -65,7 +66,7 @@ struct Embed<'a> {
 
 #[derive(Debug, Serialize)]
 struct Field<'a> {
-    name: &'static str,
+    name: Cow<'a, str>,
     value: Cow<'a, str>,
     inline: bool,
 }
@@ -87,7 +88,7 @@ impl Embed<'_> {
             + self
                 .fields
                 .iter()
-                .map(|f| measure(f.name, Unit::Chars) + measure(&f.value, Unit::Chars))
+                .map(|f| measure(&f.name, Unit::Chars) + measure(&f.value, Unit::Chars))
                 .sum::<usize>()
     }
 }
@@ -135,24 +136,29 @@ fn message<'a>(
     for fact in facts {
         let limit = if fact.long { level.long } else { level.short };
         fields.push(Field {
-            name: fact.label,
+            name: Cow::Borrowed(fact.label),
             value: md(&fact.value, !fact.long, limit.min(MAX_FIELD_VALUE)),
             inline: !fact.long,
         });
     }
     if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
         fields.push(Field {
-            name: "💡 Hint",
+            name: Cow::Borrowed("💡 Hint"),
             value: md(hint, false, level.long.min(MAX_FIELD_VALUE)),
             inline: false,
         });
     }
+    fields.extend(
+        log_sections(alert, level)
+            .into_iter()
+            .map(|l| log_field(l, level)),
+    );
     fields.truncate(MAX_FIELDS - usize::from(!links.is_empty()));
     fields.extend(links_field(links));
     debug_assert!(
         fields
             .iter()
-            .all(|f| measure(f.name, Unit::Chars) <= MAX_FIELD_NAME)
+            .all(|f| measure(&f.name, Unit::Chars) <= MAX_FIELD_NAME)
     );
 
     // Footers show markdown literally, so a real event id (a UUID) never shows a backslash; an odd one
@@ -183,6 +189,44 @@ fn message<'a>(
     }
 }
 
+/// The longest log stream link put under a log section's lines; a longer one would crowd out lines.
+const MAX_LOG_LINK_CHARS: usize = 400;
+
+/// A log section as a field: the lines in a code block (where Discord shows text verbatim, so they are
+/// not backslash-escaped; [`Markup::Code`] keeps a line from closing the block), then a link to the log
+/// stream, within one field value.
+fn log_field(section: LogSection<'_>, level: Level) -> Field<'static> {
+    let link = section
+        .link
+        .map(|url| format!("\n[Log stream]({url})"))
+        .filter(|l| measure(l, Unit::Chars) <= MAX_LOG_LINK_CHARS);
+    let mut value = match section.body {
+        LogBody::Lines(lines) => {
+            const FENCES: usize = "```\n\n```".len();
+            let room =
+                MAX_FIELD_VALUE - FENCES - link.as_deref().map_or(0, |l| measure(l, Unit::Chars));
+            format!(
+                "```\n{}\n```",
+                tail_text(lines, Markup::Code, "\n", level, room)
+            )
+        }
+        LogBody::Driver(driver) => driver_note(driver, Markup::DiscordMarkdown, level),
+    };
+    value.push_str(link.as_deref().unwrap_or_default());
+    Field {
+        name: Cow::Owned(
+            cut_plain(
+                &section.heading(Markup::DiscordMarkdown, level),
+                MAX_FIELD_NAME,
+                Unit::Chars,
+            )
+            .to_owned(),
+        ),
+        value: Cow::Owned(value),
+        inline: false,
+    }
+}
+
 /// The console links as one "Links" field of markdown links, `None` when there are none.
 fn links_field(links: &[Button<'_>]) -> Option<Field<'static>> {
     let mut value = links
@@ -201,7 +245,7 @@ fn links_field(links: &[Button<'_>]) -> Option<Field<'static>> {
         }
     }
     (!value.is_empty()).then_some(Field {
-        name: "Links",
+        name: Cow::Borrowed("Links"),
         value: Cow::Owned(value),
         inline: false,
     })

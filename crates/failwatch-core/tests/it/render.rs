@@ -6,8 +6,8 @@
 //! in the renderers, so a wrong constant fails a test.
 
 use failwatch_core::{
-    Alert, AlertKind, ContainerInfo, ExecutionInfo, Links, RenderOptions, Schema, Severity, Target,
-    TaskInfo, render,
+    Alert, AlertKind, ContainerInfo, Enrichment, ExecutionInfo, FailedState, Links, LogTail,
+    MAX_LOG_LINES, RenderOptions, Schema, Severity, Target, TaskInfo, render,
 };
 use serde_json::Value;
 
@@ -164,6 +164,10 @@ pub(crate) fn assert_within_limits(target: Target, payload: &str) {
                                 utf16(text)
                             );
                         }
+                        if let Some(button) = block.get("accessory") {
+                            assert!(utf16(str_at(button, "/text/text")) <= 75);
+                            assert!(str_at(button, "/url").len() <= 3000);
+                        }
                         if let Some(fields) = block["fields"].as_array() {
                             assert!(fields.len() <= 10);
                             for f in fields {
@@ -174,6 +178,18 @@ pub(crate) fn assert_within_limits(target: Target, payload: &str) {
                     Some("context") => {
                         let elements = block["elements"].as_array().expect("elements");
                         assert!(!elements.is_empty() && elements.len() <= 10);
+                    }
+                    Some("rich_text") => {
+                        // Preformatted log lines; failwatch holds them to a section's 3,000.
+                        let elements = block["elements"].as_array().expect("elements");
+                        assert_eq!(elements.len(), 1);
+                        assert_eq!(str_at(&elements[0], "/type"), "rich_text_preformatted");
+                        let text = str_at(&elements[0], "/elements/0/text");
+                        assert!(
+                            !text.is_empty() && utf16(text) <= 3000,
+                            "preformatted {}",
+                            utf16(text)
+                        );
                     }
                     Some("actions") => {
                         let elements = block["elements"].as_array().expect("elements");
@@ -304,13 +320,22 @@ pub(crate) fn assert_no_injection(target: Target, payload: &str) {
                 );
             }
             Target::Discord => {
+                // Inside a code block Discord shows text verbatim; no fence may occur in one (it
+                // would close the block), so every odd piece between fences is code.
+                let outside: String = s.split("```").step_by(2).collect::<Vec<_>>().join(" ");
+                assert!(
+                    s.matches("```").count() % 2 == 0,
+                    "{target} {path}: an unclosed code block in {s}"
+                );
                 // A backslash before `<` or `[` makes Discord show it literally.
+                let s = outside;
                 let bytes = s.as_bytes();
                 for (i, b) in bytes.iter().enumerate() {
                     if matches!(b, b'<' | b'[') && path != "/embeds/0/fields/-links" {
                         let escaped = i > 0 && bytes[i - 1] == b'\\';
-                        let our_link =
-                            s[i..].starts_with("[Open ") || s[i..].starts_with("[Task logs]");
+                        let our_link = s[i..].starts_with("[Open ")
+                            || s[i..].starts_with("[Task logs]")
+                            || s[i..].starts_with("[Log stream]");
                         assert!(
                             escaped || our_link,
                             "{target} {path}: unescaped {:?} in {s}",
@@ -615,4 +640,94 @@ fn an_oversized_mention_cannot_break_a_limit() {
     for target in Target::ALL {
         assert_within_limits(target, &render(&alert, target, &opts));
     }
+}
+
+/// `alert` with `lines` as the log tail of every container (every second one on another driver), a
+/// failed state and many tags, all carrying `text`.
+pub(crate) fn enriched(mut alert: Alert, text: &str, lines: &[String]) -> Alert {
+    let names: Vec<String> = alert
+        .task
+        .iter()
+        .flat_map(|t| t.containers.iter().map(|c| c.name.clone()))
+        .collect();
+    alert.enrich(Enrichment {
+        log_tails: names
+            .into_iter()
+            .enumerate()
+            .map(|(i, container)| LogTail {
+                container,
+                lines: lines.to_vec(),
+                link: Some(format!("https://example.invalid/logs/{i}")),
+                driver: (i % 2 == 1).then(|| format!("awsfirelens {text}")),
+            })
+            .collect(),
+        failed_state: Some(FailedState {
+            name: format!("state {text}"),
+            state_type: "Task".to_owned(),
+            resource: Some(format!("arn:aws:states:::ecs:runTask.sync {text}")),
+        }),
+        tags: Some(
+            (0..20)
+                .map(|i| (format!("k{i} {text}"), format!("v {text}")))
+                .collect(),
+        ),
+    });
+    alert
+}
+
+#[test]
+fn every_target_is_within_limits_with_maximal_log_tails() {
+    // The most lines the document holds, each of the longest kept, in characters that escape to
+    // several, on every one of 60 containers.
+    let huge = "é<&>🚨*_[`\"\\\u{1}".repeat(1400);
+    let lines = vec![huge.clone(); MAX_LOG_LINES];
+    let alert = enriched(alert_with(&huge, 60), &huge, &lines);
+    for target in Target::ALL {
+        let opts = RenderOptions {
+            mention: Some("<@123>".to_owned()),
+        };
+        let payload = render(&alert, target, &opts);
+        assert_within_limits(target, &payload);
+        if target != Target::Json {
+            assert!(payload.contains("Last log lines"), "{target}: no log lines");
+        }
+    }
+}
+
+#[test]
+fn no_injection_survives_in_log_lines_tags_or_the_failed_state() {
+    let lines: Vec<String> = INJECTION.split(' ').map(str::to_owned).collect();
+    for repeat in [1, 30] {
+        let text = INJECTION.repeat(repeat);
+        let alert = enriched(alert_with("x", 3), &text, &lines);
+        for target in Target::ALL.into_iter().filter(|t| *t != Target::Json) {
+            let payload = render(&alert, target, &RenderOptions::default());
+            assert_within_limits(target, &payload);
+            assert_no_injection(target, &payload);
+        }
+    }
+}
+
+#[test]
+fn a_fence_in_a_log_line_cannot_close_discords_code_block() {
+    let lines = vec![
+        "before".to_owned(),
+        "```\n@everyone [x](https://evil.example)".to_owned(),
+    ];
+    let alert = enriched(alert_with("x", 1), "x", &lines);
+    let payload = render(&alert, Target::Discord, &RenderOptions::default());
+    let v: Value = serde_json::from_str(&payload).unwrap();
+    let field = v["embeds"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("Last log lines"))
+        })
+        .expect("log field");
+    let value = field["value"].as_str().unwrap();
+    assert_eq!(value.matches("```").count(), 2, "{value}");
+    assert!(value.starts_with("```\nbefore\n"), "{value}");
 }
