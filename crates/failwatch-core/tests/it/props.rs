@@ -7,14 +7,12 @@
 //! real fixtures with every free-text field (reasons, causes, errors, names) replaced by arbitrary text,
 //! also with arbitrary log lines, log drivers, failed states and tags added as the worker would.
 
-use failwatch_core::{
-    Alert, Decision, Enrichment, FailedState, LogTail, RenderOptions, Target, process, render,
-};
+use failwatch_core::{Alert, Decision, RenderOptions, Target, process, render};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::fixtures::{ctx, events};
-use crate::render::{INJECTION, assert_no_injection, assert_within_limits};
+use crate::render::{INJECTION, assert_no_injection, assert_within_limits, enrich_all};
 
 /// Runs one body through the pipeline and checks every payload it renders.
 fn check_body(body: &str, check_injection: bool) {
@@ -306,30 +304,8 @@ fn enrich(
     alert: &mut Alert,
     (tails, driver, state, tags): (Vec<Vec<String>>, Option<String>, String, Vec<String>),
 ) {
-    let names: Vec<String> = alert
-        .task
-        .iter()
-        .flat_map(|t| t.containers.iter().map(|c| c.name.clone()))
-        .collect();
-    alert.enrich(Enrichment {
-        log_tails: names
-            .into_iter()
-            .zip(tails)
-            .enumerate()
-            .map(|(i, (container, lines))| LogTail {
-                container,
-                lines,
-                link: Some(format!("https://example.invalid/logs/{i}")),
-                driver: driver.clone().filter(|_| i == 1),
-            })
-            .collect(),
-        failed_state: Some(FailedState {
-            name: state.clone(),
-            state_type: "Task".to_owned(),
-            resource: Some(state),
-        }),
-        tags: Some(tags.iter().map(|t| (t.clone(), t.clone())).collect()),
-    });
+    let tags = tags.into_iter().map(|t| (t.clone(), t)).collect();
+    enrich_all(alert, tails, driver, state, tags);
 }
 
 proptest! {

@@ -5,6 +5,8 @@
 //! The limits are written out here from each service's documentation, independently of the constants
 //! in the renderers, so a wrong constant fails a test.
 
+use std::collections::BTreeMap;
+
 use failwatch_core::{
     Alert, AlertKind, ContainerInfo, Enrichment, ExecutionInfo, FailedState, Links, LogTail,
     MAX_LOG_LINES, RenderOptions, Schema, Severity, Target, TaskInfo, render,
@@ -362,39 +364,37 @@ fn every_target_is_within_limits_for_20_kb_reasons_and_maximal_fields() {
     // Multi-byte characters, characters that escape to several, and astral emoji, 20 KB and more.
     let huge = "é<&>🚨*_[`\"\\\u{1}".repeat(1400);
     assert!(huge.len() > 20_000);
-    let alert = alert_with(&huge, 60);
-    for target in Target::ALL {
-        let opts = RenderOptions {
-            mention: Some("<@123>".to_owned()),
-        };
-        let payload = render(&alert, target, &opts);
-        assert_within_limits(target, &payload);
-        if target != Target::Json {
-            assert!(payload.contains(MARKER), "{target}: no truncation marker");
+    let plain = alert_with(&huge, 60);
+    // And with the most log lines the document holds, each of the longest kept, on every container.
+    let with_tails = enriched(plain.clone(), &huge, &vec![huge.clone(); MAX_LOG_LINES]);
+    for alert in [&plain, &with_tails] {
+        for target in Target::ALL {
+            let opts = RenderOptions {
+                mention: Some("<@123>".to_owned()),
+            };
+            let payload = render(alert, target, &opts);
+            assert_within_limits(target, &payload);
+            if target != Target::Json {
+                assert!(payload.contains(MARKER), "{target}: no truncation marker");
+            }
         }
+    }
+    for target in Target::ALL.into_iter().filter(|t| *t != Target::Json) {
+        let payload = render(&with_tails, target, &RenderOptions::default());
+        assert!(payload.contains("Last log lines"), "{target}: no log lines");
     }
 }
 
 #[test]
 fn no_room_mention_or_link_injection_survives_in_any_target() {
-    let alert = alert_with(INJECTION, 3);
-    for target in Target::ALL.into_iter().filter(|t| *t != Target::Json) {
-        let payload = render(&alert, target, &RenderOptions::default());
-        assert_within_limits(target, &payload);
-        assert_no_injection(target, &payload);
-    }
+    assert_safe_everywhere(&alert_with(INJECTION, 3));
 }
 
 #[test]
 fn injection_stays_neutral_when_it_is_cut() {
     // Cutting must never leave half an escape that a later character completes into syntax.
     for repeat in [1, 7, 50, 400] {
-        let alert = alert_with(&INJECTION.repeat(repeat), 12);
-        for target in Target::ALL.into_iter().filter(|t| *t != Target::Json) {
-            let payload = render(&alert, target, &RenderOptions::default());
-            assert_within_limits(target, &payload);
-            assert_no_injection(target, &payload);
-        }
+        assert_safe_everywhere(&alert_with(&INJECTION.repeat(repeat), 12));
     }
 }
 
@@ -642,9 +642,16 @@ fn an_oversized_mention_cannot_break_a_limit() {
     }
 }
 
-/// `alert` with `lines` as the log tail of every container (every second one on another driver), a
-/// failed state and many tags, all carrying `text`.
-pub(crate) fn enriched(mut alert: Alert, text: &str, lines: &[String]) -> Alert {
+/// Adds what the worker could find to `alert`: `tails[i]` as the log lines of its i-th container (the
+/// second one's logs going to `driver` instead, when given), with a log stream link each, a failed
+/// state named `state` and `tags`.
+pub(crate) fn enrich_all(
+    alert: &mut Alert,
+    tails: Vec<Vec<String>>,
+    driver: Option<String>,
+    state: String,
+    tags: BTreeMap<String, String>,
+) {
     let names: Vec<String> = alert
         .task
         .iter()
@@ -653,44 +660,47 @@ pub(crate) fn enriched(mut alert: Alert, text: &str, lines: &[String]) -> Alert 
     alert.enrich(Enrichment {
         log_tails: names
             .into_iter()
+            .zip(tails)
             .enumerate()
-            .map(|(i, container)| LogTail {
+            .map(|(i, (container, lines))| LogTail {
                 container,
-                lines: lines.to_vec(),
+                lines,
                 link: Some(format!("https://example.invalid/logs/{i}")),
-                driver: (i % 2 == 1).then(|| format!("awsfirelens {text}")),
+                driver: driver.clone().filter(|_| i == 1),
             })
             .collect(),
         failed_state: Some(FailedState {
-            name: format!("state {text}"),
+            name: state.clone(),
             state_type: "Task".to_owned(),
-            resource: Some(format!("arn:aws:states:::ecs:runTask.sync {text}")),
+            resource: Some(state),
         }),
-        tags: Some(
-            (0..20)
-                .map(|i| (format!("k{i} {text}"), format!("v {text}")))
-                .collect(),
-        ),
+        tags: Some(tags),
     });
+}
+
+/// `alert` with `lines` as the log tail of every container but the second, whose logs go to another
+/// driver, a failed state and 20 tags, all carrying `text`.
+fn enriched(mut alert: Alert, text: &str, lines: &[String]) -> Alert {
+    let containers = alert.task.as_ref().map_or(0, |t| t.containers.len());
+    let tags = (0..20)
+        .map(|i| (format!("k{i} {text}"), format!("v {text}")))
+        .collect();
+    enrich_all(
+        &mut alert,
+        vec![lines.to_vec(); containers],
+        Some(format!("awsfirelens {text}")),
+        format!("state {text}"),
+        tags,
+    );
     alert
 }
 
-#[test]
-fn every_target_is_within_limits_with_maximal_log_tails() {
-    // The most lines the document holds, each of the longest kept, in characters that escape to
-    // several, on every one of 60 containers.
-    let huge = "é<&>🚨*_[`\"\\\u{1}".repeat(1400);
-    let lines = vec![huge.clone(); MAX_LOG_LINES];
-    let alert = enriched(alert_with(&huge, 60), &huge, &lines);
-    for target in Target::ALL {
-        let opts = RenderOptions {
-            mention: Some("<@123>".to_owned()),
-        };
-        let payload = render(&alert, target, &opts);
+/// Renders `alert` for every chat service, asserting each payload is within limits and injection-free.
+fn assert_safe_everywhere(alert: &Alert) {
+    for target in Target::ALL.into_iter().filter(|t| *t != Target::Json) {
+        let payload = render(alert, target, &RenderOptions::default());
         assert_within_limits(target, &payload);
-        if target != Target::Json {
-            assert!(payload.contains("Last log lines"), "{target}: no log lines");
-        }
+        assert_no_injection(target, &payload);
     }
 }
 
@@ -699,12 +709,7 @@ fn no_injection_survives_in_log_lines_tags_or_the_failed_state() {
     let lines: Vec<String> = INJECTION.split(' ').map(str::to_owned).collect();
     for repeat in [1, 30] {
         let text = INJECTION.repeat(repeat);
-        let alert = enriched(alert_with("x", 3), &text, &lines);
-        for target in Target::ALL.into_iter().filter(|t| *t != Target::Json) {
-            let payload = render(&alert, target, &RenderOptions::default());
-            assert_within_limits(target, &payload);
-            assert_no_injection(target, &payload);
-        }
+        assert_safe_everywhere(&enriched(alert_with("x", 3), &text, &lines));
     }
 }
 
