@@ -7,6 +7,9 @@
 //! `content` and is allowed explicitly when it is a user (`<@id>`), a role (`<@&id>`), or `@everyone` /
 //! `@here`.
 //!
+//! The summary and each container's last log lines share the description, the one element with room
+//! for a code block of log lines.
+//!
 //! Limits: title 256, description 4,096, at most 25 fields, field name 256 and value 1,024, footer
 //! 2,048, all embed text together 6,000, content 2,000 characters.
 
@@ -66,7 +69,7 @@ struct Embed<'a> {
 
 #[derive(Debug, Serialize)]
 struct Field<'a> {
-    name: Cow<'a, str>,
+    name: &'static str,
     value: Cow<'a, str>,
     inline: bool,
 }
@@ -88,7 +91,7 @@ impl Embed<'_> {
             + self
                 .fields
                 .iter()
-                .map(|f| measure(&f.name, Unit::Chars) + measure(&f.value, Unit::Chars))
+                .map(|f| measure(f.name, Unit::Chars) + measure(&f.value, Unit::Chars))
                 .sum::<usize>()
     }
 }
@@ -136,29 +139,24 @@ fn message<'a>(
     for fact in facts {
         let limit = if fact.long { level.long } else { level.short };
         fields.push(Field {
-            name: Cow::Borrowed(fact.label),
+            name: fact.label,
             value: md(&fact.value, !fact.long, limit.min(MAX_FIELD_VALUE)),
             inline: !fact.long,
         });
     }
     if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
         fields.push(Field {
-            name: Cow::Borrowed("💡 Hint"),
+            name: "💡 Hint",
             value: md(hint, false, level.long.min(MAX_FIELD_VALUE)),
             inline: false,
         });
     }
-    fields.extend(
-        log_sections(alert, level)
-            .into_iter()
-            .map(|l| log_field(l, level)),
-    );
     fields.truncate(MAX_FIELDS - usize::from(!links.is_empty()));
     fields.extend(links_field(links));
     debug_assert!(
         fields
             .iter()
-            .all(|f| measure(&f.name, Unit::Chars) <= MAX_FIELD_NAME)
+            .all(|f| measure(f.name, Unit::Chars) <= MAX_FIELD_NAME)
     );
 
     // Footers show markdown literally, so a real event id (a UUID) never shows a backslash; an odd one
@@ -176,8 +174,7 @@ fn message<'a>(
         embeds: [Embed {
             title,
             url: links.first().map(|b| b.url),
-            description: (!blank(&alert.summary))
-                .then(|| md(&alert.summary, false, level.long.min(MAX_DESCRIPTION))),
+            description: description(alert, level),
             color: severity_rgb(alert.severity),
             fields,
             footer: Footer {
@@ -189,42 +186,63 @@ fn message<'a>(
     }
 }
 
-/// The longest log stream link put under a log section's lines; a longer one would crowd out lines.
+/// The longest log stream link put next to a log section's heading; a longer one would crowd out lines.
 const MAX_LOG_LINK_CHARS: usize = 400;
+/// A log section is left out when less room than this is left for its lines.
+const MIN_LOG_LINES_CHARS: usize = 200;
 
-/// A log section as a field: the lines in a code block (where Discord shows text verbatim, so they are
-/// not backslash-escaped; [`Markup::Code`] keeps a line from closing the block), then a link to the log
-/// stream, within one field value.
-fn log_field(section: LogSection<'_>, level: Level) -> Field<'static> {
-    let link = section
-        .link
-        .map(|url| format!("\n[Log stream]({url})"))
-        .filter(|l| measure(l, Unit::Chars) <= MAX_LOG_LINK_CHARS);
-    let mut value = match section.body {
-        LogBody::Lines(lines) => {
-            const FENCES: usize = "```\n\n```".len();
-            let room =
-                MAX_FIELD_VALUE - FENCES - link.as_deref().map_or(0, |l| measure(l, Unit::Chars));
-            format!(
-                "```\n{}\n```",
-                tail_text(lines, Markup::Code, "\n", level, room)
-            )
-        }
-        LogBody::Driver(driver) => driver_note(driver, Markup::DiscordMarkdown, level),
+/// The embed's description: the summary, then each log section, the one place with room for log lines
+/// (4,096 characters against a field's 1,024). `None` when both are blank.
+fn description(alert: &Alert, level: Level) -> Option<Cow<'_, str>> {
+    let mut out = if blank(&alert.summary) {
+        Cow::Borrowed("")
+    } else {
+        md(&alert.summary, false, level.long.min(MAX_DESCRIPTION))
     };
-    value.push_str(link.as_deref().unwrap_or_default());
-    Field {
-        name: Cow::Owned(
-            cut_plain(
-                &section.heading(Markup::DiscordMarkdown, level),
-                MAX_FIELD_NAME,
-                Unit::Chars,
-            )
-            .to_owned(),
-        ),
-        value: Cow::Owned(value),
-        inline: false,
+    for section in log_sections(alert, level) {
+        let Some(text) = log_text(section, level, MAX_DESCRIPTION - measure(&out, Unit::Chars))
+        else {
+            break;
+        };
+        let out = out.to_mut();
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(&text);
     }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A log section within `room` characters (counting the blank line before it): a bold heading with a
+/// link to the log stream, then the lines in a code block, where Discord shows text verbatim (so they
+/// are not backslash-escaped; [`Markup::Code`] keeps a line from closing the block). `None` when too
+/// little room is left.
+fn log_text(section: LogSection<'_>, level: Level, room: usize) -> Option<String> {
+    let mut out = format!("**{}**", section.heading(Markup::DiscordMarkdown, level));
+    if let Some(url) = section.link {
+        let link = format!(" · [Log stream]({url})");
+        if measure(&link, Unit::Chars) <= MAX_LOG_LINK_CHARS {
+            out.push_str(&link);
+        }
+    }
+    const OVERHEAD: usize = "\n\n\n```\n\n```".len();
+    let lines_room = room.checked_sub(measure(&out, Unit::Chars) + OVERHEAD)?;
+    match section.body {
+        LogBody::Lines(lines) if lines_room >= MIN_LOG_LINES_CHARS => {
+            let tail = tail_text(lines, Markup::Code, "\n", level, lines_room);
+            out.push_str(&format!("\n```\n{tail}\n```"));
+        }
+        LogBody::Lines(_) => return None,
+        LogBody::Driver(driver) => {
+            let note = driver_note(driver, Markup::DiscordMarkdown, level);
+            if measure(&note, Unit::Chars) > lines_room {
+                return None;
+            }
+            out.push('\n');
+            out.push_str(&note);
+        }
+    }
+    Some(out)
 }
 
 /// The console links as one "Links" field of markdown links, `None` when there are none.
@@ -245,7 +263,7 @@ fn links_field(links: &[Button<'_>]) -> Option<Field<'static>> {
         }
     }
     (!value.is_empty()).then_some(Field {
-        name: Cow::Borrowed("Links"),
+        name: "Links",
         value: Cow::Owned(value),
         inline: false,
     })
