@@ -10,6 +10,7 @@
 //! tightly that it fits by construction, so `render` always returns a postable payload and never fails.
 
 mod discord;
+mod enrichment;
 mod google_chat;
 mod slack;
 mod teams;
@@ -154,6 +155,12 @@ struct Level {
     containers: usize,
     /// Whether the hint is shown.
     hint: bool,
+    /// How many containers' log sections are shown.
+    tails: usize,
+    /// How many of a container's newest log lines are shown.
+    tail_lines: usize,
+    /// The cap, in characters, for one log line.
+    tail_line: usize,
 }
 
 /// The levels, most generous first. The last one keeps a payload with every fact present well below the
@@ -164,24 +171,36 @@ const LEVELS: [Level; 4] = [
         short: 256,
         containers: 10,
         hint: true,
+        tails: 3,
+        tail_lines: 50,
+        tail_line: 500,
     },
     Level {
         long: 1000,
         short: 200,
         containers: 10,
         hint: true,
+        tails: 3,
+        tail_lines: 20,
+        tail_line: 300,
     },
     Level {
         long: 300,
         short: 100,
         containers: 5,
         hint: true,
+        tails: 2,
+        tail_lines: 10,
+        tail_line: 200,
     },
     Level {
         long: 100,
         short: 60,
         containers: 2,
         hint: false,
+        tails: 1,
+        tail_lines: 5,
+        tail_line: 100,
     },
 ];
 
@@ -252,35 +271,43 @@ struct Fact<'a> {
 fn facts<'a>(alert: &'a Alert, level: Level) -> Vec<Fact<'a>> {
     let summary = &alert.summary;
     let mut facts = Vec::with_capacity(16);
-    let mut short = |label: &'static str, value: Option<&'a str>| {
-        if let Some(value) = value
-            .map(str::trim)
-            .filter(|v| !blank(v) && !summary.states(v))
-        {
+    let mut short = |label: &'static str, value: Option<Cow<'a, str>>| {
+        if let Some(value) = value.filter(|v| !blank(v.trim()) && !summary.states(v.trim())) {
             facts.push(Fact {
                 label,
-                value: Cow::Borrowed(value),
+                value: match value {
+                    Cow::Borrowed(v) => Cow::Borrowed(v.trim()),
+                    Cow::Owned(v) => Cow::Owned(v.trim().to_owned()),
+                },
                 long: false,
             });
         }
     };
-    short("Cluster", alert.cluster.as_deref());
-    short("Service", alert.service.as_deref());
+    let b = |value: Option<&'a str>| value.map(Cow::Borrowed);
+    short("Cluster", b(alert.cluster.as_deref()));
+    short("Service", b(alert.service.as_deref()));
     if let Some(task) = &alert.task {
-        short("Task", Some(task.id.as_str()));
-        short("Task definition", task.definition.as_deref());
-        short("Launch type", task.launch_type.as_deref());
-        short("Stop code", task.stop_code.as_deref());
+        short("Task", b(Some(task.id.as_str())));
+        short("Task definition", b(task.definition.as_deref()));
+        short("Launch type", b(task.launch_type.as_deref()));
+        short("Stop code", b(task.stop_code.as_deref()));
     }
     if let Some(execution) = &alert.execution {
-        short("Execution", execution.name.as_deref());
-        short("State machine", execution.state_machine.as_deref());
-        short("Status", execution.status.as_deref());
-        short("Error", execution.error.as_deref());
+        short("Execution", b(execution.name.as_deref()));
+        short("State machine", b(execution.state_machine.as_deref()));
+        short("Status", b(execution.status.as_deref()));
+        short("Error", b(execution.error.as_deref()));
+        let state = execution.failed_state.as_ref();
+        short(
+            "Failed state",
+            state.map(|s| Cow::Owned(enrichment::failed_state(s))),
+        );
     }
-    short("Account", alert.account.as_deref());
-    short("Region", alert.region.as_deref());
-    short("Time", Some(alert.time.as_str()));
+    short("Account", b(alert.account.as_deref()));
+    short("Region", b(alert.region.as_deref()));
+    short("Time", b(Some(alert.time.as_str())));
+    let tags = alert.tags.as_ref().and_then(enrichment::tags);
+    short("Tags", tags.map(Cow::Owned));
 
     // `look`: whether the summary may already hold the value. Long text counts as said when any part
     // of the summary contains it ([`crate::Summary::mentions`]).

@@ -84,6 +84,11 @@ pub(crate) enum Markup {
     /// `msteams.entities`, which workload text cannot add; a zero-width space after every `<` keeps an
     /// `<at>` tag inert even so.
     TeamsMarkdown,
+    /// Text inside a code block or preformatted element (a Discord ```` ``` ```` block, a Slack
+    /// `rich_text_preformatted` text), which the service shows verbatim, so backslashes and entities
+    /// would show literally. As [`Markup::Plain`], plus a zero-width space after every backtick, so
+    /// no run of backticks can close the block early.
+    Code,
 }
 
 /// Escapes `input` for `markup` and truncates the result to at most `limit` in `unit`, ending a cut text
@@ -189,13 +194,14 @@ fn is_plain(b: u8, markup: Markup) -> bool {
     PLAIN[markup as usize][usize::from(b)]
 }
 
-const PLAIN: [[bool; 256]; 6] = [
+const PLAIN: [[bool; 256]; 7] = [
     plain_table(Markup::Plain),
     plain_table(Markup::SlackMrkdwn),
     plain_table(Markup::GoogleChatText),
     plain_table(Markup::GoogleChatHtml),
     plain_table(Markup::DiscordMarkdown),
     plain_table(Markup::TeamsMarkdown),
+    plain_table(Markup::Code),
 ];
 
 const fn plain_table(markup: Markup) -> [bool; 256] {
@@ -224,6 +230,7 @@ const fn plain_table(markup: Markup) -> [bool; 256] {
                         | b'+'
                 ),
                 Markup::TeamsMarkdown => !matches!(b, b']' | b'<'),
+                Markup::Code => !matches!(b, b'<' | b'`'),
             };
         b += 1;
     }
@@ -324,6 +331,7 @@ fn escape(c: char, rest: &str, markup: Markup, single_line: bool, at_line_start:
         // A dash or plus only starts a list at the beginning of a line.
         (Markup::DiscordMarkdown, '-' | '+') if at_line_start => Piece::Backslashed,
         (Markup::TeamsMarkdown, ']' | '<') => Piece::ThenZwsp,
+        (Markup::Code, '<' | '`') => Piece::ThenZwsp,
         // The mention and URL rules every markup shares.
         (_, '@') if starts_with_room_word(rest) => Piece::ThenZwsp,
         (_, ':') if rest.starts_with("//") => Piece::ThenZwsp,
@@ -372,6 +380,22 @@ mod tests {
             s,
             "\\[x\\](https:\u{200B}//evil.example) \\<@&1\\> @\u{200B}everyone\n\\- item"
         );
+    }
+
+    #[test]
+    fn code_keeps_text_verbatim_but_no_fence_or_mention_forms() {
+        let s = fit(
+            "a*b_c [x](y) ``` <@1> @here https://x",
+            Markup::Code,
+            false,
+            1000,
+            Unit::Chars,
+        );
+        assert_eq!(
+            s,
+            "a*b_c [x](y) `\u{200B}`\u{200B}`\u{200B} <\u{200B}@1> @\u{200B}here https:\u{200B}//x"
+        );
+        assert!(!s.contains("``"));
     }
 
     #[test]
@@ -438,6 +462,7 @@ mod tests {
             Markup::GoogleChatHtml,
             Markup::DiscordMarkdown,
             Markup::TeamsMarkdown,
+            Markup::Code,
         ];
         for input in inputs {
             for markup in markups {
@@ -465,6 +490,7 @@ mod tests {
             Markup::GoogleChatHtml,
             Markup::DiscordMarkdown,
             Markup::TeamsMarkdown,
+            Markup::Code,
         ] {
             assert_eq!(PLAIN[markup as usize], plain_table(markup), "{markup:?}");
         }

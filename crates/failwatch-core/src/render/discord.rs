@@ -7,6 +7,9 @@
 //! `content` and is allowed explicitly when it is a user (`<@id>`), a role (`<@&id>`), or `@everyone` /
 //! `@here`.
 //!
+//! The summary and each container's last log lines share the description, the one element with room
+//! for a code block of log lines.
+//!
 //! Limits: title 256, description 4,096, at most 25 fields, field name 256 and value 1,024, footer
 //! 2,048, all embed text together 6,000, content 2,000 characters.
 
@@ -16,6 +19,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::enrichment::{LogBody, LogSection, driver_note, log_sections, tail_text};
 use super::{
     Button, Fact, Level, blank, buttons, facts, severity_emoji, severity_rgb, shrink, to_json,
 };
@@ -170,8 +174,7 @@ fn message<'a>(
         embeds: [Embed {
             title,
             url: links.first().map(|b| b.url),
-            description: (!blank(&alert.summary))
-                .then(|| md(&alert.summary, false, level.long.min(MAX_DESCRIPTION))),
+            description: description(alert, level),
             color: severity_rgb(alert.severity),
             fields,
             footer: Footer {
@@ -181,6 +184,65 @@ fn message<'a>(
         }],
         allowed_mentions: allowed_mentions(mention),
     }
+}
+
+/// The longest log stream link put next to a log section's heading; a longer one would crowd out lines.
+const MAX_LOG_LINK_CHARS: usize = 400;
+/// A log section is left out when less room than this is left for its lines.
+const MIN_LOG_LINES_CHARS: usize = 200;
+
+/// The embed's description: the summary, then each log section, the one place with room for log lines
+/// (4,096 characters against a field's 1,024). `None` when both are blank.
+fn description(alert: &Alert, level: Level) -> Option<Cow<'_, str>> {
+    let mut out = if blank(&alert.summary) {
+        Cow::Borrowed("")
+    } else {
+        md(&alert.summary, false, level.long.min(MAX_DESCRIPTION))
+    };
+    for section in log_sections(alert, level) {
+        let Some(text) = log_text(section, level, MAX_DESCRIPTION - measure(&out, Unit::Chars))
+        else {
+            break;
+        };
+        let out = out.to_mut();
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(&text);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A log section within `room` characters (counting the blank line before it): a bold heading with a
+/// link to the log stream, then the lines in a code block, where Discord shows text verbatim (so they
+/// are not backslash-escaped; [`Markup::Code`] keeps a line from closing the block). `None` when too
+/// little room is left.
+fn log_text(section: LogSection<'_>, level: Level, room: usize) -> Option<String> {
+    let mut out = format!("**{}**", section.heading(Markup::DiscordMarkdown, level));
+    if let Some(url) = section.link {
+        let link = format!(" · [Log stream]({url})");
+        if measure(&link, Unit::Chars) <= MAX_LOG_LINK_CHARS {
+            out.push_str(&link);
+        }
+    }
+    const OVERHEAD: usize = "\n\n\n```\n\n```".len();
+    let lines_room = room.checked_sub(measure(&out, Unit::Chars) + OVERHEAD)?;
+    match section.body {
+        LogBody::Lines(lines) if lines_room >= MIN_LOG_LINES_CHARS => {
+            let tail = tail_text(lines, Markup::Code, "\n", level, lines_room);
+            out.push_str(&format!("\n```\n{tail}\n```"));
+        }
+        LogBody::Lines(_) => return None,
+        LogBody::Driver(driver) => {
+            let note = driver_note(driver, Markup::DiscordMarkdown, level);
+            if measure(&note, Unit::Chars) > lines_room {
+                return None;
+            }
+            out.push('\n');
+            out.push_str(&note);
+        }
+    }
+    Some(out)
 }
 
 /// The console links as one "Links" field of markdown links, `None` when there are none.

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
+use super::enrichment::{LogBody, LogSection, driver_note, log_sections, tail_text};
 use super::{
     Button, Fact, Level, blank, buttons, facts, heading, severity_emoji, severity_word, shrink,
     to_json,
@@ -67,7 +68,7 @@ struct Header<'a> {
 #[serde(rename_all = "camelCase")]
 struct Section<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    header: Option<&'static str>,
+    header: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     collapsible: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,7 +80,13 @@ struct Section<'a> {
 #[serde(rename_all = "camelCase")]
 enum Widget<'a> {
     DecoratedText(DecoratedText<'a>),
+    TextParagraph(TextParagraph),
     ButtonList(ButtonList<'a>),
+}
+
+#[derive(Debug, Serialize)]
+struct TextParagraph {
+    text: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -177,12 +184,17 @@ fn message<'a>(
     if !details.is_empty() {
         let collapsible = details.len() > UNCOLLAPSIBLE_DETAILS as usize;
         sections.push(Section {
-            header: Some("Details"),
+            header: Some(Cow::Borrowed("Details")),
             collapsible,
             uncollapsible_widgets_count: collapsible.then_some(UNCOLLAPSIBLE_DETAILS),
             widgets: details,
         });
     }
+    sections.extend(
+        log_sections(alert, level)
+            .into_iter()
+            .map(|l| log_section(l, level)),
+    );
     if !links.is_empty() {
         sections.push(Section {
             header: None,
@@ -217,6 +229,35 @@ fn message<'a>(
         thread: Thread {
             thread_key: cut_plain(&alert.group_key, MAX_THREAD_KEY_CHARS, Unit::Chars),
         },
+    }
+}
+
+/// A log section: the container in the header, the lines as a paragraph with one line each (the card
+/// HTML subset documents no monospace or preformatted text), and a button to the log stream.
+fn log_section(section: LogSection<'_>, level: Level) -> Section<'_> {
+    let text = match section.body {
+        // The message's byte limit, checked by `shrink`, bounds the whole.
+        LogBody::Lines(lines) => {
+            tail_text(lines, Markup::GoogleChatHtml, "<br>", level, usize::MAX)
+        }
+        LogBody::Driver(driver) => driver_note(driver, Markup::GoogleChatHtml, level),
+    };
+    let mut widgets = vec![Widget::TextParagraph(TextParagraph { text })];
+    if let Some(url) = section.link {
+        widgets.push(Widget::ButtonList(ButtonList {
+            buttons: vec![ChatButton {
+                text: "Log stream",
+                on_click: OnClick {
+                    open_link: OpenLink { url },
+                },
+            }],
+        }));
+    }
+    Section {
+        header: Some(Cow::Owned(section.heading(Markup::GoogleChatHtml, level))),
+        collapsible: false,
+        uncollapsible_widgets_count: None,
+        widgets,
     }
 }
 

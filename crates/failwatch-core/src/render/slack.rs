@@ -7,11 +7,13 @@
 //!
 //! Limits: at most 50 blocks; a section's text at most 3,000 characters; at most 10 section fields of
 //! 2,000 characters each; a header at most 150 characters; at most 10 context elements; a button's
-//! label at most 75 characters and its URL at most 3,000. Slack truncates a message beyond 40,000
+//! label at most 75 characters and its URL at most 3,000; preformatted rich text (log lines) is held to
+//! a section's 3,000 characters. Slack truncates a message beyond 40,000
 //! characters, which the final size check keeps far away.
 
 use serde::Serialize;
 
+use super::enrichment::{LogBody, driver_note, log_sections, tail_text};
 use super::{
     Button, Level, buttons, facts, heading, severity_emoji, severity_word, shrink, to_json,
 };
@@ -31,6 +33,8 @@ pub(crate) const MAX_FIELDS: usize = 10;
 pub(crate) const MAX_HEADER_CHARS: usize = 150;
 /// The top-level text is a notification line; longer would only be cut by clients.
 pub(crate) const MAX_TEXT_CHARS: usize = 3000;
+/// Block Kit documents no limit for preformatted rich text; it is held to a section's.
+pub(crate) const MAX_PREFORMATTED_CHARS: usize = MAX_SECTION_CHARS;
 /// Slack truncates longer messages; the whole body is kept below this many bytes.
 pub(crate) const MAX_BYTES: usize = 40_000;
 
@@ -51,6 +55,8 @@ enum Block {
         text: Option<Text>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         fields: Vec<Text>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        accessory: Option<SlackButton>,
     },
     Context {
         elements: Vec<Text>,
@@ -58,6 +64,23 @@ enum Block {
     Actions {
         elements: Vec<SlackButton>,
     },
+    RichText {
+        elements: [RichText; 1],
+    },
+}
+
+/// A rich text block's one element: preformatted text, which Slack shows verbatim (no mrkdwn, no
+/// mentions, no links), the safest place for log lines.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum RichText {
+    RichTextPreformatted { elements: [RichTextElement; 1] },
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum RichTextElement {
+    Text { text: String },
 }
 
 #[derive(Debug, Serialize)]
@@ -117,8 +140,10 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
     blocks.push(Block::Section {
         text: Some(mrkdwn(lead(alert, mention, level))),
         fields: Vec::new(),
+        accessory: None,
     });
     fact_blocks(&mut blocks, alert, level);
+    log_blocks(&mut blocks, alert, level);
     blocks.push(Block::Context {
         elements: vec![mrkdwn(format!(
             "failwatch · event {}",
@@ -147,7 +172,7 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
                 .collect(),
         });
     }
-    // Never reached with today's layout (at most a dozen blocks), kept so a future field cannot make
+    // Never reached with today's layout (at most a dozen blocks and two per log section), kept so a future field cannot make
     // Slack reject the message.
     blocks.truncate(MAX_BLOCKS);
     Message {
@@ -227,6 +252,7 @@ fn fact_blocks(blocks: &mut Vec<Block>, alert: &Alert, level: Level) {
                     ))
                 })
                 .collect(),
+            accessory: None,
         });
     }
     for fact in long {
@@ -238,6 +264,7 @@ fn fact_blocks(blocks: &mut Vec<Block>, alert: &Alert, level: Level) {
                 MAX_SECTION_CHARS.min(level.long),
             ))),
             fields: Vec::new(),
+            accessory: None,
         });
     }
     if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
@@ -249,6 +276,45 @@ fn fact_blocks(blocks: &mut Vec<Block>, alert: &Alert, level: Level) {
                 MAX_SECTION_CHARS.min(level.long),
             ))),
             fields: Vec::new(),
+            accessory: None,
         });
+    }
+}
+
+/// Each log section: a mrkdwn heading with a button to the log stream, then the lines as one
+/// preformatted rich text element, or the one line naming another log driver.
+fn log_blocks(blocks: &mut Vec<Block>, alert: &Alert, level: Level) {
+    for section in log_sections(alert, level) {
+        let mut heading = format!("*{}*", section.heading(Markup::SlackMrkdwn, level));
+        let accessory = section.link.map(|url| SlackButton {
+            kind: "button",
+            action_id: "failwatch-log-stream",
+            text: Text::PlainText {
+                text: "Log stream".to_owned(),
+                emoji: false,
+            },
+            url: url.to_owned(),
+        });
+        let lines = match section.body {
+            LogBody::Lines(lines) => Some(lines),
+            LogBody::Driver(driver) => {
+                heading.push('\n');
+                heading.push_str(&driver_note(driver, Markup::SlackMrkdwn, level));
+                None
+            }
+        };
+        blocks.push(Block::Section {
+            text: Some(mrkdwn(heading)),
+            fields: Vec::new(),
+            accessory,
+        });
+        if let Some(lines) = lines {
+            let text = tail_text(lines, Markup::Code, "\n", level, MAX_PREFORMATTED_CHARS);
+            blocks.push(Block::RichText {
+                elements: [RichText::RichTextPreformatted {
+                    elements: [RichTextElement::Text { text }],
+                }],
+            });
+        }
     }
 }

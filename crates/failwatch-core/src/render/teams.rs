@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
+use super::enrichment::{LogBody, driver_note, log_sections, tail_text};
 use super::{Button, Fact, Level, blank, buttons, facts, heading, shrink, to_json};
 use crate::render::RenderOptions;
 use crate::text::{Markup, Unit, fit, measure};
@@ -84,6 +85,9 @@ enum Element<'a> {
     FactSet {
         facts: Vec<CardFact<'a>>,
     },
+    ActionSet {
+        actions: Vec<Action<'a>>,
+    },
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -99,6 +103,8 @@ struct TextBlock<'a> {
     color: Option<&'static str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     is_subtle: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    font_type: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -167,6 +173,7 @@ fn message<'a>(
             ..TextBlock::default()
         }));
     }
+    log_elements(&mut body, alert, level);
     body.push(Element::TextBlock(TextBlock {
         text: Cow::Owned(format!(
             "failwatch · event {}",
@@ -283,6 +290,49 @@ fn fact_elements<'a>(body: &mut Vec<Element<'a>>, facts: &'a [Fact<'a>], level: 
             wrap: true,
             ..TextBlock::default()
         }));
+    }
+}
+
+/// Each log section: the container as a bold heading, the lines in a monospace text block (Adaptive
+/// Cards have no preformatted text; link syntax is broken as everywhere), and a button to the log
+/// stream right under them.
+fn log_elements<'a>(body: &mut Vec<Element<'a>>, alert: &'a Alert, level: Level) {
+    for section in log_sections(alert, level) {
+        body.push(Element::TextBlock(TextBlock {
+            text: Cow::Owned(section.heading(Markup::TeamsMarkdown, level)),
+            wrap: true,
+            weight: Some("Bolder"),
+            ..TextBlock::default()
+        }));
+        body.push(Element::TextBlock(match section.body {
+            // The message's byte limit, checked by `shrink`, bounds the whole.
+            LogBody::Lines(lines) => TextBlock {
+                text: Cow::Owned(tail_text(
+                    lines,
+                    Markup::TeamsMarkdown,
+                    "\n\n",
+                    level,
+                    usize::MAX,
+                )),
+                wrap: true,
+                font_type: Some("Monospace"),
+                ..TextBlock::default()
+            },
+            LogBody::Driver(driver) => TextBlock {
+                text: Cow::Owned(driver_note(driver, Markup::TeamsMarkdown, level)),
+                wrap: true,
+                ..TextBlock::default()
+            },
+        }));
+        if let Some(url) = section.link {
+            body.push(Element::ActionSet {
+                actions: vec![Action {
+                    kind: "Action.OpenUrl",
+                    title: "Log stream",
+                    url,
+                }],
+            });
+        }
     }
 }
 

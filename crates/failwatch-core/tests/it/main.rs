@@ -3,6 +3,7 @@
 mod classify;
 mod decode;
 mod dedup;
+mod enriched;
 mod fixtures;
 mod kinds;
 mod props;

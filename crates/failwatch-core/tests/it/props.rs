@@ -4,26 +4,32 @@
 //!
 //! Four generators, from least to most realistic: arbitrary bytes; arbitrary JSON; an EventBridge
 //! envelope of each real detail-type around an arbitrary `detail` built from the keys AWS uses; and the
-//! real fixtures with every free-text field (reasons, causes, errors, names) replaced by arbitrary text.
+//! real fixtures with every free-text field (reasons, causes, errors, names) replaced by arbitrary text,
+//! also with arbitrary log lines, log drivers, failed states and tags added as the worker would.
 
-use failwatch_core::{Decision, RenderOptions, Target, process, render};
+use failwatch_core::{Alert, Decision, RenderOptions, Target, process, render};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::fixtures::{ctx, events};
-use crate::render::{INJECTION, assert_no_injection, assert_within_limits};
+use crate::render::{INJECTION, assert_no_injection, assert_within_limits, enrich_all};
 
 /// Runs one body through the pipeline and checks every payload it renders.
 fn check_body(body: &str, check_injection: bool) {
     let Ok(Decision::Alert(alert)) = process(body, &ctx()) else {
         return;
     };
+    check_alert(&alert, check_injection);
+}
+
+/// Checks every payload one alert renders to.
+fn check_alert(alert: &Alert, check_injection: bool) {
     let mention = RenderOptions {
         mention: Some("<@42>".to_owned()),
     };
     for target in Target::ALL {
         for opts in [&RenderOptions::default(), &mention] {
-            let payload = render(&alert, target, opts);
+            let payload = render(alert, target, opts);
             assert_within_limits(target, &payload);
             if check_injection && opts.mention.is_none() && target != Target::Json {
                 assert_no_injection(target, &payload);
@@ -280,6 +286,48 @@ proptest! {
         };
         replace_free_text(&mut value, &texts, &mut 0);
         check_body(&value.to_string(), true);
+    }
+}
+
+/// What the worker could add to an alert: arbitrary log lines for each container (or another driver),
+/// a failed state and tags, all free text.
+fn enrichment() -> impl Strategy<Value = (Vec<Vec<String>>, Option<String>, String, Vec<String>)> {
+    (
+        prop::collection::vec(prop::collection::vec(text(), 0..40), 0..4),
+        prop::option::of(text()),
+        text(),
+        prop::collection::vec(text(), 0..12),
+    )
+}
+
+fn enrich(
+    alert: &mut Alert,
+    (tails, driver, state, tags): (Vec<Vec<String>>, Option<String>, String, Vec<String>),
+) {
+    let tags = tags.into_iter().map(|t| (t.clone(), t)).collect();
+    enrich_all(alert, tails, driver, state, tags);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn arbitrary_log_lines_tags_and_failed_states_render_safely(
+        index in any::<prop::sample::Index>(),
+        texts in prop::collection::vec(text(), 1..6),
+        added in enrichment(),
+    ) {
+        let fixtures = events();
+        let (_, body) = &fixtures[index.index(fixtures.len())];
+        let Ok(mut value) = serde_json::from_str::<Value>(body) else {
+            return Ok(());
+        };
+        replace_free_text(&mut value, &texts, &mut 0);
+        let Ok(Decision::Alert(mut alert)) = process(&value.to_string(), &ctx()) else {
+            return Ok(());
+        };
+        enrich(&mut alert, added);
+        check_alert(&alert, true);
     }
 }
 

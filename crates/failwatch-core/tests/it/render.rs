@@ -5,9 +5,11 @@
 //! The limits are written out here from each service's documentation, independently of the constants
 //! in the renderers, so a wrong constant fails a test.
 
+use std::collections::BTreeMap;
+
 use failwatch_core::{
-    Alert, AlertKind, ContainerInfo, ExecutionInfo, Links, RenderOptions, Schema, Severity, Target,
-    TaskInfo, render,
+    Alert, AlertKind, ContainerInfo, Enrichment, ExecutionInfo, FailedState, Links, LogTail,
+    MAX_LOG_LINES, RenderOptions, Schema, Severity, Target, TaskInfo, render,
 };
 use serde_json::Value;
 
@@ -164,6 +166,10 @@ pub(crate) fn assert_within_limits(target: Target, payload: &str) {
                                 utf16(text)
                             );
                         }
+                        if let Some(button) = block.get("accessory") {
+                            assert!(utf16(str_at(button, "/text/text")) <= 75);
+                            assert!(str_at(button, "/url").len() <= 3000);
+                        }
                         if let Some(fields) = block["fields"].as_array() {
                             assert!(fields.len() <= 10);
                             for f in fields {
@@ -174,6 +180,18 @@ pub(crate) fn assert_within_limits(target: Target, payload: &str) {
                     Some("context") => {
                         let elements = block["elements"].as_array().expect("elements");
                         assert!(!elements.is_empty() && elements.len() <= 10);
+                    }
+                    Some("rich_text") => {
+                        // Preformatted log lines; failwatch holds them to a section's 3,000.
+                        let elements = block["elements"].as_array().expect("elements");
+                        assert_eq!(elements.len(), 1);
+                        assert_eq!(str_at(&elements[0], "/type"), "rich_text_preformatted");
+                        let text = str_at(&elements[0], "/elements/0/text");
+                        assert!(
+                            !text.is_empty() && utf16(text) <= 3000,
+                            "preformatted {}",
+                            utf16(text)
+                        );
                     }
                     Some("actions") => {
                         let elements = block["elements"].as_array().expect("elements");
@@ -304,13 +322,22 @@ pub(crate) fn assert_no_injection(target: Target, payload: &str) {
                 );
             }
             Target::Discord => {
+                // Inside a code block Discord shows text verbatim; no fence may occur in one (it
+                // would close the block), so every odd piece between fences is code.
+                let outside: String = s.split("```").step_by(2).collect::<Vec<_>>().join(" ");
+                assert!(
+                    s.matches("```").count() % 2 == 0,
+                    "{target} {path}: an unclosed code block in {s}"
+                );
                 // A backslash before `<` or `[` makes Discord show it literally.
+                let s = outside;
                 let bytes = s.as_bytes();
                 for (i, b) in bytes.iter().enumerate() {
                     if matches!(b, b'<' | b'[') && path != "/embeds/0/fields/-links" {
                         let escaped = i > 0 && bytes[i - 1] == b'\\';
-                        let our_link =
-                            s[i..].starts_with("[Open ") || s[i..].starts_with("[Task logs]");
+                        let our_link = s[i..].starts_with("[Open ")
+                            || s[i..].starts_with("[Task logs]")
+                            || s[i..].starts_with("[Log stream]");
                         assert!(
                             escaped || our_link,
                             "{target} {path}: unescaped {:?} in {s}",
@@ -337,39 +364,37 @@ fn every_target_is_within_limits_for_20_kb_reasons_and_maximal_fields() {
     // Multi-byte characters, characters that escape to several, and astral emoji, 20 KB and more.
     let huge = "é<&>🚨*_[`\"\\\u{1}".repeat(1400);
     assert!(huge.len() > 20_000);
-    let alert = alert_with(&huge, 60);
-    for target in Target::ALL {
-        let opts = RenderOptions {
-            mention: Some("<@123>".to_owned()),
-        };
-        let payload = render(&alert, target, &opts);
-        assert_within_limits(target, &payload);
-        if target != Target::Json {
-            assert!(payload.contains(MARKER), "{target}: no truncation marker");
+    let plain = alert_with(&huge, 60);
+    // And with the most log lines the document holds, each of the longest kept, on every container.
+    let with_tails = enriched(plain.clone(), &huge, &vec![huge.clone(); MAX_LOG_LINES]);
+    for alert in [&plain, &with_tails] {
+        for target in Target::ALL {
+            let opts = RenderOptions {
+                mention: Some("<@123>".to_owned()),
+            };
+            let payload = render(alert, target, &opts);
+            assert_within_limits(target, &payload);
+            if target != Target::Json {
+                assert!(payload.contains(MARKER), "{target}: no truncation marker");
+            }
         }
+    }
+    for target in Target::ALL.into_iter().filter(|t| *t != Target::Json) {
+        let payload = render(&with_tails, target, &RenderOptions::default());
+        assert!(payload.contains("Last log lines"), "{target}: no log lines");
     }
 }
 
 #[test]
 fn no_room_mention_or_link_injection_survives_in_any_target() {
-    let alert = alert_with(INJECTION, 3);
-    for target in Target::ALL.into_iter().filter(|t| *t != Target::Json) {
-        let payload = render(&alert, target, &RenderOptions::default());
-        assert_within_limits(target, &payload);
-        assert_no_injection(target, &payload);
-    }
+    assert_safe_everywhere(&alert_with(INJECTION, 3));
 }
 
 #[test]
 fn injection_stays_neutral_when_it_is_cut() {
     // Cutting must never leave half an escape that a later character completes into syntax.
     for repeat in [1, 7, 50, 400] {
-        let alert = alert_with(&INJECTION.repeat(repeat), 12);
-        for target in Target::ALL.into_iter().filter(|t| *t != Target::Json) {
-            let payload = render(&alert, target, &RenderOptions::default());
-            assert_within_limits(target, &payload);
-            assert_no_injection(target, &payload);
-        }
+        assert_safe_everywhere(&alert_with(&INJECTION.repeat(repeat), 12));
     }
 }
 
@@ -615,4 +640,92 @@ fn an_oversized_mention_cannot_break_a_limit() {
     for target in Target::ALL {
         assert_within_limits(target, &render(&alert, target, &opts));
     }
+}
+
+/// Adds what the worker could find to `alert`: `tails[i]` as the log lines of its i-th container (the
+/// second one's logs going to `driver` instead, when given), with a log stream link each, a failed
+/// state named `state` and `tags`.
+pub(crate) fn enrich_all(
+    alert: &mut Alert,
+    tails: Vec<Vec<String>>,
+    driver: Option<String>,
+    state: String,
+    tags: BTreeMap<String, String>,
+) {
+    let names: Vec<String> = alert
+        .task
+        .iter()
+        .flat_map(|t| t.containers.iter().map(|c| c.name.clone()))
+        .collect();
+    alert.enrich(Enrichment {
+        log_tails: names
+            .into_iter()
+            .zip(tails)
+            .enumerate()
+            .map(|(i, (container, lines))| LogTail {
+                container,
+                lines,
+                link: Some(format!("https://example.invalid/logs/{i}")),
+                driver: driver.clone().filter(|_| i == 1),
+            })
+            .collect(),
+        failed_state: Some(FailedState {
+            name: state.clone(),
+            state_type: "Task".to_owned(),
+            resource: Some(state),
+        }),
+        tags: Some(tags),
+    });
+}
+
+/// `alert` with `lines` as the log tail of every container but the second, whose logs go to another
+/// driver, a failed state and 20 tags, all carrying `text`.
+fn enriched(mut alert: Alert, text: &str, lines: &[String]) -> Alert {
+    let containers = alert.task.as_ref().map_or(0, |t| t.containers.len());
+    let tags = (0..20)
+        .map(|i| (format!("k{i} {text}"), format!("v {text}")))
+        .collect();
+    enrich_all(
+        &mut alert,
+        vec![lines.to_vec(); containers],
+        Some(format!("awsfirelens {text}")),
+        format!("state {text}"),
+        tags,
+    );
+    alert
+}
+
+/// Renders `alert` for every chat service, asserting each payload is within limits and injection-free.
+fn assert_safe_everywhere(alert: &Alert) {
+    for target in Target::ALL.into_iter().filter(|t| *t != Target::Json) {
+        let payload = render(alert, target, &RenderOptions::default());
+        assert_within_limits(target, &payload);
+        assert_no_injection(target, &payload);
+    }
+}
+
+#[test]
+fn no_injection_survives_in_log_lines_tags_or_the_failed_state() {
+    let lines: Vec<String> = INJECTION.split(' ').map(str::to_owned).collect();
+    for repeat in [1, 30] {
+        let text = INJECTION.repeat(repeat);
+        assert_safe_everywhere(&enriched(alert_with("x", 3), &text, &lines));
+    }
+}
+
+#[test]
+fn a_fence_in_a_log_line_cannot_close_discords_code_block() {
+    let lines = vec![
+        "before".to_owned(),
+        "```\n@everyone [x](https://evil.example)".to_owned(),
+    ];
+    let alert = enriched(alert_with("x", 1), "x", &lines);
+    let payload = render(&alert, Target::Discord, &RenderOptions::default());
+    let v: Value = serde_json::from_str(&payload).unwrap();
+    let description = str_at(&v, "/embeds/0/description");
+    let (_, section) = description
+        .split_once("**Last log lines — ")
+        .expect("a log section");
+    assert_eq!(section.matches("```").count(), 2, "{section}");
+    assert!(section.contains("\n```\nbefore\n"), "{section}");
 }

@@ -48,7 +48,7 @@ fn every_renderer_for_every_alerting_fixture() {
 }
 
 /// Whether `json` has no whitespace outside strings.
-fn is_compact(json: &str) -> bool {
+pub(crate) fn is_compact(json: &str) -> bool {
     let (mut in_string, mut escaped) = (false, false);
     for c in json.chars() {
         if in_string {
@@ -68,7 +68,7 @@ fn is_compact(json: &str) -> bool {
 }
 
 /// Pretty-prints compact JSON with two-space indents, keeping key order; `{}` and `[]` stay on one line.
-fn pretty(compact: &str) -> String {
+pub(crate) fn pretty(compact: &str) -> String {
     let mut out = String::with_capacity(compact.len() * 2);
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     let mut chars = compact.chars().peekable();
