@@ -28,6 +28,7 @@ pub use classify::{Decision, SilentReason, classify};
 pub use decode::{DecodeContext, DecodeError, EventMeta, Shape, UnhandledEvent, decode};
 pub use dedup::Deduper;
 pub use hint::FailureClass;
+pub use kind::custom_notification::CustomNotificationEvent;
 pub use kind::ecs_deployment::{DeploymentEventName, EcsDeploymentEvent};
 pub use kind::ecs_service::{EcsEventType, EcsServiceEvent, ServiceEventName};
 pub use kind::ecs_task::{
