@@ -1,25 +1,30 @@
 //! Decoding an SQS message body into an [`Event`].
 //!
-//! Four body shapes reach the queue in practice, and all decode to the same event types:
+//! Six body shapes reach the queue in practice, and all decode to the same event types:
 //! 1. an EventBridge event, as EventBridge delivers it (`account` may be missing: emulators drop it);
 //! 2. an SNS notification (`Type: Notification`) whose `Message` string holds any of the other shapes;
-//! 3. a bare `{"detail": {...}}` with ECS task fields, the Google Chat seed's test message;
-//! 4. a Step Functions `Catch` output, `{"Error": ..., "Cause": ...}`, as the Slack seed's state machine
-//!    sends it.
+//! 3. a bare `{"detail": {...}}` with ECS task fields, the Google Chat seed's test message, or with
+//!    Step Functions execution fields;
+//! 4. a Step Functions execution `detail` on its own (`executionArn`, `status`, ...), as a rule with
+//!    input path `$.detail` sends it;
+//! 5. a Step Functions `Catch` output, `{"Error": ..., "Cause": ...}`, as the Slack seed's state machine
+//!    sends it;
+//! 6. an Amazon Q Developer in chat applications (AWS Chatbot) custom notification (`source: "custom"`,
+//!    `content`, `metadata`), what the Slack seed's state machine publishes for Chatbot.
 //!
 //! Decoding never panics and never guesses: a body that is none of these is a [`DecodeError`] naming what
-//! was wrong. A well-formed EventBridge event of a kind failwatch does not handle is *not* an error; it
-//! decodes to [`Event::Unhandled`], which classification keeps silent.
+//! was wrong, and the shape it came closest to. A well-formed EventBridge event of a kind failwatch does
+//! not handle is *not* an error; it decodes to [`Event::Unhandled`], which classification keeps silent.
 //!
 //! This module owns the shapes; each event kind owns its `detail` (see [`crate::kind`]). A body is read
-//! once into a struct holding the top-level keys of every shape (the shapes do not share key names);
-//! which keys were present decides the shape, and `(source, detail-type)` the kind. An EventBridge
-//! `detail` is read into the kind's wire type as the body is read, since EventBridge writes those two
-//! keys first; in any other order it is kept as raw JSON text and read once the kind is known. Only a
-//! body that fails the first read is looked at again, to name its shape in the error. An SNS `Message` is
-//! a second document and is read as one.
+//! once into a struct holding the top-level keys of every shape; which keys were present decides the
+//! shape, and `(source, detail-type)` the kind. An EventBridge `detail` is read into the kind's wire type
+//! as the body is read, since EventBridge writes those two keys first; in any other order it is kept as
+//! raw JSON text and read once the kind is known. Only a body that fails the first read is looked at
+//! again, to name its shape in the error. An SNS `Message` is a second document and is read as one.
 
 mod arn;
+mod error;
 mod model;
 mod open_enum;
 mod wire;
@@ -30,13 +35,17 @@ pub(crate) use arn::{
     ecs_cluster_name, ecs_service_parts, ecs_task_definition, ecs_task_parts, partition_of_region,
     sfn_state_machine_name,
 };
+pub use error::DecodeError;
+pub(crate) use error::{BARE_DETAIL, CATCH_OUTPUT, CUSTOM_NOTIFICATION};
+use error::{CUSTOM_SOURCE, EVENT, SNS};
 pub use model::{EventMeta, Shape, UnhandledEvent};
 pub(crate) use open_enum::open_enum;
 pub(crate) use wire::{DetailValue, timestamp};
 
-use crate::kind::{self, AlertKind, Event};
-use arn::Arn;
-use wire::{Body, EventProbe, UnhandledBody};
+use crate::kind::{self, Event, EventBridgeKind};
+pub(crate) use arn::Arn;
+use serde_json::value::RawValue;
+use wire::{Body, DetailProbe, EventProbe, SnsProbe, UnhandledBody};
 
 /// What the caller knows about a message beyond its body. Bodies with no envelope (a bare `detail`, a
 /// Step Functions `Catch` output) take their id and time from here.
@@ -47,75 +56,6 @@ pub struct DecodeContext {
     /// When the message was sent to or received from the queue; the fallback event time.
     pub received_at: OffsetDateTime,
 }
-
-/// Why a body could not be decoded. Every message names the shape (or the event's detail-type) and,
-/// where there is one, the field.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DecodeError {
-    /// The body is not JSON at all (a syntax error, or it ends early).
-    #[error("body is not JSON: {0}")]
-    NotJson(#[source] serde_json::Error),
-    /// The body is JSON but not an object (an array, a string, a number).
-    #[error("body is JSON but not an object")]
-    NotAnObject,
-    /// The body is an object with none of the keys of an accepted shape.
-    #[error(
-        "body is not a known message shape: expected an EventBridge event (\"detail-type\", \"detail\"), \
-         an SNS notification (\"Type\", \"Message\"), a bare {{\"detail\": {{...}}}} or a Step Functions \
-         Catch output (\"Error\", \"Cause\")"
-    )]
-    UnknownShape,
-    /// The body has the keys of a shape but a value of the wrong type; `what` names the shape or
-    /// detail-type, `source` is serde_json's error (which names the type and position).
-    #[error("{what}: {source}")]
-    Malformed {
-        /// The shape or detail-type, e.g. `ECS Task State Change`.
-        what: &'static str,
-        /// serde_json's error.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// A field the shape or event needs is absent, `null` or empty.
-    #[error("{what}: {field} missing")]
-    MissingField {
-        /// The shape or detail-type.
-        what: &'static str,
-        /// The field's path, e.g. `detail.taskArn`.
-        field: &'static str,
-    },
-    /// A field has the right type but not the right form, e.g. a task ARN that is not one.
-    #[error("{what}: {field} is not {expected}: {value:?}")]
-    InvalidField {
-        /// The shape or detail-type.
-        what: &'static str,
-        /// The field's path.
-        field: &'static str,
-        /// What the field should be, e.g. `an ECS task ARN`.
-        expected: &'static str,
-        /// The offending value, cut to a short prefix so a huge field cannot flood a log line.
-        value: String,
-    },
-    /// An SNS envelope of another type than `Notification` (a subscription confirmation, say).
-    #[error("SNS envelope: Type is {0:?}, expected \"Notification\"")]
-    SnsNotNotification(String),
-    /// An SNS envelope whose `Message` string is not JSON.
-    #[error("SNS envelope: Message is not JSON: {0}")]
-    SnsMessageNotJson(#[source] serde_json::Error),
-    /// An SNS envelope wrapping another SNS envelope, which no real subscription produces.
-    #[error("SNS envelope: Message is itself an SNS envelope")]
-    SnsNested,
-    /// An SNS envelope whose `Message` failed to decode; the source says why.
-    #[error("SNS envelope: Message: {0}")]
-    SnsMessage(#[source] Box<DecodeError>),
-}
-
-/// How the errors name a bare `{"detail": ...}` body.
-pub(crate) const BARE_DETAIL: &str = "bare detail";
-/// How the errors name a Step Functions `Catch` output.
-pub(crate) const CATCH_OUTPUT: &str = "Step Functions Catch output";
-/// How the errors name an EventBridge event of a kind failwatch does not handle.
-const EVENT: &str = "EventBridge event";
 
 /// What an SNS envelope contributes to the message it wraps.
 struct SnsInfo {
@@ -140,7 +80,7 @@ fn decode_with(
     sns: Option<&SnsInfo>,
 ) -> Result<Event, DecodeError> {
     // The one-pass reader first; the derived reader decides (and words) whatever it refuses.
-    let parsed: Body<'_> = match wire::read_body(body).or_else(|_| serde_json::from_str(body)) {
+    let mut parsed: Body<'_> = match wire::read_body(body).or_else(|_| serde_json::from_str(body)) {
         Ok(parsed) => parsed,
         Err(e) if e.is_syntax() || e.is_eof() => return Err(DecodeError::NotJson(e)),
         Err(_) if !body.trim_start().starts_with('{') => return Err(DecodeError::NotAnObject),
@@ -154,54 +94,135 @@ fn decode_with(
         }
         return decode_sns(kind, message, &parsed, ctx);
     }
-    let envelope = Envelope {
-        id: parsed.id,
-        time: parsed.time,
-        account: parsed.account,
-        region: parsed.region,
-    };
+    if is_custom_notification(&parsed) {
+        return kind::custom_notification::decode(
+            parsed.id,
+            parsed.content,
+            parsed.metadata,
+            &fallback,
+        )
+        .map(Event::CustomNotification);
+    }
+    let envelope = Envelope::take(&mut parsed);
     if parsed.detail_type.is_some() || parsed.source.is_some() {
-        let handled = AlertKind::of_event(parsed.source.as_deref(), parsed.detail_type.as_deref());
-        let Some(detail) = parsed.detail else {
-            return Err(DecodeError::MissingField {
-                what: handled.map_or(EVENT, AlertKind::detail_type),
-                field: "detail",
-            });
-        };
-        let resources = parsed.resources.unwrap_or_default();
-        return Ok(match handled {
-            Some(kind) => kind::decode(
-                kind,
-                detail,
-                Detail {
-                    envelope,
-                    resources,
-                    fallback: &fallback,
-                },
-            )?,
-            None => unhandled_event(
-                envelope,
-                &resources,
-                parsed.source,
-                parsed.detail_type,
-                &fallback,
-            ),
-        });
+        return decode_eventbridge(parsed, envelope, &fallback);
     }
     // Without `source` and `detail-type` the body reader cannot know a kind, so a bare detail is raw.
+    let bare = |envelope| Detail {
+        envelope,
+        resources: Vec::new(),
+        fallback: &fallback,
+        bare: true,
+    };
     if let Some(DetailValue::Raw(raw)) = parsed.detail {
-        let input = Detail {
-            envelope,
-            resources: Vec::new(),
-            fallback: &fallback,
-        };
-        return kind::ecs_task::decode_bare(raw, input).map(Event::EcsTask);
+        return decode_bare_detail(raw, bare(envelope));
     }
     if parsed.error.is_some() || parsed.cause.is_some() {
         return kind::sfn_execution::decode_catch(parsed.error, parsed.cause, &fallback)
             .map(Event::SfnExecution);
     }
-    Err(DecodeError::UnknownShape)
+    if parsed.execution_arn.is_some() || parsed.state_machine_arn.is_some() {
+        // The body is the detail itself. It was read as JSON already, so it reads as raw JSON too.
+        let raw =
+            serde_json::from_str::<&RawValue>(body).map_err(|source| DecodeError::Malformed {
+                what: "body",
+                source,
+            })?;
+        return kind::decode(
+            EventBridgeKind::SfnExecution,
+            DetailValue::Raw(raw),
+            bare(envelope),
+        );
+    }
+    Err(near_miss(&parsed))
+}
+
+/// Whether a body is a custom notification: `source` is `custom` and it is no EventBridge event (no
+/// `detail-type`, no `detail`).
+fn is_custom_notification(parsed: &Body<'_>) -> bool {
+    parsed.source.as_deref() == Some(CUSTOM_SOURCE)
+        && parsed.detail_type.is_none()
+        && parsed.detail.is_none()
+}
+
+/// Decodes an EventBridge event: of a kind failwatch handles, or [`Event::Unhandled`].
+fn decode_eventbridge(
+    parsed: Body<'_>,
+    envelope: Envelope,
+    fallback: &Fallback<'_>,
+) -> Result<Event, DecodeError> {
+    let handled =
+        EventBridgeKind::of_event(parsed.source.as_deref(), parsed.detail_type.as_deref());
+    let Some(detail) = parsed.detail else {
+        // A `source` with `content` and nothing else of an event is a custom notification whose source
+        // is not `custom`.
+        if let (None, Some(_), Some(source)) = (&parsed.detail_type, parsed.content, &parsed.source)
+        {
+            return Err(DecodeError::InvalidField {
+                what: CUSTOM_NOTIFICATION,
+                field: "source",
+                expected: "\"custom\"",
+                value: excerpt(source),
+            });
+        }
+        return Err(DecodeError::MissingField {
+            what: handled.map_or(EVENT, EventBridgeKind::detail_type),
+            field: "detail",
+        });
+    };
+    let resources = parsed.resources.unwrap_or_default();
+    Ok(match handled {
+        Some(kind) => kind::decode(
+            kind,
+            detail,
+            Detail {
+                envelope,
+                resources,
+                fallback,
+                bare: false,
+            },
+        )?,
+        None => unhandled_event(
+            envelope,
+            &resources,
+            parsed.source,
+            parsed.detail_type,
+            fallback,
+        ),
+    })
+}
+
+/// Decodes a bare `{"detail": {...}}`: a Step Functions execution's when it names one and no task,
+/// else an ECS task's (the Google Chat seed's test message).
+fn decode_bare_detail(raw: &RawValue, input: Detail<'_>) -> Result<Event, DecodeError> {
+    let sfn = serde_json::from_str::<DetailProbe>(raw.get()).is_ok_and(|p| p.is_sfn_execution());
+    if sfn {
+        kind::decode(EventBridgeKind::SfnExecution, DetailValue::Raw(raw), input)
+    } else {
+        kind::ecs_task::decode_bare(raw, input).map(Event::EcsTask)
+    }
+}
+
+/// The error for an object of no accepted shape: what it lacks of the shape whose keys it has, or
+/// [`DecodeError::UnknownShape`] when it has none.
+fn near_miss(parsed: &Body<'_>) -> DecodeError {
+    let missing = |what, field| DecodeError::MissingField { what, field };
+    match parsed {
+        Body {
+            sns_type: Some(_), ..
+        } => missing(SNS, "Message"),
+        Body {
+            sns_message: Some(_),
+            ..
+        } => missing(SNS, "Type"),
+        Body {
+            content: Some(_), ..
+        }
+        | Body {
+            metadata: Some(_), ..
+        } => missing(CUSTOM_NOTIFICATION, "source"),
+        _ => DecodeError::UnknownShape,
+    }
 }
 
 /// Decodes the `Message` of an SNS notification, which may hold any other shape.
@@ -244,18 +265,26 @@ fn recover(
             source: error,
         });
     };
+    if probe.detail_type.is_none() && probe.detail.is_none() {
+        if probe.source.as_deref() == Some(CUSTOM_SOURCE) {
+            return Err(DecodeError::Malformed {
+                what: CUSTOM_NOTIFICATION,
+                source: error,
+            });
+        }
+        if probe.source.is_none() {
+            return Err(shapeless_type_error(body, &probe, error));
+        }
+    }
     if probe.detail_type.is_none() && probe.source.is_none() {
-        let what = if probe.detail.is_some() {
-            BARE_DETAIL
-        } else {
-            "body"
-        };
         return Err(DecodeError::Malformed {
-            what,
+            what: BARE_DETAIL,
             source: error,
         });
     }
-    if let Some(kind) = AlertKind::of_event(probe.source.as_deref(), probe.detail_type.as_deref()) {
+    if let Some(kind) =
+        EventBridgeKind::of_event(probe.source.as_deref(), probe.detail_type.as_deref())
+    {
         return Err(DecodeError::Malformed {
             what: kind.detail_type(),
             source: error,
@@ -288,12 +317,49 @@ fn recover(
     ))
 }
 
+/// The type error of a body with neither `source`, `detail-type` nor `detail`: named after the SNS
+/// envelope key that is not a string, or the custom notification it looks like, else the body's.
+fn shapeless_type_error(body: &str, probe: &EventProbe, error: serde_json::Error) -> DecodeError {
+    if probe.sns_type.is_some() || probe.sns_message.is_some() {
+        let field = serde_json::from_str::<SnsProbe>(body)
+            .ok()
+            .and_then(|p| p.not_a_string());
+        if let Some(field) = field {
+            return DecodeError::SnsFieldNotString {
+                field,
+                source: error,
+            };
+        }
+    }
+    let what = if probe.content.is_some() || probe.metadata.is_some() {
+        CUSTOM_NOTIFICATION
+    } else {
+        "body"
+    };
+    DecodeError::Malformed {
+        what,
+        source: error,
+    }
+}
+
 /// The envelope fields every event shares, as written (each may be absent).
 pub(crate) struct Envelope {
     id: Option<String>,
     time: Option<String>,
     account: Option<String>,
     region: Option<String>,
+}
+
+impl Envelope {
+    /// Moves the envelope fields out of a read body.
+    fn take(parsed: &mut Body<'_>) -> Self {
+        Envelope {
+            id: parsed.id.take(),
+            time: parsed.time.take(),
+            account: parsed.account.take(),
+            region: parsed.region.take(),
+        }
+    }
 }
 
 /// What a kind's decoder gets besides its read `detail`: the envelope and `resources` of one event, and
@@ -303,6 +369,9 @@ pub(crate) struct Detail<'a> {
     /// The envelope's `resources` (empty for a bare detail).
     pub(crate) resources: Vec<String>,
     fallback: &'a Fallback<'a>,
+    /// The detail came without its envelope: its event is a [`Shape::BareDetail`] whatever its kind's
+    /// decoder says.
+    bare: bool,
 }
 
 impl Detail<'_> {
@@ -315,11 +384,14 @@ impl Detail<'_> {
         arns: &[Option<&str>],
     ) -> EventMeta {
         let Detail {
-            envelope, fallback, ..
+            envelope,
+            fallback,
+            bare,
+            ..
         } = self;
         let time = fallback.time(envelope.time.as_deref(), carried);
         meta(
-            shape,
+            if bare { Shape::BareDetail } else { shape },
             fallback,
             fallback.id(envelope.id),
             time,
@@ -375,10 +447,30 @@ impl Fallback<'_> {
             arns,
         )
     }
+
+    /// The facts of a body with an id of its own but no envelope (a custom notification): the id
+    /// (else the fallbacks'), the fallback time, account, region and partition from `arns`.
+    pub(crate) fn meta_with_id(
+        &self,
+        id: Option<String>,
+        shape: Shape,
+        arns: &[Option<&str>],
+    ) -> EventMeta {
+        meta(
+            shape,
+            self,
+            self.id(id),
+            self.time(None, None),
+            None,
+            None,
+            arns,
+        )
+    }
 }
 
-/// FNV-1a, 64 bit: a tiny, stable, dependency-free hash for synthetic event ids. Not for security.
-fn fnv1a64(bytes: &[u8]) -> u64 {
+/// FNV-1a, 64 bit: a tiny, stable, dependency-free hash for synthetic event ids and keys. Not for
+/// security.
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
         (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })

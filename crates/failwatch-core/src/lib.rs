@@ -32,6 +32,7 @@ pub use decode::{DecodeContext, DecodeError, EventMeta, Shape, UnhandledEvent, d
 pub use dedup::Deduper;
 pub use enrich::{Enrichment, LogTail, Lookups, MAX_LOG_LINE_CHARS, MAX_LOG_LINES};
 pub use hint::FailureClass;
+pub use kind::custom_notification::CustomNotificationEvent;
 pub use kind::ecs_deployment::{DeploymentEventName, EcsDeploymentEvent};
 pub use kind::ecs_service::{EcsEventType, EcsServiceEvent, ServiceEventName};
 pub use kind::ecs_task::{

@@ -131,7 +131,7 @@ pub(crate) struct RedriveArgs {
     #[arg(long, short = 'y')]
     pub(crate) yes: bool,
     /// Only move messages whose alert kind matches this glob (ecs_task, ecs_deployment, ecs_service,
-    /// sfn_execution). Implies the client-side move; malformed and silent messages never match.
+    /// sfn_execution, custom_notification). Implies the client-side move; malformed and silent messages never match.
     #[arg(long, value_name = "GLOB")]
     pub(crate) kind: Option<String>,
     /// Only move messages whose alert's cluster matches this glob. Implies the client-side move.

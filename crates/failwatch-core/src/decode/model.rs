@@ -12,10 +12,13 @@ use time::OffsetDateTime;
 pub enum Shape {
     /// An EventBridge event, as EventBridge delivers it to SQS.
     EventBridge,
-    /// A bare `{"detail": {...}}` without an envelope, like the Google Chat seed's test message.
+    /// A `detail` without its EventBridge envelope: `{"detail": {...}}` like the Google Chat seed's test
+    /// message, or the detail itself, as a rule with input path `$.detail` sends it.
     BareDetail,
     /// A Step Functions `Catch` output, `{"Error": ..., "Cause": ...}`.
     CatchOutput,
+    /// An Amazon Q Developer in chat applications (AWS Chatbot) custom notification.
+    CustomNotification,
 }
 
 /// Envelope facts, filled from the ARNs when the envelope lacks them.

@@ -1,4 +1,4 @@
-//! The body shapes' top-level keys, exactly as AWS writes them: serde renames matching the JSON, `Option`
+//! The body shapes' top-level keys, exactly as AWS (or the user's own publisher) writes them: serde renames matching the JSON, `Option`
 //! for anything AWS may omit or send as `null`, unknown fields ignored (no `deny_unknown_fields`
 //! anywhere). Each event kind's `detail` fields are its own module's (see [`crate::kind`]); the body
 //! reader here reads the detail into them as it reaches it, or keeps it as raw JSON text when it cannot
@@ -11,7 +11,7 @@ use time::format_description::well_known::Rfc3339;
 
 use serde_json::value::RawValue;
 
-use crate::kind::{AlertKind, WireDetail};
+use crate::kind::{EventBridgeKind, WireDetail};
 
 /// An EventBridge `detail`: read into its kind's wire type, or kept as raw JSON text for later.
 #[allow(
@@ -33,8 +33,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for DetailValue<'a> {
 }
 
 /// Every top-level key of every accepted body shape, read in one pass; which keys are present decides
-/// the shape afterwards. The shapes do not share key names (EventBridge is lowercase, SNS and `Catch`
-/// outputs are PascalCase), so one struct reads them all.
+/// the shape afterwards. The shapes share no key names but `id` and `source`, which mean the same in
+/// an EventBridge event and a custom notification (EventBridge is lowercase, SNS and `Catch` outputs
+/// are PascalCase, a Step Functions detail is camelCase), so one struct reads them all.
 #[derive(Deserialize)]
 pub(super) struct Body<'a> {
     // EventBridge envelope (also the bare `{"detail": ...}`, with every other field absent).
@@ -66,6 +67,18 @@ pub(super) struct Body<'a> {
     pub(super) error: Option<serde_json::Value>,
     #[serde(rename = "Cause")]
     pub(super) cause: Option<serde_json::Value>,
+    // Amazon Q Developer in chat applications (AWS Chatbot) custom notification: `version`, `id`,
+    // `source: "custom"`, `content` and `metadata`; the two objects are read by the kind's module.
+    #[serde(borrow)]
+    pub(super) content: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(super) metadata: Option<&'a RawValue>,
+    // A Step Functions execution `detail` without its envelope (a rule's input path `$.detail`): only
+    // whether its ARN keys are present; the body is read as the detail once that shape is chosen.
+    #[serde(rename = "executionArn")]
+    pub(super) execution_arn: Option<IgnoredAny>,
+    #[serde(rename = "stateMachineArn")]
+    pub(super) state_machine_arn: Option<IgnoredAny>,
 }
 
 /// Reads a [`Body`] in one pass. EventBridge writes `detail-type` and `source` before `detail`, so when
@@ -105,6 +118,14 @@ enum Key {
     Timestamp,
     Error,
     Cause,
+    #[serde(rename = "content")]
+    Content,
+    #[serde(rename = "metadata")]
+    Metadata,
+    #[serde(rename = "executionArn")]
+    ExecutionArn,
+    #[serde(rename = "stateMachineArn")]
+    StateMachineArn,
     #[serde(other)]
     Other,
 }
@@ -134,12 +155,16 @@ impl<'de> Visitor<'de> for BodyVisitor {
             sns_timestamp: None,
             error: None,
             cause: None,
+            content: None,
+            metadata: None,
+            execution_arn: None,
+            state_machine_arn: None,
         };
         // One bit per key: a repeated key is an error for the derived reader, so it is one here too.
-        let mut seen = 0_u16;
+        let mut seen = 0_u32;
         while let Some(key) = map.next_key::<Key>()? {
             if !matches!(key, Key::Other) {
-                let bit = 1 << key as u16;
+                let bit = 1 << key as u32;
                 if seen & bit != 0 {
                     return Err(de::Error::custom("duplicate key"));
                 }
@@ -154,8 +179,10 @@ impl<'de> Visitor<'de> for BodyVisitor {
                 Key::Region => body.region = map.next_value()?,
                 Key::Resources => body.resources = map.next_value()?,
                 Key::Detail => {
-                    let kind =
-                        AlertKind::of_event(body.source.as_deref(), body.detail_type.as_deref());
+                    let kind = EventBridgeKind::of_event(
+                        body.source.as_deref(),
+                        body.detail_type.as_deref(),
+                    );
                     body.detail = match kind {
                         Some(kind) => map.next_value_seed(KindDetail(kind))?,
                         None => map.next_value()?,
@@ -167,6 +194,10 @@ impl<'de> Visitor<'de> for BodyVisitor {
                 Key::Timestamp => body.sns_timestamp = map.next_value()?,
                 Key::Error => body.error = map.next_value()?,
                 Key::Cause => body.cause = map.next_value()?,
+                Key::Content => body.content = map.next_value()?,
+                Key::Metadata => body.metadata = map.next_value()?,
+                Key::ExecutionArn => body.execution_arn = map.next_value()?,
+                Key::StateMachineArn => body.state_machine_arn = map.next_value()?,
                 Key::Other => map.next_value::<IgnoredAny>().map(drop)?,
             }
         }
@@ -175,7 +206,7 @@ impl<'de> Visitor<'de> for BodyVisitor {
 }
 
 /// Reads the `detail` of an event of a known kind into that kind's wire type.
-struct KindDetail(AlertKind);
+struct KindDetail(EventBridgeKind);
 
 impl<'de> DeserializeSeed<'de> for KindDetail {
     type Value = Option<DetailValue<'de>>;
@@ -185,14 +216,70 @@ impl<'de> DeserializeSeed<'de> for KindDetail {
     }
 }
 
-/// The top-level keys that name an EventBridge event; read only when [`Body`] failed, to word the error
-/// (or to let an event failwatch does not handle through whatever its detail holds).
+/// The top-level keys that name a shape; read only when [`Body`] failed, to word the error (or to let
+/// an event failwatch does not handle through whatever its detail holds). Only `source` and
+/// `detail-type` are read; the other keys only count as present.
 #[derive(Debug, Deserialize)]
 pub(super) struct EventProbe {
     #[serde(rename = "detail-type")]
     pub(super) detail_type: Option<String>,
     pub(super) source: Option<String>,
     pub(super) detail: Option<IgnoredAny>,
+    #[serde(rename = "Type")]
+    pub(super) sns_type: Option<IgnoredAny>,
+    #[serde(rename = "Message")]
+    pub(super) sns_message: Option<IgnoredAny>,
+    pub(super) content: Option<IgnoredAny>,
+    pub(super) metadata: Option<IgnoredAny>,
+}
+
+/// The SNS envelope keys the body reader reads as strings, as any JSON value: read only to name the
+/// one that is not a string.
+#[derive(Debug, Deserialize)]
+pub(super) struct SnsProbe {
+    #[serde(rename = "Type")]
+    sns_type: Option<serde_json::Value>,
+    #[serde(rename = "MessageId")]
+    message_id: Option<serde_json::Value>,
+    #[serde(rename = "Message")]
+    message: Option<serde_json::Value>,
+    #[serde(rename = "Timestamp")]
+    timestamp: Option<serde_json::Value>,
+}
+
+impl SnsProbe {
+    /// The first key (in the envelope's own order) whose value is neither a string nor `null`.
+    pub(super) fn not_a_string(&self) -> Option<&'static str> {
+        [
+            ("Type", &self.sns_type),
+            ("MessageId", &self.message_id),
+            ("Message", &self.message),
+            ("Timestamp", &self.timestamp),
+        ]
+        .into_iter()
+        .find(|(_, value)| value.as_ref().is_some_and(|v| !v.is_string()))
+        .map(|(key, _)| key)
+    }
+}
+
+/// The keys of a bare `detail` that tell a Step Functions execution from an ECS task (whose
+/// `taskArn` wins): read only for a body without an envelope.
+#[derive(Debug, Deserialize)]
+pub(super) struct DetailProbe {
+    #[serde(rename = "taskArn")]
+    pub(super) task_arn: Option<IgnoredAny>,
+    #[serde(rename = "executionArn")]
+    pub(super) execution_arn: Option<IgnoredAny>,
+    #[serde(rename = "stateMachineArn")]
+    pub(super) state_machine_arn: Option<IgnoredAny>,
+}
+
+impl DetailProbe {
+    /// Whether the detail is a Step Functions execution's: it names one and no task.
+    pub(super) fn is_sfn_execution(&self) -> bool {
+        self.task_arn.is_none()
+            && (self.execution_arn.is_some() || self.state_machine_arn.is_some())
+    }
 }
 
 /// The envelope of an EventBridge event failwatch does not handle: everything but its detail.

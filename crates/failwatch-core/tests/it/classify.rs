@@ -17,6 +17,27 @@ use Expect::{Alert as A, Silent as S};
 use Severity::{Critical as C, Warning as W};
 
 const EXPECTED: &[(&str, Expect)] = &[
+    (
+        "custom_notification-chatbot-step-functions-failure.json",
+        A(C, "orders-run-42"),
+    ),
+    (
+        "custom_notification-markdown-mentions.json",
+        A(C, "d7846f4732133c8a"),
+    ),
+    ("custom_notification-minimal.json", A(C, "02f2a25761e60cc6")),
+    (
+        "custom_notification-recovered.json",
+        A(W, "orders-api-errors"),
+    ),
+    (
+        "custom_notification-related-resources.json",
+        A(C, "orders-nightly"),
+    ),
+    (
+        "custom_notification-sns-seed003.json",
+        A(C, "374f58542f7caf46"),
+    ),
     ("ecs_deployment-completed.json", S("deployment_ok")),
     (
         "ecs_deployment-failed-circuit-breaker.json",
@@ -131,6 +152,7 @@ const EXPECTED: &[(&str, Expect)] = &[
     ("ecs_task-unicode.json", A(C, "exit_nonzero")),
     ("ecs_task-user-initiated.json", S("user_initiated")),
     ("sfn_execution-aborted.json", A(W, "sfn_aborted")),
+    ("sfn_execution-bare-detail.json", A(C, "sfn_timeout")),
     (
         "sfn_execution-batch-out-of-memory.json",
         A(C, "batch_out_of_memory"),
@@ -161,6 +183,7 @@ const EXPECTED: &[(&str, Expect)] = &[
     ),
     ("sfn_execution-catch-seed003.json", A(C, "exit_nonzero")),
     ("sfn_execution-catch-timeout.json", A(C, "sfn_timeout")),
+    ("sfn_execution-detail-only.json", A(C, "sfn_timeout")),
     ("sfn_execution-failed-aws-us-gov.json", A(C, "sfn_failed")),
     ("sfn_execution-failed-error-cause.json", A(C, "sfn_failed")),
     ("sfn_execution-failed-no-error.json", A(C, "sfn_failed")),
@@ -208,6 +231,7 @@ const EXPECTED: &[(&str, Expect)] = &[
         "sfn_execution-rw20-failed-lambda-log-group-missing.json",
         A(C, "lambda_function_error"),
     ),
+    ("sfn_execution-sns-detail-only.json", A(C, "sfn_timeout")),
     ("sfn_execution-sns-wrapped-failed.json", A(C, "sfn_failed")),
     (
         "sfn_execution-states-branch-failed.json",
@@ -1310,6 +1334,92 @@ fn sidecars_stopped_by_ecs_after_the_essential_container_exited_are_not_failures
         json!([{"name": "app", "exitCode": 143}, {"name": "log-router", "exitCode": 143}]),
     );
     assert!(matches!(classify_value(&all), Decision::Alert(_)));
+}
+
+#[test]
+fn a_custom_notification_is_a_pass_through_alert() {
+    let a = alert_of("custom_notification-chatbot-step-functions-failure.json");
+    assert_eq!(a.kind, AlertKind::CustomNotification);
+    assert_eq!(a.title, ":x: Step Functions execution failed");
+    assert!(
+        a.summary
+            .starts_with("Execution `run-42` of `orders` failed: States.TaskFailed\n"),
+        "{}",
+        a.summary.as_str()
+    );
+    assert!(
+        a.summary
+            .contains("Next steps: Open the execution in the console")
+    );
+    assert!(a.summary.contains("Keywords: sfn, orders"));
+    assert_eq!(a.hint, None);
+    assert_eq!(a.dedup_key, "custom_notification:c-0001");
+    assert_eq!(a.group_key, "custom_notification:orders-run-42");
+    assert_eq!(
+        a.links.related,
+        [
+            "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/arn:aws:states:us-east-1:123456789012:execution:orders:run-42"
+        ]
+    );
+    // At most three links, related resources first; nothing failwatch cannot link.
+    let many = alert_of("custom_notification-related-resources.json");
+    assert_eq!(many.links.related.len(), failwatch_core::Links::MAX_RELATED);
+    assert!(many.links.related[0].contains("/tasks/0f1e2d3c4b5a69788796a5b4c3d2e1f0/"));
+    assert!(many.links.related[1].contains("/services/orders-api/"));
+    assert!(many.links.related[2].contains("#/v2/executions/details/"));
+    // Markup and foreign links stay text; only the console URL becomes a link.
+    let marked = alert_of("custom_notification-markdown-mentions.json");
+    assert_eq!(
+        marked.links.related,
+        ["https://us-east-1.console.aws.amazon.com/ecs/v2/clusters?region=us-east-1"]
+    );
+    assert!(marked.summary.contains("<!here> @everyone"));
+}
+
+#[test]
+fn custom_notifications_are_critical_unless_their_words_say_otherwise() {
+    let body = |title: &str, event_type: &str| {
+        json!({"version": "1.0", "source": "custom", "id": "x",
+               "content": {"title": title, "description": "d"},
+               "metadata": {"eventType": event_type}})
+    };
+    let severity = |v: Value| match classify_value(&v) {
+        Decision::Alert(a) => a.severity,
+        Decision::Silent(r) => panic!("silent: {r}"),
+    };
+    for (title, event_type, expected) in [
+        ("Deploy finished", "Deploy", Severity::Critical),
+        ("Deploy succeeded", "Deploy", Severity::Warning),
+        ("✅ orders", "", Severity::Warning),
+        ("orders", "OrdersRecovered", Severity::Warning),
+        ("Recovered after an error", "", Severity::Critical),
+        ("orders ok", "OrdersFailure", Severity::Critical),
+        ("Disk warning", "", Severity::Warning),
+    ] {
+        assert_eq!(
+            severity(body(title, event_type)),
+            expected,
+            "{title:?} / {event_type:?}"
+        );
+    }
+}
+
+#[test]
+fn a_custom_notification_without_an_id_is_keyed_on_its_content() {
+    let v = json!({"version": "1.0", "source": "custom", "content": {"description": "disk full"}});
+    let key = |v: &Value| match classify_value(v) {
+        Decision::Alert(a) => a.dedup_key,
+        Decision::Silent(r) => panic!("silent: {r}"),
+    };
+    let first = key(&v);
+    assert!(first.starts_with("custom_notification:content:"), "{first}");
+    // Another delivery of the same notification (here through SNS) is the same alert ...
+    let wrapped = json!({"Type": "Notification", "MessageId": "m-2", "Message": v.to_string()});
+    assert_eq!(key(&wrapped), first);
+    // ... and another notification is not.
+    let mut other = v.clone();
+    other["content"]["description"] = json!("disk almost full");
+    assert_ne!(key(&other), first);
 }
 
 /// The faults issue 10 found in real-world inputs, each pinned to its right value.

@@ -470,6 +470,26 @@ const MALFORMED: &[(&str, &str)] = &[
         "Step Functions Catch output: Error is not a string: \"{\\\"nested\\\":true}\"",
     ),
     (
+        "custom-notification-missing-content.json",
+        "custom notification: content missing",
+    ),
+    (
+        "custom-notification-missing-description.json",
+        "custom notification: content.description missing",
+    ),
+    (
+        "custom-notification-missing-source.json",
+        "custom notification: source missing",
+    ),
+    (
+        "custom-notification-title-not-string.json",
+        "custom notification: invalid type: integer `42`, expected a string",
+    ),
+    (
+        "custom-notification-wrong-source.json",
+        "custom notification: source is not \"custom\": \"chatbot\"",
+    ),
+    (
         "ecs-deployment-missing-resources.json",
         "ECS Deployment State Change: resources[0] (the service ARN) missing",
     ),
@@ -491,13 +511,22 @@ const MALFORMED: &[(&str, &str)] = &[
         "ECS Task State Change: detail missing",
     ),
     (
+        "sfn-detail-missing-status.json",
+        "Step Functions Execution Status Change: detail.status missing",
+    ),
+    (
         "sfn-execution-missing-status.json",
         "Step Functions Execution Status Change: detail.status missing",
+    ),
+    (
+        "sns-message-not-a-string.json",
+        "(SNS envelope: Message is not a string)",
     ),
     (
         "sns-message-not-json.json",
         "SNS envelope: Message is not JSON",
     ),
+    ("sns-missing-message.json", "SNS envelope: Message missing"),
     (
         "sns-nested.json",
         "SNS envelope: Message is itself an SNS envelope",
@@ -505,6 +534,10 @@ const MALFORMED: &[(&str, &str)] = &[
     (
         "sns-subscription-confirmation.json",
         "SNS envelope: Type is \"SubscriptionConfirmation\", expected \"Notification\"",
+    ),
+    (
+        "sns-wrapped-custom-notification-missing-description.json",
+        "SNS envelope: Message: custom notification: content.description missing",
     ),
     (
         "sns-wrapped-missing-task-arn.json",
@@ -693,4 +726,127 @@ fn a_malformed_detail_is_worded_alike_whatever_order_its_keys_come_in() {
     );
     assert!(first.ends_with("at line 1 column 14"), "{first:?}");
     assert_eq!(first, last);
+}
+
+#[test]
+fn a_step_functions_detail_decodes_alike_bare_on_its_own_and_through_sns() {
+    let via_sns = sfn_event("sfn_execution-sns-detail-only");
+    let alone = sfn_event("sfn_execution-detail-only");
+    let bare = sfn_event("sfn_execution-bare-detail");
+    for e in [&via_sns, &alone, &bare] {
+        assert_eq!(e.meta.shape, Shape::BareDetail);
+        assert_eq!(e.origin, SfnOrigin::StatusChange);
+        assert_eq!(e.status, Some(ExecutionStatus::Failed));
+        assert_eq!(e.error.as_deref(), Some("States.Timeout"));
+        assert_eq!(e.name.as_deref(), Some("run-7"));
+        assert_eq!(e.meta.region.as_deref(), Some("us-east-1"));
+        assert_eq!(e.meta.account.as_deref(), Some("123456789012"));
+        // stopDate, epoch milliseconds.
+        assert_eq!(e.meta.time, datetime!(2026-03-14 09:55:00 UTC));
+    }
+    assert!(via_sns.meta.via_sns && !alone.meta.via_sns);
+    assert_eq!(via_sns.meta.id, "0c2b6e2f-8d3a-5f7e-9a1b-2c3d4e5f6a7b");
+    assert_eq!(via_sns.execution_arn, alone.execution_arn);
+    assert_eq!(alone.execution_arn, bare.execution_arn);
+}
+
+#[test]
+fn a_bare_detail_naming_a_task_stays_an_ecs_task() {
+    let body = json!({"detail": {
+        "taskArn": "arn:aws:ecs:ap-northeast-2:123456789012:task/dev/test123",
+        "executionArn": "arn:aws:states:ap-northeast-2:123456789012:execution:sm:run-1",
+        "stopCode": "TaskFailed"
+    }});
+    let Event::EcsTask(e) = decode_value(&body).expect("decodes") else {
+        panic!("a task ARN makes it a task")
+    };
+    assert_eq!(e.task.id, "test123");
+    assert_eq!(e.meta.shape, Shape::BareDetail);
+}
+
+#[test]
+fn a_custom_notification_decodes_raw_and_through_sns() {
+    let Event::CustomNotification(raw) =
+        fixtures::event("custom_notification-chatbot-step-functions-failure")
+    else {
+        panic!("custom notification")
+    };
+    assert_eq!(raw.meta.shape, Shape::CustomNotification);
+    assert!(!raw.meta.via_sns);
+    assert_eq!(raw.meta.id, "c-0001");
+    assert_eq!(raw.id.as_deref(), Some("c-0001"));
+    assert_eq!(raw.text_type.as_deref(), Some("client-markdown"));
+    assert_eq!(
+        raw.title.as_deref(),
+        Some(":x: Step Functions execution failed")
+    );
+    assert_eq!(raw.next_steps, ["Open the execution in the console"]);
+    assert_eq!(raw.keywords, ["sfn", "orders"]);
+    assert_eq!(raw.thread_id.as_deref(), Some("orders-run-42"));
+    assert_eq!(raw.event_type.as_deref(), Some("StepFunctionsFailure"));
+    assert_eq!(raw.meta.region.as_deref(), Some("us-east-1"));
+    assert_eq!(raw.meta.account.as_deref(), Some("123456789012"));
+
+    let body = json!({
+        "Type": "Notification",
+        "MessageId": "5e0c3b1a-1111-2222-3333-444455556666",
+        "Message": fixtures::load("custom_notification-chatbot-step-functions-failure"),
+        "Timestamp": "2026-03-14T10:15:00.000Z"
+    });
+    let Event::CustomNotification(via_sns) = decode_value(&body).expect("decodes") else {
+        panic!("custom notification")
+    };
+    assert!(via_sns.meta.via_sns);
+    assert_eq!(via_sns.meta.id, "c-0001", "the notification's own id wins");
+    assert_eq!(via_sns.meta.time, datetime!(2026-03-14 10:15:00 UTC));
+    assert_eq!(
+        (
+            via_sns.title,
+            via_sns.description,
+            via_sns.related_resources
+        ),
+        (raw.title, raw.description, raw.related_resources)
+    );
+}
+
+#[test]
+fn an_eventbridge_event_from_a_custom_source_is_not_a_custom_notification() {
+    let body = json!({"detail-type": "Deploy", "source": "custom", "detail": {}});
+    assert!(matches!(
+        decode_value(&body).expect("decodes"),
+        Event::Unhandled(_)
+    ));
+}
+
+#[test]
+fn a_type_error_names_the_shape_it_looked_most_like() {
+    let cases = [
+        (
+            json!({"version": "1.0", "source": "custom", "id": 5, "content": {"description": "d"}}),
+            "custom notification: invalid type: integer `5`",
+        ),
+        (
+            json!({"Type": 5, "Message": "{}"}),
+            "(SNS envelope: Type is not a string)",
+        ),
+        (
+            json!({"Type": "Notification", "Message": {"not": "a string"}}),
+            "(SNS envelope: Message is not a string)",
+        ),
+        (
+            json!({"id": 5, "content": {"description": "d"}}),
+            "custom notification: invalid type: integer `5`",
+        ),
+        (
+            json!({"source": "aws.ecs", "content": {"description": "d"}}),
+            "custom notification: source is not \"custom\": \"aws.ecs\"",
+        ),
+    ];
+    for (body, expected) in cases {
+        let err = decode_value(&body).expect_err("refused").to_string();
+        assert!(
+            err.contains(expected),
+            "{err:?} should contain {expected:?}"
+        );
+    }
 }

@@ -337,7 +337,8 @@ pub(crate) fn assert_no_injection(target: Target, payload: &str) {
                         let escaped = i > 0 && bytes[i - 1] == b'\\';
                         let our_link = s[i..].starts_with("[Open ")
                             || s[i..].starts_with("[Task logs]")
-                            || s[i..].starts_with("[Log stream]");
+                            || s[i..].starts_with("[Log stream]")
+                            || s[i..].starts_with("[Related link");
                         assert!(
                             escaped || our_link,
                             "{target} {path}: unescaped {:?} in {s}",
