@@ -40,6 +40,10 @@ pub(crate) const QUEUE_MESSAGES: &str = "failwatch_queue_messages";
 /// Counter, label `op` (`claim` | `delivered_to` | `record_delivery` | `complete` | `release`). State
 /// store calls that failed or timed out; the alert was delivered anyway (a duplicate is possible).
 pub(crate) const STATE_ERRORS: &str = "failwatch_state_errors_total";
+/// Counter, labels `source` (`log_tail` | `failed_state` | `tags`) and `result` (`ok` | `error` |
+/// `timeout` | `skipped`). One per enrichment lookup (a log tail per failed container); `skipped` when
+/// the part is turned off or no time was left. An alert goes out whatever the result.
+pub(crate) const ENRICHMENT: &str = "failwatch_enrichment_total";
 /// Gauge, labels `version` and `commit`; always 1.
 pub(crate) const BUILD_INFO: &str = "failwatch_build_info";
 
@@ -150,6 +154,11 @@ pub(crate) fn describe() {
         STATE_ERRORS,
         Unit::Count,
         "State store calls that failed or timed out, by operation; the alert was delivered anyway."
+    );
+    describe_counter!(
+        ENRICHMENT,
+        Unit::Count,
+        "Enrichment lookups (log tails, failed states, tags) by source and result; the alert goes out either way."
     );
     describe_gauge!(
         BUILD_INFO,

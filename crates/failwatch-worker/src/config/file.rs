@@ -13,7 +13,9 @@ use serde::de::DeserializeOwned;
 
 use super::destinations::RawDestination;
 use super::routes::{RawDefaultRoute, RawRoute};
-use super::sections::{AdminConfig, DedupConfig, LoggingConfig, RetryConfig, SECTIONS, SqsConfig};
+use super::sections::{
+    AdminConfig, DedupConfig, EnrichmentConfig, LoggingConfig, RetryConfig, SECTIONS, SqsConfig,
+};
 use super::{
     Checker, ConfigError, DEFAULT_DESTINATION, Needs, destinations, env, legacy, overrides,
 };
@@ -27,6 +29,7 @@ pub(super) struct Parts {
     pub(super) dedup: Option<DedupConfig>,
     pub(super) admin: Option<AdminConfig>,
     pub(super) logging: Option<LoggingConfig>,
+    pub(super) enrichment: Option<EnrichmentConfig>,
     /// The destinations that deserialised.
     pub(super) destinations: Vec<RawDestination>,
     pub(super) routes: Option<Vec<RawRoute>>,
@@ -114,6 +117,7 @@ fn split(table: toml::Table, c: &mut Checker, from_file: bool) -> Parts {
         dedup: Some(DedupConfig::default()),
         admin: Some(AdminConfig::default()),
         logging: Some(LoggingConfig::default()),
+        enrichment: Some(EnrichmentConfig::default()),
         destinations: Vec::new(),
         routes: Some(Vec::new()),
         default_route: Some(None),
@@ -127,6 +131,7 @@ fn split(table: toml::Table, c: &mut Checker, from_file: bool) -> Parts {
             "dedup" => parts.dedup = part(c, &key, value),
             "admin" => parts.admin = part(c, &key, value),
             "logging" => parts.logging = part(c, &key, value),
+            "enrichment" => parts.enrichment = part(c, &key, value),
             "destinations" => {
                 for (i, item) in array(c, &key, value).into_iter().enumerate() {
                     if let Some(name) = item.get("name").and_then(toml::Value::as_str) {

@@ -29,6 +29,7 @@ use tokio_util::task::TaskTracker;
 use crate::admin::Health;
 use crate::config::Config;
 use crate::delivery::Deliverer;
+use crate::enrich::Enricher;
 use crate::metrics;
 use crate::sqs::{MAX_BATCH, Queue, Received, SqsError};
 use crate::state::State;
@@ -47,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) queue: Queue,
     pub(crate) deliverer: Deliverer,
     pub(crate) state: State,
+    /// Looks up log tails, failed states and tags; off until `run` sets it.
+    pub(crate) enricher: Enricher,
     pub(crate) deleter: Deleter,
     pub(crate) health: Arc<Health>,
     pub(crate) malformed_visibility: Duration,
@@ -70,6 +73,7 @@ impl Shared {
                 .unwrap_or(NonZeroUsize::MIN);
         Shared {
             state: State::memory(capacity, config.dedup.ttl, deliverer.lease()),
+            enricher: Enricher::default(),
             malformed_visibility: config.sqs.malformed_visibility,
             config,
             queue,
