@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::support::emulator::{ACCOUNT, Emulator, REGION};
 use crate::support::events::{failed_execution, failed_task, task_id};
-use crate::support::{Scenario, metric};
+use crate::support::{Scenario, failwatch, metric};
 
 const LIMIT: Duration = Duration::from_secs(45);
 const CLUSTER: &str = "prod-payments";
@@ -120,6 +120,15 @@ fn task_body(task: &str, family: &str) -> String {
     event.sqs_body(&format!("event-{task}"))
 }
 
+/// `failwatch_enrichment_total{source,result}` in an exposition.
+fn enrichments(metrics: &str, source: &str, result: &str) -> f64 {
+    metric(
+        metrics,
+        "failwatch_enrichment_total",
+        &[("source", source), ("result", result)],
+    )
+}
+
 /// The alert document about `task` (or execution `name`) among the webhook posts.
 fn document(scenario: &Scenario, subject: &str) -> Value {
     scenario
@@ -183,13 +192,7 @@ async fn a_failed_task_carries_its_last_20_log_lines_and_its_services_tags() {
     assert_eq!(api["log_driver"], "awsfirelens");
 
     let finished = scenario.stop_worker().await;
-    let count = |source: &str, result: &str| {
-        metric(
-            &finished.metrics,
-            "failwatch_enrichment_total",
-            &[("source", source), ("result", result)],
-        )
-    };
+    let count = |source: &str, result: &str| enrichments(&finished.metrics, source, result);
     assert_eq!(
         count("log_tail", "ok"),
         2.0,
@@ -204,6 +207,37 @@ async fn a_failed_task_carries_its_last_20_log_lines_and_its_services_tags() {
             .any(|l| l.contains("enrichment lookup failed") && l.contains("GetLogEvents")),
         "the missing stream is logged"
     );
+
+    // `render --enrich` makes the same lookups; without the flag it stays offline.
+    let endpoint = scenario.emulator.endpoint().to_owned();
+    let body = bodies[0].clone();
+    let (offline, enriched) = tokio::task::spawn_blocking(move || {
+        let env = [
+            ("AWS_ENDPOINT_URL_ECS", endpoint.as_str()),
+            ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", endpoint.as_str()),
+            ("AWS_ENDPOINT_URL_SFN", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", REGION),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ];
+        (
+            failwatch(&["render"], &body, &env),
+            failwatch(&["render", "--enrich"], &body, &env),
+        )
+    })
+    .await
+    .expect("render");
+    let document = |output: &std::process::Output| -> Value {
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice(&output.stdout).expect("one JSON document")
+    };
+    let offline = document(&offline);
+    assert_eq!(offline["task"]["containers"][0]["log_tail"], Value::Null);
+    assert_eq!(offline["tags"], Value::Null);
+    let enriched = document(&enriched);
+    assert_eq!(enriched["task"]["containers"][0]["log_tail"], json!(want));
+    assert_eq!(enriched["tags"], json!({"team": "payments"}));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,14 +303,7 @@ async fn a_failed_execution_names_its_failed_state_and_routes_by_tag() {
     assert_eq!(alert["tags"], json!({"team": "data"}), "the default route");
     assert_eq!(scenario.receiver.accepted("webhook").len(), 1);
     let finished = scenario.stop_worker().await;
-    assert_eq!(
-        metric(
-            &finished.metrics,
-            "failwatch_enrichment_total",
-            &[("source", "failed_state"), ("result", "ok")]
-        ),
-        1.0
-    );
+    assert_eq!(enrichments(&finished.metrics, "failed_state", "ok"), 1.0);
 }
 
 /// An AWS API stand-in: `DescribeTaskDefinition` never answers in time, every other call is denied.
@@ -359,13 +386,7 @@ async fn a_slow_or_denied_lookup_never_delays_the_alert_past_the_budget() {
     assert_eq!(alert["execution"]["failed_state"], Value::Null);
 
     let finished = scenario.stop_worker().await;
-    let count = |source: &str, result: &str| {
-        metric(
-            &finished.metrics,
-            "failwatch_enrichment_total",
-            &[("source", source), ("result", result)],
-        )
-    };
+    let count = |source: &str, result: &str| enrichments(&finished.metrics, source, result);
     assert_eq!(count("log_tail", "timeout"), 1.0);
     assert_eq!(count("failed_state", "error"), 1.0, "access denied");
     assert_eq!(count("tags", "error"), 2.0, "access denied");

@@ -17,6 +17,12 @@ pub(crate) fn arn_service(arn: &str) -> Option<&str> {
     }
 }
 
+/// One tag as a map entry; a tag without a key is dropped, one without a value has an empty one (both
+/// services type them as optional).
+fn pair(key: Option<&str>, value: Option<&str>) -> Option<(String, String)> {
+    Some((key?.to_owned(), value.unwrap_or("").to_owned()))
+}
+
 /// The resource's tags, from the cache or the resource's service.
 pub(crate) async fn lookup(
     regional: &Regional,
@@ -36,7 +42,7 @@ pub(crate) async fn lookup(
             .map_err(|err| EnrichError::aws("ecs:ListTagsForResource", err))?
             .tags()
             .iter()
-            .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned())))
+            .filter_map(|t| pair(t.key(), t.value()))
             .collect(),
         Some("states") => regional
             .sfn
@@ -47,7 +53,7 @@ pub(crate) async fn lookup(
             .map_err(|err| EnrichError::aws("states:ListTagsForResource", err))?
             .tags()
             .iter()
-            .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned())))
+            .filter_map(|t| pair(t.key(), t.value()))
             .collect(),
         _ => {
             return Err(EnrichError::Unusable(format!(
