@@ -1,7 +1,8 @@
 //! Enrichment end to end: the worker looks up a failed container's log tail, a failed execution's state
 //! and the resource's tags in the emulator (moto serves ECS task definitions and services, CloudWatch
-//! Logs and Step Functions histories), routes by tag, and delivers on time without what it could not
-//! find: a missing stream, an access-denied answer, an endpoint slower than the budget.
+//! Logs, Step Functions histories and STS for a cross-account role), routes by tag, and delivers on time
+//! without what it could not find: a missing stream, an access-denied answer, an endpoint slower than
+//! the budget. `render --enrich` makes the same lookups.
 
 use std::time::{Duration, Instant};
 
@@ -241,7 +242,7 @@ async fn a_failed_task_carries_its_last_20_log_lines_and_its_services_tags() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_execution_names_its_failed_state_and_routes_by_tag() {
+async fn a_failed_execution_names_its_failed_state_and_routes_by_tag_with_an_assumed_role() {
     // moto answers GetExecutionHistory with a canned failed history: a Fail state "A State".
     let mut scenario =
         Scenario::new_with_env("enrich-sfn", 3, &[("SF_EXECUTION_HISTORY_TYPE", "FAILURE")]).await;
@@ -271,7 +272,9 @@ async fn a_failed_execution_names_its_failed_state_and_routes_by_tag() {
     let mut config = scenario.config(&["webhook", "slack"]);
     config.extra = "[[routes]]\nname = \"payments\"\ndestinations = [\"slack\"]\n\
                     [routes.match]\ntags.team = \"pay*\"\n\n\
-                    [default_route]\ndestinations = [\"webhook\"]\n"
+                    [default_route]\ndestinations = [\"webhook\"]\n\n\
+                    [[enrichment.accounts]]\naccount = \"123456789012\"\n\
+                    role_arn = \"arn:aws:iam::123456789012:role/failwatch-read\"\n"
         .to_owned();
     scenario.start(&config).await;
     let task = task_id(41, 1);
@@ -304,6 +307,20 @@ async fn a_failed_execution_names_its_failed_state_and_routes_by_tag() {
     assert_eq!(scenario.receiver.accepted("webhook").len(), 1);
     let finished = scenario.stop_worker().await;
     assert_eq!(enrichments(&finished.metrics, "failed_state", "ok"), 1.0);
+    // The lookups ran with the account's role: moto remembers the session failwatch assumed it as.
+    let state = reqwest::get(format!(
+        "{}/moto-api/data.json",
+        scenario.emulator.endpoint()
+    ))
+    .await
+    .expect("moto state")
+    .text()
+    .await
+    .expect("moto state text");
+    assert!(
+        state.contains("failwatch-enrichment"),
+        "no AssumeRole session"
+    );
 }
 
 /// An AWS API stand-in: `DescribeTaskDefinition` never answers in time, every other call is denied.
