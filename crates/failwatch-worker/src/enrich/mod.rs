@@ -181,8 +181,9 @@ impl Inner {
             return Vec::new();
         }
         let mut tasks = JoinSet::new();
+        let late = Instant::now() >= end;
         for container in &lookups.failed_containers {
-            if self.log_lines == 0 {
+            if self.log_lines == 0 || late {
                 self.record(Source::LogTail, LookupResult::Skipped, None);
                 continue;
             }
@@ -358,5 +359,32 @@ impl Warnings {
                 "enrichment lookup not done within the budget; the alert goes out without it"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_failures_logs_one_line_and_counts_the_rest() {
+        let warnings = Warnings::new();
+        let err = EnrichError::Unusable("no awslogs configuration".into());
+        for _ in 0..5 {
+            warnings.warn(Source::LogTail, "error", Some(&err), Duration::from_secs(2));
+        }
+        assert_eq!(warnings.unlogged.load(Ordering::Relaxed), 4);
+    }
+
+    #[tokio::test]
+    async fn with_every_part_off_no_client_is_built_and_the_alert_is_untouched() {
+        let config = EnrichmentConfig {
+            log_lines: 0,
+            failed_state: false,
+            tags: false,
+            ..EnrichmentConfig::default()
+        };
+        let enricher = Enricher::new(&config).await;
+        assert!(enricher.inner.is_none());
     }
 }
