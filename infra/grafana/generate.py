@@ -212,6 +212,47 @@ def state_panels(g: Layout) -> None:
     )
 
 
+def enrichment_panels(g: Layout) -> None:
+    """The enrichment lookups (log tails, failed states, tags): how each ended, and the share that
+    failed or ran out of budget. An alert goes out either way; a high share means alerts without their
+    log lines (missing IAM permissions, a throttled API, a budget too short)."""
+    g.add(
+        timeseries(
+            "Enrichment lookups",
+            "failwatch_enrichment_total by source (log_tail, failed_state, tags) and result (ok, error, "
+            "timeout, skipped). Errors and timeouts leave that part out of the alert; skipped means the "
+            "part is turned off or no time was left.",
+            [
+                (
+                    f"sum by (source, result) (rate(failwatch_enrichment_total{{{SEL}}}[{RATE}]))",
+                    "{{source}} {{result}}",
+                )
+            ],
+            "ops",
+            stack=True,
+        ),
+        w=12,
+        h=8,
+    )
+    g.add(
+        timeseries(
+            "Enrichment failures (share)",
+            "The share of lookups per source that failed or timed out: the alerts that went out without "
+            "their log lines, failed state or tags.",
+            [
+                (
+                    f'sum by (source) (rate(failwatch_enrichment_total{{{SEL}, result=~"error|timeout"}}[{RATE}]))'
+                    f" / sum by (source) (rate(failwatch_enrichment_total{{{SEL}}}[{RATE}]))",
+                    "{{source}}",
+                )
+            ],
+            "percentunit",
+        ),
+        w=12,
+        h=8,
+    )
+
+
 def build() -> dict:
     g = Layout()
 
@@ -515,6 +556,7 @@ def build() -> dict:
         w=12,
         h=8,
     )
+    enrichment_panels(g)
     g.add(
         {
             "type": "table",

@@ -500,6 +500,40 @@ data "aws_iam_policy_document" "worker" {
   }
 }
 
+# Enrichment (`[enrichment]`): the failed container's task definition and log tail, the failed
+# execution's history, and the tags of the service, task definition or state machine. These read calls
+# name resources in any cluster or state machine the rules forward, so they cannot be scoped further.
+data "aws_iam_policy_document" "enrichment" {
+  statement {
+    sid = "EnrichAlerts"
+    actions = [
+      "ecs:DescribeTaskDefinition",
+      "ecs:ListTagsForResource",
+      "logs:GetLogEvents",
+      "states:GetExecutionHistory",
+      "states:ListTagsForResource",
+    ]
+    resources = ["*"]
+  }
+
+  # `[[enrichment.accounts]]`: the roles assumed for other accounts' alerts, and only those.
+  dynamic "statement" {
+    for_each = length(var.enrichment_role_arns) == 0 ? [] : [var.enrichment_role_arns]
+
+    content {
+      sid       = "AssumeEnrichmentRoles"
+      actions   = ["sts:AssumeRole"]
+      resources = statement.value
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "enrichment" {
+  name   = "failwatch-enrichment"
+  role   = aws_iam_role.worker.id
+  policy = data.aws_iam_policy_document.enrichment.json
+}
+
 resource "aws_iam_role_policy" "worker" {
   name   = "failwatch-queues"
   role   = aws_iam_role.worker.id

@@ -160,6 +160,17 @@ variable "create_alarms" {
   default     = true
 }
 
+variable "enrichment_role_arns" {
+  description = "IAM roles in other accounts the worker may assume for enrichment lookups ([[enrichment.accounts]] role_arn)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.enrichment_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", arn))])
+    error_message = "enrichment_role_arns must be IAM role ARNs."
+  }
+}
+
 variable "alarm_actions" {
   description = "ARNs (usually SNS topics) notified when an alarm fires and when it recovers."
   type        = list(string)

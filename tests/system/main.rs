@@ -10,6 +10,7 @@ mod support;
 
 mod check_config;
 mod delivery;
+mod enrichment;
 mod failures;
 mod no_credentials;
 mod ops;

@@ -148,7 +148,7 @@ pub(crate) fn batch_job(partition: &str, region: &str, job_id: &str) -> Option<S
 
 /// The CloudWatch Logs console page of one log stream. The console reads the group and stream from its
 /// URL fragment percent-encoded twice with `$` for `%` (`/aws/batch/job` is `$252Faws$252Fbatch$252Fjob`).
-pub(crate) fn cloudwatch_log_stream(
+pub fn cloudwatch_log_stream(
     partition: &str,
     region: &str,
     group: &str,

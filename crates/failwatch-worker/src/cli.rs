@@ -46,6 +46,10 @@ pub(crate) struct RenderArgs {
     /// payload).
     #[arg(long, default_value_t = Target::Json, value_parser = target_parser())]
     pub(crate) to: Target,
+    /// Look up log tails, failed states and tags as the worker does (`[enrichment]` defaults), with the
+    /// default AWS credential chain. Off by default, so `render` stays offline.
+    #[arg(long)]
+    pub(crate) enrich: bool,
     /// Files each holding one SQS message body. Without any, bodies are read from stdin, one per line.
     pub(crate) files: Vec<PathBuf>,
 }
@@ -194,6 +198,7 @@ mod tests {
             Command::Render(args) => {
                 assert_eq!(args.to, Target::Json);
                 assert!(args.files.is_empty());
+                assert!(!args.enrich, "render stays offline unless asked");
             }
             other => panic!("parsed as {other:?}"),
         }

@@ -11,7 +11,8 @@ use anyhow::Context as _;
 
 use crate::cli::{Cli, Command, ConfigArgs, RenderArgs};
 use crate::commands::render;
-use crate::config::{self, Config, env::ProcessEnv};
+use crate::config::{self, Config, EnrichmentConfig, env::ProcessEnv};
+use crate::enrich::Enricher;
 use crate::{exit, metrics, sqs, telemetry};
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
@@ -56,7 +57,25 @@ fn render_command(args: RenderArgs) -> ExitCode {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut diag = io::stderr().lock();
-    match render::run(inputs, args.to, &mut out, &mut diag) {
+    let runtime = match args.enrich.then(runtime).transpose() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            let _ = writeln!(diag, "error: cannot start the async runtime: {err}");
+            return ExitCode::from(exit::RUNTIME);
+        }
+    };
+    let mut enrich = runtime.as_ref().map(|runtime| {
+        let config = EnrichmentConfig::default();
+        let enricher = runtime.block_on(Enricher::new(&config));
+        move |alert: &mut failwatch_core::Alert| {
+            let deadline = tokio::time::Instant::now() + config.budget;
+            runtime.block_on(enricher.enrich(alert, deadline));
+        }
+    });
+    let enrich = enrich
+        .as_mut()
+        .map(|f| f as &mut dyn FnMut(&mut failwatch_core::Alert));
+    match render::run(inputs, args.to, enrich, &mut out, &mut diag) {
         Ok(summary) if summary.malformed > 0 => ExitCode::from(exit::DATA),
         Ok(_) => ExitCode::from(exit::OK),
         // A reader that went away (`failwatch render | head`) is not a failure worth a message.
@@ -140,15 +159,20 @@ fn run_command(args: &ConfigArgs) -> ExitCode {
 }
 
 /// Runs `future` to completion on the process's one async runtime, which only `run` and the operator
-/// commands start (`render` and `check-config` need none).
+/// commands start (`render` builds one only for `--enrich`; `check-config` needs none).
 fn block_on<F: Future>(future: F) -> io::Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = runtime()?;
     let output = runtime.block_on(future);
     // Everything of ours has ended by now; this only bounds an SDK connection that is still closing.
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(output)
+}
+
+/// The multi-threaded runtime `run`, the operator commands and `render --enrich` use.
+fn runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }
 
 /// Builds the clients and runs the worker until `shutdown`; a shutdown that arrives while the clients

@@ -10,6 +10,7 @@ pub(crate) mod commands;
 pub(crate) mod config;
 pub(crate) mod consumer;
 pub(crate) mod delivery;
+pub(crate) mod enrich;
 mod entry;
 pub(crate) mod errors;
 pub(crate) mod metrics;

@@ -49,6 +49,10 @@ pub(crate) const STATE_DUPLICATES_SUPPRESSED: &str = "failwatch_state_duplicates
 /// Histogram (seconds), label `op` (`claim` | `delivered_to` | `record_delivery` | `complete` |
 /// `release`). Duration of one state store call, failed and timed-out ones included.
 pub(crate) const STATE_CALL_DURATION: &str = "failwatch_state_call_duration_seconds";
+/// Counter, labels `source` (`log_tail` | `failed_state` | `tags`) and `result` (`ok` | `error` |
+/// `timeout` | `skipped`). One per enrichment lookup (a log tail per failed container); `skipped` when
+/// the part is turned off or no time was left. An alert goes out whatever the result.
+pub(crate) const ENRICHMENT: &str = "failwatch_enrichment_total";
 /// Gauge, labels `version` and `commit`; always 1.
 pub(crate) const BUILD_INFO: &str = "failwatch_build_info";
 
@@ -184,6 +188,11 @@ pub(crate) fn describe() {
         STATE_CALL_DURATION,
         Unit::Seconds,
         "Duration of one state store call, by operation."
+    );
+    describe_counter!(
+        ENRICHMENT,
+        Unit::Count,
+        "Enrichment lookups (log tails, failed states, tags) by source and result; the alert goes out either way."
     );
     describe_gauge!(
         BUILD_INFO,

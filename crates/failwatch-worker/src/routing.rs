@@ -7,6 +7,12 @@
 //! too. When no route matched, the default route applies; without one, every destination receives the
 //! alert, so a configuration can never silently drop an alert it did not anticipate. A destination
 //! reached by several matching routes receives the alert once, with the first route's mention.
+//!
+//! `tags.<key>` patterns match the failed resource's tags, which enrichment looked up before routing;
+//! a route with a tag pattern never matches an alert without tags (enrichment off, failed or late), nor
+//! one whose tags lack the key.
+
+use std::collections::BTreeMap;
 
 use failwatch_core::{Alert, AlertKind, Severity};
 use globset::{GlobBuilder, GlobMatcher};
@@ -67,6 +73,9 @@ pub(crate) struct Match {
     pub(crate) account: Option<Pattern>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) region: Option<Pattern>,
+    /// `tags.<key> = "<glob>"`: each named tag must be present and match.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) tags: BTreeMap<String, Pattern>,
 }
 
 impl Match {
@@ -80,6 +89,13 @@ impl Match {
             && field(self.severity.as_ref(), Some(alert.severity.as_str()))
             && field(self.account.as_ref(), alert.account.as_deref())
             && field(self.region.as_ref(), alert.region.as_deref())
+            && self.tags.iter().all(|(key, pattern)| {
+                alert
+                    .tags
+                    .as_ref()
+                    .and_then(|tags| tags.get(key))
+                    .is_some_and(|value| pattern.is_match(value))
+            })
     }
 }
 
@@ -385,6 +401,7 @@ mod tests {
             account: pattern("1234*"),
             region: pattern("eu-*"),
             service: None,
+            tags: BTreeMap::new(),
         };
         assert!(m.matches(&alert(
             AlertKind::EcsService,
@@ -404,6 +421,23 @@ mod tests {
             "prod-1",
             None
         )));
+    }
+
+    #[test]
+    fn tag_patterns_need_the_tag_and_a_match() {
+        let m = Match {
+            tags: [("team".to_owned(), Pattern::new("pay*").unwrap())].into(),
+            ..Match::default()
+        };
+        let mut a = alert(AlertKind::EcsTask, Severity::Critical, "c", Some("api"));
+        assert!(!m.matches(&a), "an alert without tags");
+        a.tags = Some([("owner".to_owned(), "payments".to_owned())].into());
+        assert!(!m.matches(&a), "tags without the key");
+        a.tags = Some([("team".to_owned(), "search".to_owned())].into());
+        assert!(!m.matches(&a), "a value that does not match");
+        a.tags = Some([("team".to_owned(), "payments".to_owned())].into());
+        assert!(m.matches(&a));
+        assert!(Match::default().matches(&a), "no tag pattern, any tags");
     }
 
     #[test]

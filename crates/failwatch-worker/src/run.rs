@@ -12,6 +12,7 @@ use crate::admin::{self, Health};
 use crate::config::Config;
 use crate::consumer::{self, Deleter, Shared};
 use crate::delivery::{self, Deliverer};
+use crate::enrich::Enricher;
 use crate::metrics;
 use crate::retry::RetryPolicy;
 use crate::sqs::{Counts, Queue};
@@ -86,9 +87,10 @@ pub(crate) async fn run(
             tracing::info!("shutdown requested: no more polling");
         })
     };
-    let shared = Arc::new(Shared::new(
-        config, queue, deliverer, deleter, health, shutdown,
-    ));
+    let enricher = Enricher::new(&config.enrichment).await;
+    let mut shared = Shared::new(config, queue, deliverer, deleter, health, shutdown);
+    shared.enricher = enricher;
+    let shared = Arc::new(shared);
     consumer::consume(shared.clone()).await;
     // Every message task has ended; dropping the last `Shared` drops the last deleter handle, so the
     // deleter flushes what is pending and stops.

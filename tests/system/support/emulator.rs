@@ -64,6 +64,11 @@ pub(crate) fn moto_server_path() -> PathBuf {
 impl Emulator {
     /// Starts moto on a free loopback port and waits until it answers.
     pub(crate) async fn start() -> Emulator {
+        Emulator::start_with_env(&[]).await
+    }
+
+    /// [`Emulator::start`] with moto settings in its environment (`SF_EXECUTION_HISTORY_TYPE`, ...).
+    pub(crate) async fn start_with_env(env: &[(&str, &str)]) -> Emulator {
         let moto = moto_server_path();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -78,6 +83,7 @@ impl Emulator {
             let port = free_port();
             let child = Command::new(&moto)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("log handle"))
                 .stderr(log)

@@ -139,7 +139,16 @@ pub(crate) struct Finished {
 impl Scenario {
     /// Emulator, pipeline (DLQ after `max_receive_count` receives) and receiver for scenario `name`.
     pub(crate) async fn new(name: &str, max_receive_count: u32) -> Scenario {
-        let emulator = Emulator::start().await;
+        Scenario::new_with_env(name, max_receive_count, &[]).await
+    }
+
+    /// [`Scenario::new`] with moto settings in the emulator's environment.
+    pub(crate) async fn new_with_env(
+        name: &str,
+        max_receive_count: u32,
+        emulator_env: &[(&str, &str)],
+    ) -> Scenario {
+        let emulator = Emulator::start_with_env(emulator_env).await;
         let pipeline = emulator.pipeline(name, max_receive_count, 5).await;
         let receiver = Receiver::start().await;
         Scenario {

@@ -122,10 +122,15 @@ impl WorkerConfig {
     }
 }
 
-/// What the worker needs to reach the emulator: endpoint, dummy credentials, region, and no IMDS probe.
+/// What the worker needs to reach the emulator: endpoints (SQS, the enrichment lookups' and STS), dummy
+/// credentials, region, and no IMDS probe.
 fn aws_env(emulator: &Emulator) -> Vec<(String, String)> {
     [
         ("AWS_ENDPOINT_URL_SQS", emulator.endpoint()),
+        ("AWS_ENDPOINT_URL_ECS", emulator.endpoint()),
+        ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", emulator.endpoint()),
+        ("AWS_ENDPOINT_URL_SFN", emulator.endpoint()),
+        ("AWS_ENDPOINT_URL_STS", emulator.endpoint()),
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
         ("AWS_REGION", REGION),

@@ -2,7 +2,8 @@
 //!
 //! The command runs the worker's own per-message pipeline — [`failwatch_core::process`], then the
 //! [`failwatch_core::Deduper`], then [`failwatch_core::render`] — over every input in order, so what it
-//! prints is what a destination of that type would receive. It owns only the framing: which inputs exist,
+//! prints is what a destination of that type would receive; with `--enrich`, each alert is first enriched
+//! as the worker would (the caller's `enrich`). It owns only the framing: which inputs exist,
 //! what goes to stdout (payloads, one compact JSON line each) and what goes to stderr (why an event was
 //! ignored, why an input was malformed).
 
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
-use failwatch_core::{Decision, DecodeContext, Deduper, RenderOptions, Target};
+use failwatch_core::{Alert, Decision, DecodeContext, Deduper, RenderOptions, Target};
 use time::OffsetDateTime;
 
 /// How long and how many dedup keys `render` remembers. One call is one stream that should behave as
@@ -49,7 +50,11 @@ pub(crate) struct Summary {
     pub(crate) malformed: usize,
 }
 
-/// Renders every input for `target`, writing payloads to `out` and diagnostics to `diag`.
+/// Adds enrichment to an alert before it is rendered (`render --enrich`).
+pub(crate) type Enrich<'a> = &'a mut dyn FnMut(&mut Alert);
+
+/// Renders every input for `target`, writing payloads to `out` and diagnostics to `diag`; each alert
+/// goes through `enrich` first, when given.
 ///
 /// A malformed input is reported and skipped, and the rest of the stream is still processed, so one bad
 /// line does not hide what the others would have posted. Errors are only returned when writing to `out`
@@ -57,6 +62,7 @@ pub(crate) struct Summary {
 pub(crate) fn run(
     inputs: Inputs,
     target: Target,
+    enrich: Option<Enrich<'_>>,
     out: &mut dyn Write,
     diag: &mut dyn Write,
 ) -> io::Result<Summary> {
@@ -65,6 +71,7 @@ pub(crate) fn run(
         options: RenderOptions::default(),
         deduper: Deduper::new(DEDUP_CAPACITY, DEDUP_TTL),
         summary: Summary::default(),
+        enrich,
     };
     // Payloads are small and many: a large buffer turns one write per alert into one per 64 KiB. It is
     // flushed before every diagnostic, so stdout and stderr still interleave in input order on a
@@ -154,14 +161,15 @@ impl Sink<'_, '_> {
     }
 }
 
-struct Pipeline {
+struct Pipeline<'a> {
     target: Target,
     options: RenderOptions,
     deduper: Deduper,
     summary: Summary,
+    enrich: Option<Enrich<'a>>,
 }
 
-impl Pipeline {
+impl Pipeline<'_> {
     fn one(
         &mut self,
         name: &dyn std::fmt::Display,
@@ -182,7 +190,7 @@ impl Pipeline {
                 self.summary.silent += 1;
                 sink.diag(format_args!("{name}: ignored: {reason}"))
             }
-            Ok(Decision::Alert(alert)) => {
+            Ok(Decision::Alert(mut alert)) => {
                 if self
                     .deduper
                     .check_and_record(&alert.dedup_key, Instant::now())
@@ -194,6 +202,9 @@ impl Pipeline {
                     ));
                 }
                 self.summary.alerts += 1;
+                if let Some(enrich) = self.enrich.as_mut() {
+                    enrich(&mut alert);
+                }
                 let payload = failwatch_core::render(&alert, self.target, &self.options);
                 sink.payload(&payload)
             }

@@ -14,7 +14,8 @@ use serde::de::DeserializeOwned;
 use super::destinations::RawDestination;
 use super::routes::{RawDefaultRoute, RawRoute};
 use super::sections::{
-    AdminConfig, DedupConfig, LoggingConfig, RetryConfig, SECTIONS, SqsConfig, StateConfig,
+    AdminConfig, DedupConfig, EnrichmentConfig, LoggingConfig, RetryConfig, SECTIONS, SqsConfig,
+    StateConfig,
 };
 use super::{
     Checker, ConfigError, DEFAULT_DESTINATION, Needs, destinations, env, legacy, overrides,
@@ -30,6 +31,7 @@ pub(super) struct Parts {
     pub(super) state: Option<StateConfig>,
     pub(super) admin: Option<AdminConfig>,
     pub(super) logging: Option<LoggingConfig>,
+    pub(super) enrichment: Option<EnrichmentConfig>,
     /// The destinations that deserialised.
     pub(super) destinations: Vec<RawDestination>,
     pub(super) routes: Option<Vec<RawRoute>>,
@@ -118,6 +120,7 @@ fn split(table: toml::Table, c: &mut Checker, from_file: bool) -> Parts {
         state: Some(StateConfig::default()),
         admin: Some(AdminConfig::default()),
         logging: Some(LoggingConfig::default()),
+        enrichment: Some(EnrichmentConfig::default()),
         destinations: Vec::new(),
         routes: Some(Vec::new()),
         default_route: Some(None),
@@ -132,6 +135,7 @@ fn split(table: toml::Table, c: &mut Checker, from_file: bool) -> Parts {
             "state" => parts.state = part(c, &key, value),
             "admin" => parts.admin = part(c, &key, value),
             "logging" => parts.logging = part(c, &key, value),
+            "enrichment" => parts.enrichment = part(c, &key, value),
             "destinations" => {
                 for (i, item) in array(c, &key, value).into_iter().enumerate() {
                     if let Some(name) = item.get("name").and_then(toml::Value::as_str) {

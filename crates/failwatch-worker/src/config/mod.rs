@@ -24,6 +24,7 @@ mod sections;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -32,7 +33,8 @@ pub(crate) use destinations::{Destination, UrlSource, type_name};
 use env::Env;
 pub(crate) use print::RedactedTomlError;
 pub(crate) use sections::{
-    AdminConfig, DedupConfig, LoggingConfig, RetryConfig, SqsConfig, StateBackend, StateConfig,
+    AdminConfig, DedupConfig, EnrichmentAccount, EnrichmentConfig, LoggingConfig, RetryConfig,
+    SqsConfig, StateBackend, StateConfig,
 };
 
 /// Defaults, in one place so the example configuration and the README can quote them. Each is the
@@ -70,6 +72,10 @@ pub(crate) mod defaults {
     /// Slack and Google Chat allow about one message per second per channel or space.
     pub(crate) const CHAT_RATE_PER_SECOND: f64 = 1.0;
     pub(crate) const OTHER_RATE_PER_SECOND: f64 = 5.0;
+    pub(crate) const ENRICHMENT_LOG_LINES: u32 = 20;
+    /// Long enough for three concurrent AWS calls in the alert's region, short enough that an
+    /// unreachable API never delays an alert noticeably.
+    pub(crate) const ENRICHMENT_BUDGET: Duration = Duration::from_secs(2);
 }
 
 /// The name of the destination the zero-file shortcut creates.
@@ -90,6 +96,8 @@ pub(crate) struct Config {
     pub(crate) admin: AdminConfig,
     /// `[logging]`: log format and filter.
     pub(crate) logging: LoggingConfig,
+    /// `[enrichment]`: log tails, failed states and tags looked up before routing.
+    pub(crate) enrichment: EnrichmentConfig,
     /// `[[destinations]]`, URLs resolved, in file order (routes refer to them by index).
     pub(crate) destinations: Vec<Destination>,
     /// `[[routes]]` and `[default_route]`.
@@ -230,6 +238,7 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
         state,
         admin,
         logging,
+        enrichment,
         destinations,
         routes,
         default_route,
@@ -238,6 +247,7 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
     } = parts;
     let (mut sqs, retry, dedup, state, admin, logging) =
         (sqs?, retry?, dedup?, state?, admin?, logging?);
+    let enrichment = enrichment?;
     let (routes, default_route) = (routes?, default_route?);
     destinations::check_queues(c, &mut sqs, from_file, needs);
     let (mut resolved, mut router) = (Vec::new(), Router::default());
@@ -246,6 +256,7 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
     if needs.destinations() {
         check_sections(c, &sqs, &retry, &dedup, &admin, &logging);
         check_state(c, &state, &sqs, &retry, &dedup);
+        check_enrichment(c, &enrichment, &sqs);
         resolved = destinations::resolve(c, destinations, &declared, env);
         router = routes::build(c, routes, default_route, &declared);
     }
@@ -256,6 +267,7 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
         state,
         admin,
         logging,
+        enrichment,
         destinations: resolved,
         router,
         warnings: std::mem::take(&mut c.warnings),
@@ -338,6 +350,26 @@ fn check_state(
             format!(
                 "must be less than half of sqs.visibility_timeout ({}), so that a slow store call \
                  cannot outlast the heartbeat that keeps the message invisible",
+                format_duration(sqs.visibility_timeout)
+            ),
+        );
+    }
+}
+
+/// `[enrichment]`'s own checks, and its budget against the visibility timeout: the heartbeat keeps the
+/// message invisible while enrichment runs, but one lost renewal must not let it reappear mid-lookup.
+fn check_enrichment(c: &mut Checker, enrichment: &EnrichmentConfig, sqs: &SqsConfig) {
+    use humantime_serde::re::humantime::format_duration;
+    enrichment.check(c);
+    // A visibility timeout out of its own range is already a problem; comparing with it says nothing.
+    let visibility_valid =
+        sqs.visibility_timeout >= Duration::from_secs(defaults::MIN_VISIBILITY_TIMEOUT_SECS);
+    if visibility_valid && enrichment.budget * 2 > sqs.visibility_timeout {
+        c.problem(
+            "enrichment.budget",
+            format!(
+                "must be at most half of sqs.visibility_timeout ({}): enrichment must end well \
+                 before the message could become visible again",
                 format_duration(sqs.visibility_timeout)
             ),
         );

@@ -2,6 +2,8 @@
 //! names resolved to indices, glob patterns compiled, `kind` and `severity` patterns checked against
 //! the values alerts can have.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use super::Checker;
@@ -28,6 +30,9 @@ struct RawMatch {
     severity: Option<String>,
     account: Option<String>,
     region: Option<String>,
+    /// `tags.<key> = "<glob>"`.
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
 /// `[default_route]` as written.
@@ -91,6 +96,14 @@ fn route(c: &mut Checker, i: usize, r: RawRoute, destinations: &[String]) -> Rou
         severity: pattern("severity", r.matcher.severity),
         account: pattern("account", r.matcher.account),
         region: pattern("region", r.matcher.region),
+        tags: r
+            .matcher
+            .tags
+            .into_iter()
+            .filter_map(|(key, text)| {
+                Some((key.clone(), pattern(&format!("tags.{key}"), Some(text))?))
+            })
+            .collect(),
     };
     if let Some(p) = &matcher.kind
         && let Err(message) =

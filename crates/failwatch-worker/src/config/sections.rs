@@ -1,5 +1,5 @@
-//! The configuration file's scalar sections: `[sqs]`, `[retry]`, `[dedup]`, `[state]`, `[admin]` and
-//! `[logging]`.
+//! The configuration file's sections: `[sqs]`, `[retry]`, `[dedup]`, `[state]`, `[admin]`, `[logging]`
+//! and `[enrichment]`.
 //!
 //! Each section is one serde struct whose `///` docs are the reference for its keys, whose `Default`
 //! holds the documented defaults, and whose `check` method validates its own ranges, naming the key.
@@ -20,7 +20,15 @@ use crate::telemetry::{self, LogFormat};
 
 /// The names of every scalar section, in the order `check-config` prints them. Override variables are
 /// accepted for these sections only.
-pub(crate) const SECTIONS: [&str; 6] = ["sqs", "retry", "dedup", "state", "admin", "logging"];
+pub(crate) const SECTIONS: [&str; 7] = [
+    "sqs",
+    "retry",
+    "dedup",
+    "state",
+    "admin",
+    "logging",
+    "enrichment",
+];
 
 /// `[sqs]`: the queue, how it is polled, and how messages in flight are kept invisible and handed back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -324,6 +332,95 @@ impl LoggingConfig {
                 "logging.filter",
                 message.trim_start_matches("log_filter: ").to_owned(),
             );
+        }
+    }
+}
+
+/// `[enrichment]`: what the worker looks up about an alert's resources before it is routed and
+/// rendered (log tails, the failed Step Functions state, tags), and how long it may take.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct EnrichmentConfig {
+    /// The last log lines read per failed container (`awslogs` only); 0 turns log tails off (at most
+    /// `failwatch_core::MAX_LOG_LINES`).
+    pub(crate) log_lines: u32,
+    /// Whether the failed state of a Step Functions execution is read from its history.
+    pub(crate) failed_state: bool,
+    /// Whether the failed resource's tags are read (for the alert document and `tags.*` route matches).
+    pub(crate) tags: bool,
+    /// All lookups of one alert run concurrently within this; whatever is not back by then is left out
+    /// and the alert goes on without it (100ms to 10s, and at most half of `sqs.visibility_timeout`).
+    #[serde(with = "humantime_serde")]
+    pub(crate) budget: Duration,
+    /// `[[enrichment.accounts]]`: a role to assume for the lookups of alerts from another account.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) accounts: Vec<EnrichmentAccount>,
+}
+
+/// One `[[enrichment.accounts]]` entry: the lookups of this account's alerts use credentials from
+/// `sts:AssumeRole` of `role_arn`, cached and refreshed by the SDK.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EnrichmentAccount {
+    /// The 12-digit account id the alert names.
+    pub(crate) account: String,
+    /// The role to assume, `arn:<partition>:iam::<account>:role/<name>`.
+    pub(crate) role_arn: String,
+}
+
+impl Default for EnrichmentConfig {
+    fn default() -> Self {
+        EnrichmentConfig {
+            log_lines: defaults::ENRICHMENT_LOG_LINES,
+            failed_state: true,
+            tags: true,
+            budget: defaults::ENRICHMENT_BUDGET,
+            accounts: Vec::new(),
+        }
+    }
+}
+
+impl EnrichmentConfig {
+    /// Whether any lookup is on.
+    pub(crate) fn enabled(&self) -> bool {
+        self.log_lines > 0 || self.failed_state || self.tags
+    }
+
+    pub(crate) fn check(&self, c: &mut Checker) {
+        let max = u32::try_from(failwatch_core::MAX_LOG_LINES).unwrap_or(u32::MAX);
+        c.range("enrichment.log_lines", self.log_lines, 0..=max);
+        c.duration(
+            "enrichment.budget",
+            self.budget,
+            Duration::from_millis(100),
+            Duration::from_secs(10),
+        );
+        for (i, entry) in self.accounts.iter().enumerate() {
+            if entry.account.len() != 12 || !entry.account.bytes().all(|b| b.is_ascii_digit()) {
+                c.problem(
+                    format!("enrichment.accounts[{i}].account"),
+                    "must be a 12-digit AWS account id",
+                );
+            }
+            let parts: Vec<&str> = entry.role_arn.splitn(6, ':').collect();
+            let is_role = matches!(parts.as_slice(),
+                ["arn", partition, "iam", "", account, resource]
+                    if !partition.is_empty() && account.len() == 12 && resource.starts_with("role/"));
+            if !is_role {
+                c.problem(
+                    format!("enrichment.accounts[{i}].role_arn"),
+                    "must be an IAM role ARN, arn:aws:iam::<account>:role/<name>",
+                );
+            }
+            if self.accounts[..i]
+                .iter()
+                .any(|a| a.account == entry.account)
+            {
+                c.problem(
+                    format!("enrichment.accounts[{i}].account"),
+                    format!("account {} is listed twice", entry.account),
+                );
+            }
         }
     }
 }

@@ -121,6 +121,11 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>) -> Outcome
         }
     };
     let deadline = shared.deliverer.deadline(Instant::now());
+    // Enriched once claimed (a duplicate costs no lookup) and before routing (routes match tags); its
+    // budget ends before `deadline`, so the lookups count against the delivery time, never beyond it.
+    let mut alert = Arc::unwrap_or_clone(alert);
+    shared.enricher.enrich(&mut alert, deadline).await;
+    let alert = Arc::new(alert);
     let routes = shared.config.router.route(&alert);
     let names: Vec<&str> = routes
         .iter()

@@ -28,6 +28,7 @@ use tokio_util::task::TaskTracker;
 use crate::admin::Health;
 use crate::config::Config;
 use crate::delivery::Deliverer;
+use crate::enrich::Enricher;
 use crate::metrics;
 use crate::sqs::{MAX_BATCH, Queue, Received, SqsError};
 use crate::state::State;
@@ -46,6 +47,8 @@ pub(crate) struct Shared {
     pub(crate) queue: Queue,
     pub(crate) deliverer: Deliverer,
     pub(crate) state: State,
+    /// Looks up log tails, failed states and tags; off until `run` sets it.
+    pub(crate) enricher: Enricher,
     pub(crate) deleter: Deleter,
     pub(crate) health: Arc<Health>,
     pub(crate) malformed_visibility: Duration,
@@ -66,6 +69,7 @@ impl Shared {
     ) -> Self {
         Shared {
             state: State::from_config(&config, deliverer.lease()),
+            enricher: Enricher::default(),
             malformed_visibility: config.sqs.malformed_visibility,
             config,
             queue,

@@ -1,6 +1,7 @@
 //! Configuration loading and validation, with the environment passed in as a map: the flat keys of
 //! the first release ([`flat`]) and the sectioned form ([`sections`]).
 
+mod enrichment;
 mod flat;
 mod sections;
 

@@ -113,7 +113,7 @@ fn a_bad_override_names_the_variable() {
         p,
         vec![
             "FAILWATCH_QUEUE__URL: unknown section `queue`: expected one of sqs, retry, dedup, \
-             state, admin, logging"
+             state, admin, logging, enrichment"
         ]
     );
 }
