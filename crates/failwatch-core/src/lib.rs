@@ -19,6 +19,7 @@ mod dedup;
 mod hint;
 mod kind;
 mod links;
+mod redact;
 mod render;
 mod summary;
 mod text;
