@@ -6,5 +6,6 @@ mod dedup;
 mod fixtures;
 mod kinds;
 mod props;
+mod redact;
 mod render;
 mod snapshots;
