@@ -7,8 +7,8 @@
 //! document alike) and every log line of an alert sees only redacted text.
 //!
 //! The matching is one [`Regex`] whose every alternative starts with a literal (a secret word, a
-//! parameter name, a token prefix), so the regex engine's literal prefilter skips ordinary text
-//! without running its automaton; on no match [`text`] returns the input borrowed. Text is matched as
+//! parameter name, a token prefix), matched case-insensitively: ordinary text costs one pass of the
+//! regex engine's lazy DFA, and on no match [`text`] returns the input borrowed. Text is matched as
 //! text, not parsed: causes arrive cut at 32,768 characters and hold JSON escaped inside JSON strings,
 //! so JSON string values are delimited by counting backslashes ([`string_end`]), at any nesting level,
 //! and a value cut by the end of the text is redacted to the end.
@@ -20,6 +20,7 @@ use std::sync::LazyLock;
 use regex::{Captures, Regex};
 
 use crate::Alert;
+use crate::summary::Role;
 
 /// What a secret value is replaced with: visible, so a reader knows something was there.
 pub(crate) const MARKER: &str = "[redacted]";
@@ -52,10 +53,11 @@ static RULES: LazyLock<Regex> = LazyLock::new(|| {
         &format!(
             r#"{SECRET_KEY}\s*=\s*(?:(?:bearer|basic|token|digest)\s+)?(?:\\*["'](?P<v_eq_quoted>[^"'\\]+)|(?P<v_eq>[^\s&;"'<>\\]+))"#
         ),
-        // `Key: value` (headers, YAML, log lines); [`prose`] vetoes AWS error codes and prose such as
-        // "registry auth: execution resource retrieval failed".
+        // `Key: value` (headers, YAML, log lines) whose value is not a plain word or an ARN, which is
+        // how AWS's own messages read ("registry auth: execution resource retrieval failed", "fetch
+        // secret: arn:aws:..."); [`prose`] vetoes AWS error codes (`ExpiredToken: The ...`).
         &format!(
-            r#"{SECRET_KEY}:[ \t]+(?P<scheme>(?:bearer|basic|token|digest)\s+)?(?P<v_colon>[^\s"'<>,;\\]+)"#
+            r#"{SECRET_KEY}:[ \t]+(?:(?P<scheme>(?:bearer|basic|token|digest)\s+)(?P<v_scheme>[^\s"'<>,;\\]+)|(?P<v_colon>[^\s"'<>,;:\\]*[^A-Za-z\s"'<>,;:\\][^\s"'<>,;:\\]*))"#
         ),
         // A bearer token anywhere, e.g. in a quoted curl command; 16 characters at least, so that
         // "bearer token" in prose stays.
@@ -180,15 +182,28 @@ pub(crate) fn alert(alert: &mut Alert) {
 
 /// Whether any text of `alert` that comes from the event matches a rule, in one scan of one buffer
 /// (a rule that matches in one text also matches in texts joined around it, so the joins can only add
-/// a needless slow path, never hide a secret). The console links are left out: failwatch builds them
-/// from the names and ids scanned here.
+/// a needless slow path, never hide a secret), and each text once. The console links are left out:
+/// failwatch builds them from the names and ids scanned here.
 fn has_secret(alert: &Alert) -> bool {
+    let summary = &alert.summary;
     let mut joined = String::with_capacity(2 * alert.summary.len() + 512);
+    // A text that ends the one added before is in the buffer already: the task ARN ends the task's
+    // dedup key, the task id ends its ARN.
     let mut add = |text: &str| {
-        joined.push_str(text);
-        joined.push('\n');
+        if !joined
+            .strip_suffix('\n')
+            .is_some_and(|last| last.ends_with(text))
+        {
+            joined.push_str(text);
+            joined.push('\n');
+        }
     };
-    for text in [&alert.title, &alert.dedup_key, &alert.group_key]
+    add(&alert.dedup_key);
+    if let Some(task) = &alert.task {
+        add(&task.arn);
+        add(&task.id);
+    }
+    for text in [&alert.title, &alert.group_key]
         .into_iter()
         .chain(&alert.links.related)
     {
@@ -198,17 +213,18 @@ fn has_secret(alert: &Alert) -> bool {
         add(text);
     }
     if let Some(task) = &alert.task {
-        add(&task.arn);
-        add(&task.id);
         let fields = [
             &task.definition,
             &task.group,
             &task.launch_type,
             &task.stop_code,
-            &task.stopped_reason,
         ];
         for text in fields.into_iter().flatten() {
             add(text);
+        }
+        // Long texts the summary states as a whole fact are scanned there.
+        if task.stopped_reason.as_deref() != summary.get(Role::Reason) {
+            task.stopped_reason.as_deref().map(&mut add);
         }
         for container in &task.containers {
             add(&container.name);
@@ -222,13 +238,15 @@ fn has_secret(alert: &Alert) -> bool {
             &execution.state_machine,
             &execution.status,
             &execution.error,
-            &execution.cause,
         ];
         for text in fields.into_iter().flatten() {
             add(text);
         }
+        if execution.cause.as_deref() != summary.get(Role::Cause) {
+            execution.cause.as_deref().map(&mut add);
+        }
     }
-    add(&alert.summary);
+    add(summary);
     RULES.is_match(&joined)
 }
 
@@ -250,6 +268,9 @@ fn in_place_opt(value: &mut Option<String>) {
 /// overlapping).
 fn cuts(input: &str, mut at: usize) -> Vec<Range<usize>> {
     let mut cuts = Vec::new();
+    // The end of the last environment array read: one nested in it is read with it, so no byte is
+    // read twice however deeply arrays nest.
+    let mut env_end = 0;
     while let Some(caps) = RULES.captures_at(input, at) {
         let Some(whole) = caps.get(0).map(|m| m.range()) else {
             break;
@@ -258,7 +279,9 @@ fn cuts(input: &str, mut at: usize) -> Vec<Range<usize>> {
         // token of another rule (`Authorization: Bearer ...`).
         at = whole.end;
         if let Some(level) = caps.name("env") {
-            env_values(input, whole.end, level.len(), &mut cuts);
+            if whole.start >= env_end {
+                env_end = env_values(input, whole.end, level.len(), &mut cuts);
+            }
         } else if let Some(level) = caps.name("q_json") {
             let end = string_end(input, whole.end, level.len());
             cuts.push(whole.end..end);
@@ -277,40 +300,24 @@ fn cuts(input: &str, mut at: usize) -> Vec<Range<usize>> {
     cuts
 }
 
-/// Whether a `Key: value` match is prose or an AWS error code rather than a secret: the value is an
-/// ARN; or, unless an authentication scheme precedes the value, the key is a PascalCase compound
-/// (`ExpiredTokenException: The security token ...`) or a plain word whose value is a plain word too
-/// (`registry auth: execution resource retrieval failed`). `start` is where the match begins, at the
-/// secret word; the key may begin before it (`ExpiredToken`).
+/// Whether a `Key: value` match is an AWS error code rather than a secret: a PascalCase compound key
+/// (`ExpiredToken: The security token ...` with a digit in its first word). `start` is where the match
+/// begins, at the secret word; the key may begin before it.
 fn prose(input: &str, start: usize, caps: &Captures<'_>) -> bool {
     let whole = caps.get(0).map_or("", |m| m.as_str());
-    let value = caps.name("v_colon").map_or("", |m| m.as_str());
-    if value
-        .get(..4)
-        .is_some_and(|p| p.eq_ignore_ascii_case("arn:"))
-    {
-        return true;
-    }
-    if caps.name("scheme").is_some() {
-        return false;
-    }
     let key_start = input[..start]
         .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
         .map_or(0, |i| i + 1);
     let key = &input[key_start..start + whole.find(':').unwrap_or(0)];
-    if !key.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return false;
-    }
-    let pascal_compound = key.starts_with(|c: char| c.is_ascii_uppercase())
+    key.bytes().all(|b| b.is_ascii_alphabetic())
+        && key.starts_with(|c: char| c.is_ascii_uppercase())
         && key.bytes().any(|b| b.is_ascii_lowercase())
-        && key.bytes().skip(1).any(|b| b.is_ascii_uppercase());
-    let plain_word = key.bytes().skip(1).all(|b| b.is_ascii_lowercase());
-    pascal_compound || plain_word && value.bytes().all(|b| b.is_ascii_alphabetic())
+        && key.bytes().skip(1).any(|b| b.is_ascii_uppercase())
 }
 
 /// Adds the value of every `"value"` key in the environment array that starts at `start` (just after
-/// its `[`), whose strings are quoted at escaping `level`.
-fn env_values(input: &str, start: usize, level: usize, cuts: &mut Vec<Range<usize>>) {
+/// its `[`), whose strings are quoted at escaping `level`; returns where the array ends.
+fn env_values(input: &str, start: usize, level: usize, cuts: &mut Vec<Range<usize>>) -> usize {
     let end = array_end(input, start, level);
     for caps in ENV_VALUE.captures_iter(&input[start..end]) {
         let (Some(whole), Some(q)) = (caps.get(0), caps.name("q")) else {
@@ -322,6 +329,7 @@ fn env_values(input: &str, start: usize, level: usize, cuts: &mut Vec<Range<usiz
         let value_start = start + whole.end();
         cuts.push(value_start..string_end(input, value_start, level).min(end));
     }
+    end
 }
 
 /// Whether the quote at byte `quote` delimits a JSON string at escaping `level` (the number of

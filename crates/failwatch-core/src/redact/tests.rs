@@ -111,10 +111,12 @@ fn key_equals_value_in_plain_text() {
 fn key_colon_value_in_plain_text() {
     assert_eq!(
         r(
-            "password: hunter2\nX-Auth-Token: abc\nDB_PASSWORD: letters\nAuthorization: Basic dXNlcg=="
+            "password: hunter2\nX-Auth-Token: a-b\nDB_PASSWORD: l3tters\nAuthorization: Basic dXNlcg=="
         ),
         "password: [redacted]\nX-Auth-Token: [redacted]\nDB_PASSWORD: [redacted]\nAuthorization: Basic [redacted]"
     );
+    // A plain word after a colon stays: AWS's own messages read like that ("registry auth: execution").
+    assert_eq!(r("password: letters"), "password: letters");
 }
 
 #[test]
@@ -270,4 +272,14 @@ fn overlapping_rules_give_one_marker() {
         ),
         r#"{"Environment":[{"Name":"K","Value":"[redacted]"}],"password":"[redacted]"}"#
     );
+}
+
+#[test]
+fn nested_environment_arrays_are_read_once_and_fully() {
+    assert_eq!(
+        r(r#"{"env":[{"name":"a","value":"1","env":[{"name":"b","value":"2"}]}],"value":"3"}"#),
+        r#"{"env":[{"name":"a","value":"[redacted]","env":[{"name":"b","value":"[redacted]"}]}],"value":"3"}"#
+    );
+    let deep = format!("{}{}", r#"{"env":["#.repeat(5_000), r#"{"value":"x"}"#);
+    assert!(r(&deep).ends_with(r#"{"value":"[redacted]"}"#));
 }
