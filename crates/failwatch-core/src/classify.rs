@@ -140,9 +140,14 @@ impl fmt::Display for SilentReason {
     }
 }
 
-/// Classifies one event: an alert, or the reason it stays silent.
+/// Classifies one event: an alert, or the reason it stays silent. Every text of the alert that comes
+/// from the event is redacted here, the one place every destination's alert passes through.
 pub fn classify(event: &Event) -> Decision {
-    crate::kind::classify(event)
+    let mut decision = crate::kind::classify(event);
+    if let Decision::Alert(alert) = &mut decision {
+        crate::redact::alert(alert);
+    }
+    decision
 }
 
 /// RFC 3339 in UTC. Times come from `OffsetDateTime`s within year 0..=9999, which always format.

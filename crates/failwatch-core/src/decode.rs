@@ -514,12 +514,14 @@ fn meta(
     }
 }
 
-/// Cuts a wire value for an error message, on a character boundary.
+/// Redacts a wire value for an error message (which reaches logs) and cuts it, on a character
+/// boundary.
 pub(crate) fn excerpt(value: &str) -> String {
     const MAX_CHARS: usize = 120;
+    let value = crate::redact::text(value);
     match value.char_indices().nth(MAX_CHARS) {
         Some((cut, _)) => format!("{}…", &value[..cut]),
-        None => value.to_owned(),
+        None => value.into_owned(),
     }
 }
 

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::alert::FailedState;
+use crate::redact;
 use crate::text::{Unit, cut_plain};
 use crate::{Alert, AlertKind};
 
@@ -81,9 +82,10 @@ impl Alert {
         }
     }
 
-    /// Adds what the worker found. Log lines are kept oldest first, at most [`MAX_LOG_LINES`] (the
-    /// newest), each cut to [`MAX_LOG_LINE_CHARS`]; a tail for a container the alert does not list is
-    /// dropped.
+    /// Adds what the worker found, redacted like every event text (`crate::redact`): log lines are the
+    /// workload's own output and print secrets as readily as its environment holds them. Log lines are
+    /// kept oldest first, at most [`MAX_LOG_LINES`] (the newest), each cut to [`MAX_LOG_LINE_CHARS`]; a
+    /// tail for a container the alert does not list is dropped.
     pub fn enrich(&mut self, enrichment: Enrichment) {
         if let Some(task) = self.task.as_mut() {
             for tail in enrichment.log_tails {
@@ -95,23 +97,56 @@ impl Alert {
                     continue;
                 };
                 let skip = tail.lines.len().saturating_sub(MAX_LOG_LINES);
+                // Redacted before the cut, so a cut cannot leave a secret's head unrecognised.
                 container.log_tail = tail.driver.is_none().then(|| {
                     tail.lines
                         .iter()
                         .skip(skip)
-                        .map(|line| cut_plain(line, MAX_LOG_LINE_CHARS, Unit::Chars).to_owned())
+                        .map(|line| {
+                            cut_plain(&redact::text(line), MAX_LOG_LINE_CHARS, Unit::Chars)
+                                .to_owned()
+                        })
                         .collect()
                 });
-                container.log_link = tail.link;
-                container.log_driver = tail.driver;
+                container.log_link = tail.link.map(redacted);
+                container.log_driver = tail.driver.map(redacted);
             }
         }
         if let (Some(execution), Some(state)) = (self.execution.as_mut(), enrichment.failed_state) {
-            execution.failed_state = Some(state);
+            execution.failed_state = Some(FailedState {
+                name: redacted(state.name),
+                state_type: redacted(state.state_type),
+                resource: state.resource.map(redacted),
+            });
         }
-        if enrichment.tags.is_some() {
-            self.tags = enrichment.tags;
+        if let Some(tags) = enrichment.tags {
+            self.tags = Some(
+                tags.into_iter()
+                    .map(|(key, value)| {
+                        // A tag named like a secret (`db_password`) hides its value whatever it
+                        // looks like, as a `KEY=value` pair in any event text would.
+                        let pair = format!("{key}={value}");
+                        let value = match redact::text(&pair) {
+                            std::borrow::Cow::Owned(_)
+                                if redact::text(&value) == value.as_str() =>
+                            {
+                                redact::MARKER.to_owned()
+                            }
+                            _ => redacted(value),
+                        };
+                        (redacted(key), value)
+                    })
+                    .collect(),
+            );
         }
+    }
+}
+
+/// `text` with its secrets replaced, reusing the string when there were none.
+fn redacted(text: String) -> String {
+    match redact::text(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(clean) => clean,
     }
 }
 
@@ -203,6 +238,29 @@ mod tests {
         assert_eq!(tail[0], "line 6");
         assert!(tail.last().expect("last").chars().count() <= MAX_LOG_LINE_CHARS);
         assert!(!a.to_json().contains("dropped"));
+    }
+
+    #[test]
+    fn log_lines_tags_and_the_failed_state_are_redacted() {
+        let mut a = alert(TASK);
+        a.enrich(Enrichment {
+            log_tails: vec![LogTail {
+                container: "app".into(),
+                lines: vec![
+                    "connecting with password=hunter2-EXAMPLE".into(),
+                    "key AKIAIOSFODNN7EXAMPLE loaded".into(),
+                ],
+                link: None,
+                driver: None,
+            }],
+            failed_state: None,
+            tags: Some([("db_password".to_owned(), "s3cr3t-EXAMPLE".to_owned())].into()),
+        });
+        let json = a.to_json();
+        for secret in ["hunter2-EXAMPLE", "AKIAIOSFODNN7EXAMPLE", "s3cr3t-EXAMPLE"] {
+            assert!(!json.contains(secret), "{secret} in {json}");
+        }
+        assert!(json.contains("[redacted]"));
     }
 
     #[test]

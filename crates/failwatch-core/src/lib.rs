@@ -20,6 +20,7 @@ mod enrich;
 mod hint;
 mod kind;
 mod links;
+mod redact;
 mod render;
 mod summary;
 mod text;

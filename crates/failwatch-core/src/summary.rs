@@ -6,6 +6,7 @@
 //! document stays what it always was while renderers pick facts by role instead of reading the text
 //! back. Roles exist only in memory: a summary deserialised from a document is its text alone.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::{Deref, Range};
 
@@ -227,6 +228,19 @@ impl Summary {
     /// The value of the first fact with `role`.
     pub fn get(&self, role: Role) -> Option<&str> {
         self.facts().find(|f| f.role == role).map(|f| f.value)
+    }
+
+    /// The same summary with every fact value and free-text part mapped through `f` (redaction);
+    /// labels and roles stay. A value mapped to empty text is dropped, as [`Summary::push`] would.
+    pub(crate) fn map_values(&self, mut f: impl FnMut(&str) -> Cow<'_, str>) -> Summary {
+        let mut out = Summary::new();
+        for part in self.parts() {
+            match part {
+                Part::Fact(fact) => out.push_labelled(fact.role, fact.label, Some(&f(fact.value))),
+                Part::Text(text) => out.push_text(&f(text)),
+            }
+        }
+        out
     }
 
     /// Whether a fact already says `value` (see the rules on [`Fact`]), so showing it again would say

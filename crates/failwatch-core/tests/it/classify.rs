@@ -1512,6 +1512,11 @@ mod real_world {
             a.summary
         );
         assert!(a.links.task_logs.is_some());
+        // No payload, the generic webhook's document included, carries the secret.
+        for target in failwatch_core::Target::ALL {
+            let payload = failwatch_core::render(&a, target, &Default::default());
+            assert!(!payload.contains("sk_live_"), "{target}");
+        }
         // Chat payloads show the salvaged facts, never the cause itself.
         for target in failwatch_core::Target::ALL.into_iter().skip(1) {
             let payload = failwatch_core::render(&a, target, &Default::default());

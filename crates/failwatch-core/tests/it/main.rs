@@ -7,5 +7,6 @@ mod enriched;
 mod fixtures;
 mod kinds;
 mod props;
+mod redact;
 mod render;
 mod snapshots;
