@@ -34,6 +34,10 @@ pub(crate) const IN_FLIGHT_MESSAGES: &str = "failwatch_in_flight_messages";
 pub(crate) const LAST_SUCCESSFUL_POLL: &str = "failwatch_last_successful_poll_timestamp_seconds";
 /// Counter. Receive calls that failed (credentials, network, throttling).
 pub(crate) const POLL_ERRORS: &str = "failwatch_poll_errors_total";
+/// Histogram (seconds). From a message's final outcome (delete) to SQS's answer to the
+/// DeleteMessageBatch that carried it, waiting for a free call slot included: every crash in this
+/// window makes the message come back, and an alert already delivered may be posted again.
+pub(crate) const DELETE_DURATION: &str = "failwatch_delete_duration_seconds";
 /// Gauge, labels `queue` (`main` | `dlq`) and `state` (`visible` | `in_flight` | `delayed`). Sampled from
 /// GetQueueAttributes so that dashboards need no CloudWatch exporter.
 pub(crate) const QUEUE_MESSAGES: &str = "failwatch_queue_messages";
@@ -57,6 +61,13 @@ pub(crate) const END_TO_END_LAG_BUCKETS: &[f64] = &[
     0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 21600.0,
 ];
 
+/// Buckets of [`DELETE_DURATION`], in seconds: one SQS round trip is a few milliseconds near the
+/// queue and tens of milliseconds across a region; the upper buckets show deletes queueing behind busy
+/// call slots or the client's retries.
+pub(crate) const DELETE_DURATION_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 12.0,
+];
+
 /// The commit the binary was built from, when the build passed `FAILWATCH_GIT_COMMIT`.
 pub(crate) const COMMIT: &str = match option_env!("FAILWATCH_GIT_COMMIT") {
     Some(commit) => commit,
@@ -73,6 +84,10 @@ pub(crate) fn recorder() -> Result<PrometheusRecorder, BuildError> {
         .set_buckets_for_metric(
             Matcher::Full(END_TO_END_LAG.to_owned()),
             END_TO_END_LAG_BUCKETS,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(DELETE_DURATION.to_owned()),
+            DELETE_DURATION_BUCKETS,
         )?
         .build_recorder())
 }
@@ -140,6 +155,11 @@ pub(crate) fn describe() {
         POLL_ERRORS,
         Unit::Count,
         "ReceiveMessage calls that failed."
+    );
+    describe_histogram!(
+        DELETE_DURATION,
+        Unit::Seconds,
+        "Time from a message's final outcome to SQS's answer to the DeleteMessageBatch carrying it."
     );
     describe_gauge!(
         QUEUE_MESSAGES,
