@@ -7,13 +7,13 @@
 # minutes.
 #
 #   scripts/chaos.sh [--events 600] [--replicas 2] [--state memory|dynamodb] ...   # see chaos.py --help
-#   scripts/chaos.sh --smoke      # 60 events, 1 replica, capped at 45 s
+#   scripts/chaos.sh --smoke      # 60 events, 1 replica, kills for 20 s, everything capped at 55 s
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 args=("$@")
 if [[ "${1:-}" == "--smoke" ]]; then
-  args=(--events 60 --chaos-cap 25 --duration-cap 45 "${@:2}")
+  args=(--events 60 --chaos-cap 20 --duration-cap 55 "${@:2}")
 fi
 scripts/bootstrap.sh >&2
 echo "chaos: building the release binary" >&2

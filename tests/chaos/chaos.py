@@ -8,7 +8,7 @@ chat, what reached the DLQ and what was lost.
    message to its DLQ after --max-receive-count receives (fauxqs does so on the receive after that count,
    as SQS does). --events distinct failed ECS tasks, and for a --duplicates share of them a second copy
    (the same task's event under another event id), shuffled.
-2. tests/load/receiver.mjs in chaos mode: 25 % 500, 10 % 429 with `Retry-After` 1-4 s, 5 % accepted
+2. tests/load/receiver.mjs in chaos mode: 25 % 500, 10 % 429 with `Retry-After` 1-3 s, 5 % accepted
    but answered only after the worker's request timeout, 5 % connections reset without an answer, the
    rest a prompt 200; it records every post and whether its answer was written before the connection
    closed.
@@ -22,7 +22,7 @@ chat, what reached the DLQ and what was lost.
    that posted timed out or was killed before it could read the answer, so it had to try again) and the
    others (the worker had been told of an earlier acceptance and posted again: killed before the record
    or the delete, or a second copy reaching a process without the record); lost (no accepted post and not
-   in the DLQ); dead-lettered, and dead-lettered without one finished attempt (no post of the event was
+   in the DLQ once the queue is empty; "unfinished" when the drain ran out of time first); dead-lettered, and dead-lettered without one finished attempt (no post of the event was
    ever answered).
 
 Prints a JSON summary on stdout and a one-line verdict against issue 11's targets on stderr (lost 0,
@@ -39,6 +39,7 @@ import pathlib
 import random
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,16 +65,18 @@ def parse_args():
     p.add_argument("--state", choices=["memory", "dynamodb"], default="memory")
     p.add_argument("--table", default="failwatch-chaos", help="the DynamoDB table (--state dynamodb)")
     p.add_argument("--max-receive-count", type=int, default=5)
-    p.add_argument("--rate", type=float, default=10.0, help="the destination's rate_per_second")
+    p.add_argument("--rate", type=float, default=20.0, help="the destination's rate_per_second")
     p.add_argument("--burst", type=int, default=5)
-    p.add_argument("--visibility", type=int, default=10, help="sqs.visibility_timeout, seconds")
-    p.add_argument("--budget", type=int, default=5, help="retry.budget, seconds")
+    p.add_argument("--visibility", type=int, default=20, help="sqs.visibility_timeout, seconds")
+    p.add_argument("--budget", type=int, default=10, help="retry.budget, seconds")
+    p.add_argument("--max-delay", type=int, default=5, help="retry.max_delay, seconds")
     p.add_argument("--timeout", type=float, default=2.0, help="the destination's request timeout, s")
     p.add_argument("--mix", default="0.25,0.10,0.05,0.05",
                    help="shares of 500, 429, slow (accepted, answered after the timeout), reset")
-    p.add_argument("--chaos-cap", type=float, default=240.0,
+    p.add_argument("--retry-after", default="1-3", help="the 429s' Retry-After, MIN-MAX whole seconds")
+    p.add_argument("--chaos-cap", type=float, default=300.0,
                    help="stop killing after this many seconds even if the queue is not empty")
-    p.add_argument("--duration-cap", type=float, default=420.0,
+    p.add_argument("--duration-cap", type=float, default=480.0,
                    help="give up draining this many seconds after the start")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir", help="keep configs and logs here (default: a new temporary directory)")
@@ -81,15 +84,16 @@ def parse_args():
 
 
 def worker_config(args, queue_url):
-    """The configuration of every replica: short visibility and budget so that a killed process's
-    messages come back within seconds, one webhook destination with the receiver's pacing."""
+    """The configuration of every replica: a short visibility timeout, budget and backoff cap so that a
+    killed process's messages, and handed-back ones, come back within seconds; one webhook destination
+    paced at --rate."""
 
     def config(admin):
         return "\n".join([
             "[sqs]", f'queue_url = "{queue_url}"', 'wait_time = "1s"',
             f'visibility_timeout = "{args.visibility}s"', 'malformed_visibility = "1s"',
             'shutdown_grace = "5s"', 'queue_metrics_interval = "0s"', "",
-            "[retry]", f'budget = "{args.budget}s"', "",
+            "[retry]", f'budget = "{args.budget}s"', f'max_delay = "{args.max_delay}s"', "",
             "[admin]", f'listen = "{admin}"', "",
             "[logging]", 'format = "json"', "",
             "[[destinations]]", 'name = "chat"', 'type = "webhook"', 'url_env = "LOAD_URL"',
@@ -230,7 +234,8 @@ def run(args, workdir):
     queue = load.create_queue(sqs, "chaos", args.max_receive_count)
     dlq = sqs.get_queue_url(QueueName="chaos-dlq")["QueueUrl"]
     mix = dict(zip(["error", "rate_limited", "slow", "reset"], (float(x) for x in args.mix.split(","))))
-    receiver = load.Receiver(chaos={"seed": args.seed, **mix, "retry_after": [1, 4],
+    retry_after = [int(x) for x in args.retry_after.split("-")]
+    receiver = load.Receiver(chaos={"seed": args.seed, **mix, "retry_after": retry_after,
                                     "slow_ms": int(args.timeout * 1000) + 1000})
     env = {}
     ministack = start_dynamodb(args, workdir, env) if args.state == "dynamodb" else None
@@ -240,7 +245,7 @@ def run(args, workdir):
                    "port": receiver.port, "workdir": workdir, "config": worker_config(args, queue),
                    "env": env}
         replicas = [Replica(i, args, context) for i in range(args.replicas)]
-        metrics, kills = [], 0
+        metrics, kills, round_trips = [], 0, []
         for replica in replicas:
             replica.spawn(chaos=True)
         # Chaos: kill and restart each replica on its own clock until the queue is empty.
@@ -253,7 +258,11 @@ def run(args, workdir):
                     kills += 1
                     replica.spawn(chaos=True)
             if now >= next_depth:
-                if load.depth(sqs, queue) == 0:
+                # Timed too: a GetQueueAttributes round trip (boto3 included) to compare deletes with.
+                asked = time.monotonic()
+                empty = load.depth(sqs, queue) == 0
+                round_trips.append(time.monotonic() - asked)
+                if empty:
                     break
                 next_depth = now + 0.5
             time.sleep(0.02)
@@ -279,17 +288,20 @@ def run(args, workdir):
         if ministack:
             ministack.terminate()
             ministack.wait(timeout=10)
-    summary = summarize(args, copies, posts, dlq_keys, metrics)
+    summary = summarize(copies, posts, dlq_keys, metrics, left > 0)
     summary["run"] = {
         "events": args.events, "messages": sum(copies.values()), "replicas": args.replicas,
         "state": args.state, "kills": kills, "chaos_seconds": round(chaos_seconds, 1),
         "total_seconds": round(total_seconds, 1), "left_in_queue": left,
         "sigterm_exit_codes": exit_codes, "workdir": workdir,
+        "sqs_round_trip_ms": {"median": round(1000 * statistics.median(round_trips), 2),
+                              "p90": round(1000 * statistics.quantiles(round_trips, n=10)[-1], 2)}
+        if len(round_trips) > 1 else None,
     }
     return summary
 
 
-def summarize(args, copies, posts, dlq_keys, metrics):
+def summarize(copies, posts, dlq_keys, metrics, drained_short):
     by_key = {}
     for post in sorted(posts, key=lambda p: p["t"]):
         by_key.setdefault(post["key"], []).append(post)
@@ -297,7 +309,7 @@ def summarize(args, copies, posts, dlq_keys, metrics):
     counts = dict.fromkeys([
         "delivered", "duplicate_posts", "duplicates_answer_lost", "duplicates_other",
         "duplicates_other_same_event_id", "duplicates_other_second_copy", "events_with_duplicates",
-        "lost", "dead_lettered", "dead_lettered_without_finished_attempt", "dead_lettered_delivered",
+        "lost", "unfinished", "dead_lettered", "dead_lettered_without_finished_attempt", "dead_lettered_delivered",
     ], 0)
     for key in copies:
         key_posts = by_key.get(key, [])
@@ -320,7 +332,8 @@ def summarize(args, copies, posts, dlq_keys, metrics):
             counts["dead_lettered_delivered"] += bool(accepted)
             counts["dead_lettered_without_finished_attempt"] += not any(p["answered"] for p in key_posts)
         elif not accepted:
-            counts["lost"] += 1
+            # Lost only once the queue is empty; before that, it may still be delivered.
+            counts["unfinished" if drained_short else "lost"] += 1
     answers = {}
     for post in posts:
         answers[post["answer"]] = answers.get(post["answer"], 0) + 1
@@ -355,7 +368,7 @@ def worker_metrics(scrapes):
         "received": total("failwatch_messages_received_total"),
         "deleted": total("failwatch_messages_deleted_total"),
         "attempts": total("failwatch_delivery_attempts_total"),
-        "receive_paused_seconds": round(total("failwatch_receive_paused_seconds_total"), 1),
+        "receive_paused_seconds": round(total("failwatch_receive_paused_seconds_sum"), 1),
         "delete_wait": {
             "count": count,
             "mean_ms": round(1000 * total("failwatch_delete_duration_seconds_sum") / count, 2)
@@ -376,7 +389,8 @@ def verdict(summary, events):
     ]
     missed = [f"{name} {value} > {limit:g}" for name, value, limit in checks if value > limit]
     if summary["run"]["left_in_queue"]:
-        missed.append(f"{summary['run']['left_in_queue']} messages still queued after the drain")
+        missed.append(f"{summary['run']['left_in_queue']} messages still queued after the drain, "
+                      f"{c['unfinished']} events neither delivered nor dead-lettered")
     share = lambda n: f"{100 * n / events:.1f} %"  # noqa: E731
     line = (f"lost {c['lost']}, other duplicates {c['duplicates_other']} ({share(c['duplicates_other'])}), "
             f"duplicates whose answer never reached the worker {c['duplicates_answer_lost']}, "
