@@ -64,14 +64,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def failed_task_body(n):
+def failed_task_body(n, copy=0):
+    """Event n: a failed ECS task of its own. Copies (`copy` > 0) are the same task's STOPPED event
+    delivered again under another event id, as EventBridge may; they share the alert's dedup key."""
     task_id = f"{n:032x}"
     cluster = f"load-cluster-{n % CLUSTERS}"
     arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{cluster}/{task_id}"
     return json.dumps(
         {
             "version": "0",
-            "id": f"00000000-0000-0000-0000-{n:012d}",
+            "id": f"00000000-0000-0000-{copy:04d}-{n:012d}",
             "detail-type": "ECS Task State Change",
             "source": "aws.ecs",
             "account": ACCOUNT,
@@ -103,7 +105,7 @@ def failed_task_body(n):
     )
 
 
-def create_queue(sqs, name):
+def create_queue(sqs, name, max_receive_count=5):
     dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
         "Attributes"
@@ -113,7 +115,7 @@ def create_queue(sqs, name):
         Attributes={
             "VisibilityTimeout": "30",
             "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
             ),
         },
     )["QueueUrl"]
@@ -207,11 +209,12 @@ def raw_drain(endpoint, queue_url, n, consumers):
 
 class Receiver:
     """tests/load/receiver.mjs: a local chat receiver answering 200 over keep-alive HTTP/1.1, counting
-    posts and connections; stops when we exit (its stdin is a pipe from us)."""
+    posts and connections; stops when we exit (its stdin is a pipe from us). With `chaos` (a dict, see
+    receiver.mjs) it answers a random mix instead and records every post."""
 
-    def __init__(self):
+    def __init__(self, chaos=None):
         self.process = subprocess.Popen(
-            [node(), str(ROOT / "tests/load/receiver.mjs")],
+            [node(), str(ROOT / "tests/load/receiver.mjs")] + ([json.dumps(chaos)] if chaos else []),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -282,11 +285,15 @@ def worker_config(queue_url, admin, spread):
 
 
 class Worker:
-    def __init__(self, binary, endpoint, queue_url, receiver_port, workdir, spread=False):
+    """`failwatch run` on the emulator. `config` (given the admin address) writes the configuration
+    instead of `worker_config`; `env` adds variables; `name` names its config and log files."""
+
+    def __init__(self, binary, endpoint, queue_url, receiver_port, workdir, spread=False,
+                 config=None, env=None, name="failwatch"):
         self.admin = f"127.0.0.1:{free_port()}"
-        config = os.path.join(workdir, "failwatch.toml")
-        with open(config, "w") as f:
-            f.write(worker_config(queue_url, self.admin, spread))
+        config_path = os.path.join(workdir, f"{name}.toml")
+        with open(config_path, "w") as f:
+            f.write(config(self.admin) if config else worker_config(queue_url, self.admin, spread))
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "AWS_ENDPOINT_URL_SQS": endpoint,
@@ -295,11 +302,12 @@ class Worker:
             "AWS_REGION": REGION,
             "AWS_EC2_METADATA_DISABLED": "true",
             "LOAD_URL": f"http://127.0.0.1:{receiver_port}/webhook/load",
+            **(env or {}),
         }
-        self.log = open(os.path.join(workdir, "failwatch.log"), "ab")
+        self.log = open(os.path.join(workdir, f"{name}.log"), "ab")
         self.spawned = time.monotonic()
         self.process = subprocess.Popen(
-            [binary, "run", "--config", config],
+            [binary, "run", "--config", config_path],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=self.log,

@@ -34,6 +34,14 @@ pub(crate) const IN_FLIGHT_MESSAGES: &str = "failwatch_in_flight_messages";
 pub(crate) const LAST_SUCCESSFUL_POLL: &str = "failwatch_last_successful_poll_timestamp_seconds";
 /// Counter. Receive calls that failed (credentials, network, throttling).
 pub(crate) const POLL_ERRORS: &str = "failwatch_poll_errors_total";
+/// Histogram (seconds). From a message's final outcome (delete) to SQS's answer to the
+/// DeleteMessageBatch that carried it, waiting for a free call slot included: every crash in this
+/// window makes the message come back, and an alert already delivered may be posted again.
+pub(crate) const DELETE_DURATION: &str = "failwatch_delete_duration_seconds";
+/// Histogram (seconds). Each wait of a poller that did not receive because no destination could start
+/// a new attempt soon (every one held by a `Retry-After`, or its pacing queue too long); the sum over
+/// pollers is the time spent paused by backpressure.
+pub(crate) const RECEIVE_PAUSED: &str = "failwatch_receive_paused_seconds";
 /// Gauge, labels `queue` (`main` | `dlq`) and `state` (`visible` | `in_flight` | `delayed`). Sampled from
 /// GetQueueAttributes so that dashboards need no CloudWatch exporter.
 pub(crate) const QUEUE_MESSAGES: &str = "failwatch_queue_messages";
@@ -76,6 +84,19 @@ pub(crate) const STATE_CALL_DURATION_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Buckets of [`DELETE_DURATION`], in seconds: one SQS round trip is a few milliseconds near the
+/// queue and tens of milliseconds across a region; the upper buckets show deletes queueing behind busy
+/// call slots or the client's retries.
+pub(crate) const DELETE_DURATION_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 12.0,
+];
+
+/// Buckets of [`RECEIVE_PAUSED`], in seconds: pacing pauses last a period or a few; a `Retry-After`
+/// pause lasts what the service asked for, up to `retry.retry_after_max`.
+pub(crate) const RECEIVE_PAUSED_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
 /// The commit the binary was built from, when the build passed `FAILWATCH_GIT_COMMIT`.
 pub(crate) const COMMIT: &str = match option_env!("FAILWATCH_GIT_COMMIT") {
     Some(commit) => commit,
@@ -96,6 +117,14 @@ pub(crate) fn recorder() -> Result<PrometheusRecorder, BuildError> {
         .set_buckets_for_metric(
             Matcher::Full(STATE_CALL_DURATION.to_owned()),
             STATE_CALL_DURATION_BUCKETS,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(DELETE_DURATION.to_owned()),
+            DELETE_DURATION_BUCKETS,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(RECEIVE_PAUSED.to_owned()),
+            RECEIVE_PAUSED_BUCKETS,
         )?
         .build_recorder())
 }
@@ -163,6 +192,16 @@ pub(crate) fn describe() {
         POLL_ERRORS,
         Unit::Count,
         "ReceiveMessage calls that failed."
+    );
+    describe_histogram!(
+        DELETE_DURATION,
+        Unit::Seconds,
+        "Time from a message's final outcome to SQS's answer to the DeleteMessageBatch carrying it."
+    );
+    describe_histogram!(
+        RECEIVE_PAUSED,
+        Unit::Seconds,
+        "Waits of a poller that did not receive because no destination could start an attempt soon."
     );
     describe_gauge!(
         QUEUE_MESSAGES,

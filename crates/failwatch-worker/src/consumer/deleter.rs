@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::metrics;
 use crate::sqs::{MAX_BATCH, Queue};
@@ -21,6 +22,8 @@ const CONCURRENT_CALLS: usize = 4;
 struct Request {
     message_id: String,
     receipt_handle: String,
+    /// When the message's outcome became final, for [`metrics::DELETE_DURATION`].
+    queued_at: Instant,
     done: oneshot::Sender<bool>,
 }
 
@@ -52,6 +55,7 @@ impl Deleter {
         let request = Request {
             message_id: message_id.to_owned(),
             receipt_handle: receipt_handle.to_owned(),
+            queued_at: Instant::now(),
             done,
         };
         if self.tx.send(request).await.is_err() {
@@ -114,7 +118,9 @@ async fn flush(queue: &Queue, batch: Vec<Request>) {
     }
     let deleted = ok.iter().filter(|ok| **ok).count();
     ::metrics::counter!(metrics::MESSAGES_DELETED).increment(deleted as u64);
+    let waited = ::metrics::histogram!(metrics::DELETE_DURATION);
     for (request, ok) in batch.into_iter().zip(ok) {
+        waited.record(request.queued_at.elapsed().as_secs_f64());
         let _ = request.done.send(ok);
     }
 }

@@ -26,15 +26,16 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::Shared;
-use crate::delivery::Delivery;
+use crate::delivery::{Delivery, Ticket};
 use crate::metrics;
 use crate::retry::{self, Failure, Outcome};
 use crate::routing::Routed;
 use crate::sqs::Received;
 use crate::state::{Claim, ClaimGuard};
 
-/// Works on one message until its outcome is final, then deletes it or hands it back.
-pub(super) async fn handle(shared: Arc<Shared>, message: Received) {
+/// Works on one message until its outcome is final, then deletes it or hands it back. `arrival` counts
+/// it as not yet routed (for admission) until its deliveries are queued or it needs none.
+pub(super) async fn handle(shared: Arc<Shared>, message: Received, arrival: Ticket) {
     let span = tracing::info_span!(
         "message",
         message_id = %message.message_id,
@@ -48,7 +49,7 @@ pub(super) async fn handle(shared: Arc<Shared>, message: Received) {
             // same moment, so a message that was just delivered is deleted, not handed back to alert
             // again.
             biased;
-            outcome = decide(&shared, &message) => outcome,
+            outcome = decide(&shared, &message, arrival) => outcome,
             never = heartbeat(&shared, &message) => match never {},
             () = shared.hard_stop.cancelled() => Outcome::shutdown(),
         };
@@ -76,7 +77,7 @@ async fn heartbeat(shared: &Shared, message: &Received) -> Infallible {
     }
 }
 
-async fn decide(shared: &Arc<Shared>, message: &Received) -> Outcome {
+async fn decide(shared: &Arc<Shared>, message: &Received, arrival: Ticket) -> Outcome {
     let ctx = DecodeContext {
         message_id: Some(message.message_id.clone()),
         received_at: message.sent_at.unwrap_or_else(OffsetDateTime::now_utc),
@@ -101,13 +102,13 @@ async fn decide(shared: &Arc<Shared>, message: &Received) -> Outcome {
             tracing::info!(kind, reason = %reason, code = reason.code(), "event is silent");
             Outcome::Delete
         }
-        Decision::Alert(alert) => deliver(shared, kind, Arc::from(alert)).await,
+        Decision::Alert(alert) => deliver(shared, kind, Arc::from(alert), arrival).await,
     }
 }
 
 /// Delivers an alert to every routed destination that has not accepted it yet, under this worker's
-/// claim on it, and decides the message's outcome.
-async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>) -> Outcome {
+/// claim on it, and decides the message's outcome. `arrival` is dropped once every delivery is queued.
+async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>, arrival: Ticket) -> Outcome {
     let claim = match shared.state.claim(&alert.dedup_key).await {
         Claim::Won(claim) => claim,
         Claim::Done => {
@@ -139,15 +140,17 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>) -> Outcome
             tracing::info!(destination = %name, "already delivered by an earlier receive of this alert; not posting again");
             continue;
         }
+        let queued = shared.deliverer.enqueue(routed.destination);
         let post = post(
             shared.clone(),
             alert.clone(),
-            routed,
+            (routed, queued),
             claim.clone(),
             deadline,
         );
         tasks.spawn(post.in_current_span());
     }
+    drop(arrival);
     let mut deliveries = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         deliveries.push(joined.unwrap_or_else(|err| {
@@ -174,11 +177,12 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>) -> Outcome
     outcome
 }
 
-/// Renders the alert for one routed destination and delivers it within `deadline`.
+/// Renders the alert for one routed destination and delivers it within `deadline`; `queued` counts the
+/// delivery as waiting for its turn there.
 async fn post(
     shared: Arc<Shared>,
     alert: Arc<Alert>,
-    routed: Routed,
+    (routed, queued): (Routed, Ticket),
     claim: ClaimGuard,
     deadline: Instant,
 ) -> Delivery {
@@ -192,7 +196,13 @@ async fn post(
     );
     let delivery = shared
         .deliverer
-        .deliver(routed.destination, &payload, deadline, &shared.soft_stop)
+        .deliver_queued(
+            routed.destination,
+            queued,
+            &payload,
+            deadline,
+            &shared.soft_stop,
+        )
         .await;
     if matches!(delivery, Delivery::Delivered { .. }) {
         // Remembered at once (the claim still holds the key), so that a shutdown, a failure elsewhere,
@@ -357,11 +367,11 @@ mod tests {
         let (posts, url) = receiver().await;
         let shared = Arc::new(shared(&url));
         assert_eq!(
-            deliver(&shared, "ecs_service", alert()).await,
+            deliver(&shared, "ecs_service", alert(), shared.deliverer.arrival()).await,
             Outcome::Delete
         );
         assert_eq!(
-            deliver(&shared, "ecs_service", alert()).await,
+            deliver(&shared, "ecs_service", alert(), shared.deliverer.arrival()).await,
             Outcome::Delete
         );
         assert_eq!(posts.load(Ordering::Relaxed), 1);
@@ -375,7 +385,7 @@ mod tests {
         shared.state = State::new(store.clone(), shared.deliverer.lease());
         let shared = Arc::new(shared);
         assert_eq!(
-            deliver(&shared, "ecs_service", alert()).await,
+            deliver(&shared, "ecs_service", alert(), shared.deliverer.arrival()).await,
             Outcome::Delete
         );
         assert_eq!(posts.load(Ordering::Relaxed), 1, "delivered anyway");
@@ -386,7 +396,7 @@ mod tests {
         // Nothing could be remembered: a copy of the alert is posted again, a duplicate rather than a
         // lost alert.
         assert_eq!(
-            deliver(&shared, "ecs_service", alert()).await,
+            deliver(&shared, "ecs_service", alert(), shared.deliverer.arrival()).await,
             Outcome::Delete
         );
         assert_eq!(posts.load(Ordering::Relaxed), 2);

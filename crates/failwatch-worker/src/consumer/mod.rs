@@ -6,6 +6,15 @@
 //! than it can work on while their visibility timeout runs. The first receive of each poller does not
 //! wait (`WaitTimeSeconds` 0), so readiness is reached within one round trip; later ones long-poll.
 //!
+//! **Backpressure.** Before each receive a poller asks the deliverer for admission
+//! (`delivery::admission`): it receives only as many messages as the least busy destination can start
+//! attempting within the admission horizon — a third of the visibility timeout (the heartbeat period: a
+//! message gets its turn before it needs its visibility extended), at most [`MAX_ADMISSION_HORIZON`] —
+//! and while no destination can (every one is held by a `Retry-After`, or has more deliveries in
+//! progress than its pacing serves within the horizon), it waits instead of receiving. Messages left in the queue cost nothing; messages
+//! received and held would each lose a receive to every crash, and could reach the DLQ untried. The
+//! time pollers wait is recorded in `failwatch_receive_paused_seconds`.
+//!
 //! Shutdown has two stages and one deadline. `soft_stop` (SIGTERM): pollers stop, running deliveries
 //! finish but start no new retry and no new paced attempt. `hard_stop`, `shutdown_grace_secs` after
 //! SIGTERM: every message still being worked on, and every long poll still open, is given up, and
@@ -27,7 +36,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::admin::Health;
 use crate::config::Config;
-use crate::delivery::Deliverer;
+use crate::delivery::{Admission, Deliverer, Ticket};
 use crate::enrich::Enricher;
 use crate::metrics;
 use crate::sqs::{MAX_BATCH, Queue, Received, SqsError};
@@ -39,6 +48,10 @@ const POLL_ERROR_FIRST_WAIT: Duration = Duration::from_millis(500);
 /// The ceiling of that doubling; with jitter a pause is up to twice the ceiling, so a long outage
 /// (or missing credentials) costs a call and a log line every 20 to 40 s.
 const POLL_ERROR_MAX_WAIT: Duration = Duration::from_secs(20);
+/// The longest a received message should wait for its first attempt. Long enough for many receive
+/// round trips (a long poll answers at once when messages are waiting), so a destination that has room
+/// never runs dry; short enough that few messages are held when a crash comes.
+const MAX_ADMISSION_HORIZON: Duration = Duration::from_secs(2);
 
 /// What every message task shares.
 #[derive(Debug)]
@@ -168,12 +181,21 @@ async fn poll(poller: Poller, index: u32) {
     let stop = shared.soft_stop.clone();
     let wait = shared.config.sqs.wait_time;
     let visibility = shared.config.sqs.visibility_timeout;
+    let horizon = admission_horizon(visibility);
     let mut first = true;
     let mut backoff = poll_backoff();
     loop {
         let Some(mut permits) = take_permits(&poller.semaphore, &stop).await else {
             break;
         };
+        let Some(room) = admitted(&shared.deliverer, horizon, &stop).await else {
+            break;
+        };
+        permits.truncate(room);
+        // Counted as not yet routed from before the receive, so that the other pollers' admission sees
+        // these messages at once.
+        let mut arrivals: Vec<Ticket> =
+            permits.iter().map(|_| shared.deliverer.arrival()).collect();
         let this_wait = if first { Duration::ZERO } else { wait };
         let receive = shared.queue.receive(permits.len(), this_wait, visibility);
         tokio::pin!(receive);
@@ -191,10 +213,12 @@ async fn poll(poller: Poller, index: u32) {
                 shared.health.polled();
                 ::metrics::counter!(metrics::MESSAGES_RECEIVED).increment(messages.len() as u64);
                 for message in messages {
-                    let Some(permit) = permits.pop() else { break };
+                    let (Some(permit), Some(arrival)) = (permits.pop(), arrivals.pop()) else {
+                        break;
+                    };
                     let shared = shared.clone();
                     poller.tracker.spawn(async move {
-                        message::handle(shared, message).await;
+                        message::handle(shared, message, arrival).await;
                         drop(permit);
                     });
                 }
@@ -208,6 +232,38 @@ async fn poll(poller: Poller, index: u32) {
                     () = tokio::time::sleep(pause) => {}
                 }
             }
+        }
+    }
+}
+
+/// How soon a received message should get its first attempt: the heartbeat period (a third of the
+/// visibility timeout), at most [`MAX_ADMISSION_HORIZON`].
+fn admission_horizon(visibility: Duration) -> Duration {
+    (visibility / 3).min(MAX_ADMISSION_HORIZON)
+}
+
+/// Waits until the deliverer admits a receive for attempts to start within `horizon`; returns how many
+/// messages it admits, or `None` on stop. Each wait is recorded in [`metrics::RECEIVE_PAUSED`] as it
+/// ends.
+async fn admitted(
+    deliverer: &Deliverer,
+    horizon: Duration,
+    stop: &CancellationToken,
+) -> Option<usize> {
+    let paused = ::metrics::histogram!(metrics::RECEIVE_PAUSED);
+    loop {
+        let until = match deliverer.admission(horizon) {
+            Admission::Receive(room) => return Some(room),
+            Admission::WaitUntil(until) => until,
+        };
+        let since = Instant::now();
+        let stopped = tokio::select! {
+            () = stop.cancelled() => true,
+            () = tokio::time::sleep_until(until) => false,
+        };
+        paused.record(since.elapsed().as_secs_f64());
+        if stopped {
+            return None;
         }
     }
 }
@@ -327,7 +383,84 @@ async fn finish_poll_on_shutdown(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::retry::RetryPolicy;
+
+    /// A deliverer with one webhook destination at the type's default pacing, five a second.
+    fn deliverer() -> Deliverer {
+        let env: BTreeMap<String, String> = [
+            (
+                "FAILWATCH_QUEUE_URL",
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/failwatch",
+            ),
+            ("FAILWATCH_WEBHOOK_URL", "http://127.0.0.1:9/hook"),
+            ("FAILWATCH_WEBHOOK_TYPE", "webhook"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let config = crate::config::load(None, &env).unwrap();
+        Deliverer::new(&config.destinations, RetryPolicy::from_config(&config)).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pollers_stop_receiving_while_every_destination_is_held_and_resume_after() {
+        let deliverer = deliverer();
+        let stop = CancellationToken::new();
+        let horizon = admission_horizon(Duration::from_secs(60));
+        assert_eq!(horizon, MAX_ADMISSION_HORIZON);
+        let started = Instant::now();
+        // Free: a receive at once, of what five a second serve within two seconds.
+        assert_eq!(admitted(&deliverer, horizon, &stop).await, Some(10));
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        // A 429 asked for ten seconds: no receive until one turn fits in the horizon again, a little
+        // after 2 s before the hold ends (a turn is longer after a hold).
+        deliverer.hold_until(0, started + Duration::from_secs(10));
+        assert_eq!(admitted(&deliverer, horizon, &stop).await, Some(1));
+        let paused = started.elapsed();
+        assert!(
+            paused > Duration::from_secs(8) && paused < Duration::from_millis(8500),
+            "{paused:?}"
+        );
+        // Once the hold is over, receives resume, smaller while the hold is remembered ...
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let room = admitted(&deliverer, horizon, &stop).await.unwrap();
+        assert!((2..10).contains(&room), "{room}");
+        // ... and at full size once it is forgotten.
+        tokio::time::advance(Duration::from_secs(180)).await;
+        assert_eq!(admitted(&deliverer, horizon, &stop).await, Some(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn messages_not_yet_routed_hold_back_the_next_receive_until_they_are_queued() {
+        let deliverer = Arc::new(deliverer());
+        let stop = CancellationToken::new();
+        // Six received, not yet routed; four deliveries in progress: the horizon is full.
+        let arrivals: Vec<Ticket> = (0..6).map(|_| deliverer.arrival()).collect();
+        let queued: Vec<Ticket> = (0..4).map(|_| deliverer.enqueue(0)).collect();
+        let waiting = tokio::spawn({
+            let (deliverer, stop) = (deliverer.clone(), stop.clone());
+            async move { admitted(&deliverer, MAX_ADMISSION_HORIZON, &stop).await }
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(
+            !waiting.is_finished(),
+            "received while the horizon was full"
+        );
+        // Routed: only the four deliveries in progress are ahead of the next receive.
+        drop(arrivals);
+        assert_eq!(waiting.await.unwrap(), Some(6));
+        drop(queued);
+        // A stop ends a wait without a receive.
+        let _held = (0..10).map(|_| deliverer.enqueue(0)).collect::<Vec<_>>();
+        stop.cancel();
+        assert_eq!(
+            admitted(&deliverer, MAX_ADMISSION_HORIZON, &stop).await,
+            None
+        );
+    }
 
     #[tokio::test(start_paused = true)]
     async fn pollers_failing_the_same_way_log_once_per_pause() {

@@ -14,9 +14,12 @@
 //! Webhook URLs never leave this module: requests use [`SecretUrl::expose`], and transport errors are
 //! stripped of their URL (`reqwest::Error::without_url`) before anything prints them.
 
+mod admission;
 mod scrub;
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use ::metrics::SharedString;
@@ -33,6 +36,8 @@ use crate::config::{self, Destination};
 use crate::metrics;
 use crate::retry::{self, Failure, Hold, Retried, RetryPolicy};
 use crate::secret::SecretUrl;
+use admission::HeldShare;
+pub(crate) use admission::{Admission, Ticket};
 
 /// Google Chat threads messages by `thread.threadKey` only when asked to; this option also starts a new
 /// thread when the key is new instead of failing.
@@ -111,6 +116,13 @@ struct Target {
     url: SecretUrl,
     timeout: Duration,
     limiter: Limiter,
+    /// One over `rate_per_second`: the time one more attempt adds to the pacing queue.
+    period: Duration,
+    /// Deliveries to it not yet final (waiting for a turn, posting, or in a backoff wait), for
+    /// admission.
+    in_progress: Arc<AtomicUsize>,
+    /// The recent share of time `hold` held it, for admission.
+    held: HeldShare,
     hold: Hold,
 }
 
@@ -123,6 +135,9 @@ impl Target {
             url: post_url(destination),
             timeout: destination.timeout,
             limiter: RateLimiter::direct_with_clock(quota(destination), clock),
+            period: period(destination),
+            in_progress: Arc::default(),
+            held: HeldShare::default(),
             hold: Hold::default(),
         }
     }
@@ -133,6 +148,8 @@ pub(crate) struct Deliverer {
     http: reqwest::Client,
     targets: Vec<Target>,
     policy: RetryPolicy,
+    /// Messages received and not yet routed to destinations, for admission.
+    unrouted: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -175,6 +192,7 @@ impl Deliverer {
             http,
             targets,
             policy,
+            unrouted: Arc::default(),
         })
     }
 
@@ -202,6 +220,22 @@ impl Deliverer {
         deadline: Instant,
         stop: &CancellationToken,
     ) -> Delivery {
+        self.deliver_queued(index, self.enqueue(index), payload, deadline, stop)
+            .await
+    }
+
+    /// [`Deliverer::deliver`] for a delivery already counted as in progress by `queued` (from
+    /// [`Deliverer::enqueue`]), so that admission sees it from the moment its message was routed until
+    /// it is final.
+    pub(crate) async fn deliver_queued(
+        &self,
+        index: usize,
+        queued: Ticket,
+        payload: &str,
+        deadline: Instant,
+        stop: &CancellationToken,
+    ) -> Delivery {
+        let _queued = queued;
         let target = &self.targets[index];
         let started = Instant::now();
         let Retried {
@@ -288,7 +322,9 @@ impl Deliverer {
                 match Failure::from_response(status, &headers, &body) {
                     None => Ok(()),
                     Some(failure) => {
+                        let before = target.hold.not_before();
                         self.policy.observe(&target.hold, &failure);
+                        target.held.extended(before, target.hold.not_before());
                         Err(failure)
                     }
                 }
@@ -362,11 +398,15 @@ async fn read_start(mut response: reqwest::Response, limit: usize) -> String {
     String::from_utf8_lossy(&start).into_owned()
 }
 
+/// The pacing period: one over `rate_per_second`. Validation keeps the rate within (0, 1000], so the
+/// period is at least a millisecond.
+fn period(d: &Destination) -> Duration {
+    Duration::from_secs_f64(1.0 / d.rate_per_second)
+}
+
 fn quota(d: &Destination) -> Quota {
     let burst = NonZeroU32::new(d.burst).unwrap_or(NonZeroU32::MIN);
-    // Validation keeps the rate within (0, 1000], so the period is at least a millisecond.
-    let period = Duration::from_secs_f64(1.0 / d.rate_per_second);
-    Quota::with_period(period)
+    Quota::with_period(period(d))
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
         .allow_burst(burst)
 }

@@ -1,0 +1,275 @@
+//! Admission: whether the deliverer can take more alerts soon, which the pollers ask before every
+//! receive (backpressure).
+//!
+//! A message received and then held waiting for a destination's turn is not free: each crash or kill of
+//! the worker while it waits spends one of its receives, and after `maxReceiveCount` of them SQS moves it
+//! to the DLQ without a single attempt having finished. So the worker receives only what it can start
+//! delivering *soon*, within a horizon the consumer chooses (a fraction of the visibility timeout).
+//!
+//! The rule is global, because routing picks an alert's destinations only after its body is decoded: a
+//! destination's **delay** is the rest of its `Retry-After` hold plus one turn for every delivery ahead
+//! of a new one: deliveries to it not yet final (waiting for a turn, posting, or in a backoff wait
+//! before the turn their retry will need) and every message received but not yet routed, which might
+//! all go there. A turn is the pacing period (one over `rate_per_second`) stretched by the share of
+//! recent time the destination was held by `Retry-After`s ([`HeldShare`]): a service that answers one
+//! attempt in ten with a 429 and a two-second `Retry-After` serves far fewer than its pacing allows. A
+//! receive is admitted for as many messages as the destination with the most room can start within the
+//! horizon; when no destination can start even one, the poller waits until the first one can, instead
+//! of receiving.
+//!
+//! Its limits: an alert routed to a paused destination is still received while another destination has
+//! room (routing is not known in advance); a burst the token bucket still holds is not counted, and a
+//! delivery in a backoff wait may not need its turn within the horizon, so the delay is an upper bound
+//! (it errs towards receiving less); silent and duplicate events wait along with alerts while every
+//! destination is paused; and a long poll already open returns what arrives even if a pause began
+//! meanwhile.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Deliverer, Target};
+
+/// The shortest wait before admission is asked again: what is ahead does not always drain with time
+/// (a message not yet routed may be waiting for the state store), and a fast destination's period is a
+/// millisecond; this keeps a waiting poller from spinning.
+const MIN_RECHECK: Duration = Duration::from_millis(10);
+/// How long [`HeldShare`] remembers: its time constant. Long enough to span many 429s of a service
+/// that keeps sending them, short enough that the worker is back at full pace soon after they stop.
+const HELD_MEMORY: Duration = Duration::from_secs(30);
+/// The largest held share admission believes, so that a turn is at most ten pacing periods long and
+/// a destination that was held for minutes is not shut out for as long again.
+const MAX_HELD_SHARE: f64 = 0.9;
+/// A held share below this counts as none: what is left of holds long past, not worth a shorter queue.
+const MIN_HELD_SHARE: f64 = 0.01;
+
+/// The recent share of time a destination was held by `Retry-After`s: every extension of its hold
+/// adds the seconds it added to a sum that decays exponentially with [`HELD_MEMORY`]; the sum over the
+/// time constant is the share (a destination held 75 % of the time settles at 0.75).
+#[derive(Debug, Default)]
+pub(super) struct HeldShare {
+    /// When `held_secs` was last decayed, and the decayed sum of held seconds.
+    decayed: Mutex<Option<(Instant, f64)>>,
+}
+
+impl HeldShare {
+    /// Records a hold extended from `before` to `after` (its ends, if any), at the current instant.
+    pub(super) fn extended(&self, before: Option<Instant>, after: Option<Instant>) {
+        let now = Instant::now();
+        let Some(after) = after else { return };
+        let from = before.map_or(now, |b| b.max(now));
+        let added = after.saturating_duration_since(from).as_secs_f64();
+        if added > 0.0 {
+            let mut decayed = self.decayed.lock().unwrap_or_else(PoisonError::into_inner);
+            *decayed = Some((now, decay(*decayed, now) + added));
+        }
+    }
+
+    /// The held share as of `now`, at most [`MAX_HELD_SHARE`]; zero below [`MIN_HELD_SHARE`].
+    fn share(&self, now: Instant) -> f64 {
+        let decayed = *self.decayed.lock().unwrap_or_else(PoisonError::into_inner);
+        let share = (decay(decayed, now) / HELD_MEMORY.as_secs_f64()).min(MAX_HELD_SHARE);
+        if share < MIN_HELD_SHARE { 0.0 } else { share }
+    }
+}
+
+/// A decayed sum of held seconds carried forward to `now`.
+fn decay(decayed: Option<(Instant, f64)>, now: Instant) -> f64 {
+    decayed.map_or(0.0, |(at, sum)| {
+        let elapsed = now.saturating_duration_since(at).as_secs_f64();
+        sum * (-elapsed / HELD_MEMORY.as_secs_f64()).exp()
+    })
+}
+
+/// One message counted as ahead of new ones (received and not yet routed, or a delivery in progress at a
+/// destination), until dropped.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    count: Arc<AtomicUsize>,
+}
+
+impl Ticket {
+    fn new(count: &Arc<AtomicUsize>) -> Ticket {
+        count.fetch_add(1, Ordering::Relaxed);
+        Ticket {
+            count: count.clone(),
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What a poller may do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Receive at most this many messages (at least one).
+    Receive(usize),
+    /// No destination can start a new attempt within the horizon: look again at this instant.
+    WaitUntil(Instant),
+}
+
+/// One destination's queue as admission sees it.
+#[derive(Debug, Clone, Copy)]
+struct Queue {
+    /// The rest of its `Retry-After` hold.
+    held: Duration,
+    /// One turn: its pacing period stretched by its held share.
+    period: Duration,
+    /// Deliveries ahead of a new one: those in progress, plus every message not yet routed.
+    ahead: usize,
+}
+
+impl Queue {
+    fn of(target: &Target, now: Instant, unrouted: usize) -> Queue {
+        Queue {
+            held: target
+                .hold
+                .not_before()
+                .map_or(Duration::ZERO, |until| until.saturating_duration_since(now)),
+            period: target.period.div_f64(1.0 - target.held.share(now)),
+            ahead: target.in_progress.load(Ordering::Relaxed) + unrouted,
+        }
+    }
+
+    /// How many new attempts could start within `horizon`.
+    fn room(self, horizon: Duration) -> usize {
+        let Some(open) = horizon.checked_sub(self.held) else {
+            return 0;
+        };
+        let turns = (open.as_secs_f64() / self.period.as_secs_f64()).floor();
+        // A destination with no one waiting always admits one: it can start at once.
+        let turns = (turns as usize).max(usize::from(self.held.is_zero()));
+        turns.saturating_sub(self.ahead)
+    }
+
+    /// How long until [`Queue::room`] within `horizon` is at least one, if nothing else changes: until
+    /// one more turn fits in the horizon, or until nothing is ahead and the hold is over.
+    fn opens_in(self, horizon: Duration) -> Duration {
+        let turns = |n: usize| {
+            self.period
+                .saturating_mul(u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        let fits = (self.held + turns(self.ahead + 1)).saturating_sub(horizon);
+        fits.min(self.held + turns(self.ahead))
+    }
+}
+
+impl Deliverer {
+    /// Counts one received message as not yet routed, until the ticket is dropped (the consumer drops
+    /// it once the message's attempts have their own tickets, or it needs none).
+    pub(crate) fn arrival(&self) -> Ticket {
+        Ticket::new(&self.unrouted)
+    }
+
+    /// Counts one delivery to destination `index` as in progress, until dropped.
+    pub(crate) fn enqueue(&self, index: usize) -> Ticket {
+        Ticket::new(&self.targets[index].in_progress)
+    }
+
+    /// Whether a poller may receive now, and how many messages, for attempts to start within `horizon`
+    /// (see the module docs for the rule).
+    pub(crate) fn admission(&self, horizon: Duration) -> Admission {
+        let now = Instant::now();
+        let unrouted = self.unrouted.load(Ordering::Relaxed);
+        let queues = self.targets.iter().map(|t| Queue::of(t, now, unrouted));
+        let room = queues.clone().map(|q| q.room(horizon)).max().unwrap_or(1);
+        if room > 0 || self.targets.is_empty() {
+            return Admission::Receive(room.max(1));
+        }
+        let opens_in = queues
+            .map(|q| q.opens_in(horizon))
+            .min()
+            .unwrap_or_default();
+        Admission::WaitUntil(now + opens_in.max(MIN_RECHECK))
+    }
+
+    /// Holds destination `index` until `until`, as a `Retry-After` would (its held share included).
+    #[cfg(test)]
+    pub(crate) fn hold_until(&self, index: usize, until: Instant) {
+        let target = &self.targets[index];
+        let before = target.hold.not_before();
+        target.hold.extend_to(until);
+        target.held.extended(before, target.hold.not_before());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(held_ms: u64, period_ms: u64, ahead: usize) -> Queue {
+        Queue {
+            held: Duration::from_millis(held_ms),
+            period: Duration::from_millis(period_ms),
+            ahead,
+        }
+    }
+
+    #[test]
+    fn room_is_what_pacing_serves_within_the_horizon_less_what_is_ahead() {
+        let horizon = Duration::from_secs(2);
+        // Ten a second, nothing ahead: twenty turns in two seconds.
+        assert_eq!(queue(0, 100, 0).room(horizon), 20);
+        assert_eq!(queue(0, 100, 15).room(horizon), 5);
+        assert_eq!(queue(0, 100, 25).room(horizon), 0);
+        // Held for 1.5 s: five turns left in the horizon.
+        assert_eq!(queue(1500, 100, 0).room(horizon), 5);
+        // Held beyond the horizon: none.
+        assert_eq!(queue(3000, 100, 0).room(horizon), 0);
+        // One every ten seconds, nobody waiting: one can go now.
+        assert_eq!(queue(0, 10_000, 0).room(horizon), 1);
+        assert_eq!(queue(0, 10_000, 1).room(horizon), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_held_share_follows_how_much_of_the_time_retry_afters_hold() {
+        let held = HeldShare::default();
+        assert_eq!(held.share(Instant::now()), 0.0);
+        // A 1.5 s Retry-After every 2 s, for two minutes: held 75 % of the time.
+        for _ in 0..60 {
+            let now = Instant::now();
+            held.extended(None, Some(now + Duration::from_millis(1500)));
+            tokio::time::advance(Duration::from_secs(2)).await;
+        }
+        let share = held.share(Instant::now());
+        assert!((0.7..0.8).contains(&share), "{share}");
+        // An extension counts only what it adds to the hold in force.
+        let now = Instant::now();
+        held.extended(
+            Some(now + Duration::from_secs(1)),
+            Some(now + Duration::from_secs(1)),
+        );
+        assert!((held.share(now) - share).abs() < 1e-9);
+        // Quiet for three minutes: forgotten.
+        tokio::time::advance(Duration::from_secs(180)).await;
+        assert_eq!(held.share(Instant::now()), 0.0);
+        // One very long hold is believed only up to the cap.
+        held.extended(None, Some(Instant::now() + Duration::from_secs(300)));
+        assert_eq!(held.share(Instant::now()), MAX_HELD_SHARE);
+    }
+
+    #[test]
+    fn a_closed_queue_opens_when_the_hold_and_the_attempts_ahead_are_through() {
+        let horizon = Duration::from_secs(2);
+        assert_eq!(
+            queue(3000, 100, 0).opens_in(horizon),
+            Duration::from_millis(1100)
+        );
+        assert_eq!(
+            queue(0, 100, 25).opens_in(horizon),
+            Duration::from_millis(600)
+        );
+        assert_eq!(queue(0, 100, 5).opens_in(horizon), Duration::ZERO);
+        // A slow destination opens when the one attempt ahead has had its turn.
+        assert_eq!(
+            queue(0, 10_000, 1).opens_in(horizon),
+            Duration::from_secs(10)
+        );
+    }
+}
