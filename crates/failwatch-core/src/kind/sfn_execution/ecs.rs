@@ -7,6 +7,17 @@ use serde_json::{Map, Value};
 use crate::EcsTask;
 use crate::kind::ecs_task::{self, TaskDetail};
 
+/// The task a text cause describes when it is a whole, valid ECS task description with its own
+/// `TaskArn`, read in one pass; `None` for anything else (which [`read`] then looks at).
+pub(crate) fn read_text(cause: &str) -> Option<EcsTask> {
+    // Cheap pre-check so other causes are not run through the task reader.
+    if !cause.trim_start().starts_with('{') || !cause.contains("\"TaskArn\"") {
+        return None;
+    }
+    let detail = serde_json::from_str::<TaskDetail>(cause).ok()?;
+    ecs_task::task_from_wire(detail).ok()
+}
+
 /// The task a cause describes, when it is an ECS task description (it has a `TaskArn`, or, when Step
 /// Functions cut the cause before the top-level `TaskArn`, a container's).
 pub(crate) fn read(value: &Value, object: &Map<String, Value>) -> Option<EcsTask> {
