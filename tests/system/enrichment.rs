@@ -150,7 +150,8 @@ async fn a_failed_task_carries_its_last_20_log_lines_and_its_services_tags() {
     ecs_resources(&scenario.emulator).await;
     let (logged, missing, firelens) = (task_id(40, 1), task_id(40, 2), task_id(40, 3));
     log_lines(&scenario.emulator, &logged, 50).await;
-    let config = scenario.config(&["webhook"]);
+    let mut config = scenario.config(&["webhook"]);
+    config.enrichment = true;
     scenario.start(&config).await;
 
     let bodies = [
@@ -270,6 +271,7 @@ async fn a_failed_execution_names_its_failed_state_and_routes_by_tag_with_an_ass
         .expect("StartExecution");
 
     let mut config = scenario.config(&["webhook", "slack"]);
+    config.enrichment = true;
     config.extra = "[[routes]]\nname = \"payments\"\ndestinations = [\"slack\"]\n\
                     [routes.match]\ntags.team = \"pay*\"\n\n\
                     [default_route]\ndestinations = [\"webhook\"]\n\n\
@@ -360,6 +362,7 @@ async fn a_slow_or_denied_lookup_never_delays_the_alert_past_the_budget() {
     let mut scenario = Scenario::new("enrich-slow", 3).await;
     let aws = unhelpful_aws().await;
     let mut config = scenario.config(&["webhook"]);
+    config.enrichment = true;
     config.extra = "[enrichment]\nbudget = \"1s\"\n".to_owned();
     let worker = crate::support::worker::Worker::spawn_with_env(
         &scenario.emulator,

@@ -31,6 +31,20 @@ pub(crate) const MARKER: &str = "[redacted]";
 /// `auth_key`, `Authorization`), never inside a word (`author`, `Unauthorized`).
 const SECRET_KEY: &str = r"(?:(?:passw(?:or)?d|passphrase|pwd|secret|token|credential|session|(?:api|access|private)[_.\-]?key)[A-Za-z0-9_.\-]*|auth(?:orization|entication|[_.\-]?(?:key|header|code|string))?(?:[_.\-][A-Za-z0-9_.\-]*)?)";
 
+/// [`SECRET_KEY`] anywhere in a name, for callers that format a JSON object's fields themselves.
+static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    regex::RegexBuilder::new(SECRET_KEY)
+        .case_insensitive(true)
+        .build()
+        .expect("SECRET_KEY is a valid regex")
+});
+
+/// Whether a field or variable name says its value is secret (`DB_PASSWORD`, `apiKey`,
+/// `Authorization`), by the same words the text rules use.
+pub(crate) fn is_secret_name(name: &str) -> bool {
+    SECRET_NAME.is_match(name)
+}
+
 /// The rules, one alternative each. Every alternative starts with a literal; each names the part it
 /// replaces with a group (`v_*`), or where a JSON string or array starts (`q_*`, `env`).
 static RULES: LazyLock<Regex> = LazyLock::new(|| {
@@ -118,6 +132,13 @@ pub(crate) fn text(input: &str) -> Cow<'_, str> {
 /// Redacts every text of `alert` that comes from the event: title, summary, names and ids, reasons,
 /// the Step Functions error and cause, keys and links (which are built from names).
 pub(crate) fn alert(alert: &mut Alert) {
+    // The cause is redacted on its own, once: it is the longest text by far (a whole task or job
+    // description), and every `runTask.sync` cause matches a rule (its ENI attachments are
+    // `Name`/`Value` pairs, which stay), so joining it into the one-scan check would send nearly every
+    // Step Functions alert down the field-by-field path and scan it twice.
+    if let Some(execution) = &mut alert.execution {
+        in_place_opt(&mut execution.cause);
+    }
     if !has_secret(alert) {
         return;
     }
@@ -153,7 +174,6 @@ pub(crate) fn alert(alert: &mut Alert) {
             &mut execution.state_machine,
             &mut execution.status,
             &mut execution.error,
-            &mut execution.cause,
         ] {
             in_place_opt(field);
         }
@@ -241,9 +261,6 @@ fn has_secret(alert: &Alert) -> bool {
         ];
         for text in fields.into_iter().flatten() {
             add(text);
-        }
-        if execution.cause.as_deref() != summary.get(Role::Cause) {
-            execution.cause.as_deref().map(&mut add);
         }
     }
     add(summary);

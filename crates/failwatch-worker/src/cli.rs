@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use failwatch_core::Target;
 
@@ -55,11 +55,18 @@ pub(crate) struct RenderArgs {
 }
 
 /// The chat services' names, listed as the possible values in `--help` and parsed with the core's own
-/// `FromStr`. Only the canonical names are offered: `webhook` is a destination type, and what it
-/// receives is `json`.
+/// `FromStr`. Only the canonical names are listed; `webhook` (the destination type whose payload is
+/// `json`) is accepted as a hidden alias, as the configuration accepts it.
 fn target_parser() -> impl TypedValueParser<Value = Target> {
-    PossibleValuesParser::new(Target::ALL.map(Target::as_str))
-        .try_map(|name| name.parse::<Target>())
+    PossibleValuesParser::new(Target::ALL.map(|target| {
+        let value = PossibleValue::new(target.as_str());
+        if target == Target::Json {
+            value.alias("webhook")
+        } else {
+            value
+        }
+    }))
+    .try_map(|name| name.parse::<Target>())
 }
 
 /// Where to find the configuration file.
@@ -205,6 +212,15 @@ mod tests {
     }
 
     #[test]
+    fn render_accepts_webhook_as_the_configuration_does() {
+        let cli = Cli::try_parse_from(["failwatch", "render", "--to", "webhook"]).unwrap();
+        match cli.command {
+            Command::Render(args) => assert_eq!(args.to, Target::Json),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
     fn render_accepts_every_target_name_of_the_issue() {
         for (name, want) in [
             ("json", Target::Json),
@@ -220,7 +236,6 @@ mod tests {
             assert_eq!(args.to, want);
             assert_eq!(args.files, vec![PathBuf::from("a.json")]);
         }
-        assert!(Cli::try_parse_from(["failwatch", "render", "--to", "webhook"]).is_err());
     }
 
     #[test]

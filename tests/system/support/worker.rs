@@ -55,6 +55,11 @@ pub(crate) struct WorkerConfig {
     pub(crate) top: String,
     /// Extra TOML tables appended verbatim (routes, a default route).
     pub(crate) extra: String,
+    /// Whether the worker looks up log tails, failed states and tags (`[enrichment]`, on by default in
+    /// the product). Off unless a test is about it: against the emulator each lookup is a round trip
+    /// or a timeout of up to the 2 s budget per alert, which only slows the other tests and their
+    /// timing assertions down.
+    pub(crate) enrichment: bool,
 }
 
 impl WorkerConfig {
@@ -72,6 +77,7 @@ impl WorkerConfig {
             rate_per_second: 1000.0,
             top: String::new(),
             extra: String::new(),
+            enrichment: false,
         }
     }
 
@@ -111,6 +117,9 @@ impl WorkerConfig {
         }
         toml.push('\n');
         toml.push_str(&self.extra);
+        if !self.enrichment {
+            toml.push_str("\n[enrichment]\nlog_lines = 0\nfailed_state = false\ntags = false\n");
+        }
         toml
     }
 

@@ -199,7 +199,13 @@ fn scalar_fields(object: &Map<String, Value>) -> String {
         }
         out.push_str(name);
         out.push_str(": ");
-        out.extend(value.chars().take(SCALAR_CHARS));
+        // A `name: value` pair of plain words is not recognisable as a secret once written out, so
+        // the name decides here, as it does for JSON fields.
+        if crate::redact::is_secret_name(name) {
+            out.push_str(crate::redact::MARKER);
+        } else {
+            out.extend(value.chars().take(SCALAR_CHARS));
+        }
     }
     out
 }
