@@ -193,19 +193,13 @@ async fn the_worker_exits_within_the_grace_period_of_sigterm_whatever_it_waits_f
     let tasks: Vec<String> = (0..4).map(|n| task_id(33, n)).collect();
     let events: Vec<_> = tasks.iter().map(|id| failed_task(id)).collect();
     scenario.emulator.put_events(&events).await;
-    // The first alert went out; the next is received and waits for its turn, and the pollers, with a
-    // turn 30 s away, wait instead of receiving the other two (backpressure), or sit in 20 s long polls.
+    // The first alert went out. With backpressure the pollers now wait instead of receiving what
+    // cannot be posted for 30 s, or sit in 20 s long polls; whether a next message is already received
+    // depends on timing, and either way the worker must stop within the grace period and post nothing
+    // more. (Waiting for a second receive raced it: that happens only when its turn is near.)
     scenario.receiver.wait_requests(1, LIMIT).await;
     let worker = scenario.worker.take().expect("worker");
-    let waited = Instant::now();
-    loop {
-        let metrics = worker.metrics().await;
-        if metric(&metrics, "failwatch_messages_received_total", &[]) >= 2.0 {
-            break;
-        }
-        assert!(waited.elapsed() < LIMIT, "the messages were never received");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
 
     let signalled = Instant::now();
     let (status, logs) = worker.terminate(Duration::from_secs(30)).await;
@@ -224,8 +218,8 @@ async fn the_worker_exits_within_the_grace_period_of_sigterm_whatever_it_waits_f
         1,
         "a paced message is handed back, not posted, once shutdown begins"
     );
-    // The waiting message is visible again at once, not after its 60 s visibility timeout, with the two
-    // never received.
+    // Every message but the posted one is visible again at once: one that was received and waiting is
+    // handed back, not left for its 60 s visibility timeout.
     scenario
         .emulator
         .wait_visible(
