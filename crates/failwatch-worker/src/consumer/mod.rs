@@ -388,7 +388,8 @@ mod tests {
     use super::*;
     use crate::retry::RetryPolicy;
 
-    /// A deliverer with one webhook destination at the type's default pacing, five a second.
+    /// A deliverer with one webhook destination at the type's default pacing, five a second, whose
+    /// slow-start window answers have already widened (see `delivery::admission`).
     fn deliverer() -> Deliverer {
         let env: BTreeMap<String, String> = [
             (
@@ -402,7 +403,17 @@ mod tests {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         let config = crate::config::load(None, &env).unwrap();
-        Deliverer::new(&config.destinations, RetryPolicy::from_config(&config)).unwrap()
+        let deliverer =
+            Deliverer::new(&config.destinations, RetryPolicy::from_config(&config)).unwrap();
+        widen(&deliverer);
+        deliverer
+    }
+
+    /// Accepted answers enough to widen a slow-start window past what pacing serves in a horizon.
+    fn widen(deliverer: &Deliverer) {
+        for _ in 0..20 {
+            deliverer.accepted(0);
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -428,8 +439,10 @@ mod tests {
         tokio::time::advance(Duration::from_secs(2)).await;
         let room = admitted(&deliverer, horizon, &stop).await.unwrap();
         assert!((2..10).contains(&room), "{room}");
-        // ... and at full size once it is forgotten.
+        // ... and at full size once it is forgotten (and answers have widened the window the
+        // `Retry-After` restarted).
         tokio::time::advance(Duration::from_secs(180)).await;
+        widen(&deliverer);
         assert_eq!(admitted(&deliverer, horizon, &stop).await, Some(10));
     }
 

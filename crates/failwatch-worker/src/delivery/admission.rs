@@ -17,6 +17,16 @@
 //! horizon; when no destination can start even one, the poller waits until the first one can, instead
 //! of receiving.
 //!
+//! **Slow start.** Pacing and the held share are what a process has learnt; a process just started (a
+//! restart after a crash or a kill, a new replica) has learnt nothing and would admit a whole horizon of
+//! turns at once to a destination that may be answering 429s. So each destination also has a
+//! [`Window`], as TCP has a congestion window: at most that many deliveries ahead (the count above), and
+//! the window starts at the destination's `burst` (what it is said to take at once; at least
+//! [`INITIAL_WINDOW`]), grows by one with every accepted answer (doubling per round of answers, up to
+//! [`MAX_WINDOW`], past which pacing alone decides), and falls back to its start whenever a
+//! `Retry-After` extends the destination's hold. While the window is full
+//! the poller looks again after [`MIN_RECHECK`]: the window opens with an answer, not with time.
+//!
 //! Its limits: an alert routed to a paused destination is still received while another destination has
 //! room (routing is not known in advance); a burst the token bucket still holds is not counted, and a
 //! delivery in a backoff wait may not need its turn within the horizon, so the delay is an upper bound
@@ -44,6 +54,56 @@ const HELD_MEMORY: Duration = Duration::from_secs(30);
 const MAX_HELD_SHARE: f64 = 0.9;
 /// A held share below this counts as none: what is left of holds long past, not worth a shorter queue.
 const MIN_HELD_SHARE: f64 = 0.01;
+/// The fewest deliveries a destination's [`Window`] lets ahead before any answer (its `burst` when that
+/// is larger): few enough that a process killed soon after it starts has spent a receive on only these,
+/// and two so that one slow answer does not stall the destination.
+const INITIAL_WINDOW: usize = 2;
+/// The widest a [`Window`] grows: far beyond what pacing serves within a horizon at any usual rate, so
+/// that a destination which keeps accepting is limited by its pacing alone, while the counter stays
+/// bounded.
+const MAX_WINDOW: usize = 1024;
+
+/// How many deliveries to a destination admission lets ahead of a new one, learnt from its answers (slow
+/// start, see the module docs).
+#[derive(Debug)]
+pub(super) struct Window {
+    current: AtomicUsize,
+    /// Where it starts, and starts over after a `Retry-After`.
+    initial: usize,
+}
+
+impl Window {
+    /// A window that starts at `burst` deliveries, at least [`INITIAL_WINDOW`], at most
+    /// [`MAX_WINDOW`].
+    pub(super) fn new(burst: u32) -> Window {
+        let initial = usize::try_from(burst)
+            .unwrap_or(MAX_WINDOW)
+            .clamp(INITIAL_WINDOW, MAX_WINDOW);
+        Window {
+            current: AtomicUsize::new(initial),
+            initial,
+        }
+    }
+
+    /// Widens the window by one after the destination accepted a post.
+    fn accepted(&self) {
+        // `fetch_update` with a closure that always answers `Some` cannot fail.
+        let _ = self
+            .current
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                Some((w + 1).min(MAX_WINDOW))
+            });
+    }
+
+    /// Starts over after a `Retry-After`: the destination serves less than was thought.
+    fn restart(&self) {
+        self.current.store(self.initial, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> usize {
+        self.current.load(Ordering::Relaxed)
+    }
+}
 
 /// The recent share of time a destination was held by `Retry-After`s: every extension of its hold
 /// adds the seconds it added to a sum that decays exponentially with [`HELD_MEMORY`]; the sum over the
@@ -123,6 +183,8 @@ struct Queue {
     period: Duration,
     /// Deliveries ahead of a new one: those in progress, plus every message not yet routed.
     ahead: usize,
+    /// Its slow-start [`Window`]: at most this many ahead.
+    window: usize,
 }
 
 impl Queue {
@@ -134,11 +196,18 @@ impl Queue {
                 .map_or(Duration::ZERO, |until| until.saturating_duration_since(now)),
             period: target.period.div_f64(1.0 - target.held.share(now)),
             ahead: target.in_progress.load(Ordering::Relaxed) + unrouted,
+            window: target.window.get(),
         }
     }
 
-    /// How many new attempts could start within `horizon`.
+    /// How many new attempts could start within `horizon`, and fit in the window.
     fn room(self, horizon: Duration) -> usize {
+        self.paced_room(horizon)
+            .min(self.window.saturating_sub(self.ahead))
+    }
+
+    /// How many new attempts pacing and the hold let start within `horizon`.
+    fn paced_room(self, horizon: Duration) -> usize {
         let Some(open) = horizon.checked_sub(self.held) else {
             return 0;
         };
@@ -149,8 +218,12 @@ impl Queue {
     }
 
     /// How long until [`Queue::room`] within `horizon` is at least one, if nothing else changes: until
-    /// one more turn fits in the horizon, or until nothing is ahead and the hold is over.
+    /// one more turn fits in the horizon, or until nothing is ahead and the hold is over. A full window
+    /// opens only with an answer, so then at once (the caller waits at least [`MIN_RECHECK`]).
     fn opens_in(self, horizon: Duration) -> Duration {
+        if self.ahead >= self.window {
+            return Duration::ZERO;
+        }
         let turns = |n: usize| {
             self.period
                 .saturating_mul(u32::try_from(n).unwrap_or(u32::MAX))
@@ -189,13 +262,38 @@ impl Deliverer {
         Admission::WaitUntil(now + opens_in.max(MIN_RECHECK))
     }
 
-    /// Holds destination `index` until `until`, as a `Retry-After` would (its held share included).
+    /// Holds destination `index` until `until`, as a `Retry-After` would (its held share and window
+    /// included).
     #[cfg(test)]
     pub(crate) fn hold_until(&self, index: usize, until: Instant) {
         let target = &self.targets[index];
         let before = target.hold.not_before();
         target.hold.extend_to(until);
-        target.held.extended(before, target.hold.not_before());
+        target.hold_extended(before);
+    }
+
+    /// Records that destination `index` accepted a post, as an answer would.
+    #[cfg(test)]
+    pub(crate) fn accepted(&self, index: usize) {
+        self.targets[index].window.accepted();
+    }
+}
+
+impl Target {
+    /// What admission learns from an accepted post: the window widens.
+    pub(super) fn accepted(&self) {
+        self.window.accepted();
+    }
+
+    /// What admission learns from a failure that may have extended the hold, which ended at `before`
+    /// (if anything) until then: the held share counts what was added, and an extension restarts the
+    /// window.
+    pub(super) fn hold_extended(&self, before: Option<Instant>) {
+        let after = self.hold.not_before();
+        self.held.extended(before, after);
+        if after > before {
+            self.window.restart();
+        }
     }
 }
 
@@ -208,6 +306,7 @@ mod tests {
             held: Duration::from_millis(held_ms),
             period: Duration::from_millis(period_ms),
             ahead,
+            window: MAX_WINDOW,
         }
     }
 
@@ -225,6 +324,46 @@ mod tests {
         // One every ten seconds, nobody waiting: one can go now.
         assert_eq!(queue(0, 10_000, 0).room(horizon), 1);
         assert_eq!(queue(0, 10_000, 1).room(horizon), 0);
+    }
+
+    #[test]
+    fn the_window_caps_what_pacing_would_admit_until_answers_widen_it() {
+        let horizon = Duration::from_secs(2);
+        let windowed = |ahead, window| Queue {
+            window,
+            ..queue(0, 100, ahead)
+        };
+        // Pacing serves twenty within the horizon; a fresh window lets two go.
+        assert_eq!(windowed(0, INITIAL_WINDOW).room(horizon), 2);
+        assert_eq!(windowed(1, INITIAL_WINDOW).room(horizon), 1);
+        assert_eq!(windowed(2, INITIAL_WINDOW).room(horizon), 0);
+        // Full, it opens with an answer, not with time: look again at once.
+        assert_eq!(
+            windowed(2, INITIAL_WINDOW).opens_in(horizon),
+            Duration::ZERO
+        );
+        // Wider than pacing: pacing decides.
+        assert_eq!(windowed(15, 40).room(horizon), 5);
+        assert_eq!(
+            windowed(25, 40).opens_in(horizon),
+            Duration::from_millis(600)
+        );
+
+        // It starts at the destination's burst, but never below two.
+        assert_eq!(Window::new(1).get(), INITIAL_WINDOW);
+        assert_eq!(Window::new(u32::MAX).get(), MAX_WINDOW);
+        let window = Window::new(5);
+        assert_eq!(window.get(), 5);
+        for _ in 0..3 {
+            window.accepted();
+        }
+        assert_eq!(window.get(), 8);
+        window.restart();
+        assert_eq!(window.get(), 5);
+        for _ in 0..2 * MAX_WINDOW {
+            window.accepted();
+        }
+        assert_eq!(window.get(), MAX_WINDOW);
     }
 
     #[tokio::test(start_paused = true)]

@@ -36,8 +36,8 @@ use crate::config::{self, Destination};
 use crate::metrics;
 use crate::retry::{self, Failure, Hold, Retried, RetryPolicy};
 use crate::secret::SecretUrl;
-use admission::HeldShare;
 pub(crate) use admission::{Admission, Ticket};
+use admission::{HeldShare, Window};
 
 /// Google Chat threads messages by `thread.threadKey` only when asked to; this option also starts a new
 /// thread when the key is new instead of failing.
@@ -123,6 +123,8 @@ struct Target {
     in_progress: Arc<AtomicUsize>,
     /// The recent share of time `hold` held it, for admission.
     held: HeldShare,
+    /// How many deliveries admission lets ahead, learnt from its answers (slow start).
+    window: Window,
     hold: Hold,
 }
 
@@ -138,6 +140,7 @@ impl Target {
             period: period(destination),
             in_progress: Arc::default(),
             held: HeldShare::default(),
+            window: Window::new(destination.burst),
             hold: Hold::default(),
         }
     }
@@ -312,6 +315,7 @@ impl Deliverer {
                 // The answer is not needed, but reading it to its end returns the connection to the
                 // pool; dropping it half-read would close the connection.
                 read_start(response, SUCCESS_BODY_LIMIT).await;
+                target.accepted();
                 Ok(())
             }
             Ok(response) => {
@@ -324,7 +328,7 @@ impl Deliverer {
                     Some(failure) => {
                         let before = target.hold.not_before();
                         self.policy.observe(&target.hold, &failure);
-                        target.held.extended(before, target.hold.not_before());
+                        target.hold_extended(before);
                         Err(failure)
                     }
                 }

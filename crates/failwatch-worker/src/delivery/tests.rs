@@ -328,6 +328,57 @@ async fn a_retry_after_from_one_message_holds_the_next_message_too() {
     assert_eq!(rx.seen.lock().unwrap().len(), 2);
 }
 
+/// A deliverer paced at a thousand a second with a burst of two: pacing alone would admit two thousand
+/// within a 2 s horizon, its slow-start window two.
+fn windowed_deliverer(url: &str) -> Deliverer {
+    let destination = destination(url, failwatch_core::Target::Json, 1000.0, 2);
+    Deliverer::new(&[destination], policy(5)).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fresh_deliverer_admits_a_small_window_that_answers_widen() {
+    let d = windowed_deliverer("http://127.0.0.1:9/hook");
+    let horizon = Duration::from_secs(2);
+    assert_eq!(d.admission(horizon), Admission::Receive(2));
+    // Both received and in progress: the window is full and opens only with an answer, so the poller
+    // looks again shortly, whatever pacing allows.
+    let in_progress: Vec<Ticket> = (0..2).map(|_| d.enqueue(0)).collect();
+    assert_eq!(
+        d.admission(horizon),
+        Admission::WaitUntil(Instant::now() + Duration::from_millis(10))
+    );
+    // Two accepted answers: two more.
+    d.accepted(0);
+    d.accepted(0);
+    assert_eq!(d.admission(horizon), Admission::Receive(2));
+    drop(in_progress);
+    assert_eq!(d.admission(horizon), Admission::Receive(4));
+    // A Retry-After restarts the window: once the hold is over, two again.
+    d.hold_until(0, Instant::now() + Duration::from_secs(1));
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(d.admission(horizon), Admission::Receive(2));
+}
+
+#[tokio::test]
+async fn accepted_answers_widen_admission_and_a_retry_after_restarts_it() {
+    let ok = (200, None, Duration::ZERO);
+    let (_rx, url) = receiver(vec![ok, ok, ok, (429, Some("1"), Duration::ZERO)]).await;
+    let d = windowed_deliverer(&url);
+    let horizon = Duration::from_secs(2);
+    assert_eq!(d.admission(horizon), Admission::Receive(2));
+    for _ in 0..3 {
+        deliver(&d, 5).await;
+    }
+    assert_eq!(d.admission(horizon), Admission::Receive(5));
+    // No budget left for the wait: deferred at once, and the destination held for a second.
+    let deferred = deliver(&d, 0).await;
+    assert!(
+        matches!(deferred, Delivery::Deferred { .. }),
+        "{deferred:?}"
+    );
+    assert_eq!(d.admission(horizon), Admission::Receive(2));
+}
+
 const TEAMS_LIKE: &str =
     "/webhookb2/0123abcd-tenant@9876fedc/IncomingWebhook/SEGMENTSECRET42/guid-0042";
 
