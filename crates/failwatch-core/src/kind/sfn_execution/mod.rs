@@ -476,8 +476,11 @@ fn execution_links(e: &SfnExecutionEvent) -> Links {
         .map(|t| ecs_task::task_links(&e.meta, t))
         .unwrap_or_default();
     out_links.service = None;
+    // Only a real Step Functions ARN becomes a link: a body without an envelope can put anything there.
     out_links.execution = match (e.meta.region.as_deref(), e.execution_arn.as_deref()) {
-        (Some(region), Some(arn)) => links::sfn_execution(&e.meta.partition, region, arn),
+        (Some(region), Some(arn)) if sfn_state_machine_name(arn).is_some() => {
+            links::sfn_execution(&e.meta.partition, region, arn)
+        }
         _ => None,
     };
     failure_links(&e.meta, &e.failure, &mut out_links);

@@ -96,7 +96,9 @@ impl ChildExecution {
 
     /// The child execution's page.
     pub(crate) fn links(&self, meta: &EventMeta, out: &mut Links) {
-        if let Some(region) = meta.region.as_deref() {
+        if let Some(region) = meta.region.as_deref()
+            && sfn_state_machine_name(&self.arn).is_some()
+        {
             out.child_execution = links::sfn_execution(&meta.partition, region, &self.arn);
         }
     }
