@@ -140,7 +140,7 @@ pub(crate) fn decode(
             other => (key, other.to_string()),
         })
         .collect();
-    Ok(CustomNotificationEvent {
+    let mut event = CustomNotificationEvent {
         meta,
         id,
         text_type: non_blank(content.text_type),
@@ -153,7 +153,31 @@ pub(crate) fn decode(
         event_type: non_blank(metadata.event_type),
         related_resources,
         additional_context,
-    })
+    };
+    // Without an ARN, the region of the first console URL the texts link to: the alert's region must
+    // agree with its links.
+    if event.meta.region.is_none() {
+        let texts = std::iter::once(event.description.as_str())
+            .chain(event.next_steps.iter().map(String::as_str));
+        if let Some(region) = texts
+            .flat_map(console_urls)
+            .find_map(|url| console_region(&url).map(str::to_owned))
+        {
+            event.meta.partition = crate::decode::partition_of_region(&region).to_owned();
+            event.meta.region = Some(region);
+        }
+    }
+    Ok(event)
+}
+
+/// The region of a console URL's host, `<region>.console.aws.amazon.com`.
+fn console_region(url: &str) -> Option<&str> {
+    let host = url
+        .strip_prefix("https://")?
+        .split(['/', '?', '#'])
+        .next()?;
+    let (region, domain) = host.split_once('.')?;
+    (CONSOLE_DOMAINS.contains(&domain) && !region.is_empty()).then_some(region)
 }
 
 /// `text` unless it is absent or only whitespace.
