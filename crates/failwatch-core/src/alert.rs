@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::group::CrashLoop;
 use crate::kind::AlertKind;
 use crate::summary::Summary;
 
@@ -104,6 +105,10 @@ pub struct Alert {
     /// looked them up (`[enrichment] tags`); `null` when it did not or could not.
     #[serde(default)]
     pub tags: Option<BTreeMap<String, String>>,
+    /// Set when this alert's group reached its crash-loop threshold (the worker's `[grouping]`), and
+    /// then the alert is critical and its title says so; `null` otherwise.
+    #[serde(default)]
+    pub crash_loop: Option<CrashLoop>,
 }
 
 /// The stopped ECS task behind an alert.

@@ -189,5 +189,6 @@ pub(crate) fn base_alert(
         dedup_key: String::new(),
         group_key: String::new(),
         tags: None,
+        crash_loop: None,
     }
 }

@@ -85,6 +85,7 @@ pub(crate) fn alert_with(text: &str, containers: usize) -> Alert {
         dedup_key: "ecs_task:0123456789abcdef".to_owned(),
         group_key: "ecs_task:c:api:oom".to_owned(),
         tags: None,
+        crash_loop: None,
     }
 }
 
