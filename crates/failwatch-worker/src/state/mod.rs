@@ -21,6 +21,9 @@
 //! when every destination accepted it, or [`State::release`] when it goes back to the queue.
 
 pub(crate) mod dynamodb;
+// Used by grouping (issue 13); the worker wires it in with its grouping module.
+#[allow(dead_code)]
+pub(crate) mod groups;
 mod locks;
 pub(crate) mod memory;
 
