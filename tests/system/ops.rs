@@ -177,7 +177,10 @@ fn sqs_at(endpoint: &str) -> aws_sdk_sqs::Client {
 
 /// Sends bodies with the attribute `origin = <index>`, ten per call.
 async fn send_with_attributes(sqs: &aws_sdk_sqs::Client, queue_url: &str, bodies: &[String]) {
-    for (chunk_index, chunk) in bodies.chunks(10).enumerate() {
+    // As many per call as stay within SQS's 1 MiB for a whole batch, at most ten.
+    let largest = bodies.iter().map(String::len).max().unwrap_or(1).max(1);
+    let per_call = (900 * 1024 / largest).clamp(1, 10);
+    for (chunk_index, chunk) in bodies.chunks(per_call).enumerate() {
         let entries = chunk
             .iter()
             .enumerate()
@@ -189,7 +192,7 @@ async fn send_with_attributes(sqs: &aws_sdk_sqs::Client, queue_url: &str, bodies
                         ATTRIBUTE,
                         MessageAttributeValue::builder()
                             .data_type("String")
-                            .string_value((chunk_index * 10 + i).to_string())
+                            .string_value((chunk_index * per_call + i).to_string())
                             .build()
                             .expect("attribute"),
                     )
@@ -498,6 +501,47 @@ async fn redrive_on_moto_falls_back_to_send_then_delete_and_moves_everything() {
     let again = ops.run(&["dlq", "redrive", "--yes"]).await;
     again.assert_code(0);
     assert!(again.stdout.contains("nothing to move"), "{}", again.stdout);
+}
+
+/// Ten failed-task bodies of about 200 KB each: one SendMessageBatch of all ten (2 MB) is more than
+/// SQS (and moto) accept in one call.
+fn large_task_bodies(scenario: u32) -> Vec<String> {
+    task_bodies(scenario, 10)
+        .into_iter()
+        .map(|body| {
+            let mut value: serde_json::Value = serde_json::from_str(&body).unwrap();
+            value["detail"]["stoppedReason"] = json!("x".repeat(200 * 1024));
+            value.to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_side_redrive_of_large_messages_splits_its_sends_by_size() {
+    let emulator = Emulator::start().await;
+    let pipeline = emulator.pipeline("ops-redrive-large", 3, 5).await;
+    let sqs = emulator.sqs();
+    let bodies = large_task_bodies(58);
+    send_with_attributes(&sqs, &pipeline.dlq_url, &bodies).await;
+    let ops = Ops::new(emulator.endpoint(), &pipeline.queue_url, &[]);
+
+    let moved = ops.run(&["dlq", "redrive", "--yes", "--client-side"]).await;
+    moved.assert_code(0);
+    assert!(
+        moved.stdout.contains("moved 10 message(s)"),
+        "{}",
+        moved.stdout
+    );
+    assert!(
+        moved
+            .stdout
+            .contains("send failed 0, sent but not deleted 0"),
+        "{}",
+        moved.stdout
+    );
+    assert_eq!(counts(&sqs, &pipeline.dlq_url).await, (0, 0));
+    let copies = drain(&sqs, &pipeline.queue_url).await;
+    assert_same_messages(&copies, &bodies);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

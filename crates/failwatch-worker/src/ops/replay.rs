@@ -20,8 +20,8 @@ use time::OffsetDateTime;
 
 use super::progress::Progress;
 use super::{Described, OpsError, say};
-use crate::sqs::batch::MAX_BATCH_BYTES;
-use crate::sqs::{MAX_BATCH, Outgoing, Queue};
+use crate::sqs::batch;
+use crate::sqs::{Outgoing, Queue};
 
 /// SQS's classic message size limit; larger bodies are refused before sending.
 const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -121,24 +121,9 @@ fn split_lines(name: &str, text: &str, inputs: &mut Vec<Input>, problems: &mut V
     }
 }
 
-/// Groups inputs into SendMessageBatch calls: at most ten entries and [`MAX_BATCH_BYTES`] each.
+/// Groups inputs into SendMessageBatch calls: at most ten entries and [`batch::MAX_BATCH_BYTES`] each.
 pub(crate) fn batches(inputs: &[Input]) -> Vec<&[Input]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (i, input) in inputs.iter().enumerate() {
-        let size = input.body.len();
-        if i > start && (i - start == MAX_BATCH || bytes + size > MAX_BATCH_BYTES) {
-            out.push(&inputs[start..i]);
-            start = i;
-            bytes = 0;
-        }
-        bytes += size;
-    }
-    if start < inputs.len() {
-        out.push(&inputs[start..]);
-    }
-    out
+    batch::split(inputs, |input| input.body.len())
 }
 
 /// Sends every input to `queue` and prints what was sent.

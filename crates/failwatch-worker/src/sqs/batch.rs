@@ -15,7 +15,7 @@ use aws_sdk_sqs::types::{
 };
 
 use super::receive::{Carried, Received};
-use super::{MAX_VISIBILITY, Queue, SqsError, clamp_i32};
+use super::{MAX_BATCH, MAX_VISIBILITY, Queue, SqsError, clamp_i32};
 
 /// The most bytes of bodies and attributes one SendMessageBatch call may carry, for every queue and
 /// emulator (SQS has since raised its own limit; the old one is always safe).
@@ -56,12 +56,62 @@ pub(crate) struct Outgoing {
 }
 
 impl Outgoing {
+    /// The bytes SQS counts against a batch's size limit for this message: its body and each message
+    /// attribute's name, data type and value.
+    pub(crate) fn size(&self) -> usize {
+        let attributes: usize = self
+            .carried
+            .attributes
+            .iter()
+            .map(|(name, value)| {
+                name.len()
+                    + value.data_type().len()
+                    + value.string_value().map_or(0, str::len)
+                    + value.binary_value().map_or(0, |b| b.as_ref().len())
+            })
+            .sum();
+        self.body.len() + attributes
+    }
+
     /// The same message again, body and attributes unchanged.
     pub(crate) fn from_received(message: &Received) -> Outgoing {
         Outgoing {
             body: message.body.clone(),
             carried: message.carried.clone(),
         }
+    }
+}
+
+/// Splits `items` into runs for SendMessageBatch calls, in order: at most [`MAX_BATCH`] entries and
+/// [`MAX_BATCH_BYTES`] (as `size` counts them) each. An item larger than the limit on its own gets a
+/// run of its own, for SQS to refuse that entry alone.
+pub(crate) fn split<T>(items: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        let size = size(item);
+        if i > start && (i - start == MAX_BATCH || bytes + size > MAX_BATCH_BYTES) {
+            out.push(&items[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
+}
+
+impl BatchOutcome {
+    /// Adds `other`, the outcome of entries that start at index `offset` of a longer list.
+    pub(crate) fn extend(&mut self, other: BatchOutcome, offset: usize) {
+        self.succeeded
+            .extend(other.succeeded.into_iter().map(|i| i + offset));
+        self.failed
+            .extend(other.failed.into_iter().map(|failure| EntryFailure {
+                index: failure.index + offset,
+                ..failure
+            }));
     }
 }
 

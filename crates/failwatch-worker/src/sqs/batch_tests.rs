@@ -118,3 +118,50 @@ fn every_entry_lands_in_exactly_one_list() {
     assert_eq!(outcome.succeeded, vec![0, 7]);
     assert!(batch_outcome(0, [], &[refused("0", "A", true)]) == BatchOutcome::default());
 }
+
+#[test]
+fn a_message_weighs_its_body_and_its_attributes() {
+    let mut message = Outgoing {
+        body: "x".repeat(100),
+        ..Outgoing::default()
+    };
+    assert_eq!(message.size(), 100);
+    message.carried.attributes.insert(
+        "origin".to_owned(),
+        aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value("y".repeat(50))
+            .build()
+            .expect("attribute"),
+    );
+    assert_eq!(message.size(), 100 + "origin".len() + "String".len() + 50);
+}
+
+#[test]
+fn split_keeps_order_and_each_run_within_ten_entries_and_the_byte_limit() {
+    let sizes = [200 * 1024, 200 * 1024, 10, 10, 300 * 1024, 1];
+    let runs: Vec<Vec<usize>> = split(&sizes, |&s| s).iter().map(|r| r.to_vec()).collect();
+    assert_eq!(
+        runs,
+        [
+            vec![200 * 1024],
+            vec![200 * 1024, 10, 10],
+            vec![300 * 1024],
+            vec![1],
+        ]
+    );
+    let many = [1usize; 25];
+    let lens: Vec<usize> = split(&many, |&s| s).iter().map(|r| r.len()).collect();
+    assert_eq!(lens, [10, 10, 5]);
+}
+
+#[test]
+fn outcomes_of_later_calls_are_shifted_to_the_whole_batch() {
+    let mut whole = batch_outcome(2, ["0", "1"], &[]);
+    whole.extend(
+        batch_outcome(2, ["1"], &[refused("0", "Throttled", false)]),
+        2,
+    );
+    assert_eq!(whole.succeeded, vec![0, 1, 3]);
+    assert_eq!(failed_indices(&whole), vec![2]);
+}

@@ -24,6 +24,7 @@ use super::{MoveCounts, Plan};
 use crate::ops::Described;
 use crate::ops::dlq::release;
 use crate::ops::progress::Progress;
+use crate::sqs::batch::{self, EntryFailure};
 use crate::sqs::{BatchOutcome, MAX_BATCH, Outgoing, Queue, Received, SqsError};
 
 /// Long-poll wait of each receive: an empty long poll means the DLQ has nothing visible.
@@ -217,14 +218,17 @@ impl<'a> ClientSideMove<'a> {
             }
         }
         let outgoing: Vec<Outgoing> = batch.iter().map(Outgoing::from_received).collect();
-        let sent = match self.destination.send_batch(&outgoing).await {
+        let sent = match self.send_within_limits(&outgoing).await {
             Ok(sent) => sent,
-            Err(err) => {
+            Err((sent, err)) if sent.succeeded.is_empty() => {
                 // Nothing of this batch was sent; it stays in the DLQ.
                 self.counts.send_failed += batch.len() as u64;
                 batch.into_iter().for_each(|message| self.hold(message));
                 return State::Done(Some(err));
             }
+            // An earlier call sent part of the batch: that part is deleted from the DLQ as usual (or
+            // it would arrive twice), and the unsent rest counts as failed entries.
+            Err((sent, err)) => unsent_failed(sent, batch.len(), &err),
         };
         self.sent += sent.succeeded.len() as u64;
         self.batches_sent += 1;
@@ -238,6 +242,25 @@ impl<'a> ClientSideMove<'a> {
             self.hold(message.clone());
         }
         State::Delete { batch, sent }
+    }
+
+    /// Sends `outgoing` in as many SendMessageBatch calls as SQS's total-size limit needs (ten
+    /// messages of 100 KB each would break it in one call, and SQS would refuse all ten). On a failed
+    /// call, the outcome so far comes back with the error.
+    async fn send_within_limits(
+        &self,
+        outgoing: &[Outgoing],
+    ) -> Result<BatchOutcome, (BatchOutcome, SqsError)> {
+        let mut sent = BatchOutcome::default();
+        let mut offset = 0;
+        for part in batch::split(outgoing, Outgoing::size) {
+            match self.destination.send_batch(part).await {
+                Ok(outcome) => sent.extend(outcome, offset),
+                Err(err) => return Err((sent, err)),
+            }
+            offset += part.len();
+        }
+        Ok(sent)
     }
 
     /// Deletes from the DLQ what arrived at the destination, and only that.
@@ -293,5 +316,51 @@ impl<'a> ClientSideMove<'a> {
             );
         }
         self.counts
+    }
+}
+
+/// `sent`, the outcome of the first calls of a batch of `len` entries, with every entry after them
+/// failed by the call error `err`.
+fn unsent_failed(mut sent: BatchOutcome, len: usize, err: &SqsError) -> BatchOutcome {
+    let first_unsent = sent
+        .succeeded
+        .iter()
+        .chain(sent.failed.iter().map(|f| &f.index))
+        .max()
+        .map_or(0, |&i| i + 1);
+    sent.failed
+        .extend((first_unsent..len).map(|index| EntryFailure {
+            index,
+            code: "SendMessageBatch".to_owned(),
+            message: err.to_string(),
+            sender_fault: false,
+        }));
+    sent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_after_the_calls_that_answered_fail_with_the_call_error() {
+        let sent = BatchOutcome {
+            succeeded: vec![0, 2],
+            failed: vec![EntryFailure {
+                index: 1,
+                code: "InvalidMessageContents".to_owned(),
+                message: "bad".to_owned(),
+                sender_fault: true,
+            }],
+        };
+        let err = SqsError::unusable("SendMessageBatch", "https://sqs.example/q", "timed out");
+        let whole = unsent_failed(sent, 5, &err);
+        assert_eq!(whole.succeeded, vec![0, 2]);
+        let failed: Vec<(usize, bool)> = whole
+            .failed
+            .iter()
+            .map(|f| (f.index, f.sender_fault))
+            .collect();
+        assert_eq!(failed, vec![(1, true), (3, false), (4, false)]);
     }
 }
