@@ -11,6 +11,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::{CrashLoop, GroupPolicy, Observed, recovery_scope, words};
 use crate::decode::fnv1a64;
+use crate::links;
 use crate::summary::Role;
 use crate::text::{TRUNCATION_MARKER, Unit, cut_plain};
 use crate::{Alert, AlertKind, Digest, Links, Severity};
@@ -303,10 +304,7 @@ impl Group {
         self.account = alert.account.clone();
         self.region = alert.region.clone();
         self.partition = alert.partition.clone();
-        self.links = Links {
-            service: alert.links.service.clone(),
-            ..Links::default()
-        };
+        self.links = group_links(alert, self.scope.as_deref());
     }
 
     /// Counts one failure that happened at `at` (its own time, Unix milliseconds).
@@ -395,6 +393,23 @@ impl Group {
             p.reason = *slot;
         }
         self.reasons = table;
+    }
+}
+
+/// The links a group shares: the service page of an ECS group; the state machine's page of a Step
+/// Functions group (as a related link: an alert has no field for it), from its recovery scope, which
+/// is the state machine's ARN.
+fn group_links(alert: &Alert, scope: Option<&str>) -> Links {
+    let state_machine = match (alert.kind, alert.region.as_deref(), scope) {
+        (AlertKind::SfnExecution, Some(region), Some(arn)) => {
+            links::sfn_state_machine(&alert.partition, region, arn)
+        }
+        _ => None,
+    };
+    Links {
+        service: alert.links.service.clone(),
+        related: state_machine.into_iter().collect(),
+        ..Links::default()
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::decode::sfn_state_machine_name;
 use crate::group::CrashLoop;
+use crate::kind::ecs_task::workload_of_group;
 use crate::{Alert, AlertKind};
 
 /// The human name of what an alert is about: the state machine of a Step Functions alert, else the
@@ -15,15 +16,11 @@ pub(super) fn subject(alert: &Alert) -> String {
             .or(e.arn.as_deref())
             .and_then(sfn_state_machine_name)
     });
-    let task_group = alert.task.as_ref().and_then(|t| {
-        let group = t.group.as_deref()?;
-        Some(
-            group
-                .strip_prefix("service:")
-                .or_else(|| group.strip_prefix("family:"))
-                .unwrap_or(group),
-        )
-    });
+    let task_group = alert
+        .task
+        .as_ref()
+        .and_then(|t| t.group.as_deref())
+        .map(workload_of_group);
     let family = alert
         .task
         .as_ref()

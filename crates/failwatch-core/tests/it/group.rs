@@ -3,6 +3,7 @@
 //! property test that no folded alert is ever lost or counted twice.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use failwatch_core::{
@@ -693,6 +694,14 @@ fn a_state_machine_recovers_when_an_execution_succeeds() {
     );
     assert_eq!(digest.alerts[0].id, "run-1");
     assert_eq!(digest.alerts[0].reason.as_deref(), Some("ErrorCode"));
+    assert_eq!(digest.subject, "state-machine");
+    assert_eq!(
+        digest.links.related,
+        [
+            "https://us-east-2.console.aws.amazon.com/states/home?region=us-east-2#/statemachines/view/arn:aws:states:us-east-2:123456789012:stateMachine:state-machine"
+        ]
+    );
+    assert_eq!(digest.links.service, None);
 }
 
 #[test]
@@ -824,6 +833,9 @@ impl Ledger {
     }
 }
 
+/// The 40 alerts the property test draws from (decoded once).
+static PROP_ALERTS: LazyLock<Vec<Alert>> = LazyLock::new(|| (0..40).map(|n| oom(n, T0)).collect());
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -835,7 +847,7 @@ proptest! {
             crash_loop_threshold: 3,
             ..GroupPolicy::default()
         };
-        let alerts: Vec<Alert> = (0..40).map(|n| oom(n, T0)).collect();
+        let alerts = &*PROP_ALERTS;
         let mut group = Group::default();
         let mut ledger = Ledger::default();
         let mut now = T0;
