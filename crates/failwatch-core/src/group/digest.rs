@@ -16,35 +16,16 @@ impl Group {
         let first_time = self.pending.iter().map(|p| p.at).min()?;
         let last_time = self.pending.iter().map(|p| p.at).max()?;
         let count = self.pending.len() as u64;
-        let alerts: Vec<FoldedAlert> = self
-            .pending
-            .iter()
-            .filter_map(|p| {
-                let listed = p.listed.as_ref()?;
-                Some(FoldedAlert {
-                    dedup_key: p.key.clone(),
-                    event_id: listed.event_id.clone(),
-                    time: listed.time.clone(),
-                    id: listed.id.clone(),
-                    link: listed.link.clone(),
-                    reason: p
-                        .reason
-                        .and_then(|r| self.reason_text(r))
-                        .map(str::to_owned),
-                    exit_codes: p.exit.clone(),
-                })
-            })
-            .take(Digest::MAX_LISTED)
-            .collect();
+        let alerts = self.listed();
         let reasons = tally(
             self.pending
                 .iter()
                 .map(|p| p.reason.and_then(|r| self.reason_text(r)).into_iter()),
         );
         let exit_codes = tally(self.pending.iter().map(|p| {
+            // Two containers exiting 137 are one alert with exit code 137.
             let mut codes: Vec<String> = Vec::with_capacity(p.exit.len());
-            for code in &p.exit {
-                let code = code.to_string();
+            for code in p.exit.iter().map(i64::to_string) {
                 if !codes.contains(&code) {
                     codes.push(code);
                 }
@@ -90,6 +71,29 @@ impl Group {
             partition: self.partition.clone(),
             links: self.links.clone(),
         })
+    }
+
+    /// The first pending alerts kept in full, at most [`Digest::MAX_LISTED`].
+    fn listed(&self) -> Vec<FoldedAlert> {
+        self.pending
+            .iter()
+            .filter_map(|p| {
+                let listed = p.listed.as_ref()?;
+                Some(FoldedAlert {
+                    dedup_key: p.key.clone(),
+                    event_id: listed.event_id.clone(),
+                    time: listed.time.clone(),
+                    id: listed.id.clone(),
+                    link: listed.link.clone(),
+                    reason: p
+                        .reason
+                        .and_then(|r| self.reason_text(r))
+                        .map(str::to_owned),
+                    exit_codes: p.exit.clone(),
+                })
+            })
+            .take(Digest::MAX_LISTED)
+            .collect()
     }
 
     /// The reason at `index` of the reason table.

@@ -24,6 +24,7 @@
 
 mod digest;
 mod document;
+mod folded;
 mod recovery;
 mod state;
 mod words;

@@ -9,10 +9,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{CrashLoop, GroupPolicy, Observed, recovery_scope, words};
+use super::{CrashLoop, GroupPolicy, Observed, folded, recovery_scope, words};
 use crate::decode::fnv1a64;
-use crate::links;
-use crate::summary::Role;
 use crate::text::{TRUNCATION_MARKER, Unit, cut_plain};
 use crate::{Alert, AlertKind, Digest, Links, Severity};
 
@@ -20,9 +18,15 @@ use crate::{Alert, AlertKind, Digest, Links, Severity};
 /// calls (JSON; times are Unix milliseconds).
 ///
 /// Bounded by construction so that its JSON stays far below DynamoDB's 400 KB item limit (a full
-/// group serialises to roughly 100 KB): at most [`Group::MAX_PENDING`] pending alerts, of which only
-/// the few a digest lists are kept in full, reasons interned and cut, and the keys of settled and
-/// posted alerts remembered as 64-bit hashes in bounded lists.
+/// group of ECS task alerts, each with its own 20 KB reason, serialises to about 115 KB): at most
+/// [`Group::MAX_PENDING`] pending alerts, of which only the few a digest lists are kept in full,
+/// `dedup_key`s of at most 1 KB, reasons interned and cut to 200 bytes (64 distinct at most), and
+/// the keys of settled and posted alerts remembered as 64-bit hashes in bounded lists.
+///
+/// Bounds in time: a group quiet for a whole `group_interval` folds no more (its next alert is
+/// posted at once); a group with nothing pending is kept for [`Group::RETAIN`] after its last alert
+/// (at least `crash_loop_window`), for crash-loop counting and its recovery notice, then
+/// [`Group::expired`] lets the worker remove it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Group {
@@ -268,6 +272,11 @@ impl Group {
         self.pending.is_empty() && unix_ms(now) >= self.last_seen.saturating_add(duration_ms(keep))
     }
 
+    /// How many folded alerts are pending (at most [`Group::MAX_PENDING`]).
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
     /// The recovery scope of the group (from its first alert, see [`recovery_scope`]); `None` when
     /// nothing can recover it (a standalone task, a custom notification) or before its first alert.
     pub fn scope(&self) -> Option<&str> {
@@ -304,7 +313,7 @@ impl Group {
         self.account = alert.account.clone();
         self.region = alert.region.clone();
         self.partition = alert.partition.clone();
-        self.links = group_links(alert, self.scope.as_deref());
+        self.links = folded::group_links(alert, self.scope.as_deref());
     }
 
     /// Counts one failure that happened at `at` (its own time, Unix milliseconds).
@@ -335,18 +344,18 @@ impl Group {
             .iter()
             .filter(|p| p.listed.is_some())
             .count();
-        let reason = reason(alert).and_then(|r| self.intern(r));
+        let reason = folded::reason(alert).and_then(|r| self.intern(r));
         self.pending.push(Pending {
             key: alert.dedup_key.clone(),
             at,
             reason,
-            exit: exit_codes(alert),
+            exit: folded::exit_codes(alert),
             critical: alert.severity == Severity::Critical,
             listed: (listed < Digest::MAX_LISTED).then(|| Listed {
                 event_id: alert.event_id.clone(),
                 time: alert.time.clone(),
-                id: folded_id(alert),
-                link: folded_link(alert),
+                id: folded::id(alert),
+                link: folded::link(alert),
             }),
         });
         if self.pending.len() >= Self::MAX_PENDING && self.full_since.is_none() {
@@ -394,83 +403,6 @@ impl Group {
         }
         self.reasons = table;
     }
-}
-
-/// The links a group shares: the service page of an ECS group; the state machine's page of a Step
-/// Functions group (as a related link: an alert has no field for it), from its recovery scope, which
-/// is the state machine's ARN.
-fn group_links(alert: &Alert, scope: Option<&str>) -> Links {
-    let state_machine = match (alert.kind, alert.region.as_deref(), scope) {
-        (AlertKind::SfnExecution, Some(region), Some(arn)) => {
-            links::sfn_state_machine(&alert.partition, region, arn)
-        }
-        _ => None,
-    };
-    Links {
-        service: alert.links.service.clone(),
-        related: state_machine.into_iter().collect(),
-        ..Links::default()
-    }
-}
-
-/// The reason a folded alert states: the task's stopped reason, else a container's reason, else
-/// the Step Functions error, else the reason fact of its summary.
-fn reason(alert: &Alert) -> Option<&str> {
-    let task = alert.task.as_ref().and_then(|t| {
-        t.stopped_reason
-            .as_deref()
-            .or_else(|| t.containers.iter().find_map(|c| c.reason.as_deref()))
-    });
-    let error = alert.execution.as_ref().and_then(|e| e.error.as_deref());
-    match alert.kind {
-        AlertKind::SfnExecution => error.or(task),
-        _ => task.or(error),
-    }
-    .or_else(|| alert.summary.get(Role::Reason))
-    .filter(|r| !r.is_empty())
-}
-
-/// The exit codes of a task's failed containers: non-zero ones, without the 143 (SIGTERM) of
-/// containers ECS stopped after an essential container exited.
-fn exit_codes(alert: &Alert) -> Vec<i64> {
-    const EXIT_SIGTERM: i64 = 143;
-    let Some(task) = &alert.task else {
-        return Vec::new();
-    };
-    let essential_exited = task.stop_code.as_deref() == Some("EssentialContainerExited")
-        && task
-            .containers
-            .iter()
-            .any(|c| c.exit_code.is_some_and(|code| code != EXIT_SIGTERM));
-    task.containers
-        .iter()
-        .filter_map(|c| c.exit_code)
-        .filter(|&code| code != 0 && !(essential_exited && code == EXIT_SIGTERM))
-        .collect()
-}
-
-/// The task id or execution name a folded alert is about, else its title.
-fn folded_id(alert: &Alert) -> String {
-    let execution = alert.execution.as_ref().and_then(|e| e.name.as_deref());
-    let task = alert.task.as_ref().map(|t| t.id.as_str());
-    match alert.kind {
-        AlertKind::SfnExecution => execution.or(task),
-        _ => task.or(execution),
-    }
-    .unwrap_or(&alert.title)
-    .to_owned()
-}
-
-/// The most specific console link of a folded alert.
-fn folded_link(alert: &Alert) -> Option<String> {
-    let links = &alert.links;
-    match alert.kind {
-        AlertKind::SfnExecution => links.execution.as_ref().or(links.task.as_ref()),
-        _ => links.task.as_ref().or(links.execution.as_ref()),
-    }
-    .or(links.service.as_ref())
-    .or(links.related.first())
-    .cloned()
 }
 
 /// The 64-bit hash under which a key is remembered once it left the pending list.

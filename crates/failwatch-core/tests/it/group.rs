@@ -459,6 +459,7 @@ fn a_full_group_is_due_at_once_and_defers_further_alerts() {
         Observed::Folded { due: filled }
     );
     assert_eq!(group.due(), Some(filled));
+    assert_eq!(group.pending(), Group::MAX_PENDING);
     let extra = oom(501, at(3));
     assert_eq!(group.observe(&extra, at(3), &policy), Observed::Deferred);
     assert_eq!(group.observe(&extra, at(4), &policy), Observed::Deferred);
