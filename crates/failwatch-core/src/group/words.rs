@@ -113,6 +113,12 @@ fn few_words(reason: &str) -> String {
     const MAX_CHARS: usize = 48;
     let mut out = String::new();
     for (i, word) in reason.split_whitespace().enumerate() {
+        if i == 0 && word.chars().count() > MAX_CHARS {
+            // One long token (an error name with its details): its beginning.
+            out.extend(word.chars().take(MAX_CHARS));
+            out.push('…');
+            return out;
+        }
         if i == MAX_WORDS || out.chars().count() + 1 + word.chars().count() > MAX_CHARS {
             out.push('…');
             return out;
@@ -185,6 +191,8 @@ mod tests {
             ),
             "api: 12 more tasks failed (Task failed ELB health checks in…)"
         );
+        assert_eq!(few_words("OutOfMemoryError"), "OutOfMemoryError");
+        assert_eq!(few_words(&"x".repeat(60)), format!("{}…", "x".repeat(48)));
         assert_eq!(
             recovery_title("payments-api", 8, 720),
             "payments-api recovered after 8 failures over 12 min"

@@ -286,6 +286,25 @@ fn grouping_off_posts_every_alert() {
 }
 
 #[test]
+fn an_alert_with_a_huge_dedup_key_is_posted_alone() {
+    let policy = no_crash_loops();
+    let mut group = Group::default();
+    group.observe(&oom(0, T0), T0, &policy);
+    let mut huge = oom(1, at(1));
+    huge.dedup_key = format!("ecs_service:{}", "x".repeat(2000));
+    assert_eq!(
+        group.observe(&huge, at(1), &policy),
+        Observed::Post { crash_loop: None }
+    );
+    assert_eq!(group.due(), None);
+    // The interval it arrived in is still the first alert's.
+    assert!(matches!(
+        group.observe(&oom(2, at(2)), at(2), &policy),
+        Observed::Folded { .. }
+    ));
+}
+
+#[test]
 fn a_crash_loop_reached_by_a_first_alert_is_posted_with_it() {
     // One-minute intervals, so each failure two minutes apart opens a new burst.
     let policy = GroupPolicy {
