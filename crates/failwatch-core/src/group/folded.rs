@@ -23,13 +23,22 @@ pub(super) fn group_links(alert: &Alert, scope: Option<&str>) -> Links {
     }
 }
 
-/// The reason a folded alert states: the task's stopped reason, else a container's reason, else
-/// the Step Functions error, else the reason fact of its summary.
+/// ECS's stopped reason whenever an essential container exits: it says nothing a digest's exit
+/// codes do not, so a container's own reason (`OutOfMemoryError: ...`) is tallied instead when there
+/// is one.
+const ESSENTIAL_EXITED: &str = "Essential container in task exited";
+
+/// The reason a folded alert states: the task's stopped reason (a container's reason instead of
+/// [`ESSENTIAL_EXITED`]), else a container's reason, else the Step Functions error, else the reason
+/// fact of its summary.
 pub(super) fn reason(alert: &Alert) -> Option<&str> {
     let task = alert.task.as_ref().and_then(|t| {
-        t.stopped_reason
-            .as_deref()
-            .or_else(|| t.containers.iter().find_map(|c| c.reason.as_deref()))
+        let container = t.containers.iter().find_map(|c| c.reason.as_deref());
+        match t.stopped_reason.as_deref() {
+            Some(ESSENTIAL_EXITED) => container.or(Some(ESSENTIAL_EXITED)),
+            Some(stopped) => Some(stopped),
+            None => container,
+        }
     });
     let error = alert.execution.as_ref().and_then(|e| e.error.as_deref());
     match alert.kind {

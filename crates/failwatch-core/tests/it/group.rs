@@ -120,10 +120,11 @@ fn a_burst_of_200_is_one_post_and_one_digest_of_199() {
             count: 199
         }]
     );
+    // ECS's generic "Essential container in task exited" gives way to the container's own reason.
     assert_eq!(
         digest.reasons,
         [Tally {
-            value: "Essential container in task exited".into(),
+            value: "OutOfMemoryError: Container killed due to memory usage".into(),
             count: 199
         }]
     );
@@ -136,7 +137,7 @@ fn a_burst_of_200_is_one_post_and_one_digest_of_199() {
     assert_eq!(listed.exit_codes, [137]);
     assert_eq!(
         listed.reason.as_deref(),
-        Some("Essential container in task exited")
+        Some("OutOfMemoryError: Container killed due to memory usage")
     );
     // 200 failures within 10 minutes: the digest says the group is crash-looping.
     assert_eq!(
@@ -171,7 +172,8 @@ fn a_digest_without_crash_loop_names_the_most_common_exit_code_and_tallies_ties_
     let policy = no_crash_loops();
     let mut alerts: Vec<Alert> = (0..7).map(|n| oom(n, at(i64::from(n)))).collect();
     // Alerts 1 and 2 exited 1, alerts 3 and 4 exited 137 twice over (two failed containers), 5 and 6
-    // 137 once; reasons: 1, 3 and 5 say "B", the others "A".
+    // 137 once; reasons: 1, 3 and 5 say "B", the others "A" (a specific stopped reason is kept over
+    // the container's).
     for (i, alert) in alerts.iter_mut().enumerate() {
         let task = alert.task.as_mut().expect("task");
         task.stopped_reason = Some(if i % 2 == 1 { "B" } else { "A" }.to_owned());
