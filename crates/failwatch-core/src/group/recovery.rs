@@ -1,10 +1,11 @@
 //! Recoveries: which resource's health closes a group ([`recovery_scope`]), which events say it is
 //! healthy ([`recovery_signal`]), and the notice a group that alerted gets ([`Group::recovery`]).
 //!
-//! A scope is a string both sides build the same way: `ecs-service:{account}:{region}:{cluster}:
-//! {service}` for an ECS service, the state machine's ARN (unqualified:
-//! `arn:{partition}:states:{region}:{account}:stateMachine:{name}`) for Step Functions. Both need the
-//! account and region, so that two accounts' services of one name never close each other's groups.
+//! A scope is a string both sides build the same way: for an ECS service
+//! `ecs-service:{account}:{region}:{cluster}:{service}`, for Step Functions the state machine's
+//! unqualified ARN `arn:{partition}:states:{region}:{account}:stateMachine:{name}` (also when only an
+//! execution ARN is known). Both need the account and region, so that two accounts' services of one
+//! name never close each other's groups.
 //! The recovery events stay silent in [`crate::classify()`]; this is a separate reading of them.
 
 use time::OffsetDateTime;

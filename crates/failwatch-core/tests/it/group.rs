@@ -636,6 +636,23 @@ fn recovery_scopes_name_the_service_or_state_machine() {
         recovery_scope(&sfn_failure(0, T0)).as_deref(),
         Some("arn:aws:states:us-east-2:123456789012:stateMachine:state-machine")
     );
+    // A version's ARN, or only an execution ARN, names the same state machine.
+    let mut versioned = sfn_failure(1, T0);
+    let execution = versioned.execution.as_mut().expect("execution");
+    execution.state_machine =
+        Some("arn:aws:states:us-east-2:123456789012:stateMachine:state-machine:7".to_owned());
+    assert_eq!(
+        recovery_scope(&versioned),
+        recovery_scope(&sfn_failure(0, T0))
+    );
+    let execution = versioned.execution.as_mut().expect("execution");
+    execution.state_machine = None;
+    execution.arn =
+        Some("arn:aws:states:us-east-2:123456789012:express:state-machine:run-1:abc".to_owned());
+    assert_eq!(
+        recovery_scope(&versioned),
+        recovery_scope(&sfn_failure(0, T0))
+    );
     // A standalone task (an events-rule job) has no service to recover.
     assert_eq!(
         recovery_scope(&alert_of(&load("ecs_task-exit137-killed"))),
