@@ -126,12 +126,32 @@ pub(crate) fn ecs_service(
 /// The Step Functions console page of one execution. The ARN goes into the fragment, where `:` may stay
 /// as it is (RFC 3986 `pchar`) and the console expects it unencoded.
 pub(crate) fn sfn_execution(partition: &str, region: &str, execution_arn: &str) -> Option<String> {
-    let room = 64 + region.len() + execution_arn.len();
+    sfn_page(partition, region, "#/v2/executions/details/", execution_arn)
+}
+
+/// The Step Functions console page of one state machine (its executions), the ARN in the fragment as
+/// for an execution.
+pub(crate) fn sfn_state_machine(
+    partition: &str,
+    region: &str,
+    state_machine_arn: &str,
+) -> Option<String> {
+    sfn_page(
+        partition,
+        region,
+        "#/statemachines/view/",
+        state_machine_arn,
+    )
+}
+
+/// A Step Functions console page: the `fragment` route followed by `arn`.
+fn sfn_page(partition: &str, region: &str, fragment: &str, arn: &str) -> Option<String> {
+    let room = 40 + fragment.len() + region.len() + arn.len();
     let mut url = console_url(partition, region, room)?;
     url.push_str("/states/home?region=");
     url.push_str(region);
-    url.push_str("#/v2/executions/details/");
-    encode(&mut url, execution_arn, ARN_FRAGMENT);
+    url.push_str(fragment);
+    encode(&mut url, arn, ARN_FRAGMENT);
     Some(url)
 }
 

@@ -25,6 +25,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
+pub(crate) use model::workload_of_group;
 pub use model::{
     Container, ContainerStatus, EcsTask, EcsTaskEvent, LaunchType, StopCode, TaskStatus,
 };

@@ -98,14 +98,16 @@ impl EcsTask {
 
     /// The service name or else the task family: what a human calls this workload.
     pub fn workload(&self) -> Option<&str> {
-        let group = self.group.as_deref()?;
-        Some(
-            group
-                .strip_prefix("service:")
-                .or_else(|| group.strip_prefix("family:"))
-                .unwrap_or(group),
-        )
+        self.group.as_deref().map(workload_of_group)
     }
+}
+
+/// The workload a task group names: `NAME` of `service:NAME` or `family:NAME`, else the group itself.
+pub(crate) fn workload_of_group(group: &str) -> &str {
+    group
+        .strip_prefix("service:")
+        .or_else(|| group.strip_prefix("family:"))
+        .unwrap_or(group)
 }
 
 /// One container of an ECS task.
