@@ -166,6 +166,7 @@ impl Enricher {
             log_tails,
             failed_state,
             tags,
+            execution_log: None,
         });
     }
 }
