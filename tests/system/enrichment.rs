@@ -329,6 +329,18 @@ async fn a_failed_execution_names_its_failed_state_and_routes_by_tag_with_an_ass
     );
 }
 
+/// Serves `router` on a loopback port; its base URL.
+async fn stand_in(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the stand-in");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
+}
+
 /// An AWS API stand-in: `DescribeTaskDefinition` never answers in time, every other call is denied.
 async fn unhelpful_aws() -> String {
     async fn answer(headers: HeaderMap) -> (StatusCode, HeaderMap, String) {
@@ -351,14 +363,7 @@ async fn unhelpful_aws() -> String {
         let body = json!({"__type": "AccessDeniedException", "message": "not authorized"});
         (StatusCode::BAD_REQUEST, reply, body.to_string())
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the stand-in");
-    let addr = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, axum::Router::new().fallback(answer)).await;
-    });
-    format!("http://{addr}")
+    stand_in(axum::Router::new().fallback(answer)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -503,14 +508,7 @@ async fn lambda_history() -> String {
             json!({"events": events}).to_string(),
         )
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the stand-in");
-    let addr = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, axum::Router::new().fallback(answer)).await;
-    });
-    format!("http://{addr}")
+    stand_in(axum::Router::new().fallback(answer)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

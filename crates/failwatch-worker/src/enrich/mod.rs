@@ -242,19 +242,9 @@ impl Inner {
     ) -> (Option<failwatch_core::FailedState>, Option<ExecutionLog>) {
         let invocation = lookups.lambda_invocation.as_ref();
         let lambda = |function: failwatch_core::LambdaFunction| async move {
-            let (Some(invocation), Some(region)) = (invocation, &lookups.region) else {
-                return None;
-            };
-            if self.log_lines == 0 {
-                self.record(Source::LambdaLogs, LookupResult::Skipped, None);
-                return None;
-            }
-            let place = Place {
-                account: lookups.account.as_deref(),
-                region,
-                partition,
-            };
-            let lines = i32::try_from(self.log_lines).unwrap_or(i32::MAX);
+            let invocation = invocation?;
+            let (place, lines) =
+                self.execution_log_place(Source::LambdaLogs, lookups, partition)?;
             let found = execution_logs::lambda(&self.clients, place, invocation, &function, lines);
             self.bounded(Source::LambdaLogs, end, found).await
         };
@@ -283,11 +273,23 @@ impl Inner {
         partition: &str,
         end: Instant,
     ) -> Option<ExecutionLog> {
-        let (Some(region), Some(stream)) = (&lookups.region, &lookups.batch_log) else {
-            return None;
-        };
+        let stream = lookups.batch_log.as_ref()?;
+        let (place, lines) = self.execution_log_place(Source::BatchLogs, lookups, partition)?;
+        let found = execution_logs::batch(&self.clients, place, stream, lines);
+        self.bounded(Source::BatchLogs, end, found).await
+    }
+
+    /// Where an execution's log lookup happens and how many lines it reads; `None` without a region, or
+    /// (counted as skipped) when log tails are off.
+    fn execution_log_place<'a>(
+        &self,
+        source: Source,
+        lookups: &'a Lookups,
+        partition: &'a str,
+    ) -> Option<(Place<'a>, i32)> {
+        let region = lookups.region.as_deref()?;
         if self.log_lines == 0 {
-            self.record(Source::BatchLogs, LookupResult::Skipped, None);
+            self.record(source, LookupResult::Skipped, None);
             return None;
         }
         let place = Place {
@@ -295,9 +297,7 @@ impl Inner {
             region,
             partition,
         };
-        let lines = i32::try_from(self.log_lines).unwrap_or(i32::MAX);
-        let found = execution_logs::batch(&self.clients, place, stream, lines);
-        self.bounded(Source::BatchLogs, end, found).await
+        Some((place, i32::try_from(self.log_lines).unwrap_or(i32::MAX)))
     }
 
     async fn failed_state(
