@@ -219,7 +219,8 @@ def enrichment_panels(g: Layout) -> None:
     g.add(
         timeseries(
             "Enrichment lookups",
-            "failwatch_enrichment_total by source (log_tail, failed_state, tags) and result (ok, error, "
+            "failwatch_enrichment_total by source (log_tail, failed_state, tags, batch_logs, "
+            "lambda_logs) and result (ok, error, "
             "timeout, skipped). Errors and timeouts leave that part out of the alert; skipped means the "
             "part is turned off or no time was left.",
             [

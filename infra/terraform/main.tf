@@ -503,6 +503,8 @@ data "aws_iam_policy_document" "worker" {
 # Enrichment (`[enrichment]`): the failed container's task definition and log tail, the failed
 # execution's history, and the tags of the service, task definition or state machine. These read calls
 # name resources in any cluster or state machine the rules forward, so they cannot be scoped further.
+# GetLogEvents also reads a failed Batch job's stream (`/aws/batch/job`, or the job definition's own
+# `awslogs-group`).
 data "aws_iam_policy_document" "enrichment" {
   statement {
     sid = "EnrichAlerts"
@@ -514,6 +516,13 @@ data "aws_iam_policy_document" "enrichment" {
       "states:ListTagsForResource",
     ]
     resources = ["*"]
+  }
+
+  # A failed Lambda invocation's lines, searched by request id in its function's log group.
+  statement {
+    sid       = "EnrichLambdaLogs"
+    actions   = ["logs:FilterLogEvents"]
+    resources = ["arn:${local.partition}:logs:*:*:log-group:/aws/lambda/*"]
   }
 
   # `[[enrichment.accounts]]`: the roles assumed for other accounts' alerts, and only those.

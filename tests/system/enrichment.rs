@@ -2,7 +2,11 @@
 //! and the resource's tags in the emulator (moto serves ECS task definitions and services, CloudWatch
 //! Logs, Step Functions histories and STS for a cross-account role), routes by tag, and delivers on time
 //! without what it could not find: a missing stream, an access-denied answer, an endpoint slower than
-//! the budget. `render --enrich` makes the same lookups.
+//! the budget. `render --enrich` makes the same lookups. A failed Batch job's stream and a failed
+//! Lambda invocation's lines come from moto's CloudWatch Logs too: moto's FilterLogEvents matches a
+//! quoted filter pattern as a substring, as CloudWatch does, but ignores `startFromHead=false` (it
+//! answers oldest first), so the Lambda case has fewer matching lines than the limit; the execution
+//! history naming the function comes from a stand-in, since moto's is canned.
 
 use std::time::{Duration, Instant};
 
@@ -325,6 +329,18 @@ async fn a_failed_execution_names_its_failed_state_and_routes_by_tag_with_an_ass
     );
 }
 
+/// Serves `router` on a loopback port; its base URL.
+async fn stand_in(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the stand-in");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
+}
+
 /// An AWS API stand-in: `DescribeTaskDefinition` never answers in time, every other call is denied.
 async fn unhelpful_aws() -> String {
     async fn answer(headers: HeaderMap) -> (StatusCode, HeaderMap, String) {
@@ -347,14 +363,7 @@ async fn unhelpful_aws() -> String {
         let body = json!({"__type": "AccessDeniedException", "message": "not authorized"});
         (StatusCode::BAD_REQUEST, reply, body.to_string())
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the stand-in");
-    let addr = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, axum::Router::new().fallback(answer)).await;
-    });
-    format!("http://{addr}")
+    stand_in(axum::Router::new().fallback(answer)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -416,5 +425,204 @@ async fn a_slow_or_denied_lookup_never_delays_the_alert_past_the_budget() {
             .iter()
             .any(|l| l.contains("AccessDeniedException: not authorized")),
         "the denial is logged with AWS's code and message"
+    );
+}
+
+/// Puts `lines` (timestamp offset in ms from a minute ago, message) in `stream` of `group`.
+async fn put_lines(emulator: &Emulator, group: &str, stream: &str, lines: &[(i64, String)]) {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&aws_config(emulator));
+    let _ = logs.create_log_group().log_group_name(group).send().await;
+    logs.create_log_stream()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .send()
+        .await
+        .expect("CreateLogStream");
+    let start = now_ms() - 60_000;
+    let events: Vec<_> = lines
+        .iter()
+        .map(|(offset, message)| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(start + offset)
+                .message(message)
+                .build()
+                .expect("log event")
+        })
+        .collect();
+    logs.put_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .expect("PutLogEvents");
+}
+
+fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    i64::try_from(now.as_millis()).expect("ms fit")
+}
+
+/// A failed execution `name` of state machine `etl` with `cause`, at the current time (a Lambda
+/// invocation's lines are searched for around it).
+fn execution_body(name: &str, cause: &str) -> String {
+    let arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:etl:{name}");
+    let time = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("a time");
+    json!({
+        "version": "0", "id": format!("event-{name}"), "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change", "account": ACCOUNT,
+        "time": time, "region": REGION, "resources": [arn],
+        "detail": {
+            "executionArn": arn, "name": name, "status": "FAILED",
+            "stateMachineArn": format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:etl"),
+            "error": "States.TaskFailed", "cause": cause,
+        },
+    })
+    .to_string()
+}
+
+/// A Step Functions stand-in whose every execution failed in a Lambda task of function
+/// `extract-{execution name}` (moto serves only a canned history naming no function).
+async fn lambda_history() -> String {
+    async fn answer(body: String) -> ([(&'static str, &'static str); 1], String) {
+        let request: Value = serde_json::from_str(&body).unwrap_or_default();
+        let execution = request["executionArn"].as_str().unwrap_or_default();
+        let name = execution.rsplit(':').next().unwrap_or_default();
+        let function = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:extract-{name}");
+        let events = json!([
+            {"timestamp": 1.0, "type": "ExecutionFailed", "id": 6, "previousEventId": 5},
+            {"timestamp": 1.0, "type": "LambdaFunctionFailed", "id": 5, "previousEventId": 4},
+            {"timestamp": 1.0, "type": "LambdaFunctionStarted", "id": 4, "previousEventId": 3},
+            {"timestamp": 1.0, "type": "LambdaFunctionScheduled", "id": 3, "previousEventId": 2,
+             "lambdaFunctionScheduledEventDetails": {"resource": function}},
+            {"timestamp": 1.0, "type": "TaskStateEntered", "id": 2, "previousEventId": 1,
+             "stateEnteredEventDetails": {"name": "Extract"}},
+            {"timestamp": 1.0, "type": "ExecutionStarted", "id": 1, "previousEventId": 0},
+        ]);
+        (
+            [("content-type", "application/x-amz-json-1.0")],
+            json!({"events": events}).to_string(),
+        )
+    }
+    stand_in(axum::Router::new().fallback(answer)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_and_lambda_failures_carry_their_last_log_lines() {
+    let mut scenario = Scenario::new("enrich-jobs", 3).await;
+    let emulator = &scenario.emulator;
+    // A Batch job that logged 30 lines, one with a secret.
+    let stream = "etl-job/default/0123456789abcdef0123456789abcdef";
+    let mut batch_lines: Vec<(i64, String)> = (1..=30)
+        .map(|n| (n, format!("batch line {n:02} ✓")))
+        .collect();
+    batch_lines[25].1 = "connecting with password=hunter2-EXAMPLE".to_owned();
+    put_lines(emulator, "/aws/batch/job", stream, &batch_lines).await;
+    // A Lambda function's log group with the lines of two requests, interleaved.
+    let (failed, other) = (
+        "4d5e6f70-8192-4a3b-9c4d-5e6f70819202",
+        "9a8b7c6d-0000-4a3b-9c4d-5e6f70819203",
+    );
+    let lambda_lines: Vec<(i64, String)> = (1..=6)
+        .map(|n| {
+            let id = if n % 2 == 0 { other } else { failed };
+            (n, format!("2026-12-03T10:00:0{n}Z\t{id}\tINFO step {n}"))
+        })
+        .collect();
+    put_lines(
+        emulator,
+        "/aws/lambda/extract-run-1",
+        "2026/12/03/[$LATEST]0a1b2c3d",
+        &lambda_lines,
+    )
+    .await;
+
+    let history = lambda_history().await;
+    let mut config = scenario.config(&["webhook"]);
+    config.enrichment = true;
+    let mut worker = crate::support::worker::Worker::spawn_with_env(
+        &scenario.emulator,
+        &config,
+        &[("AWS_ENDPOINT_URL_SFN", Some(&history))],
+    );
+    worker.wait_ready(Duration::from_secs(20)).await;
+    scenario.worker = Some(worker);
+
+    let batch = |job_stream: &str| {
+        json!({"JobId": "8a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", "JobName": "nightly-etl",
+               "JobQueue": format!("arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/etl"),
+               "Status": "FAILED", "StatusReason": "Essential container in task exited",
+               "Container": {"ExitCode": 1, "LogStreamName": job_stream}})
+        .to_string()
+    };
+    let lambda = json!({"errorType": "Runtime.ExitError",
+        "errorMessage": format!("RequestId: {failed} Error: Runtime exited with error: signal: killed")})
+    .to_string();
+    let bodies = [
+        execution_body("batch-1", &batch(stream)),
+        execution_body("batch-missing", &batch("etl-job/default/missing")),
+        execution_body("run-1", &lambda),
+        // Its function's log group does not exist.
+        execution_body("run-2", &lambda),
+    ];
+    scenario
+        .emulator
+        .send_bodies(&scenario.pipeline.queue_url, &bodies)
+        .await;
+    scenario.receiver.wait_requests(4, LIMIT).await;
+    scenario.receiver.assert_payloads_valid();
+
+    let execution = |name: &str| document(&scenario, name)["execution"].clone();
+    let batch = execution("batch-1");
+    let tail: Vec<String> = serde_json::from_value(batch["log_tail"].clone()).expect("lines");
+    assert_eq!(tail.len(), 20, "{tail:?}");
+    assert_eq!(tail[0], "batch line 11 ✓", "the newest 20, oldest first");
+    assert_eq!(tail[19], "batch line 30 ✓");
+    assert!(tail[15].contains("[redacted]") && !tail[15].contains("hunter2"));
+    assert_eq!(batch["log_source"], "batch");
+    let link = batch["log_link"].as_str().expect("a stream link");
+    assert!(
+        link.contains("$252Faws$252Fbatch$252Fjob/log-events/etl-job$252Fdefault$252F"),
+        "{link}"
+    );
+
+    let lambda = execution("run-1");
+    let want: Vec<&str> = lambda_lines
+        .iter()
+        .filter(|(_, l)| l.contains(failed))
+        .map(|(_, l)| l.as_str())
+        .collect();
+    assert_eq!(lambda["log_tail"], json!(want), "only the failed request's");
+    assert_eq!(lambda["log_source"], "lambda");
+    assert!(
+        lambda["log_link"]
+            .as_str()
+            .is_some_and(|l| l.contains("$252Faws$252Flambda$252Fextract-run-1")),
+        "{lambda}"
+    );
+    assert_eq!(
+        lambda["failed_state"]["resource"],
+        format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:extract-run-1")
+    );
+
+    for name in ["batch-missing", "run-2"] {
+        let execution = execution(name);
+        assert_eq!(execution["log_tail"], Value::Null, "{name}");
+        assert_eq!(execution["log_source"], Value::Null, "{name}");
+    }
+    let finished = scenario.stop_worker().await;
+    let count = |source: &str, result: &str| enrichments(&finished.metrics, source, result);
+    assert_eq!(count("batch_logs", "ok"), 1.0);
+    assert_eq!(count("batch_logs", "error"), 1.0, "the missing stream");
+    assert_eq!(count("lambda_logs", "ok"), 1.0);
+    assert_eq!(count("lambda_logs", "error"), 1.0, "the missing log group");
+    assert_eq!(
+        count("failed_state", "ok"),
+        4.0,
+        "every execution's history"
     );
 }

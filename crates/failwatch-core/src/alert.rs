@@ -173,6 +173,39 @@ pub struct ExecutionInfo {
     /// (`[enrichment] failed_state`); `null` when it did not or could not.
     #[serde(default)]
     pub failed_state: Option<FailedState>,
+    /// The last log lines of what failed inside the execution — the Batch job's container
+    /// (`batch:submitJob.sync`) or the Lambda invocation whose request id the cause names — oldest
+    /// first, redacted, when the worker read them (`[enrichment] log_lines`); `null` when it did not or
+    /// could not.
+    #[serde(default)]
+    pub log_tail: Option<Vec<String>>,
+    /// The CloudWatch Logs console page of the log stream those lines came from, when known.
+    #[serde(default)]
+    pub log_link: Option<String>,
+    /// Where [`ExecutionInfo::log_tail`] came from: `batch` or `lambda`; `null` when the worker read
+    /// no lines.
+    #[serde(default)]
+    pub log_source: Option<LogSource>,
+}
+
+/// What an execution's log lines were read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogSource {
+    /// The failed AWS Batch job's container log stream (`Container.LogStreamName` of the cause).
+    Batch,
+    /// The Lambda function's log group, the lines naming the failed invocation's request id.
+    Lambda,
+}
+
+impl LogSource {
+    /// The stable lowercase name, as used in the JSON document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogSource::Batch => "batch",
+            LogSource::Lambda => "lambda",
+        }
+    }
 }
 
 /// The state of a Step Functions execution that failed, from its history (`GetExecutionHistory`).

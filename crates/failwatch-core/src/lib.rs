@@ -27,12 +27,16 @@ mod summary;
 mod text;
 
 pub use alert::{
-    Alert, ContainerInfo, ExecutionInfo, FailedState, Links, SCHEMA, Schema, Severity, TaskInfo,
+    Alert, ContainerInfo, ExecutionInfo, FailedState, Links, LogSource, SCHEMA, Schema, Severity,
+    TaskInfo,
 };
 pub use classify::{Decision, SilentReason, classify};
 pub use decode::{DecodeContext, DecodeError, EventMeta, Shape, UnhandledEvent, decode};
 pub use dedup::Deduper;
-pub use enrich::{Enrichment, LogTail, Lookups, MAX_LOG_LINE_CHARS, MAX_LOG_LINES};
+pub use enrich::{
+    BatchLogStream, Enrichment, ExecutionLog, LAMBDA_LOOKAHEAD, LAMBDA_LOOKBACK, LambdaFunction,
+    LambdaInvocation, LogTail, Lookups, MAX_LOG_LINE_CHARS, MAX_LOG_LINES,
+};
 pub use group::{
     CrashLoop, DIGEST_SCHEMA, Digest, FoldedAlert, Group, GroupPolicy, Observed, RECOVERY_SCHEMA,
     Recovery, RecoverySignal, Tally, mark_crash_loop, recovery_scope, recovery_signal,

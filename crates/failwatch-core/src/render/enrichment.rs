@@ -1,6 +1,7 @@
 //! What the worker's lookups added to an alert, as every renderer shows it: the failed state and the
 //! tags as facts, and for each container its last log lines (or the log driver that keeps failwatch
-//! from reading them) with its log stream's console link.
+//! from reading them) with its log stream's console link — and likewise for the failed Batch job or
+//! Lambda invocation of a Step Functions execution, after any containers.
 //!
 //! Log lines are workload text like any other and are escaped for the markup they land in. A tail
 //! keeps its newest lines, because the last thing a container printed usually says why it died: the
@@ -13,7 +14,7 @@ use std::fmt::Write as _;
 
 use super::{Level, blank, safe_url};
 use crate::Alert;
-use crate::alert::FailedState;
+use crate::alert::{FailedState, LogSource};
 use crate::text::{Markup, Unit, cut_plain, fit, measure};
 
 /// The most tags a Tags fact names; the rest are counted.
@@ -26,7 +27,8 @@ const EARLIER_RESERVE: usize = 32;
 /// One container's log section.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct LogSection<'a> {
-    /// The container's name (workload text).
+    /// What the lines are from: the container's name (workload text), or "Batch job" or "Lambda
+    /// function" for an execution's lines.
     pub(super) container: &'a str,
     /// The log stream's console page, when it may be a button or link ([`safe_url`]).
     pub(super) link: Option<&'a str>,
@@ -53,28 +55,38 @@ impl LogSection<'_> {
     }
 }
 
-/// The log sections of an alert's containers, in the order the task lists them, at most
-/// `level.tails`. A container with no lines and no other driver has none.
+/// The log sections of an alert's containers, in the order the task lists them, then the execution's
+/// (its Batch job's or Lambda invocation's), at most `level.tails`. A container with no lines and no
+/// other driver has none, nor an execution without lines.
 pub(super) fn log_sections(alert: &Alert, level: Level) -> Vec<LogSection<'_>> {
-    let Some(task) = &alert.task else {
-        return Vec::new();
-    };
-    task.containers
-        .iter()
-        .filter_map(|c| {
-            let body = match (&c.log_tail, &c.log_driver) {
-                (Some(lines), _) if lines.iter().any(|l| !blank(l)) => LogBody::Lines(lines),
-                (_, Some(driver)) if !blank(driver) => LogBody::Driver(driver),
-                _ => return None,
-            };
-            Some(LogSection {
-                container: &c.name,
-                link: c.log_link.as_deref().filter(|u| safe_url(u)),
-                body,
-            })
+    let containers = alert.task.iter().flat_map(|t| &t.containers);
+    let containers = containers.filter_map(|c| {
+        let body = match (&c.log_tail, &c.log_driver) {
+            (Some(lines), _) if lines.iter().any(|l| !blank(l)) => LogBody::Lines(lines),
+            (_, Some(driver)) if !blank(driver) => LogBody::Driver(driver),
+            _ => return None,
+        };
+        Some(LogSection {
+            container: &c.name,
+            link: c.log_link.as_deref().filter(|u| safe_url(u)),
+            body,
         })
-        .take(level.tails)
-        .collect()
+    });
+    let execution = alert.execution.iter().filter_map(|e| {
+        let lines = e
+            .log_tail
+            .as_deref()
+            .filter(|l| l.iter().any(|l| !blank(l)))?;
+        Some(LogSection {
+            container: match e.log_source? {
+                LogSource::Batch => "Batch job",
+                LogSource::Lambda => "Lambda function",
+            },
+            link: e.log_link.as_deref().filter(|u| safe_url(u)),
+            body: LogBody::Lines(lines),
+        })
+    });
+    containers.chain(execution).take(level.tails).collect()
 }
 
 /// The one line shown for a container whose logs go elsewhere, the driver's name escaped for `markup`.

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use failwatch_core::{
-    Alert, Decision, Enrichment, FailedState, LogTail, RenderOptions, Target, process, render,
+    Alert, Decision, Enrichment, ExecutionLog, FailedState, LogSource, LogTail, RenderOptions,
+    Target, log_stream_link, process, render,
 };
 use serde_json::Value;
 
@@ -78,7 +79,19 @@ fn log_link(container: &str) -> String {
 }
 
 fn enrichment(alert: &Alert, lines: Vec<String>) -> Enrichment {
-    let failed = alert.lookups().failed_containers;
+    let lookups = alert.lookups();
+    // A Batch job's lines come from its stream, as the worker reads them.
+    let execution_log = lookups.batch_log.as_ref().map(|stream| ExecutionLog {
+        source: LogSource::Batch,
+        lines: lines.clone(),
+        link: log_stream_link(
+            &alert.partition,
+            alert.region.as_deref().unwrap_or("us-east-1"),
+            &stream.group,
+            &stream.stream,
+        ),
+    });
+    let failed = lookups.failed_containers;
     let mut log_tails: Vec<LogTail> = failed
         .first()
         .map(|name| LogTail {
@@ -111,6 +124,7 @@ fn enrichment(alert: &Alert, lines: Vec<String>) -> Enrichment {
                 "payments-prod".to_owned(),
             ),
         ])),
+        execution_log,
     }
 }
 
@@ -120,6 +134,7 @@ fn every_renderer_for_enriched_fixtures() {
         ("ecs_task-oom", python_tail()),
         ("ecs_task-essential-container-exit254", java_tail()),
         ("sfn_execution-failed-runtask-sync", python_tail()),
+        ("sfn_execution-batch-out-of-memory", python_tail()),
     ] {
         let mut alert = alert(fixture);
         alert.enrich(enrichment(&alert, lines));

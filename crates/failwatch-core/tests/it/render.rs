@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use failwatch_core::{
-    Alert, AlertKind, ContainerInfo, Enrichment, ExecutionInfo, FailedState, Links, LogTail,
-    MAX_LOG_LINES, RenderOptions, Schema, Severity, Target, TaskInfo, render,
+    Alert, AlertKind, ContainerInfo, Enrichment, ExecutionInfo, ExecutionLog, FailedState, Links,
+    LogSource, LogTail, MAX_LOG_LINES, RenderOptions, Schema, Severity, Target, TaskInfo, render,
 };
 use serde_json::Value;
 
@@ -66,6 +66,9 @@ pub(crate) fn alert_with(text: &str, containers: usize) -> Alert {
             error: Some(format!("States.TaskFailed {text}")),
             cause: Some(format!("{{\"StopCode\":\"{text}\"}}")),
             failed_state: None,
+            log_tail: None,
+            log_link: None,
+            log_source: None,
         }),
         links: Links {
             task: Some(format!(
@@ -339,6 +342,7 @@ pub(crate) fn assert_no_injection(target: Target, payload: &str) {
                         let our_link = s[i..].starts_with("[Open ")
                             || s[i..].starts_with("[Task logs]")
                             || s[i..].starts_with("[Log stream]")
+                            || s[i..].starts_with("[Job logs]")
                             || s[i..].starts_with("[Related link");
                         assert!(
                             escaped || our_link,
@@ -677,6 +681,7 @@ pub(crate) fn enrich_all(
             resource: Some(state),
         }),
         tags: Some(tags),
+        execution_log: None,
     });
 }
 
@@ -712,6 +717,37 @@ fn no_injection_survives_in_log_lines_tags_or_the_failed_state() {
     for repeat in [1, 30] {
         let text = INJECTION.repeat(repeat);
         assert_safe_everywhere(&enriched(alert_with("x", 3), &text, &lines));
+    }
+}
+
+#[test]
+fn an_executions_log_lines_fit_and_carry_no_injection_after_the_containers() {
+    let huge = "é<&>🚨*_[`\"\\\u{1}".repeat(1400);
+    let injection: Vec<String> = INJECTION.split(' ').map(str::to_owned).collect();
+    for (text, lines, containers) in [
+        (huge.as_str(), vec![huge.clone(); MAX_LOG_LINES], 3),
+        ("x", injection.clone(), 0),
+        (INJECTION, injection, 2),
+    ] {
+        let mut alert = enriched(alert_with(text, containers), text, &[]);
+        for source in [LogSource::Batch, LogSource::Lambda] {
+            alert.enrich(Enrichment {
+                execution_log: Some(ExecutionLog {
+                    source,
+                    lines: lines.clone(),
+                    link: Some("https://example.invalid/logs/execution".to_owned()),
+                }),
+                ..Enrichment::default()
+            });
+            assert_safe_everywhere(&alert);
+        }
+        if containers == 0 {
+            let payload = render(&alert, Target::Slack, &RenderOptions::default());
+            assert!(
+                payload.contains("Last log lines — Lambda function"),
+                "{payload}"
+            );
+        }
     }
 }
 

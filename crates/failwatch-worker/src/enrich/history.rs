@@ -6,12 +6,13 @@
 //! `ActivityFailed`, `LambdaFunctionFailed`, ...) when there is one, else from `ExecutionFailed` (a
 //! `Fail` state, or a `Map` or `Parallel` state that failed), to the `*StateEntered` event it belongs
 //! to, which names the state and its type; the `*Scheduled` event passed on the way names the task's
-//! resource.
+//! resource — and, for a Lambda task, the function: the ARN of a `LambdaFunctionScheduled`, or the
+//! `FunctionName` of a `lambda:invoke` task's parameters when the history includes them.
 
 use std::collections::HashMap;
 
 use aws_sdk_sfn::types::HistoryEvent as SdkEvent;
-use failwatch_core::FailedState;
+use failwatch_core::{FailedState, LambdaFunction};
 use serde::Deserialize;
 
 use super::EnrichError;
@@ -61,6 +62,17 @@ pub(crate) struct Named {
 pub(crate) struct TaskScheduled {
     pub(crate) resource_type: String,
     pub(crate) resource: String,
+    /// The task's parameters as JSON text (a `lambda:invoke` task's `FunctionName` is there).
+    #[serde(default)]
+    pub(crate) parameters: Option<String>,
+}
+
+/// What the history says about the failure: the state, and the Lambda function when a Lambda task
+/// failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failed {
+    pub(crate) state: FailedState,
+    pub(crate) function: Option<LambdaFunction>,
 }
 
 /// `activityScheduledEventDetails` and `lambdaFunctionScheduledEventDetails`.
@@ -88,6 +100,7 @@ impl HistoryEvent {
             task: event.task_scheduled_event_details().map(|d| TaskScheduled {
                 resource_type: d.resource_type().to_owned(),
                 resource: d.resource().to_owned(),
+                parameters: Some(d.parameters().to_owned()).filter(|p| !p.is_empty()),
             }),
             activity: event.activity_scheduled_event_details().map(|d| Resource {
                 resource: d.resource().to_owned(),
@@ -133,26 +146,41 @@ impl HistoryEvent {
             .or(self.lambda.as_ref())
             .map(|r| r.resource.clone())
     }
+
+    /// The Lambda function a `*Scheduled` event names.
+    fn function(&self) -> Option<LambdaFunction> {
+        if let Some(lambda) = &self.lambda {
+            return LambdaFunction::parse(&lambda.resource);
+        }
+        let task = self.task.as_ref().filter(|t| t.resource_type == "lambda")?;
+        let parameters: serde_json::Value =
+            serde_json::from_str(task.parameters.as_deref()?).ok()?;
+        LambdaFunction::parse(parameters.get("FunctionName")?.as_str()?)
+    }
 }
 
 /// The state that failed, from events read newest first; `None` when they do not reach it.
-pub(crate) fn failed_state(events: &[HistoryEvent], partition: &str) -> Option<FailedState> {
+pub(crate) fn failed_state(events: &[HistoryEvent], partition: &str) -> Option<Failed> {
     let by_id: HashMap<i64, &HistoryEvent> = events.iter().map(|e| (e.id, e)).collect();
     let start = events
         .iter()
         .find(|e| e.is_task_failure())
         .or_else(|| events.iter().find(|e| e.is_execution_end()))?;
-    let mut resource = None;
+    let (mut resource, mut function) = (None, None);
     let mut current = start;
     for _ in 0..MAX_HOPS {
         if resource.is_none() {
             resource = current.resource(partition);
+            function = current.function();
         }
         if let (Some(state_type), Some(entered)) = (current.entered_type(), &current.entered) {
-            return Some(FailedState {
-                name: entered.name.clone(),
-                state_type: state_type.to_owned(),
-                resource,
+            return Some(Failed {
+                state: FailedState {
+                    name: entered.name.clone(),
+                    state_type: state_type.to_owned(),
+                    resource,
+                },
+                function,
             });
         }
         current = by_id.get(&current.previous_event_id)?;
@@ -166,7 +194,7 @@ pub(crate) async fn lookup(
     regional: &Regional,
     execution_arn: &str,
     partition: &str,
-) -> Result<Option<FailedState>, EnrichError> {
+) -> Result<Option<Failed>, EnrichError> {
     let mut events = Vec::new();
     let mut token = None;
     for _ in 0..MAX_PAGES {
@@ -230,7 +258,7 @@ mod tests {
     #[test]
     fn a_failed_task_names_its_state_type_and_resource() {
         assert_eq!(
-            failed_state(&newest_first(RUN_TASK), "aws"),
+            failed_state(&newest_first(RUN_TASK), "aws").map(|f| f.state),
             Some(FailedState {
                 name: "RunReport".into(),
                 state_type: "Task".into(),
@@ -253,7 +281,7 @@ mod tests {
            "executionFailedEventDetails": {"error": "Rejected"}}
         ]}"#;
         assert_eq!(
-            failed_state(&newest_first(json), "aws"),
+            failed_state(&newest_first(json), "aws").map(|f| f.state),
             Some(FailedState {
                 name: "Reject".into(),
                 state_type: "Fail".into(),
@@ -279,12 +307,39 @@ mod tests {
           {"type": "ExecutionFailed", "id": 10, "previousEventId": 9}
         ]}"#;
         let found = failed_state(&newest_first(json), "aws").unwrap();
+        assert_eq!(found.function.map(|f| f.name).as_deref(), Some("convert"));
+        let found = found.state;
         assert_eq!(found.name, "Convert");
         assert_eq!(found.state_type, "Task");
         assert_eq!(
             found.resource.as_deref(),
             Some("arn:aws:lambda:eu-west-1:123456789012:function:convert")
         );
+    }
+
+    #[test]
+    fn a_lambda_invoke_task_names_its_function_from_its_parameters() {
+        let json = r#"{"events": [
+          {"type": "TaskStateEntered", "id": 2, "previousEventId": 1,
+           "stateEnteredEventDetails": {"name": "Extract"}},
+          {"type": "TaskScheduled", "id": 3, "previousEventId": 2,
+           "taskScheduledEventDetails": {"resourceType": "lambda", "resource": "invoke",
+             "parameters": "{\"FunctionName\":\"arn:aws:lambda:eu-west-1:123456789012:function:extract:live\",\"Payload\":{}}"}},
+          {"type": "TaskStarted", "id": 4, "previousEventId": 3},
+          {"type": "TaskFailed", "id": 5, "previousEventId": 4},
+          {"type": "ExecutionFailed", "id": 6, "previousEventId": 5}
+        ]}"#;
+        let found = failed_state(&newest_first(json), "aws").unwrap();
+        assert_eq!(
+            found.state.resource.as_deref(),
+            Some("arn:aws:states:::lambda:invoke")
+        );
+        let function = found.function.expect("the function");
+        assert_eq!(function.name, "extract");
+        assert_eq!(function.region.as_deref(), Some("eu-west-1"));
+        // An ECS task names none.
+        let run_task = failed_state(&newest_first(RUN_TASK), "aws").unwrap();
+        assert_eq!(run_task.function, None);
     }
 
     #[test]

@@ -98,23 +98,39 @@ pub(crate) async fn tail(
     } else {
         clients.regional(request.account.as_deref(), region).logs
     };
+    tail.lines = newest_lines(&logs, group, &stream, request.lines).await?;
+    Ok(tail)
+}
+
+/// The newest `lines` lines of a log stream, oldest first, from one `GetLogEvents` with
+/// `startFromHead=false` (also used for a Batch job's stream).
+pub(crate) async fn newest_lines(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    stream: &str,
+    lines: i32,
+) -> Result<Vec<String>, EnrichError> {
     let answer = logs
         .get_log_events()
         .log_group_name(group)
-        .log_stream_name(&stream)
+        .log_stream_name(stream)
         .start_from_head(false)
-        .limit(request.lines)
+        .limit(lines)
         .send()
         .await
         .map_err(|err| EnrichError::aws("GetLogEvents", err))?;
     // The events of one page are oldest first.
-    tail.lines = answer
+    Ok(answer
         .events()
         .iter()
         .filter_map(|e| e.message())
-        .map(|m| m.trim_end_matches(['\n', '\r']).to_owned())
-        .collect();
-    Ok(tail)
+        .map(line)
+        .collect())
+}
+
+/// A log event's message as one line: without the newline most runtimes end it with.
+pub(crate) fn line(message: &str) -> String {
+    message.trim_end_matches(['\n', '\r']).to_owned()
 }
 
 /// The task definition's log settings, from the cache or `DescribeTaskDefinition`.

@@ -1,7 +1,9 @@
 //! Enrichment: what the worker looks up about an alert's resources after it is claimed and before it
 //! is routed and rendered — the failed containers' last log lines ([`logs`]), the Step Functions state
-//! that failed ([`history`]) and the resource's tags ([`tags`]) — through per-account clients
-//! ([`clients`]) and TTL caches ([`cache`]).
+//! that failed ([`history`]), the last log lines of a failed Batch job or Lambda invocation inside an
+//! execution ([`execution_logs`]) and the resource's tags ([`tags`]) — through per-account clients
+//! ([`clients`]) and TTL caches ([`cache`]). A Lambda lookup whose function only the failed state
+//! names starts when the history has been read, within the same budget.
 //!
 //! Never at the alert's expense: every lookup of one alert runs concurrently, and all of them end at one
 //! instant, `[enrichment] budget` after they start (or the alert's delivery deadline, if sooner). A part
@@ -11,6 +13,7 @@
 
 mod cache;
 mod clients;
+mod execution_logs;
 mod history;
 mod logs;
 mod tags;
@@ -23,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
-use failwatch_core::{Alert, Enrichment, LogTail, Lookups};
+use failwatch_core::{Alert, Enrichment, ExecutionLog, LogTail, Lookups};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -32,6 +35,7 @@ use crate::config::EnrichmentConfig;
 use crate::metrics;
 use cache::Caches;
 use clients::Clients;
+use execution_logs::Place;
 use logs::TailRequest;
 
 /// At most one enrichment warning per this interval; the rest are counted in the next one.
@@ -90,6 +94,8 @@ pub(crate) enum Source {
     LogTail,
     FailedState,
     Tags,
+    BatchLogs,
+    LambdaLogs,
 }
 
 impl Source {
@@ -98,6 +104,8 @@ impl Source {
             Source::LogTail => "log_tail",
             Source::FailedState => "failed_state",
             Source::Tags => "tags",
+            Source::BatchLogs => "batch_logs",
+            Source::LambdaLogs => "lambda_logs",
         }
     }
 }
@@ -157,15 +165,17 @@ impl Enricher {
         let lookups = alert.lookups();
         let end = deadline.min(Instant::now() + inner.budget);
         let partition = alert.partition.clone();
-        let (log_tails, failed_state, tags) = tokio::join!(
+        let (log_tails, (failed_state, lambda_log), tags, batch_log) = tokio::join!(
             inner.log_tails(&lookups, &partition, end),
-            inner.failed_state(&lookups, &partition, end),
+            inner.failed_state_and_lambda(&lookups, &partition, end),
             inner.tags(&lookups, end),
+            inner.batch_log(&lookups, &partition, end),
         );
         alert.enrich(Enrichment {
             log_tails,
             failed_state,
             tags,
+            execution_log: batch_log.or(lambda_log),
         });
     }
 }
@@ -222,12 +232,80 @@ impl Inner {
         tails
     }
 
+    /// The failed state and the Lambda invocation's lines: at once when the cause names the function,
+    /// else after the history named it (no lookup when neither does).
+    async fn failed_state_and_lambda(
+        &self,
+        lookups: &Lookups,
+        partition: &str,
+        end: Instant,
+    ) -> (Option<failwatch_core::FailedState>, Option<ExecutionLog>) {
+        let invocation = lookups.lambda_invocation.as_ref();
+        let lambda = |function: failwatch_core::LambdaFunction| async move {
+            let invocation = invocation?;
+            let (place, lines) =
+                self.execution_log_place(Source::LambdaLogs, lookups, partition)?;
+            let found = execution_logs::lambda(&self.clients, place, invocation, &function, lines);
+            self.bounded(Source::LambdaLogs, end, found).await
+        };
+        match invocation.and_then(|i| i.function.clone()) {
+            Some(function) => {
+                let (failed, log) =
+                    tokio::join!(self.failed_state(lookups, partition, end), lambda(function));
+                (failed.map(|f| f.state), log)
+            }
+            None => {
+                let failed = self.failed_state(lookups, partition, end).await;
+                let function = failed.as_ref().and_then(|f| f.function.clone());
+                let log = match function.filter(|_| invocation.is_some()) {
+                    Some(function) => lambda(function).await,
+                    None => None,
+                };
+                (failed.map(|f| f.state), log)
+            }
+        }
+    }
+
+    /// The failed Batch job's last lines.
+    async fn batch_log(
+        &self,
+        lookups: &Lookups,
+        partition: &str,
+        end: Instant,
+    ) -> Option<ExecutionLog> {
+        let stream = lookups.batch_log.as_ref()?;
+        let (place, lines) = self.execution_log_place(Source::BatchLogs, lookups, partition)?;
+        let found = execution_logs::batch(&self.clients, place, stream, lines);
+        self.bounded(Source::BatchLogs, end, found).await
+    }
+
+    /// Where an execution's log lookup happens and how many lines it reads; `None` without a region, or
+    /// (counted as skipped) when log tails are off.
+    fn execution_log_place<'a>(
+        &self,
+        source: Source,
+        lookups: &'a Lookups,
+        partition: &'a str,
+    ) -> Option<(Place<'a>, i32)> {
+        let region = lookups.region.as_deref()?;
+        if self.log_lines == 0 {
+            self.record(source, LookupResult::Skipped, None);
+            return None;
+        }
+        let place = Place {
+            account: lookups.account.as_deref(),
+            region,
+            partition,
+        };
+        Some((place, i32::try_from(self.log_lines).unwrap_or(i32::MAX)))
+    }
+
     async fn failed_state(
         &self,
         lookups: &Lookups,
         partition: &str,
         end: Instant,
-    ) -> Option<failwatch_core::FailedState> {
+    ) -> Option<history::Failed> {
         let (Some(region), Some(arn)) = (&lookups.region, &lookups.execution_arn) else {
             return None;
         };

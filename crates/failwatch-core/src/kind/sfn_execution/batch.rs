@@ -83,6 +83,11 @@ impl BatchJob {
         self.stopped_at
     }
 
+    /// The job container's log group and stream, when the job names its stream.
+    pub(crate) fn log_stream(&self) -> Option<(&str, &str)> {
+        Some((&self.log_group, self.log_stream.as_deref()?))
+    }
+
     /// The job id, a UUID.
     pub(crate) fn id(&self) -> &str {
         &self.id

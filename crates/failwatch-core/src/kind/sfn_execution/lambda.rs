@@ -43,6 +43,9 @@ pub(crate) struct LambdaError {
     stack: Option<String>,
     /// "600.15" from "Task timed out after 600.15 seconds".
     timed_out_after: Option<String>,
+    /// The failed invocation's request id, when the payload or the runtime's wording names it: what
+    /// the worker searches the function's log group for.
+    request_id: Option<String>,
     class: FailureClass,
 }
 
@@ -72,12 +75,20 @@ pub(crate) fn from_payload(
                 .join(" | ")
         })
         .filter(|s| !s.is_empty());
-    Some(build(
+    let mut lambda = build(
         error,
         error_type.or(error).map(str::to_owned),
         message.map(str::to_owned),
         stack,
-    ))
+    );
+    // Python's and Java's error payloads name the request; every runtime's log lines carry it.
+    if let Some(id) = ["requestId", "awsRequestId"]
+        .into_iter()
+        .find_map(|field| text(object, field).filter(|id| is_request_id(id)))
+    {
+        lambda.request_id = Some(id.to_owned());
+    }
+    Some(lambda)
 }
 
 /// A text cause of a Lambda service error (`Lambda.*`), reading the payload a `Lambda.Unknown` cause
@@ -108,6 +119,7 @@ fn build(
     stack: Option<String>,
 ) -> LambdaError {
     let timed_out_after = message.as_deref().and_then(timeout_seconds);
+    let request_id = message.as_deref().and_then(request_id_in);
     let said = |needle: &str| {
         error_type.as_deref().is_some_and(|t| t.contains(needle))
             || message.as_deref().is_some_and(|m| m.contains(needle))
@@ -128,8 +140,36 @@ fn build(
         message,
         stack,
         timed_out_after,
+        request_id,
         class,
     }
+}
+
+/// The request id a function's error message names: "RequestId: 4d5e... Error: Runtime exited ..."
+/// (the runtime's own errors), or the second word of "2026-03-14T09:36:39.604Z 5b1c... Task timed out
+/// after 600.15 seconds". The Lambda service's "(... Request ID: ...)" of a throttled or failed
+/// `Invoke` call is not one: no invocation ran, so there are no lines to read.
+fn request_id_in(message: &str) -> Option<String> {
+    const LABEL: &str = "RequestId: ";
+    let id = match message.find(LABEL) {
+        Some(at) => message[at + LABEL.len()..].split_whitespace().next()?,
+        None => {
+            let mut words = message.split_whitespace().skip(1);
+            let id = words.next()?;
+            let rest: Vec<_> = words.take(3).collect();
+            (rest == ["Task", "timed", "out"]).then_some(id)?
+        }
+    };
+    is_request_id(id).then(|| id.to_owned())
+}
+
+/// Whether `id` is shaped like a Lambda request id, a UUID (`8-4-4-4-12` hex digits).
+fn is_request_id(id: &str) -> bool {
+    id.len() == 36
+        && id.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 /// The seconds of the runtime's "Task timed out after 600.15 seconds".
@@ -147,6 +187,11 @@ fn timeout_seconds(message: &str) -> Option<String> {
 impl LambdaError {
     pub(crate) fn class(&self) -> FailureClass {
         self.class
+    }
+
+    /// The failed invocation's request id, when the cause names it.
+    pub(crate) fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
     }
 
     /// What failed, for a title: "Lambda function timed out after 600.15 s",
@@ -198,6 +243,24 @@ mod tests {
         );
         assert_eq!(timeout_seconds("Task timed out after  seconds"), None);
         assert_eq!(timeout_seconds("no timeout here"), None);
+    }
+
+    #[test]
+    fn request_ids_are_read_from_the_runtimes_wording_only() {
+        let id = "5b1c368c-fa4f-448d-8d37-595d2633cc9b";
+        for message in [
+            format!("2026-03-14T09:36:39.604Z {id} Task timed out after 600.15 seconds"),
+            format!("RequestId: {id} Error: Runtime exited with error: signal: killed"),
+        ] {
+            assert_eq!(request_id_in(&message).as_deref(), Some(id), "{message}");
+        }
+        for message in [
+            format!("Rate Exceeded. (Service: AWSLambda; Request ID: {id}; Proxy: null)"),
+            "RequestId: not-a-uuid Error: x".to_owned(),
+            "2026-03-14T09:36:39.604Z Task timed out after 3.00 seconds".to_owned(),
+        ] {
+            assert_eq!(request_id_in(&message), None, "{message}");
+        }
     }
 
     #[test]

@@ -253,6 +253,9 @@ pub(crate) fn classify(e: &SfnExecutionEvent) -> Decision {
             error: e.error.clone(),
             cause: e.cause.clone(),
             failed_state: None,
+            log_tail: None,
+            log_link: None,
+            log_source: None,
         }),
         links: execution_links(e),
         dedup_key: dedup_key(e),
@@ -497,6 +500,35 @@ fn failure_links(meta: &EventMeta, failure: &Failure, out: &mut Links) {
         }
         Failure::EcsTask | Failure::Lambda(_) | Failure::Json(_) | Failure::Text => {}
     }
+}
+
+/// Where the failed integration's own log lines are, for the worker's lookups (`Alert::lookups`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CauseLogs {
+    /// A Batch job's container: its log group and stream.
+    Batch { group: String, stream: String },
+    /// A Lambda invocation, by its request id.
+    Lambda { request_id: String },
+}
+
+/// What an execution's error and cause (as the alert keeps them) say about where its log lines are:
+/// the failed Batch job's stream (also of a failed child execution's job) or the failed Lambda
+/// invocation's request id.
+pub(crate) fn cause_logs(error: Option<&str>, cause: &str) -> Option<CauseLogs> {
+    fn of(failure: &Failure) -> Option<CauseLogs> {
+        match failure {
+            Failure::Batch(job) => job.log_stream().map(|(group, stream)| CauseLogs::Batch {
+                group: group.to_owned(),
+                stream: stream.to_owned(),
+            }),
+            Failure::Lambda(lambda) => lambda.request_id().map(|id| CauseLogs::Lambda {
+                request_id: id.to_owned(),
+            }),
+            Failure::Child(child) => of(&child.read.failure),
+            Failure::EcsTask | Failure::Glue(_) | Failure::Json(_) | Failure::Text => None,
+        }
+    }
+    of(&cause::read(error, Some(CauseRef::Text(cause))).failure)
 }
 
 /// One key per failed execution (and per redrive of it); a `Catch` output has no execution ARN and
