@@ -6,6 +6,7 @@ mod dedup;
 mod enriched;
 mod fixtures;
 mod kinds;
+mod notices;
 mod props;
 mod redact;
 mod render;
