@@ -33,7 +33,10 @@ pub use classify::{Decision, SilentReason, classify};
 pub use decode::{DecodeContext, DecodeError, EventMeta, Shape, UnhandledEvent, decode};
 pub use dedup::Deduper;
 pub use enrich::{Enrichment, LogTail, Lookups, MAX_LOG_LINE_CHARS, MAX_LOG_LINES};
-pub use group::{CrashLoop, DIGEST_SCHEMA, Digest, FoldedAlert, RECOVERY_SCHEMA, Recovery, Tally};
+pub use group::{
+    CrashLoop, DIGEST_SCHEMA, Digest, FoldedAlert, Group, GroupPolicy, Observed, RECOVERY_SCHEMA,
+    Recovery, RecoverySignal, Tally, mark_crash_loop, recovery_scope, recovery_signal,
+};
 pub use hint::FailureClass;
 pub use kind::custom_notification::CustomNotificationEvent;
 pub use kind::ecs_deployment::{DeploymentEventName, EcsDeploymentEvent};

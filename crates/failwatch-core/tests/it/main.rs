@@ -5,6 +5,7 @@ mod decode;
 mod dedup;
 mod enriched;
 mod fixtures;
+mod group;
 mod kinds;
 mod notices;
 mod props;
