@@ -6,7 +6,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::events::{
-    failed_execution, failed_task, failed_task_deprovisioning, finished_task, task_id,
+    failed_execution, failed_task, failed_task_deprovisioning, finished_task, succeeded_execution,
+    task_id,
 };
 use crate::support::receiver::payload_problems;
 use crate::support::{failwatch, fixtures_dir};
@@ -332,4 +333,32 @@ fn render_without_a_group_interval_prints_every_alert() {
         assert_eq!(lines.len(), 12, "{args:?}");
         assert!(lines.iter().all(|l| l["schema"] == "failwatch.alert.v1"));
     }
+}
+
+#[test]
+fn render_group_interval_prints_the_pending_digest_then_the_recovery() {
+    let stdin = [
+        failed_execution("run-1").sqs_body("e-14-1"),
+        failed_execution("run-2").sqs_body("e-14-2"),
+        failed_execution("run-3").sqs_body("e-14-3"),
+        succeeded_execution("run-4").sqs_body("e-14-4"),
+    ]
+    .join("\n");
+    let args = ["render", "--to", "json", "--group-interval", "5m"];
+    let output = failwatch(&args, &stdin, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let lines = stdout_lines(&output);
+    let schemas: Vec<&str> = lines.iter().filter_map(|l| l["schema"].as_str()).collect();
+    assert_eq!(
+        schemas,
+        [
+            "failwatch.alert.v1",
+            "failwatch.digest.v1",
+            "failwatch.recovery.v1"
+        ],
+        "{lines:?}"
+    );
+    assert_eq!(lines[1]["count"], 2);
+    assert_eq!(lines[2]["failures"], 3);
+    assert_eq!(lines[2]["group_key"], lines[0]["group_key"]);
 }
