@@ -6,7 +6,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::events::{
-    failed_execution, failed_task, failed_task_deprovisioning, finished_task, task_id,
+    failed_execution, failed_task, failed_task_deprovisioning, finished_task, succeeded_execution,
+    task_id,
 };
 use crate::support::receiver::payload_problems;
 use crate::support::{failwatch, fixtures_dir};
@@ -260,4 +261,104 @@ fn render_every_malformed_fixture_exits_65_naming_it() {
             stderr(&output)
         );
     }
+}
+
+/// Twelve failed tasks of one service, one body a line.
+fn burst_of_twelve() -> String {
+    (1..=12)
+        .map(|n| failed_task(&task_id(13, n)).sqs_body(&format!("e-13-{n}")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn render_group_interval_folds_a_burst_into_one_alert_and_one_digest() {
+    let stdin = burst_of_twelve();
+    let output = failwatch(
+        &["render", "--to", "json", "--group-interval", "5m"],
+        &stdin,
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let lines = stdout_lines(&output);
+    assert_eq!(lines.len(), 2, "one alert and one digest: {lines:?}");
+    let (alert, digest) = (&lines[0], &lines[1]);
+    assert_eq!(alert["schema"], "failwatch.alert.v1");
+    assert_eq!(digest["schema"], "failwatch.digest.v1");
+    assert_eq!(digest["count"], 11);
+    assert_eq!(digest["group_key"], alert["group_key"]);
+    let keys = digest["dedup_keys"].as_array().expect("dedup_keys");
+    assert_eq!(keys.len(), 11);
+    assert!(
+        !keys.contains(&alert["dedup_key"]),
+        "the posted alert is not folded"
+    );
+    assert_eq!(
+        stderr(&output).matches("folded into the digest").count(),
+        11
+    );
+
+    for (target, service) in TARGETS.into_iter().filter(|(t, _)| *t != "json") {
+        let args = ["render", "--to", target, "--group-interval", "5m"];
+        let output = failwatch(&args, &stdin, &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{target}: {}",
+            stderr(&output)
+        );
+        let lines = stdout_lines(&output);
+        assert_eq!(lines.len(), 2, "{target}: {lines:?}");
+        for line in &lines {
+            let problems = payload_problems(service, line);
+            assert!(problems.is_empty(), "{target}: {problems:?}");
+        }
+        assert!(
+            lines[1].to_string().contains("and 1 more"),
+            "{target}: {}",
+            lines[1]
+        );
+    }
+}
+
+#[test]
+fn render_without_a_group_interval_prints_every_alert() {
+    for args in [
+        &["render", "--to", "json"][..],
+        &["render", "--to", "json", "--group-interval", "0s"],
+    ] {
+        let output = failwatch(args, &burst_of_twelve(), &[]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let lines = stdout_lines(&output);
+        assert_eq!(lines.len(), 12, "{args:?}");
+        assert!(lines.iter().all(|l| l["schema"] == "failwatch.alert.v1"));
+    }
+}
+
+#[test]
+fn render_group_interval_prints_the_pending_digest_then_the_recovery() {
+    let stdin = [
+        failed_execution("run-1").sqs_body("e-14-1"),
+        failed_execution("run-2").sqs_body("e-14-2"),
+        failed_execution("run-3").sqs_body("e-14-3"),
+        succeeded_execution("run-4").sqs_body("e-14-4"),
+    ]
+    .join("\n");
+    let args = ["render", "--to", "json", "--group-interval", "5m"];
+    let output = failwatch(&args, &stdin, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let lines = stdout_lines(&output);
+    let schemas: Vec<&str> = lines.iter().filter_map(|l| l["schema"].as_str()).collect();
+    assert_eq!(
+        schemas,
+        [
+            "failwatch.alert.v1",
+            "failwatch.digest.v1",
+            "failwatch.recovery.v1"
+        ],
+        "{lines:?}"
+    );
+    assert_eq!(lines[1]["count"], 2);
+    assert_eq!(lines[2]["failures"], 3);
+    assert_eq!(lines[2]["group_key"], lines[0]["group_key"]);
 }

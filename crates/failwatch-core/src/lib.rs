@@ -51,7 +51,7 @@ pub use kind::ecs_task::{
 pub use kind::sfn_execution::{ExecutionStatus, SfnExecutionEvent, SfnOrigin};
 pub use kind::{AlertKind, Event};
 pub use links::cloudwatch_log_stream as log_stream_link;
-pub use render::{RenderOptions, Target, UnknownTarget, render};
+pub use render::{RenderOptions, Target, UnknownTarget, render, render_digest, render_recovery};
 pub use summary::{Fact, Part, Role, Summary};
 
 /// Decodes and classifies one SQS message body: [`decode()`] then [`classify()`], as `failwatch render`

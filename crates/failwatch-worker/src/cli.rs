@@ -6,6 +6,7 @@
 //! every other variable).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
@@ -50,6 +51,13 @@ pub(crate) struct RenderArgs {
     /// default AWS credential chain. Off by default, so `render` stays offline.
     #[arg(long)]
     pub(crate) enrich: bool,
+    /// Group alerts by their `group_key` as the worker does, with this `group_interval` (e.g. `5m`;
+    /// `0s` is off). Each input takes the next second of a synthetic clock: a group's first alert is
+    /// printed, the alerts that follow within the interval fold into one digest printed when the
+    /// interval ends (or at the end of the input), and recovery events print recoveries. Off by default:
+    /// every alert is printed.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) group_interval: Option<Duration>,
     /// Files each holding one SQS message body. Without any, bodies are read from stdin, one per line.
     pub(crate) files: Vec<PathBuf>,
 }
@@ -67,6 +75,11 @@ fn target_parser() -> impl TypedValueParser<Value = Target> {
         }
     }))
     .try_map(|name| name.parse::<Target>())
+}
+
+/// A duration in humantime's words (`90s`, `5m`, `1h 30m`), as the configuration writes them.
+fn parse_duration(value: &str) -> Result<Duration, humantime_serde::re::humantime::DurationError> {
+    humantime_serde::re::humantime::parse_duration(value)
 }
 
 /// Where to find the configuration file.
@@ -209,6 +222,27 @@ mod tests {
             }
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn render_groups_only_with_a_group_interval_in_humantime() {
+        let parse = |extra: &[&str]| {
+            let cli = Cli::try_parse_from([&["failwatch", "render"], extra].concat())?;
+            match cli.command {
+                Command::Render(args) => Ok::<_, clap::Error>(args.group_interval),
+                other => panic!("not render: {other:?}"),
+            }
+        };
+        assert_eq!(parse(&[]).unwrap(), None);
+        assert_eq!(
+            parse(&["--group-interval", "5m"]).unwrap(),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            parse(&["--group-interval", "1h 30s"]).unwrap(),
+            Some(Duration::from_secs(3630))
+        );
+        assert!(parse(&["--group-interval", "soon"]).is_err());
     }
 
     #[test]

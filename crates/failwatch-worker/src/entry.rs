@@ -75,7 +75,8 @@ fn render_command(args: RenderArgs) -> ExitCode {
     let enrich = enrich
         .as_mut()
         .map(|f| f as &mut dyn FnMut(&mut failwatch_core::Alert));
-    match render::run(inputs, args.to, enrich, &mut out, &mut diag) {
+    let grouping = args.group_interval.filter(|interval| !interval.is_zero());
+    match render::run(inputs, args.to, grouping, enrich, &mut out, &mut diag) {
         Ok(summary) if summary.malformed > 0 => ExitCode::from(exit::DATA),
         Ok(_) => ExitCode::from(exit::OK),
         // A reader that went away (`failwatch render | head`) is not a failure worth a message.

@@ -7,6 +7,7 @@ mod enriched;
 mod fixtures;
 mod group;
 mod kinds;
+mod notices;
 mod props;
 mod redact;
 mod render;

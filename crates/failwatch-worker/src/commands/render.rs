@@ -3,9 +3,13 @@
 //! The command runs the worker's own per-message pipeline — [`failwatch_core::process`], then the
 //! [`failwatch_core::Deduper`], then [`failwatch_core::render`] — over every input in order, so what it
 //! prints is what a destination of that type would receive; with `--enrich`, each alert is first enriched
-//! as the worker would (the caller's `enrich`). It owns only the framing: which inputs exist,
-//! what goes to stdout (payloads, one compact JSON line each) and what goes to stderr (why an event was
-//! ignored, why an input was malformed).
+//! as the worker would (the caller's `enrich`). With `--group-interval`, alerts go through the core's
+//! grouping state machine as well ([`groups`]): a group's first alert is printed, the alerts that follow
+//! fold into digests printed when their interval ends, and recovery events print recoveries. It owns
+//! only the framing: which inputs exist, what goes to stdout (payloads, one compact JSON line each) and
+//! what goes to stderr (why an event was ignored or folded, why an input was malformed).
+
+mod groups;
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -16,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use failwatch_core::{Alert, Decision, DecodeContext, Deduper, RenderOptions, Target};
 use time::OffsetDateTime;
+
+use groups::{Grouping, Notice, Verdict};
 
 /// How long and how many dedup keys `render` remembers. One call is one stream that should behave as
 /// one worker would over it, so the worker's default TTL applies; the count only bounds memory.
@@ -46,6 +52,11 @@ pub(crate) struct Summary {
     pub(crate) alerts: usize,
     pub(crate) silent: usize,
     pub(crate) duplicates: usize,
+    /// Alerts folded into a digest (`--group-interval`).
+    pub(crate) folded: usize,
+    /// Digests and recoveries printed (`--group-interval`).
+    pub(crate) digests: usize,
+    pub(crate) recoveries: usize,
     /// Inputs that could not be read or decoded. Any makes the command exit 65.
     pub(crate) malformed: usize,
 }
@@ -54,7 +65,8 @@ pub(crate) struct Summary {
 pub(crate) type Enrich<'a> = &'a mut dyn FnMut(&mut Alert);
 
 /// Renders every input for `target`, writing payloads to `out` and diagnostics to `diag`; each alert
-/// goes through `enrich` first, when given.
+/// goes through `enrich` first, when given. With a `group_interval`, alerts are grouped as the worker
+/// groups them, each input taking the next second of a synthetic clock (see [`groups`]).
 ///
 /// A malformed input is reported and skipped, and the rest of the stream is still processed, so one bad
 /// line does not hide what the others would have posted. Errors are only returned when writing to `out`
@@ -62,6 +74,7 @@ pub(crate) type Enrich<'a> = &'a mut dyn FnMut(&mut Alert);
 pub(crate) fn run(
     inputs: Inputs,
     target: Target,
+    group_interval: Option<Duration>,
     enrich: Option<Enrich<'_>>,
     out: &mut dyn Write,
     diag: &mut dyn Write,
@@ -72,6 +85,7 @@ pub(crate) fn run(
         deduper: Deduper::new(DEDUP_CAPACITY, DEDUP_TTL),
         summary: Summary::default(),
         enrich,
+        grouping: group_interval.map(Grouping::new),
     };
     // Payloads are small and many: a large buffer turns one write per alert into one per 64 KiB. It is
     // flushed before every diagnostic, so stdout and stderr still interleave in input order on a
@@ -125,6 +139,7 @@ pub(crate) fn run(
             }
         }
     }
+    pipeline.finish(&mut sink)?;
     out.flush()?;
     Ok(pipeline.summary)
 }
@@ -167,6 +182,8 @@ struct Pipeline<'a> {
     deduper: Deduper,
     summary: Summary,
     enrich: Option<Enrich<'a>>,
+    /// The groups and their synthetic clock, with `--group-interval`.
+    grouping: Option<Grouping>,
 }
 
 impl Pipeline<'_> {
@@ -181,16 +198,27 @@ impl Pipeline<'_> {
             message_id: None,
             received_at: now,
         };
-        match failwatch_core::process(body, &ctx) {
+        let due = self.grouping.as_mut().map(Grouping::tick);
+        self.notices(due.unwrap_or_default(), sink)?;
+        let event = match failwatch_core::decode(body, &ctx) {
+            Ok(event) => event,
             Err(err) => {
                 self.summary.malformed += 1;
-                sink.diag(format_args!("error: {name}: malformed message body: {err}"))
+                return sink.diag(format_args!("error: {name}: malformed message body: {err}"));
             }
-            Ok(Decision::Silent(reason)) => {
+        };
+        if let Some(grouping) = self.grouping.as_mut()
+            && let Some(signal) = failwatch_core::recovery_signal(&event)
+        {
+            let recovered = grouping.recover(&signal);
+            self.notices(recovered, sink)?;
+        }
+        match failwatch_core::classify(&event) {
+            Decision::Silent(reason) => {
                 self.summary.silent += 1;
                 sink.diag(format_args!("{name}: ignored: {reason}"))
             }
-            Ok(Decision::Alert(mut alert)) => {
+            Decision::Alert(mut alert) => {
                 if self
                     .deduper
                     .check_and_record(&alert.dedup_key, Instant::now())
@@ -201,6 +229,32 @@ impl Pipeline<'_> {
                         alert.dedup_key
                     ));
                 }
+                let verdict = match self.grouping.as_mut() {
+                    Some(grouping) => {
+                        let (first, verdict) = grouping.observe(&mut alert);
+                        self.notices(first, sink)?;
+                        Some(verdict)
+                    }
+                    None => None,
+                };
+                match verdict {
+                    None | Some(Verdict::Post) => {}
+                    Some(Verdict::Folded(due)) => {
+                        self.summary.folded += 1;
+                        let due = (due - OffsetDateTime::UNIX_EPOCH).whole_seconds();
+                        return sink.diag(format_args!(
+                            "{name}: folded into the digest of group {} (due at second {due})",
+                            alert.group_key
+                        ));
+                    }
+                    Some(Verdict::Repeat) => {
+                        self.summary.duplicates += 1;
+                        return sink.diag(format_args!(
+                            "{name}: ignored: already in the digest of group {} (dedup key {})",
+                            alert.group_key, alert.dedup_key
+                        ));
+                    }
+                }
                 self.summary.alerts += 1;
                 if let Some(enrich) = self.enrich.as_mut() {
                     enrich(&mut alert);
@@ -209,5 +263,29 @@ impl Pipeline<'_> {
                 sink.payload(&payload)
             }
         }
+    }
+
+    /// Prints digests and recoveries.
+    fn notices(&mut self, notices: Vec<Notice>, sink: &mut Sink<'_, '_>) -> io::Result<()> {
+        for notice in notices {
+            let payload = match notice {
+                Notice::Digest(digest) => {
+                    self.summary.digests += 1;
+                    failwatch_core::render_digest(&digest, self.target, &self.options)
+                }
+                Notice::Recovery(recovery) => {
+                    self.summary.recoveries += 1;
+                    failwatch_core::render_recovery(&recovery, self.target, &self.options)
+                }
+            };
+            sink.payload(&payload)?;
+        }
+        Ok(())
+    }
+
+    /// At the end of the stream: the digests still pending, as if the worker ran until they fell due.
+    fn finish(&mut self, sink: &mut Sink<'_, '_>) -> io::Result<()> {
+        let pending = self.grouping.as_mut().map(Grouping::finish);
+        self.notices(pending.unwrap_or_default(), sink)
     }
 }

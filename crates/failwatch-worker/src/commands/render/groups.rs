@@ -1,0 +1,160 @@
+//! `render --group-interval`: the core's grouping state machine over a stream, with input order standing
+//! in for time.
+//!
+//! Each input takes the next second of a synthetic clock, so a stream of bodies behaves as the worker
+//! would if they arrived one a second. `render` has one destination, so there is one [`Group`] per
+//! `group_key`, as the worker keeps one per destination and key. Before each input, the digests that
+//! fell due by its second are taken; at the end of the stream, every digest still pending is, as if the
+//! worker ran until their intervals ended. A recovery event for a group's scope takes the group's
+//! pending digest first (no folded failure is lost to a recovery), then its recovery, and closes it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use failwatch_core::{Alert, Digest, Group, GroupPolicy, Observed, Recovery, RecoverySignal};
+use time::OffsetDateTime;
+
+/// The `[grouping]` defaults of the worker: a crash loop is 5 failures within 10 minutes.
+const CRASH_LOOP_THRESHOLD: u32 = 5;
+const CRASH_LOOP_WINDOW: Duration = Duration::from_secs(600);
+
+/// How far the synthetic clock moves per input.
+const TICK: Duration = Duration::from_secs(1);
+
+/// What grouping decided for one alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Post it now (a crash-loop notice is already marked on it).
+    Post,
+    /// Folded into its group's digest, due at this time of the synthetic clock.
+    Folded(OffsetDateTime),
+    /// A redelivered copy of an alert already in its group: nothing to post.
+    Repeat,
+}
+
+/// A message grouping produced besides an alert.
+#[derive(Debug)]
+pub(crate) enum Notice {
+    Digest(Digest),
+    Recovery(Recovery),
+}
+
+/// The groups of one `render` stream and their synthetic clock.
+#[derive(Debug)]
+pub(crate) struct Grouping {
+    policy: GroupPolicy,
+    /// The time of the input being processed: the Unix epoch plus one second per input so far.
+    now: OffsetDateTime,
+    groups: HashMap<String, Group>,
+}
+
+impl Grouping {
+    /// Groups by `group_interval` with the worker's default crash-loop settings.
+    pub(crate) fn new(group_interval: Duration) -> Self {
+        Self {
+            policy: GroupPolicy {
+                group_interval,
+                crash_loop_threshold: CRASH_LOOP_THRESHOLD,
+                crash_loop_window: CRASH_LOOP_WINDOW,
+            },
+            now: OffsetDateTime::UNIX_EPOCH,
+            groups: HashMap::new(),
+        }
+    }
+
+    /// Moves the clock to the next input's second and returns the digests due by then, earliest
+    /// first; groups quiet long enough to close are forgotten.
+    pub(crate) fn tick(&mut self) -> Vec<Notice> {
+        self.now += TICK;
+        let digests = self.settle(|due, now| due <= now);
+        let (now, policy) = (self.now, &self.policy);
+        self.groups.retain(|_, group| !group.expired(now, policy));
+        digests
+    }
+
+    /// Observes one alert of the stream in its group (marking a crash loop on it when it is to be
+    /// posted). The notices are digests that had to go out first: a group holding
+    /// [`Group::MAX_PENDING`] alerts defers the next one until its digest is settled, which `render`,
+    /// the only owner of its groups, does at once.
+    pub(crate) fn observe(&mut self, alert: &mut Alert) -> (Vec<Notice>, Verdict) {
+        let (now, policy) = (self.now, &self.policy);
+        let group = self.groups.entry(alert.group_key.clone()).or_default();
+        let mut first = Vec::new();
+        let mut observed = group.observe(alert, now, policy);
+        if observed == Observed::Deferred
+            && let Some(digest) = group.digest(now, policy)
+        {
+            group.settle_digest(&digest, now);
+            first.push(Notice::Digest(digest));
+            observed = group.observe(alert, now, policy);
+        }
+        let verdict = match observed {
+            Observed::Post { crash_loop } => {
+                if let Some(crash_loop) = crash_loop {
+                    failwatch_core::mark_crash_loop(alert, crash_loop);
+                }
+                Verdict::Post
+            }
+            Observed::Folded { due } => Verdict::Folded(due),
+            Observed::Repeat => Verdict::Repeat,
+            // Not again right after a settle, which empties the group; were it so, the alert is
+            // printed alone rather than lost.
+            Observed::Deferred => Verdict::Post,
+        };
+        (first, verdict)
+    }
+
+    /// The notices a recovery event produces: for each group of its scope that alerted, its pending
+    /// digest and then its recovery; those groups close.
+    pub(crate) fn recover(&mut self, signal: &RecoverySignal) -> Vec<Notice> {
+        let mut keys: Vec<String> = self
+            .groups
+            .iter()
+            .filter(|(_, group)| group.scope() == Some(signal.scope.as_str()))
+            .map(|(key, _)| key.clone())
+            .collect();
+        keys.sort();
+        let mut notices = Vec::new();
+        for key in keys {
+            let Some(mut group) = self.groups.remove(&key) else {
+                continue;
+            };
+            if let Some(digest) = group.digest(self.now, &self.policy) {
+                group.settle_digest(&digest, self.now);
+                notices.push(Notice::Digest(digest));
+            }
+            if let Some(recovery) = group.recovery(signal) {
+                notices.push(Notice::Recovery(recovery));
+            }
+        }
+        notices
+    }
+
+    /// At the end of the stream: every digest still pending, earliest due first.
+    pub(crate) fn finish(&mut self) -> Vec<Notice> {
+        self.settle(|_, _| true)
+    }
+
+    /// Takes the digest of every group whose due time passes `take`, earliest due first (then by key,
+    /// so the output does not depend on hashing), settling each at the later of now and its due time.
+    fn settle(&mut self, take: impl Fn(OffsetDateTime, OffsetDateTime) -> bool) -> Vec<Notice> {
+        let mut due: Vec<(OffsetDateTime, String)> = self
+            .groups
+            .iter()
+            .filter_map(|(key, group)| group.due().map(|due| (due, key.clone())))
+            .filter(|(due, _)| take(*due, self.now))
+            .collect();
+        due.sort();
+        let mut digests = Vec::with_capacity(due.len());
+        for (due, key) in due {
+            let at = due.max(self.now);
+            if let Some(group) = self.groups.get_mut(&key)
+                && let Some(digest) = group.digest(at, &self.policy)
+            {
+                group.settle_digest(&digest, at);
+                digests.push(Notice::Digest(digest));
+            }
+        }
+        digests
+    }
+}
