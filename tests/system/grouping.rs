@@ -275,3 +275,31 @@ async fn with_grouping_off_every_alert_is_posted() {
         0.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_dynamodb_a_folded_message_is_deleted_before_its_digest_is_due() {
+    let mut scenario = Scenario::new("grouped-dynamodb", 3).await;
+    crate::state_dynamodb::create_table(&scenario.emulator).await;
+    let config = grouped(&mut scenario, &["webhook"], "10s", 0);
+    let worker = crate::state_dynamodb::table_replica(&scenario, &config, "replica-a", &[]).await;
+
+    let events: Vec<_> = (0..6).map(|n| failed_task(&task_id(136, n))).collect();
+    scenario.emulator.put_events(&events).await;
+    wait_metric(&worker, "failwatch_alerts_folded_total", 5.0).await;
+    // The durable group holds the folds: their messages are deleted long before the digest is due.
+    scenario
+        .emulator
+        .wait_depth(&scenario.pipeline.queue_url, 0, Duration::from_secs(8))
+        .await;
+    assert!(documents(&scenario, "failwatch.digest.v1").is_empty());
+    assert_eq!(
+        metric(&worker.metrics().await, "failwatch_held_messages", &[]),
+        0.0
+    );
+    wait_keys(&scenario, 6, LIMIT).await;
+    let digests = documents(&scenario, "failwatch.digest.v1");
+    assert_eq!(digests.len(), 1, "{digests:?}");
+    assert_eq!(digests[0]["count"], 5);
+    scenario.worker = Some(worker);
+    scenario.stop_worker().await;
+}

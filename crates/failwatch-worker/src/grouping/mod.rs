@@ -29,8 +29,9 @@ use time::OffsetDateTime;
 use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::config::env::{self, Env as _, ProcessEnv};
-use crate::config::{Config, GroupingConfig};
+use crate::config::{Config, GroupingConfig, StateBackend};
 use crate::state::State;
+use crate::state::dynamodb::groups::DynamoGroupStore;
 use crate::state::groups::{GroupEntry, GroupStore};
 use crate::state::locks::KeyLocks;
 use crate::state::memory::MemoryGroupStore;
@@ -122,9 +123,16 @@ pub(crate) struct Grouping {
 }
 
 impl Grouping {
-    /// The store `[state] backend` chooses; builds no client and makes no call.
+    /// The store `[state] backend` chooses (the same table as the alert state's, for `dynamodb`);
+    /// builds no client and makes no call: a store that cannot be reached never stops start-up.
     pub(crate) fn from_config(config: &Config, owner: String) -> Self {
-        let store: Arc<dyn GroupStore> = Arc::new(MemoryGroupStore::default());
+        let store: Arc<dyn GroupStore> = match config.state.backend {
+            StateBackend::Memory => Arc::new(MemoryGroupStore::default()),
+            StateBackend::Dynamodb => Arc::new(DynamoGroupStore::new(
+                config.state.table.clone(),
+                config.state.call_timeout,
+            )),
+        };
         Grouping::new(store, owner, config.grouping.max_held)
     }
 

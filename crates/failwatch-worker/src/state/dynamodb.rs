@@ -21,9 +21,7 @@
 //! The grouping state of failure storms lives in the same table under the `group#` prefix
 //! ([`groups::DynamoGroupStore`], from [`DynamoStore::group_store`]).
 
-// Used by grouping (issue 13); the worker selects it for `[state] backend = "dynamodb"`.
 mod group_items;
-#[allow(dead_code)]
 pub(crate) mod groups;
 mod items;
 mod table;
@@ -69,7 +67,10 @@ impl DynamoStore {
     }
 
     /// The grouping state in the same table, through this store's client.
-    #[allow(dead_code, reason = "the worker's grouping (issue 13) calls it")]
+    #[allow(
+        dead_code,
+        reason = "the worker builds its group store with DynamoGroupStore::new"
+    )]
     pub(crate) fn group_store(&self) -> DynamoGroupStore {
         DynamoGroupStore::on(Arc::clone(&self.table))
     }
