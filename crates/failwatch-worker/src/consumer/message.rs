@@ -217,17 +217,7 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>, arrival: T
         tasks.spawn(post.in_current_span());
     }
     drop(arrival);
-    while let Some(joined) = tasks.join_next().await {
-        deliveries.push(joined.unwrap_or_else(|err| {
-            tracing::error!(error = %err, "a delivery task failed");
-            Delivery::Deferred {
-                retry_in: Duration::ZERO,
-                failure: Failure::Invalid {
-                    error: err.to_string(),
-                },
-            }
-        }));
-    }
+    join(tasks, &mut deliveries).await;
     let outcome = retry::handback(
         &deliveries,
         shared.soft_stop.is_cancelled(),
@@ -243,6 +233,22 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>, arrival: T
         Decided::Final(outcome)
     } else {
         Decided::Hold(Held::new(shared, folds, claim).await)
+    }
+}
+
+/// Waits for every delivery task, adding its outcome to `deliveries` (a task that failed counts as
+/// deferred, so the message is tried again).
+async fn join(mut tasks: JoinSet<Delivery>, deliveries: &mut Vec<Delivery>) {
+    while let Some(joined) = tasks.join_next().await {
+        deliveries.push(joined.unwrap_or_else(|err| {
+            tracing::error!(error = %err, "a delivery task failed");
+            Delivery::Deferred {
+                retry_in: Duration::ZERO,
+                failure: Failure::Invalid {
+                    error: err.to_string(),
+                },
+            }
+        }));
     }
 }
 

@@ -108,12 +108,7 @@ pub(crate) async fn post(shared: &Shared, key: &str) -> Posted {
     let Some((name, group_key)) = split_key(key) else {
         return Posted::Done;
     };
-    let Some(index) = shared
-        .config
-        .destinations
-        .iter()
-        .position(|d| d.name == name)
-    else {
+    let Some(index) = super::destination_index(shared, name) else {
         tracing::warn!(
             destination = name,
             group_key,
@@ -151,12 +146,7 @@ pub(crate) async fn post(shared: &Shared, key: &str) -> Posted {
     let destination = &shared.config.destinations[index];
     let payload =
         failwatch_core::render_digest(&digest, destination.kind, &RenderOptions { mention });
-    let deadline = shared.deliverer.deadline(Instant::now());
-    let queued = shared.deliverer.enqueue(index);
-    let delivery = shared
-        .deliverer
-        .deliver_queued(index, queued, &payload, deadline, &shared.hard_stop)
-        .await;
+    let delivery = super::deliver(shared, index, &payload, &shared.hard_stop).await;
     match delivery {
         Delivery::Delivered { .. } => {
             ::metrics::counter!(metrics::DIGESTS_POSTED, "destination" => name.to_owned())

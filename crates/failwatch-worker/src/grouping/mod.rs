@@ -27,9 +27,13 @@ use failwatch_core::{Alert, Group, GroupPolicy, Observed};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, Semaphore, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::env::{self, Env as _, ProcessEnv};
 use crate::config::{Config, GroupingConfig, StateBackend};
+use crate::consumer::Shared;
+use crate::delivery::Delivery;
 use crate::state::State;
 use crate::state::dynamodb::groups::DynamoGroupStore;
 use crate::state::groups::{GroupEntry, GroupStore};
@@ -317,6 +321,31 @@ impl Grouping {
     pub(crate) fn post_early(&self) {
         self.early.notify_one();
     }
+}
+
+/// Delivers a digest's or recovery's `payload` to destination `index` as an alert is delivered: counted
+/// by admission from now, paced, retried within one receive's budget; `stop` ends waits for a turn.
+pub(crate) async fn deliver(
+    shared: &Shared,
+    index: usize,
+    payload: &str,
+    stop: &CancellationToken,
+) -> Delivery {
+    let deadline = shared.deliverer.deadline(Instant::now());
+    let queued = shared.deliverer.enqueue(index);
+    shared
+        .deliverer
+        .deliver_queued(index, queued, payload, deadline, stop)
+        .await
+}
+
+/// The index of the configured destination named `name` (a group's store key names it).
+pub(crate) fn destination_index(shared: &Shared, name: &str) -> Option<usize> {
+    shared
+        .config
+        .destinations
+        .iter()
+        .position(|d| d.name == name)
 }
 
 /// This process as the owner of digest claims: its host name (the pod's, in Kubernetes) and process

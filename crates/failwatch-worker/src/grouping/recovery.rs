@@ -7,7 +7,6 @@
 //! when one is still failing: its group is still open, so the next receive tries again.
 
 use failwatch_core::{RecoverySignal, RenderOptions};
-use tokio::time::Instant;
 
 use super::digest::{self, Posted};
 use super::{Read, split_key};
@@ -46,11 +45,7 @@ pub(crate) async fn recover(shared: &Shared, signal: &RecoverySignal) -> Outcome
 async fn close(shared: &Shared, key: &str, signal: &RecoverySignal) -> Option<Delivery> {
     let grouping = &shared.grouping;
     let (name, group_key) = split_key(key)?;
-    let index = shared
-        .config
-        .destinations
-        .iter()
-        .position(|d| d.name == name)?;
+    let index = super::destination_index(shared, name)?;
     for _ in 0..CLOSE_ATTEMPTS {
         let Read { body, .. } = grouping.read(&shared.state, key).await??;
         if !body.policy.recovery_notices {
@@ -75,12 +70,7 @@ async fn close(shared: &Shared, key: &str, signal: &RecoverySignal) -> Option<De
                 mention: body.mention.clone(),
             },
         );
-        let deadline = shared.deliverer.deadline(Instant::now());
-        let queued = shared.deliverer.enqueue(index);
-        let delivery = shared
-            .deliverer
-            .deliver_queued(index, queued, &payload, deadline, &shared.soft_stop)
-            .await;
+        let delivery = super::deliver(shared, index, &payload, &shared.soft_stop).await;
         if matches!(delivery, Delivery::Delivered { .. }) {
             ::metrics::counter!(metrics::RECOVERIES_POSTED, "destination" => name.to_owned())
                 .increment(1);
