@@ -24,7 +24,8 @@
 //! ([`super::group_items::GROUP_TTL`] after it), `open_groups` leaves out expired entries and sweeps them from
 //! the index with one conditional UpdateItem (best effort: a sweep that fails is retried by the next
 //! read). `remove` removes the entry only if it still carries the removed body's random `token`, so a
-//! group created again under the same key meanwhile keeps its new entry. One race is left: when two
+//! group created again under the same key meanwhile keeps its new entry; when that second call fails,
+//! `remove` returns its error although the body is gone (the entry is stale, as above). One race is left: when two
 //! writers race on one version, the loser's entry may land after the winner's; it names the right key,
 //! and the group's next write replaces it.
 //!

@@ -4,7 +4,7 @@
 //!
 //! Library tests rather than system tests because the store is crate-private and the worker does not
 //! call it yet; a test-only subcommand would put test code in the binary. Each test starts its own
-//! moto on a loopback port, from the Python beside `moto_server` as the system tests find it (on
+//! moto on a loopback port, with the Python of `moto_server` as the system tests find it (on
 //! `PATH`, else in the repository's `.venv` that scripts/bootstrap.sh creates; missing, the test fails
 //! saying so), and kills it when done. The client is built for the emulator explicitly, so nothing is
 //! read from the process environment.
@@ -65,14 +65,25 @@ fn moto_server_path() -> PathBuf {
         .expect("moto_server is neither on PATH nor in .venv: run scripts/bootstrap.sh first")
 }
 
+/// The Python that runs `moto_server`: its script's `#!` line, else `python3` beside it.
+fn moto_python() -> PathBuf {
+    let script = moto_server_path();
+    let shebang = std::fs::read_to_string(&script)
+        .ok()
+        .and_then(|text| Some(text.lines().next()?.strip_prefix("#!")?.trim().to_owned()));
+    match shebang {
+        Some(python) if !python.contains(' ') => PathBuf::from(python),
+        _ => script.with_file_name("python3"),
+    }
+}
+
 /// Starts moto ([`SERVE_MOTO`]) on a free loopback port and waits (at most 20 s) until it answers.
 async fn moto() -> Moto {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port();
-    let python = moto_server_path().with_file_name("python");
-    let child = Command::new(python)
+    let child = Command::new(moto_python())
         .args(["-c", SERVE_MOTO, &port.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
