@@ -97,10 +97,8 @@ impl DynamoStore {
         let now = SystemTime::now();
         let put = self
             .table
-            .client()
-            .await
             .put_item()
-            .table_name(&self.table.name)
+            .await
             .item(PK, string(&pk))
             .item(STATUS, string(CLAIMED))
             .item(OWNER, string(&self.owner))
@@ -202,10 +200,8 @@ impl StateStore for DynamoStore {
     async fn record_delivery(&self, key: &str, destination: &str) -> Result<(), StateError> {
         // Unconditional: recording an acceptance twice is harmless, and it must never be refused.
         self.table
-            .client()
-            .await
             .put_item()
-            .table_name(&self.table.name)
+            .await
             .item(PK, string(delivered_pk(key, destination)))
             .item(OWNER, string(&self.owner))
             .item(EXPIRES_AT, number(expiry(SystemTime::now(), self.ttl)))
@@ -219,11 +215,8 @@ impl StateStore for DynamoStore {
         let now = SystemTime::now();
         let updated = self
             .table
-            .client()
+            .update_item(claim_pk(key))
             .await
-            .update_item()
-            .table_name(&self.table.name)
-            .key(PK, string(claim_pk(key)))
             .update_expression("SET #status = :done, #owner = :me, expires_at = :until")
             .condition_expression(TAKE_CONDITION)
             .expression_attribute_names("#owner", OWNER)
@@ -237,23 +230,17 @@ impl StateStore for DynamoStore {
             )))
             .send()
             .await;
-        match updated {
-            Ok(_) => Ok(()),
-            // Another replica took the alert over after this one's lease ran out; it finds every
-            // destination recorded and completes it itself.
-            Err(err) if condition_failed(&err) => Ok(()),
-            Err(err) => Err(self.table.error("UpdateItem", err)),
-        }
+        // A failed condition: another replica took the alert over after this one's lease ran out; it
+        // finds every destination recorded and completes it itself.
+        self.table.conditional("UpdateItem", updated)?;
+        Ok(())
     }
 
     async fn release(&self, key: &str) -> Result<(), StateError> {
         let deleted = self
             .table
-            .client()
+            .delete_item(claim_pk(key))
             .await
-            .delete_item()
-            .table_name(&self.table.name)
-            .key(PK, string(claim_pk(key)))
             .condition_expression(RELEASE_CONDITION)
             .expression_attribute_names("#owner", OWNER)
             .expression_attribute_names("#status", STATUS)
@@ -261,12 +248,10 @@ impl StateStore for DynamoStore {
             .expression_attribute_values(":claimed", string(CLAIMED))
             .send()
             .await;
-        match deleted {
-            // Not this replica's claim any more (its lease ran out and another took it): leave it.
-            Ok(_) => Ok(()),
-            Err(err) if condition_failed(&err) => Ok(()),
-            Err(err) => Err(self.table.error("DeleteItem", err)),
-        }
+        // A failed condition: not this replica's claim any more (its lease ran out and another took
+        // it): leave it.
+        self.table.conditional("DeleteItem", deleted)?;
+        Ok(())
     }
 }
 

@@ -24,7 +24,8 @@
 //! ([`super::group_items::GROUP_TTL`] after it), `open_groups` leaves out expired entries and sweeps them from
 //! the index with one conditional UpdateItem (best effort: a sweep that fails is retried by the next
 //! read). `remove` removes the entry only if it still carries the removed body's random `token`, so a
-//! group created again under the same key meanwhile keeps its new entry. One race is left: when two
+//! group created again under the same key meanwhile keeps its new entry; when that second call fails,
+//! `remove` returns its error although the body is gone (the entry is stale, as above). One race is left: when two
 //! writers race on one version, the loser's entry may land after the winner's; it names the right key,
 //! and the group's next write replaces it.
 //!
@@ -52,7 +53,7 @@ use super::group_items::{
     entry_value, index_pk, new_token, read_index, stored_group,
 };
 use super::items::{EXPIRES_AT, PK, epoch_secs, expiry, number, string};
-use super::table::{Table, condition_failed};
+use super::table::Table;
 use crate::state::StateError;
 use crate::state::groups::{GroupEntry, GroupStore, StoredGroup};
 
@@ -87,11 +88,8 @@ impl DynamoGroupStore {
         until: u64,
     ) -> Result<(), StateError> {
         self.table
-            .client()
+            .update_item(index_pk())
             .await
-            .update_item()
-            .table_name(&self.table.name)
-            .key(PK, string(index_pk()))
             .update_expression("SET #entry = :entry")
             .expression_attribute_names("#entry", entry_name(key))
             .expression_attribute_values(":entry", entry_value(entry, token, until))
@@ -131,10 +129,8 @@ impl DynamoGroupStore {
     ) -> Result<bool, StateError> {
         let put = self
             .table
-            .client()
-            .await
             .put_item()
-            .table_name(&self.table.name)
+            .await
             .item(PK, string(body_pk(key)))
             .item(BODY, string(body))
             .item(VERSION, number(expected.map_or(1, |v| v + 1)))
@@ -148,22 +144,16 @@ impl DynamoGroupStore {
                 .expression_attribute_names("#version", VERSION)
                 .expression_attribute_values(":expected", number(version)),
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(err) if condition_failed(&err) => Ok(false),
-            Err(err) => Err(self.table.error("PutItem", err)),
-        }
+        let written = self.table.conditional("PutItem", put.send().await)?;
+        Ok(written.is_some())
     }
 
     /// Removes group `key`'s index entry if it is still the one written with `token`.
     async fn remove_entry(&self, key: &str, token: &str) -> Result<(), StateError> {
         let removed = self
             .table
-            .client()
+            .update_item(index_pk())
             .await
-            .update_item()
-            .table_name(&self.table.name)
-            .key(PK, string(index_pk()))
             .update_expression("REMOVE #entry")
             .condition_expression("#entry.#token = :token")
             .expression_attribute_names("#entry", entry_name(key))
@@ -171,12 +161,9 @@ impl DynamoGroupStore {
             .expression_attribute_values(":token", string(token))
             .send()
             .await;
-        match removed {
-            // A newer write of the group owns the entry now (or it is gone): leave it.
-            Ok(_) => Ok(()),
-            Err(err) if condition_failed(&err) => Ok(()),
-            Err(err) => Err(self.table.error("UpdateItem", err)),
-        }
+        // A failed condition: a newer write of the group owns the entry now (or it is gone): leave it.
+        self.table.conditional("UpdateItem", removed)?;
+        Ok(())
     }
 
     /// Removes expired entries from the index, each only if no write has renewed it since it was read.
@@ -189,11 +176,8 @@ impl DynamoGroupStore {
             .collect();
         let mut update = self
             .table
-            .client()
+            .update_item(index_pk())
             .await
-            .update_item()
-            .table_name(&self.table.name)
-            .key(PK, string(index_pk()))
             .update_expression(format!("REMOVE {}", names.join(", ")))
             .condition_expression(condition.join(" AND "));
         for (i, (name, seen)) in expired.iter().enumerate() {
@@ -246,22 +230,18 @@ impl GroupStore for DynamoGroupStore {
     async fn remove(&self, key: &str, expected: u64) -> Result<bool, StateError> {
         let deleted = self
             .table
-            .client()
+            .delete_item(body_pk(key))
             .await
-            .delete_item()
-            .table_name(&self.table.name)
-            .key(PK, string(body_pk(key)))
             .condition_expression("#version = :expected")
             .expression_attribute_names("#version", VERSION)
             .expression_attribute_values(":expected", number(expected))
             .return_values(ReturnValue::AllOld)
             .send()
             .await;
-        let old = match deleted {
-            Ok(deleted) => deleted.attributes,
-            Err(err) if condition_failed(&err) => return Ok(false),
-            Err(err) => return Err(self.table.error("DeleteItem", err)),
+        let Some(deleted) = self.table.conditional("DeleteItem", deleted)? else {
+            return Ok(false);
         };
+        let old = deleted.attributes;
         let token = old.as_ref().and_then(|old| old.get(TOKEN)?.as_s().ok());
         if let Some(token) = token {
             self.remove_entry(key, token).await?;

@@ -13,6 +13,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use tokio::sync::OnceCell;
 
@@ -88,6 +91,23 @@ impl Table {
             .await
     }
 
+    /// A PutItem on this table.
+    pub(super) async fn put_item(&self) -> PutItemFluentBuilder {
+        self.client().await.put_item().table_name(&self.name)
+    }
+
+    /// An UpdateItem of the item `pk` of this table.
+    pub(super) async fn update_item(&self, pk: impl Into<String>) -> UpdateItemFluentBuilder {
+        let update = self.client().await.update_item().table_name(&self.name);
+        update.key(PK, string(pk))
+    }
+
+    /// A DeleteItem of the item `pk` of this table.
+    pub(super) async fn delete_item(&self, pk: impl Into<String>) -> DeleteItemFluentBuilder {
+        let delete = self.client().await.delete_item().table_name(&self.name);
+        delete.key(PK, string(pk))
+    }
+
     /// `err` from `operation` as a [`StateError`], with DynamoDB's code and message when it answered.
     pub(super) fn error<E, R>(&self, operation: &'static str, err: SdkError<E, R>) -> StateError
     where
@@ -102,6 +122,24 @@ impl Table {
             _ => String::new(),
         };
         self.failure(operation, detail, Some(Box::new(err)))
+    }
+
+    /// The answer to a conditional write: `Some` of its output, `None` when its condition failed (an
+    /// answer: another holder or writer came first), a [`StateError`] for any other failure.
+    pub(super) fn conditional<T, E, R>(
+        &self,
+        operation: &'static str,
+        result: Result<T, SdkError<E, R>>,
+    ) -> Result<Option<T>, StateError>
+    where
+        E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        match result {
+            Ok(output) => Ok(Some(output)),
+            Err(err) if condition_failed(&err) => Ok(None),
+            Err(err) => Err(self.error(operation, err)),
+        }
     }
 
     /// A failure of `operation` that this backend found itself: `detail` says what (`: ...`).

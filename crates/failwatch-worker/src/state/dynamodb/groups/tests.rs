@@ -4,7 +4,7 @@
 //!
 //! Library tests rather than system tests because the store is crate-private and the worker does not
 //! call it yet; a test-only subcommand would put test code in the binary. Each test starts its own
-//! moto on a loopback port, from the Python beside `moto_server` as the system tests find it (on
+//! moto on a loopback port, with the Python of `moto_server` as the system tests find it (on
 //! `PATH`, else in the repository's `.venv` that scripts/bootstrap.sh creates; missing, the test fails
 //! saying so), and kills it when done. The client is built for the emulator explicitly, so nothing is
 //! read from the process environment.
@@ -65,14 +65,25 @@ fn moto_server_path() -> PathBuf {
         .expect("moto_server is neither on PATH nor in .venv: run scripts/bootstrap.sh first")
 }
 
+/// The Python that runs `moto_server`: its script's `#!` line, else `python3` beside it.
+fn moto_python() -> PathBuf {
+    let script = moto_server_path();
+    let shebang = std::fs::read_to_string(&script)
+        .ok()
+        .and_then(|text| Some(text.lines().next()?.strip_prefix("#!")?.trim().to_owned()));
+    match shebang {
+        Some(python) if !python.contains(' ') => PathBuf::from(python),
+        _ => script.with_file_name("python3"),
+    }
+}
+
 /// Starts moto ([`SERVE_MOTO`]) on a free loopback port and waits (at most 20 s) until it answers.
 async fn moto() -> Moto {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port();
-    let python = moto_server_path().with_file_name("python");
-    let child = Command::new(python)
+    let child = Command::new(moto_python())
         .args(["-c", SERVE_MOTO, &port.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -169,6 +180,23 @@ async fn open_keys(store: &DynamoGroupStore) -> Vec<String> {
     keys
 }
 
+/// Puts `body` under `key` as the version after `expected`: whether the compare-and-set won.
+async fn put(
+    store: &DynamoGroupStore,
+    key: &str,
+    body: &str,
+    expected: Option<u64>,
+    entry: &GroupEntry,
+) -> bool {
+    store.put(key, body, expected, entry).await.expect("put")
+}
+
+/// The body and version stored under `key`.
+async fn stored(store: &DynamoGroupStore, key: &str) -> Option<(String, u64)> {
+    let stored = store.get(key).await.expect("get")?;
+    Some((stored.body, stored.version))
+}
+
 #[tokio::test]
 async fn a_group_round_trips_and_a_write_on_a_stale_version_is_refused() {
     let moto = moto().await;
@@ -176,64 +204,27 @@ async fn a_group_round_trips_and_a_write_on_a_stale_version_is_refused() {
     assert!(store.durable());
     assert_eq!(store.get("chat\u{1f}svc").await.expect("get"), None);
 
-    let first = entry("chat\u{1f}svc", Some(1_800_000_000));
-    assert!(
-        store
-            .put("chat\u{1f}svc", "{\"n\":1}", None, &first)
-            .await
-            .expect("put")
-    );
-    let stored = store
-        .get("chat\u{1f}svc")
-        .await
-        .expect("get")
-        .expect("stored");
-    assert_eq!((stored.body.as_str(), stored.version), ("{\"n\":1}", 1));
+    let key = "chat\u{1f}svc";
+    let first = entry(key, Some(1_800_000_000));
+    assert!(put(&store, key, "{\"n\":1}", None, &first).await);
+    assert_eq!(stored(&store, key).await, Some(("{\"n\":1}".into(), 1)));
     assert_eq!(
         store.open_groups().await.expect("open"),
         vec![first.clone()]
     );
 
     // Another writer created it first / changed it first: the answer is false, nothing changes.
-    assert!(
-        !store
-            .put("chat\u{1f}svc", "{\"n\":9}", None, &first)
-            .await
-            .expect("put")
-    );
-    let second = entry("chat\u{1f}svc", None);
-    assert!(
-        store
-            .put("chat\u{1f}svc", "{\"n\":2}", Some(1), &second)
-            .await
-            .expect("put")
-    );
-    assert!(
-        !store
-            .put("chat\u{1f}svc", "{\"n\":9}", Some(1), &second)
-            .await
-            .expect("put")
-    );
-    let stored = store
-        .get("chat\u{1f}svc")
-        .await
-        .expect("get")
-        .expect("stored");
-    assert_eq!((stored.body.as_str(), stored.version), ("{\"n\":2}", 2));
+    assert!(!put(&store, key, "{\"n\":9}", None, &first).await);
+    let second = entry(key, None);
+    assert!(put(&store, key, "{\"n\":2}", Some(1), &second).await);
+    assert!(!put(&store, key, "{\"n\":9}", Some(1), &second).await);
+    assert_eq!(stored(&store, key).await, Some(("{\"n\":2}".into(), 2)));
     assert_eq!(store.open_groups().await.expect("open"), vec![second]);
 
     // A long key is hashed into the partition key and still reads back.
     let long = format!("chat\u{1f}{}", "k".repeat(3_000));
-    assert!(
-        store
-            .put(&long, "{}", None, &entry(&long, None))
-            .await
-            .expect("put")
-    );
-    assert_eq!(
-        store.get(&long).await.expect("get").map(|g| g.version),
-        Some(1)
-    );
+    assert!(put(&store, &long, "{}", None, &entry(&long, None)).await);
+    assert_eq!(stored(&store, &long).await, Some(("{}".into(), 1)));
     assert!(open_keys(&store).await.contains(&long));
 }
 
@@ -249,11 +240,7 @@ async fn increment(store: &DynamoGroupStore, key: &str) -> u32 {
             None => (0, None),
         };
         let body = json!({ "n": n + 1 }).to_string();
-        if store
-            .put(key, &body, expected, &entry(key, None))
-            .await
-            .expect("put")
-        {
+        if put(store, key, &body, expected, &entry(key, None)).await {
             return attempt;
         }
     }
@@ -304,7 +291,7 @@ async fn concurrent_puts_of_twenty_groups_all_reach_the_index() {
             tokio::spawn(async move {
                 let key = format!("chat\u{1f}svc-{i:02}");
                 let entry = entry(&key, Some(1_800_000_000 + i));
-                store.put(&key, "{}", None, &entry).await.expect("put")
+                put(&store, &key, "{}", None, &entry).await
             })
         })
         .collect();
@@ -325,19 +312,14 @@ async fn removal_takes_body_and_entry_and_stale_or_expired_entries_are_harmless(
     let client = table(&moto).await;
     let store = store(&client);
     for key in ["a", "b", "c"] {
-        assert!(
-            store
-                .put(key, "{}", None, &entry(key, Some(5)))
-                .await
-                .expect("put")
-        );
+        assert!(put(&store, key, "{}", None, &entry(key, Some(5))).await);
     }
     assert!(
         !store.remove("a", 2).await.expect("remove"),
         "wrong version"
     );
     assert!(store.remove("a", 1).await.expect("remove"));
-    assert_eq!(store.get("a").await.expect("get"), None);
+    assert_eq!(stored(&store, "a").await, None);
     assert_eq!(open_keys(&store).await, ["b", "c"]);
     assert!(!store.remove("a", 1).await.expect("remove"), "gone already");
 
@@ -351,13 +333,8 @@ async fn removal_takes_body_and_entry_and_stale_or_expired_entries_are_harmless(
         .await
         .expect("DeleteItem");
     assert_eq!(open_keys(&store).await, ["b", "c"]);
-    assert_eq!(store.get("b").await.expect("get"), None);
-    assert!(
-        store
-            .put("b", "{}", None, &entry("b", None))
-            .await
-            .expect("put")
-    );
+    assert_eq!(stored(&store, "b").await, None);
+    assert!(put(&store, "b", "{}", None, &entry("b", None)).await);
     assert!(
         store
             .open_groups()
@@ -417,7 +394,7 @@ async fn a_body_or_an_index_over_dynamodbs_item_limit_is_a_clear_error_and_write
         ..entry(key, None)
     };
     for key in ["w1", "w2", "w3"] {
-        assert!(store.put(key, "{}", None, &wide(key)).await.expect("put"));
+        assert!(put(&store, key, "{}", None, &wide(key)).await);
     }
     let err = store
         .put("w4", "{}", None, &wide("w4"))
