@@ -5,8 +5,9 @@ emulator can show: the stack deploys with its outputs, the queues are configured
 (long polling, redrive to a 14-day DLQ, visibility above the retry budget, encryption), failure events
 put on the default bus land in the stack's queue, non-failure events do not, recovery events do only
 while RecoveryNotices is on, the cluster and state machine filters narrow the rules, and deploy.sh
-stores the webhook URL as a SecureString without printing it. What moto cannot show (it skips AWS::SQS::QueuePolicy) is checked statically on the
-template: the queue policy admits exactly this stack's rules.
+stores the webhook URL as a SecureString without printing it. What moto cannot show (it skips
+AWS::SQS::QueuePolicy) is checked statically on the template: the queue policy admits exactly this
+stack's rules.
 
 Run: .venv/bin/python -m unittest tests/infra/test_cloudformation.py
 """
@@ -577,6 +578,9 @@ class WorkerOnTheStack(unittest.TestCase):
                 time.sleep(0.2)
 
         wait_until_the_queue_is_empty()
+        status, metrics = _http_get(f"http://{admin}/metrics")
+        self.assertEqual(status, 200)
+        self.assertRegex(metrics, r'failwatch_deliveries_total\{[^}]*result="delivered"[^}]*\} 1\b')
 
         # The service reaches a steady state: the recovery rule forwards it, and the worker posts the
         # group's recovery notice (the generic webhook receives the failwatch.recovery.v1 document).
@@ -595,7 +599,6 @@ class WorkerOnTheStack(unittest.TestCase):
 
         status, metrics = _http_get(f"http://{admin}/metrics")
         self.assertEqual(status, 200)
-        self.assertRegex(metrics, r'failwatch_deliveries_total\{[^}]*result="delivered"[^}]*\} 1\b')
         self.assertRegex(metrics, r'failwatch_recoveries_posted_total\{[^}]*destination="default"[^}]*\} 1\b')
         self.assert_dashboard_and_alerts_match(metrics)
         self.assertNotIn("127.0.0.1:" + str(receiver.server_address[1]), metrics, "a webhook URL leaked into metrics")
