@@ -359,22 +359,14 @@ run "cluster_and_state_machine_filters" {
     error_message = "the Step Functions rule must filter on detail.stateMachineArn"
   }
 
+  # The recovery rules narrow exactly as the failure rules of the same events do (pinned above).
   assert {
-    condition     = jsonencode(jsondecode(aws_cloudwatch_event_rule.this["ecs-steady-state"].event_pattern).detail.clusterArn) == jsonencode(var.cluster_arns)
-    error_message = "the steady-state rule must filter on detail.clusterArn"
-  }
-
-  assert {
-    condition = jsondecode(aws_cloudwatch_event_rule.this["ecs-deploy-completed"].event_pattern).resources == [
-      { prefix = "arn:aws:ecs:ap-northeast-2:123456789012:service/prod/" },
-      { prefix = "arn:aws:ecs:ap-northeast-2:123456789012:service/batch/" },
-    ]
-    error_message = "the completed-deployment rule must filter on the service ARN prefix, as the failed-deployment rule does"
-  }
-
-  assert {
-    condition     = jsonencode(jsondecode(aws_cloudwatch_event_rule.this["sfn-succeeded"].event_pattern).detail.stateMachineArn) == jsonencode(var.state_machine_arns)
-    error_message = "the Step Functions recovery rule must filter on detail.stateMachineArn"
+    condition = alltrue([
+      jsondecode(aws_cloudwatch_event_rule.this["ecs-steady-state"].event_pattern).detail.clusterArn == jsondecode(aws_cloudwatch_event_rule.this["ecs-service-action"].event_pattern).detail.clusterArn,
+      jsondecode(aws_cloudwatch_event_rule.this["ecs-deploy-completed"].event_pattern).resources == jsondecode(aws_cloudwatch_event_rule.this["ecs-deployment-failed"].event_pattern).resources,
+      jsondecode(aws_cloudwatch_event_rule.this["sfn-succeeded"].event_pattern).detail.stateMachineArn == jsondecode(aws_cloudwatch_event_rule.this["sfn-failed"].event_pattern).detail.stateMachineArn,
+    ])
+    error_message = "the recovery rules must carry the failure rules' cluster and state machine filters"
   }
 }
 
