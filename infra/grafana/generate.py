@@ -220,8 +220,9 @@ def storm_panels(g: Layout) -> None:
         timeseries(
             "Groups open",
             "failwatch_groups_open per worker: failure groups (one per destination and group_key) that "
-            "have alerted and not yet closed. A group closes when its service or state machine recovers, "
-            "or once it has been quiet for group_interval.",
+            "have alerted and not yet closed. With the DynamoDB backend every worker reports all replicas' "
+            "groups; with the memory backend, its own. A group closes when its service or state machine "
+            "recovers, or once it has been quiet for group_interval.",
             [(f"max by (instance) (failwatch_groups_open{{{SEL}}})", "{{instance}}")],
             "short",
         ),
