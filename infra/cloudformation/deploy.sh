@@ -22,6 +22,8 @@
 #   WEBHOOK_PARAMETER       SSM parameter name (default /failwatch/<prefix>/webhook-url)
 #   CLUSTER_ARNS            comma-separated ECS cluster ARNs to watch (default: all)
 #   STATE_MACHINE_ARNS      comma-separated state machine ARNs to watch (default: all)
+#   RECOVERY_NOTICES        false to forward no recovery events (steady state, completed deployment,
+#                           succeeded execution) and turn the Fargate worker's recovery notices off
 #   ALARM_TOPIC_ARN         SNS topic for the DLQ and queue-age alarms
 #   CREATE_KMS_KEY          true to encrypt the queues with a customer managed KMS key
 #   WORKER_TRUST            ecs-tasks (default) | eks-pod-identity | eks-irsa (+ EKS_OIDC_PROVIDER_ARN,
@@ -68,6 +70,11 @@ if [[ -n ${FAILWATCH_IMAGE:-} && ( -z ${WORKER_SUBNETS:-} || -z ${WORKER_SECURIT
   exit 64
 fi
 
+if [[ -n ${RECOVERY_NOTICES:-} && ! ${RECOVERY_NOTICES} =~ ^(true|false)$ ]]; then
+  echo "deploy.sh: RECOVERY_NOTICES must be true or false, got '$RECOVERY_NOTICES'" >&2
+  exit 64
+fi
+
 if [[ -n ${CLUSTER_ARNS:-} ]]; then
   IFS=, read -r -a cluster_list <<<"$CLUSTER_ARNS"
   if ((${#cluster_list[@]} > 10)); then
@@ -107,6 +114,7 @@ add_override WorkerClusterArn "${WORKER_CLUSTER_ARN:-}"
 add_override WebhookType "${WEBHOOK_TYPE:-}"
 add_override ClusterArns "${CLUSTER_ARNS:-}"
 add_override StateMachineArns "${STATE_MACHINE_ARNS:-}"
+add_override RecoveryNotices "${RECOVERY_NOTICES:-}"
 add_override AlarmTopicArn "${ALARM_TOPIC_ARN:-}"
 add_override CreateKmsKey "${CREATE_KMS_KEY:-}"
 add_override WorkerTrust "${WORKER_TRUST:-}"

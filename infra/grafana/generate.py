@@ -212,6 +212,80 @@ def state_panels(g: Layout) -> None:
     )
 
 
+def storm_panels(g: Layout) -> None:
+    """Failure storms ([grouping]): the groups the workers hold open, the alerts folded into digests
+    instead of posted one by one, the digests, recovery notices and crash-loop notices posted."""
+    g.row("Failure storms")
+    g.add(
+        timeseries(
+            "Groups open",
+            "failwatch_groups_open per worker: failure groups (one per destination and group_key) that "
+            "have alerted and not yet closed. With the DynamoDB backend every worker reports all replicas' "
+            "groups; with the memory backend, its own. A group closes when its service or state machine "
+            "recovers, or once it has been quiet for group_interval.",
+            [(f"max by (instance) (failwatch_groups_open{{{SEL}}})", "{{instance}}")],
+            "short",
+        ),
+        w=6,
+        h=8,
+    )
+    g.add(
+        timeseries(
+            "Alerts folded into digests",
+            "Alerts that followed their group's first alert within group_interval and went into the "
+            "group's next digest instead of a message of their own: the chat messages grouping saved.",
+            [
+                (
+                    f"sum by (destination) (rate(failwatch_alerts_folded_total{{{DEST}}}[{RATE}]))",
+                    "{{destination}}",
+                )
+            ],
+            "ops",
+            stack=True,
+        ),
+        w=6,
+        h=8,
+    )
+    g.add(
+        timeseries(
+            "Digests and recoveries posted",
+            "Digests (one per group and interval that folded alerts) and recovery notices (a group's "
+            "service reached a steady state or completed a deployment, or its state machine succeeded) "
+            "delivered per destination. Folded alerts without digests fire FailwatchDigestsNotPosted.",
+            [
+                (
+                    f"sum by (destination) (rate(failwatch_digests_posted_total{{{DEST}}}[{RATE}]))",
+                    "{{destination}} digests",
+                ),
+                (
+                    f"sum by (destination) (rate(failwatch_recoveries_posted_total{{{DEST}}}[{RATE}]))",
+                    "{{destination}} recoveries",
+                ),
+            ],
+            "ops",
+        ),
+        w=6,
+        h=8,
+    )
+    g.add(
+        timeseries(
+            "Crash loops",
+            "Crash-loop notices per destination: a group reached crash_loop_threshold failures within "
+            "crash_loop_window, and its next message was made critical and said so.",
+            [
+                (
+                    f"sum by (destination) (rate(failwatch_crash_loops_total{{{DEST}}}[{RATE}]))",
+                    "{{destination}}",
+                )
+            ],
+            "ops",
+            bars=True,
+        ),
+        w=6,
+        h=8,
+    )
+
+
 def enrichment_panels(g: Layout) -> None:
     """The enrichment lookups (log tails, failed states, tags): how each ended, and the share that
     failed or ran out of budget. An alert goes out either way; a high share means alerts without their
@@ -410,6 +484,8 @@ def build() -> dict:
         w=8,
         h=8,
     )
+
+    storm_panels(g)
 
     g.row("Lag and queue")
     g.add(

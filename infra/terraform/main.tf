@@ -27,6 +27,10 @@ locals {
     } : k => v if length(var.cluster_arns) > 0
   }
 
+  # A recovery of an ECS service closes groups of its stopped tasks, deployments and service actions
+  # alike, so the ECS recovery rules exist when any ECS kind is watched.
+  watch_ecs = var.watch.ecs_tasks || var.watch.ecs_deployments || var.watch.ecs_service_actions
+
   rules = {
     ecs-task-stopped = {
       enabled = var.watch.ecs_tasks
@@ -71,6 +75,39 @@ locals {
         detail        = merge({ status = ["FAILED", "TIMED_OUT", "ABORTED"] }, local.state_machine_filter)
       })
     }
+
+    # Recovery events (recovery_notices): the worker posts "recovered" in the thread of a service's or
+    # state machine's open failure group and closes it. Rules of their own rather than wider failure
+    # patterns, so that turning them off leaves the failure rules as they were and each rule's
+    # MatchedEvents metric shows what the notices cost. Names stay within EventBridge's 64 characters
+    # for a 32-character `name`.
+    ecs-steady-state = {
+      enabled     = var.recovery_notices && local.watch_ecs
+      description = "ECS services that reached a steady state: failwatch tells their open failure groups they recovered."
+      pattern = jsonencode({
+        source        = ["aws.ecs"]
+        "detail-type" = ["ECS Service Action"]
+        detail        = merge({ eventType = ["INFO"], eventName = ["SERVICE_STEADY_STATE"] }, local.cluster_filter)
+      })
+    }
+    ecs-deploy-completed = {
+      enabled     = var.recovery_notices && local.watch_ecs
+      description = "Completed ECS deployments: failwatch tells their services' open failure groups they recovered."
+      pattern = jsonencode(merge({
+        source        = ["aws.ecs"]
+        "detail-type" = ["ECS Deployment State Change"]
+        detail        = { eventName = ["SERVICE_DEPLOYMENT_COMPLETED"] }
+      }, local.deployment_resource_filter))
+    }
+    sfn-succeeded = {
+      enabled     = var.recovery_notices && var.watch.step_functions
+      description = "Step Functions executions that succeeded: failwatch tells their state machines' open failure groups they recovered."
+      pattern = jsonencode({
+        source        = ["aws.states"]
+        "detail-type" = ["Step Functions Execution Status Change"]
+        detail        = merge({ status = ["SUCCEEDED"] }, local.state_machine_filter)
+      })
+    }
   }
   enabled_rules = { for k, v in local.rules : k => v if v.enabled }
 
@@ -82,6 +119,11 @@ locals {
     FAILWATCH_STATE__BACKEND = "dynamodb"
     FAILWATCH_STATE__TABLE   = local.state_table_name
   } : {}
+  # The worker's [grouping] recovery_notices, from the variable that creates the recovery rules, so
+  # that the worker and the rules agree.
+  grouping_environment = {
+    FAILWATCH_GROUPING__RECOVERY_NOTICES = tostring(var.recovery_notices)
+  }
 }
 
 ################################################################################
@@ -567,6 +609,7 @@ locals {
     },
     var.fargate_webhook_type == "auto" ? {} : { FAILWATCH_WEBHOOK_TYPE = var.fargate_webhook_type },
     local.state_environment,
+    local.grouping_environment,
     var.fargate_environment,
   )
 }

@@ -42,7 +42,7 @@ output "kms_key_arn" {
 ################################################################################
 
 output "event_rule_arns" {
-  description = "EventBridge rule ARNs by kind (ecs-task-stopped, ecs-deployment-failed, ecs-service-action, sfn-failed)."
+  description = "EventBridge rule ARNs by kind (ecs-task-stopped, ecs-deployment-failed, ecs-service-action, sfn-failed, and with recovery_notices ecs-steady-state, ecs-deploy-completed, sfn-succeeded)."
   value       = { for k, rule in aws_cloudwatch_event_rule.this : k => rule.arn }
 }
 
@@ -74,12 +74,12 @@ output "service_account_annotations" {
 }
 
 output "worker_environment" {
-  description = "Environment for a worker run anywhere: the queue URLs, the region and, when the module creates the state table, the [state] settings. Contains no secret."
+  description = "Environment for a worker run anywhere: the queue URLs, the region, [grouping] recovery_notices (as the rules forward recovery events or not) and, when the module creates the state table, the [state] settings. Contains no secret."
   value = merge({
     FAILWATCH_SQS__QUEUE_URL = aws_sqs_queue.main.url
     FAILWATCH_SQS__DLQ_URL   = aws_sqs_queue.dlq.url
     AWS_REGION               = local.region
-  }, local.state_environment)
+  }, local.grouping_environment, local.state_environment)
 }
 
 output "state_table_name" {

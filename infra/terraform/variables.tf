@@ -60,6 +60,12 @@ variable "watch" {
   }
 }
 
+variable "recovery_notices" {
+  description = "Forward recovery events so that the worker posts \"recovered after N failures\" in an open failure group's thread and closes the group: ECS SERVICE_STEADY_STATE service actions and SERVICE_DEPLOYMENT_COMPLETED deployments of the watched clusters, and SUCCEEDED executions of the watched state machines (three more rules). Also sets the worker's [grouping] recovery_notices (FAILWATCH_GROUPING__RECOVERY_NOTICES) on the Fargate worker and in worker_environment, so the two agree. Every forwarded event costs an SQS message and a decode even though the worker posts only when a group of that service or state machine is open: a busy state machine succeeds far more often than it fails, and ECS repeats SERVICE_STEADY_STATE periodically. Narrow state_machine_arns / cluster_arns, or turn this off, when that volume matters. When false, only the failure rules exist, exactly as before."
+  type        = bool
+  default     = true
+}
+
 variable "event_bus_name" {
   description = "Event bus the rules are created on. AWS service events arrive on the default bus."
   type        = string

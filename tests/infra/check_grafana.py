@@ -8,7 +8,8 @@
   queries are written as recording rules and `promtool check rules` must accept them.
 - Every metric a query names is one the worker exports (crates/failwatch-worker/src/metrics.rs), with
   only the labels and label values that file documents.
-- The panels the deployment issue asks for are present (429s, DLQ depth, duplicates, silent events...).
+- The panels the deployment issue asks for are present (429s, DLQ depth, duplicates, silent events...),
+  and the failure-storm ones (groups open; folded alerts, digests, recoveries, crash loops by destination).
 
 Exit status 0 when all pass; prints one line per problem otherwise.
 """
@@ -41,6 +42,11 @@ REQUIRED_FRAGMENTS = {
     "duplicates": 'outcome="duplicate"',
     "silent events": 'outcome="silent"',
     "last poll": "failwatch_last_successful_poll_timestamp_seconds",
+    "groups open": "failwatch_groups_open",
+    "folded alerts per destination": "sum by (destination) (rate(failwatch_alerts_folded_total",
+    "digests per destination": "sum by (destination) (rate(failwatch_digests_posted_total",
+    "recoveries per destination": "sum by (destination) (rate(failwatch_recoveries_posted_total",
+    "crash loops per destination": "sum by (destination) (rate(failwatch_crash_loops_total",
 }
 
 

@@ -3,10 +3,11 @@
 The test starts its own moto server on a free loopback port and stops it afterwards. It checks what the
 emulator can show: the stack deploys with its outputs, the queues are configured as the worker needs
 (long polling, redrive to a 14-day DLQ, visibility above the retry budget, encryption), failure events
-put on the default bus land in the stack's queue, non-failure events do not, the cluster and state
-machine filters narrow the rules, and deploy.sh stores the webhook URL as a SecureString without
-printing it. What moto cannot show (it skips AWS::SQS::QueuePolicy) is checked statically on the
-template: the queue policy admits exactly this stack's rules.
+put on the default bus land in the stack's queue, non-failure events do not, recovery events do only
+while RecoveryNotices is on, the cluster and state machine filters narrow the rules, and deploy.sh
+stores the webhook URL as a SecureString without printing it. What moto cannot show (it skips
+AWS::SQS::QueuePolicy) is checked statically on the template: the queue policy admits exactly this
+stack's rules.
 
 Run: .venv/bin/python -m unittest tests/infra/test_cloudformation.py
 """
@@ -126,7 +127,9 @@ def deploy(prefix: str, **parameters: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def put(*events: dict) -> None:
+def put(*events: dict) -> list[str]:
+    """Puts the events on the default bus; returns their EventBridge ids, in order."""
+    ids: list[str] = []
     entries = [
         {
             "Source": e["source"],
@@ -139,6 +142,8 @@ def put(*events: dict) -> None:
     for start in range(0, len(entries), 10):
         resp = client("events").put_events(Entries=entries[start : start + 10])
         assert resp["FailedEntryCount"] == 0, resp
+        ids += [entry["EventId"] for entry in resp["Entries"]]
+    return ids
 
 
 def drain(queue_url: str) -> list[dict]:
@@ -224,12 +229,23 @@ def kinds(bodies: list[dict]) -> list[tuple[str, str]]:
     return sorted(out)
 
 
+FAILURE_RULES = ["ecs-deployment-failed", "ecs-service-action", "ecs-task-stopped", "sfn-failed"]
+RECOVERY_RULES = ["ecs-deploy-completed", "ecs-steady-state", "sfn-succeeded"]
+
+
+def rule_kinds(prefix: str) -> list[str]:
+    """The kinds (name suffixes) of the EventBridge rules stack <prefix>-failwatch created, sorted."""
+    start = f"{prefix}-failwatch-"
+    return sorted(r["Name"].removeprefix(start) for r in client("events").list_rules(NamePrefix=start)["Rules"])
+
+
 class UnfilteredStack(unittest.TestCase):
-    """The default stack: every cluster, every state machine."""
+    """Every cluster, every state machine, RecoveryNotices off: the four failure rules, exactly as they
+    were before recovery notices existed (RecoveryNoticesStack covers the default, on)."""
 
     @classmethod
     def setUpClass(cls) -> None:
-        cls.outputs = deploy("ci-all")
+        cls.outputs = deploy("ci-all", RecoveryNotices="false")
         # moto's outputs carry real-AWS queue URLs; the queue *name* resolves them on the emulator.
         sqs = client("sqs")
         cls.queue = sqs.get_queue_url(QueueName=cls.outputs["QueueUrl"].rsplit("/", 1)[1])["QueueUrl"]
@@ -237,6 +253,9 @@ class UnfilteredStack(unittest.TestCase):
 
     def setUp(self) -> None:
         drain(self.queue)
+
+    def test_only_the_failure_rules_exist(self) -> None:
+        self.assertEqual(rule_kinds("ci-all"), FAILURE_RULES)
 
     def test_outputs_name_both_queues_and_the_worker_role(self) -> None:
         self.assertTrue(self.outputs["QueueUrl"].endswith("/ci-all-failwatch"), self.outputs)
@@ -300,6 +319,41 @@ class UnfilteredStack(unittest.TestCase):
         self.assertEqual(kinds(drain(self.queue)), kinds(wanted))
 
 
+class RecoveryNoticesStack(unittest.TestCase):
+    """The default stack, RecoveryNotices on: the failure events and the three recovery events (a
+    service's steady state, a completed deployment, a succeeded execution) reach the queue; other
+    informational events still do not."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        outputs = deploy("ci-recovery")
+        cls.queue = client("sqs").get_queue_url(QueueName=outputs["QueueUrl"].rsplit("/", 1)[1])["QueueUrl"]
+
+    def test_failures_and_recoveries_are_delivered_and_nothing_else(self) -> None:
+        drain(self.queue)
+        wanted = [
+            task_event("c1", "STOPPED", exit_code=137),
+            deployment_event("c1", "SERVICE_DEPLOYMENT_FAILED", "ERROR", "ECS deployment circuit breaker: task failed to start."),
+            service_action_event("c1", "WARN", "SERVICE_TASK_START_IMPAIRED"),
+            sfn_event("nightly", "FAILED"),
+            service_action_event("c1", "INFO", "SERVICE_STEADY_STATE"),
+            deployment_event("c1", "SERVICE_DEPLOYMENT_COMPLETED", "INFO", "ECS deployment ecs-svc/1 completed."),
+            sfn_event("nightly", "SUCCEEDED"),
+        ]
+        unwanted = [
+            task_event("c1", "RUNNING", exit_code=None),
+            deployment_event("c1", "SERVICE_DEPLOYMENT_IN_PROGRESS", "INFO", "ECS deployment ecs-svc/2 in progress."),
+            service_action_event("c1", "INFO", "SERVICE_DESIRED_COUNT_UPDATED"),
+            service_action_event("c1", "INFO", "TASKSET_STEADY_STATE"),
+            sfn_event("nightly", "RUNNING"),
+        ]
+        put(*unwanted, *wanted)
+        self.assertEqual(kinds(drain(self.queue)), kinds(wanted))
+
+    def test_the_three_recovery_rules_join_the_failure_rules(self) -> None:
+        self.assertEqual(rule_kinds("ci-recovery"), sorted(FAILURE_RULES + RECOVERY_RULES))
+
+
 class FilteredStack(unittest.TestCase):
     """ClusterArns and StateMachineArns narrow every rule, including the deployment rule whose events
     name the cluster only inside the service ARN."""
@@ -322,6 +376,10 @@ class FilteredStack(unittest.TestCase):
             deployment_event("batch", "SERVICE_DEPLOYMENT_FAILED", "ERROR", "failed"),
             service_action_event("prod", "WARN", "SERVICE_TASK_START_IMPAIRED"),
             sfn_event("nightly", "FAILED"),
+            # Recovery notices are on by default; the recovery rules narrow like the failure rules.
+            service_action_event("batch", "INFO", "SERVICE_STEADY_STATE"),
+            deployment_event("prod", "SERVICE_DEPLOYMENT_COMPLETED", "INFO", "completed"),
+            sfn_event("nightly", "SUCCEEDED"),
         ]
         unwanted = [
             task_event("dev", "STOPPED"),
@@ -331,6 +389,10 @@ class FilteredStack(unittest.TestCase):
             deployment_event("dev", "SERVICE_DEPLOYMENT_FAILED", "ERROR", "failed"),
             service_action_event("dev", "WARN", "SERVICE_TASK_START_IMPAIRED"),
             sfn_event("hourly", "FAILED"),
+            service_action_event("dev", "INFO", "SERVICE_STEADY_STATE"),
+            deployment_event("prod2", "SERVICE_DEPLOYMENT_COMPLETED", "INFO", "completed"),
+            deployment_event("dev", "SERVICE_DEPLOYMENT_COMPLETED", "INFO", "completed"),
+            sfn_event("hourly", "SUCCEEDED"),
         ]
         put(*unwanted, *wanted)
         self.assertEqual(kinds(drain(self.queue)), kinds(wanted))
@@ -381,6 +443,8 @@ class OptionalBranches(unittest.TestCase):
         self.assertTrue(env["FAILWATCH_SQS__QUEUE_URL"].endswith("/ci-fargate-failwatch"))
         self.assertTrue(env["FAILWATCH_SQS__DLQ_URL"].endswith("/ci-fargate-failwatch-dlq"))
         self.assertEqual(env["FAILWATCH_WEBHOOK_TYPE"], "google-chat")
+        # The worker's recovery notices follow the stack's RecoveryNotices (on by default).
+        self.assertEqual(env["FAILWATCH_GROUPING__RECOVERY_NOTICES"], "true")
         self.assertTrue(container["readonlyRootFilesystem"])
         self.assertEqual(container["user"], "65532:65532")
         # moto drops TaskRoleArn from CloudFormation task definitions; the static test covers it.
@@ -427,7 +491,8 @@ def _http_get(url: str) -> tuple[int, str]:
 class WorkerOnTheStack(unittest.TestCase):
     """The whole path through the deployed stack: an event put on the bus is routed by the stack's rule
     into its queue, the real failwatch worker (configured exactly as the Fargate task is: environment
-    only) receives it, posts the alert to a loopback webhook, deletes the message, and drains on
+    only) receives it, posts the alert to a loopback webhook, deletes the message; the service's steady
+    state, routed by the recovery rule, posts the group's recovery notice; the worker drains on
     SIGTERM."""
 
     def test_a_failed_task_reaches_the_webhook_through_the_stack(self) -> None:
@@ -460,6 +525,8 @@ class WorkerOnTheStack(unittest.TestCase):
             "FAILWATCH_WEBHOOK_TYPE": "webhook",
             "FAILWATCH_ADMIN__LISTEN": admin,
             "FAILWATCH_LOGGING__FORMAT": "json",
+            # As the Fargate task gets it from RecoveryNotices (default true).
+            "FAILWATCH_GROUPING__RECOVERY_NOTICES": "true",
             # Short long polls so that shutdown is quick; the drain itself is what is measured.
             "FAILWATCH_SQS__WAIT_TIME": "1s",
         }
@@ -496,21 +563,43 @@ class WorkerOnTheStack(unittest.TestCase):
             time.sleep(0.2)
         self.assertEqual(len(_Receiver.received), 1)
         self.assertIn(task_id, _Receiver.received[0].decode())
+        alert = json.loads(_Receiver.received[0])
 
-        # The message is deleted once delivered: nothing visible or in flight remains.
-        deadline = time.monotonic() + 30
-        while True:
-            attrs = sqs.get_queue_attributes(
-                QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-            )["Attributes"]
-            if attrs == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}:
-                break
-            self.assertLess(time.monotonic(), deadline, f"message not deleted: {attrs}\n{worker_log()}")
-            time.sleep(0.2)
+        def wait_until_the_queue_is_empty() -> None:
+            """Every message is deleted once handled: nothing visible or in flight remains."""
+            deadline = time.monotonic() + 30
+            while True:
+                attrs = sqs.get_queue_attributes(
+                    QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+                )["Attributes"]
+                if attrs == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}:
+                    break
+                self.assertLess(time.monotonic(), deadline, f"message not deleted: {attrs}\n{worker_log()}")
+                time.sleep(0.2)
 
+        wait_until_the_queue_is_empty()
         status, metrics = _http_get(f"http://{admin}/metrics")
         self.assertEqual(status, 200)
         self.assertRegex(metrics, r'failwatch_deliveries_total\{[^}]*result="delivered"[^}]*\} 1\b')
+
+        # The service reaches a steady state: the recovery rule forwards it, and the worker posts the
+        # group's recovery notice (the generic webhook receives the failwatch.recovery.v1 document).
+        (recovery_id,) = put(service_action_event("prd-an2p-ecs", "INFO", "SERVICE_STEADY_STATE"))
+        deadline = time.monotonic() + 60
+        while len(_Receiver.received) < 2:
+            self.assertLess(time.monotonic(), deadline, f"no recovery notice reached the webhook:\n{worker_log()}")
+            time.sleep(0.2)
+        self.assertEqual(len(_Receiver.received), 2)
+        recovery = json.loads(_Receiver.received[1])
+        self.assertEqual(recovery["schema"], "failwatch.recovery.v1", recovery)
+        self.assertEqual(recovery["group_key"], alert["group_key"], recovery)
+        self.assertEqual(recovery["failures"], 1, recovery)
+        self.assertEqual(recovery["event_id"], recovery_id, recovery)
+        wait_until_the_queue_is_empty()
+
+        status, metrics = _http_get(f"http://{admin}/metrics")
+        self.assertEqual(status, 200)
+        self.assertRegex(metrics, r'failwatch_recoveries_posted_total\{[^}]*destination="default"[^}]*\} 1\b')
         self.assert_dashboard_and_alerts_match(metrics)
         self.assertNotIn("127.0.0.1:" + str(receiver.server_address[1]), metrics, "a webhook URL leaked into metrics")
 
@@ -537,8 +626,15 @@ class WorkerOnTheStack(unittest.TestCase):
         exprs = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
         rules = yaml.safe_load((ROOT / "infra" / "prometheus" / "failwatch-alerts.yaml").read_text())
         exprs += [r["expr"] for g in rules["groups"] for r in g["rules"]]
-        # Counters that only appear once something fails; one successful delivery cannot show them.
-        failure_only = {"failwatch_messages_released_total", "failwatch_delivery_retries_total"}
+        # Counters that only appear once something fails, or once a group folds an alert or crash-loops;
+        # one delivered alert and its recovery cannot show them.
+        failure_only = {
+            "failwatch_messages_released_total",
+            "failwatch_delivery_retries_total",
+            "failwatch_alerts_folded_total",
+            "failwatch_digests_posted_total",
+            "failwatch_crash_loops_total",
+        }
         for expr in exprs:
             for sel in selectors(expr):
                 if sel.metric in failure_only and sel.metric not in exported:
@@ -587,9 +683,8 @@ class DeployScript(unittest.TestCase):
         params = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
         self.assertEqual(params["WebhookUrlParameter"], "/failwatch/ci-script/webhook-url")
         self.assertNotIn("TOKEN-SECRET", json.dumps(stack, default=str))
-        # The stack's rules exist and route into its queue.
-        rules = client("events").list_rules(NamePrefix="ci-script-failwatch-")["Rules"]
-        self.assertEqual(len(rules), 4, [r["Name"] for r in rules])
+        # The stack's rules exist: the failure rules and, by default, the recovery rules.
+        self.assertEqual(rule_kinds("ci-script"), sorted(FAILURE_RULES + RECOVERY_RULES))
 
     def test_deploy_sh_rejects_bad_input_before_touching_aws(self) -> None:
         for args in (
@@ -606,6 +701,9 @@ class DeployScript(unittest.TestCase):
         result = self.run_deploy("https://chat.googleapis.com/v1/x", "ci-many", CLUSTER_ARNS=clusters)
         self.assertEqual(result.returncode, 64, result.stderr)
         self.assertIn("at most 10", result.stderr)
+        result = self.run_deploy("https://chat.googleapis.com/v1/x", "ci-badflag", RECOVERY_NOTICES="off")
+        self.assertEqual(result.returncode, 64, result.stderr)
+        self.assertIn("RECOVERY_NOTICES must be true or false", result.stderr)
         # A Fargate worker without a network is refused before the URL is stored.
         result = self.run_deploy("https://chat.googleapis.com/v1/x", "ci-nonet", FAILWATCH_IMAGE="failwatch:0.1.0")
         self.assertEqual(result.returncode, 64, result.stderr)
@@ -638,15 +736,24 @@ class TemplateStatically(unittest.TestCase):
         cls.resources = cls.template["Resources"]
 
     def test_queue_policy_admits_exactly_this_stacks_rules_and_only_eventbridge(self) -> None:
-        rules = sorted(name for name, r in self.resources.items() if r["Type"] == "AWS::Events::Rule")
-        self.assertEqual(len(rules), 4)
+        rules = {name: r.get("Condition") for name, r in self.resources.items() if r["Type"] == "AWS::Events::Rule"}
+        self.assertEqual(len(rules), 7)
         policy = self.resources["QueuePolicy"]["Properties"]
         allow = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
         self.assertEqual(len(allow), 1)
         self.assertEqual(allow[0]["Principal"], {"Service": "events.amazonaws.com"})
         self.assertEqual(allow[0]["Action"], "sqs:SendMessage")
-        source_arns = allow[0]["Condition"]["ArnEquals"]["aws:SourceArn"]
-        self.assertEqual(sorted(a["Fn::GetAtt"][0] for a in source_arns), rules)
+        # Each rule's ARN, under the same condition as the rule itself (a conditional rule's ARN is an
+        # Fn::If that drops it when the rule does not exist).
+        admitted = {}
+        for source in allow[0]["Condition"]["ArnEquals"]["aws:SourceArn"]:
+            if "Fn::If" in source:
+                condition, source, otherwise = source["Fn::If"]
+                self.assertEqual(otherwise, {"Ref": "AWS::NoValue"})
+            else:
+                condition = None
+            admitted[source["Fn::GetAtt"][0]] = condition
+        self.assertEqual(admitted, rules)
         self.assertEqual(
             sorted(q["Ref"] for q in policy["Queues"]), ["DeadLetterQueue", "Queue"],
             "the DLQ is every rule's target DLQ, so EventBridge must be allowed to write to it too",
@@ -660,6 +767,21 @@ class TemplateStatically(unittest.TestCase):
                 self.assertEqual(target["Arn"], {"Fn::GetAtt": ["Queue", "Arn"]}, name)
                 self.assertIn("RetryPolicy", target, name)
                 self.assertEqual(target["DeadLetterConfig"]["Arn"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}, name)
+
+    def test_recovery_notices_gate_the_recovery_rules_and_the_workers_setting(self) -> None:
+        gated = sorted(n for n, r in self.resources.items() if r.get("Condition") == "RecoveryNotices")
+        self.assertEqual(gated, ["EcsDeployCompletedRule", "EcsSteadyStateRule", "StepFunctionsSucceededRule"])
+        self.assertEqual(self.template["Conditions"]["RecoveryNotices"], {"Fn::Equals": [{"Ref": "RecoveryNotices"}, "true"]})
+        self.assertEqual(self.template["Parameters"]["RecoveryNotices"]["Default"], "true")
+        # The completed-deployment rule narrows to the watched clusters exactly as the failed-deployment rule.
+        self.assertEqual(
+            self.resources["EcsDeployCompletedRule"]["Properties"]["EventPattern"]["resources"],
+            self.resources["EcsDeploymentFailedRule"]["Properties"]["EventPattern"]["resources"],
+        )
+        container = self.resources["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+        self.assertIn(
+            {"Name": "FAILWATCH_GROUPING__RECOVERY_NOTICES", "Value": {"Ref": "RecoveryNotices"}}, container["Environment"]
+        )
 
     def test_the_webhook_url_is_never_a_parameter_or_output(self) -> None:
         for name, param in self.template["Parameters"].items():

@@ -103,8 +103,8 @@ run "defaults_watch_everything_with_sse_sqs" {
   command = apply
 
   assert {
-    condition     = length(aws_cloudwatch_event_rule.this) == 4
-    error_message = "expected the four rules (task, deployment, service action, Step Functions)"
+    condition     = toset(keys(aws_cloudwatch_event_rule.this)) == toset(["ecs-task-stopped", "ecs-deployment-failed", "ecs-service-action", "sfn-failed", "ecs-steady-state", "ecs-deploy-completed", "sfn-succeeded"])
+    error_message = "expected the four failure rules and, recovery notices being on by default, the three recovery rules"
   }
 
   assert {
@@ -164,6 +164,130 @@ run "defaults_watch_everything_with_sse_sqs" {
   assert {
     condition     = output.worker_environment.FAILWATCH_SQS__QUEUE_URL == aws_sqs_queue.main.url
     error_message = "worker_environment must name the queue"
+  }
+}
+
+run "recovery_notices_add_recovery_rules_and_tell_the_worker" {
+  command = apply
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.this["ecs-steady-state"].event_pattern) == {
+      source        = ["aws.ecs"]
+      "detail-type" = ["ECS Service Action"]
+      detail        = { eventType = ["INFO"], eventName = ["SERVICE_STEADY_STATE"] }
+    }
+    error_message = "the steady-state rule must match INFO SERVICE_STEADY_STATE service actions only"
+  }
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.this["ecs-deploy-completed"].event_pattern) == {
+      source        = ["aws.ecs"]
+      "detail-type" = ["ECS Deployment State Change"]
+      detail        = { eventName = ["SERVICE_DEPLOYMENT_COMPLETED"] }
+    }
+    error_message = "the deployment rule must match SERVICE_DEPLOYMENT_COMPLETED only"
+  }
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.this["sfn-succeeded"].event_pattern) == {
+      source        = ["aws.states"]
+      "detail-type" = ["Step Functions Execution Status Change"]
+      detail        = { status = ["SUCCEEDED"] }
+    }
+    error_message = "the Step Functions recovery rule must match SUCCEEDED only"
+  }
+
+  assert {
+    condition     = alltrue([for k in ["ecs-steady-state", "ecs-deploy-completed", "sfn-succeeded"] : aws_cloudwatch_event_target.this[k].arn == aws_sqs_queue.main.arn && aws_cloudwatch_event_target.this[k].dead_letter_config[0].arn == aws_sqs_queue.dlq.arn])
+    error_message = "the recovery rules target the queue, with the DLQ, like the failure rules"
+  }
+
+  assert {
+    condition     = output.worker_environment.FAILWATCH_GROUPING__RECOVERY_NOTICES == "true"
+    error_message = "worker_environment must turn the worker's recovery notices on with the rules"
+  }
+}
+
+run "recovery_notices_off_leaves_the_failure_rules_as_they_were" {
+  command = apply
+
+  variables {
+    recovery_notices   = false
+    cluster_arns       = ["arn:aws:ecs:ap-northeast-2:123456789012:cluster/prod"]
+    state_machine_arns = ["arn:aws:states:ap-northeast-2:123456789012:stateMachine:nightly"]
+  }
+
+  assert {
+    condition     = toset(keys(aws_cloudwatch_event_rule.this)) == toset(["ecs-task-stopped", "ecs-deployment-failed", "ecs-service-action", "sfn-failed"])
+    error_message = "without recovery notices only the four failure rules exist"
+  }
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.this["ecs-service-action"].event_pattern) == {
+      source        = ["aws.ecs"]
+      "detail-type" = ["ECS Service Action"]
+      detail        = { eventType = ["WARN", "ERROR"], clusterArn = ["arn:aws:ecs:ap-northeast-2:123456789012:cluster/prod"] }
+    }
+    error_message = "the service action rule must still match WARN and ERROR only"
+  }
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.this["ecs-deployment-failed"].event_pattern) == {
+      source        = ["aws.ecs"]
+      "detail-type" = ["ECS Deployment State Change"]
+      resources     = [{ prefix = "arn:aws:ecs:ap-northeast-2:123456789012:service/prod/" }]
+      detail = {
+        "$or" = [
+          { eventName = ["SERVICE_DEPLOYMENT_FAILED"] },
+          { reason = [{ wildcard = "*rolling back*" }] },
+        ]
+      }
+    }
+    error_message = "the deployment rule must still match failures and rollbacks only"
+  }
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.this["sfn-failed"].event_pattern) == {
+      source        = ["aws.states"]
+      "detail-type" = ["Step Functions Execution Status Change"]
+      detail        = { status = ["FAILED", "TIMED_OUT", "ABORTED"], stateMachineArn = ["arn:aws:states:ap-northeast-2:123456789012:stateMachine:nightly"] }
+    }
+    error_message = "the Step Functions rule must still match FAILED, TIMED_OUT and ABORTED only"
+  }
+
+  assert {
+    condition     = output.worker_environment.FAILWATCH_GROUPING__RECOVERY_NOTICES == "false"
+    error_message = "worker_environment must turn the worker's recovery notices off with the rules"
+  }
+}
+
+run "recovery_rules_follow_the_watched_kinds" {
+  command = plan
+
+  variables {
+    watch = {
+      ecs_tasks           = false
+      ecs_deployments     = false
+      ecs_service_actions = false
+    }
+  }
+
+  assert {
+    condition     = toset(keys(aws_cloudwatch_event_rule.this)) == toset(["sfn-failed", "sfn-succeeded"])
+    error_message = "with no ECS kind watched there are no ECS recovery rules"
+  }
+}
+
+run "rule_names_fit_eventbridge_for_the_longest_name" {
+  command = plan
+
+  variables {
+    name = "abcdefghijklmnopqrstuvwxyz012345"
+  }
+
+  assert {
+    condition     = alltrue([for r in aws_cloudwatch_event_rule.this : length(r.name) <= 64])
+    error_message = "EventBridge rule names are at most 64 characters"
   }
 }
 
@@ -234,6 +358,16 @@ run "cluster_and_state_machine_filters" {
     condition     = jsonencode(jsondecode(aws_cloudwatch_event_rule.this["sfn-failed"].event_pattern).detail.stateMachineArn) == jsonencode(var.state_machine_arns)
     error_message = "the Step Functions rule must filter on detail.stateMachineArn"
   }
+
+  # The recovery rules narrow exactly as the failure rules of the same events do (pinned above).
+  assert {
+    condition = alltrue([
+      jsondecode(aws_cloudwatch_event_rule.this["ecs-steady-state"].event_pattern).detail.clusterArn == jsondecode(aws_cloudwatch_event_rule.this["ecs-service-action"].event_pattern).detail.clusterArn,
+      jsondecode(aws_cloudwatch_event_rule.this["ecs-deploy-completed"].event_pattern).resources == jsondecode(aws_cloudwatch_event_rule.this["ecs-deployment-failed"].event_pattern).resources,
+      jsondecode(aws_cloudwatch_event_rule.this["sfn-succeeded"].event_pattern).detail.stateMachineArn == jsondecode(aws_cloudwatch_event_rule.this["sfn-failed"].event_pattern).detail.stateMachineArn,
+    ])
+    error_message = "the recovery rules must carry the failure rules' cluster and state machine filters"
+  }
 }
 
 run "kms_key_is_created_and_used" {
@@ -295,6 +429,11 @@ run "fargate_worker_is_hardened" {
   assert {
     condition     = contains(jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].environment, { name = "FAILWATCH_WEBHOOK_TYPE", value = "google-chat" })
     error_message = "fargate_webhook_type must reach the worker"
+  }
+
+  assert {
+    condition     = contains(jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].environment, { name = "FAILWATCH_GROUPING__RECOVERY_NOTICES", value = "true" })
+    error_message = "the Fargate worker's recovery notices must follow recovery_notices"
   }
 
   assert {
