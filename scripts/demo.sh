@@ -88,6 +88,11 @@ listen = "127.0.0.1:$ADMIN_PORT"
 
 [logging]
 format = "text"
+
+# Alerts of one group (same service and failure class) that follow its first alert within 5 s are
+# folded into one digest, so the demo shows digests without waiting the default 5 minutes.
+[grouping]
+group_interval = "5s"
 EOF
 for service in google-chat slack teams discord webhook; do
   var="DEMO_$(echo "$service" | tr 'a-z-' 'A-Z_')_URL"

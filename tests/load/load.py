@@ -272,6 +272,10 @@ def worker_config(queue_url, admin, spread):
         "[sqs]", f'queue_url = "{queue_url}"', 'wait_time = "1s"', "",
         "[admin]", f'listen = "{admin}"', "",
         "[logging]", 'format = "json"', "",
+        # The harness measures delivering alerts: every event is its own post (grouping off; the storm
+        # harness measures grouping), and nothing is looked up in AWS (enrichment off).
+        "[grouping]", 'group_interval = "0s"', "",
+        "[enrichment]", "log_lines = 0", "failed_state = false", "tags = false", "",
     ]
     names = [f"load-{i}" for i in range(CLUSTERS)] if spread else ["load"]
     for name in names:

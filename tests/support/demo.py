@@ -218,7 +218,9 @@ def show(out):
     for destination in destinations:
         print(f"  {destination:<12} {len(received.get(destination, []))}")
 
-    alerts = received.get("webhook", [])
+    documents = received.get("webhook", [])
+    alerts = [d for d in documents if d.get("schema") == "failwatch.alert.v1"]
+    notices = [d for d in documents if d.get("schema") != "failwatch.alert.v1"]
     print(f"\n== The {len(alerts)} alerts (as the generic webhook got them)")
     for alert in alerts:
         marker = "CRIT" if alert["severity"] == "critical" else "WARN"
@@ -229,6 +231,14 @@ def show(out):
         if alert.get("hint"):
             hint = alert["hint"]
             print(f"         hint: {hint[:110]}{'...' if len(hint) > 110 else ''}")
+
+    if notices:
+        print(f"\n== {len(notices)} digests and recoveries (alerts of one group folded, a group recovered)")
+        for notice in notices:
+            if notice.get("schema") == "failwatch.digest.v1":
+                print(f"  [DIGEST] {notice['title']} ({notice['count']} alerts)")
+            else:
+                print(f"  [RECOVERED] {notice['title']}")
 
     # One alert as every chat received it: the out-of-memory one when the samples have it.
     example = next((a for a in alerts if "out of memory" in a["title"]), alerts[0] if alerts else None)

@@ -106,7 +106,7 @@ async fn hold_or_record(
         return Step::Done;
     }
     Step::Hold(Fold {
-        key: store_key(name, &alert.group_key),
+        key: store_key(name, alert),
         dedup_key: alert.dedup_key.clone(),
         due,
     })

@@ -44,17 +44,27 @@ use crate::state::memory::MemoryGroupStore;
 /// one group in one process are serialised by a lock, so a conflict means another replica; more than
 /// a few in a row means something is wrong, and the alert is posted instead.
 const CAS_ATTEMPTS: usize = 4;
-/// Separates the destination's name from the `group_key` in a store key (names never contain it).
+/// Separates the parts of a store key (destination names, partitions, account ids and regions never
+/// contain it).
 const KEY_SEPARATOR: char = '\u{1f}';
 
-/// The store key of the group of `group_key` at destination `destination`.
-pub(crate) fn store_key(destination: &str, group_key: &str) -> String {
-    format!("{destination}{KEY_SEPARATOR}{group_key}")
+/// The store key of `alert`'s group at `destination`: the destination, where the alert comes from
+/// (partition, account and region — one cluster or state machine name in two accounts or regions is
+/// two problems, and a digest must not fold them together), and the alert's `group_key`.
+pub(crate) fn store_key(destination: &str, alert: &Alert) -> String {
+    let account = alert.account.as_deref().unwrap_or_default();
+    let region = alert.region.as_deref().unwrap_or_default();
+    let partition = &alert.partition;
+    let group_key = &alert.group_key;
+    format!("{destination}{KEY_SEPARATOR}{partition}:{account}:{region}{KEY_SEPARATOR}{group_key}")
 }
 
 /// The destination name and `group_key` of a store key.
 pub(crate) fn split_key(key: &str) -> Option<(&str, &str)> {
-    key.split_once(KEY_SEPARATOR)
+    let mut parts = key.splitn(3, KEY_SEPARATOR);
+    let destination = parts.next()?;
+    let _origin = parts.next()?;
+    Some((destination, parts.next()?))
 }
 
 /// What is stored for one group: the core's state and what the worker needs to post for it without the
@@ -169,7 +179,7 @@ impl Grouping {
         (policy, mention): (&GroupingConfig, Option<&str>),
         now: OffsetDateTime,
     ) -> Option<Observation> {
-        let key = store_key(destination, &alert.group_key);
+        let key = store_key(destination, alert);
         let _local = self.locks.lock(&key).await;
         for _ in 0..CAS_ATTEMPTS {
             let read = self.read(state, &key).await?;

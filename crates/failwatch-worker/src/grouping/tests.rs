@@ -46,8 +46,22 @@ async fn observe(shared: &crate::consumer::Shared, alert: &Alert) -> Option<Obse
 
 #[test]
 fn a_store_key_splits_back_into_destination_and_group_key() {
-    let key = store_key("ops-chat", "ecs:prod/api:exit:oom");
-    assert_eq!(split_key(&key), Some(("ops-chat", "ecs:prod/api:exit:oom")));
+    let alert = failure(0);
+    let key = store_key("ops-chat", &alert);
+    assert_eq!(split_key(&key), Some(("ops-chat", alert.group_key.as_str())));
+}
+
+#[test]
+fn one_group_key_in_two_accounts_or_regions_is_two_groups() {
+    let alert = failure(0);
+    let mut elsewhere = alert.clone();
+    elsewhere.region = Some("ap-south-1".to_owned());
+    let mut other_account = alert.clone();
+    other_account.account = Some("210987654321".to_owned());
+    let keys = [&alert, &elsewhere, &other_account].map(|a| store_key("chat", a));
+    assert_ne!(keys[0], keys[1]);
+    assert_ne!(keys[0], keys[2]);
+    assert_eq!(split_key(&keys[1]), Some(("chat", alert.group_key.as_str())));
 }
 
 #[tokio::test]
@@ -68,7 +82,7 @@ async fn the_first_alert_is_posted_the_next_folded_and_a_copy_is_a_repeat() {
 
     let entries = shared.grouping.open_groups(&shared.state).await.unwrap();
     assert_eq!(entries.len(), 1);
-    let key = store_key("default", &failure(0).group_key);
+    let key = store_key("default", &failure(0));
     assert_eq!(entries[0].key, key);
     assert!(entries[0].due.is_some(), "a digest is pending");
     let read = shared
@@ -88,7 +102,7 @@ async fn a_due_digest_is_delivered_settled_and_wakes_its_held_messages() {
     for n in 0..4 {
         observe(&shared, &failure(n)).await.unwrap();
     }
-    let key = store_key("default", &failure(0).group_key);
+    let key = store_key("default", &failure(0));
     let mut changes = shared.grouping.watch(&key);
     assert_eq!(
         shared

@@ -3,8 +3,8 @@
 //!
 //! Each input takes the next second of a synthetic clock, so a stream of bodies behaves as the worker
 //! would if they arrived one a second. `render` has one destination, so there is one [`Group`] per
-//! `group_key`, as the worker keeps one per destination and key. Before each input, the digests that
-//! fell due by its second are taken; at the end of the stream, every digest still pending is, as if the
+//! `group_key`, account and region, as the worker keeps one per destination and key. Before each
+//! input, the digests that fell due by its second are taken; at the end of the stream, every digest still pending is, as if the
 //! worker ran until their intervals ended. A recovery event for a group's scope takes the group's
 //! pending digest first (no folded failure is lost to a recovery), then its recovery, and closes it.
 
@@ -78,7 +78,10 @@ impl Grouping {
     /// the only owner of its groups, does at once.
     pub(crate) fn observe(&mut self, alert: &mut Alert) -> (Vec<Notice>, Verdict) {
         let (now, policy) = (self.now, &self.policy);
-        let group = self.groups.entry(alert.group_key.clone()).or_default();
+        // Keyed as the worker keys a destination's groups, so one group_key from two accounts or regions
+        // is two groups here too.
+        let key = crate::grouping::store_key("render", alert);
+        let group = self.groups.entry(key).or_default();
         let mut first = Vec::new();
         let mut observed = group.observe(alert, now, policy);
         if observed == Observed::Deferred
