@@ -472,7 +472,8 @@ data "aws_iam_policy_document" "worker" {
 
   # The state store's item calls, on its table only: claims (conditional PutItem), delivered-to
   # records (PutItem, BatchGetItem), completion (UpdateItem), release (DeleteItem), and the GetItem a
-  # lost claim may read back.
+  # lost claim may read back; group items (GetItem, conditional PutItem and DeleteItem) and the index
+  # of open groups (GetItem, UpdateItem) use the same actions.
   dynamic "statement" {
     for_each = aws_dynamodb_table.state
 

@@ -12,6 +12,7 @@ mod check_config;
 mod delivery;
 mod enrichment;
 mod failures;
+mod grouping;
 mod no_credentials;
 mod ops;
 mod render_cli;

@@ -24,7 +24,7 @@ const TABLE: &str = "failwatch-state";
 
 /// Creates the state table as the deploy artefacts do: partition key `pk`, on-demand, TTL on
 /// `expires_at`.
-async fn create_table(emulator: &Emulator) {
+pub(crate) async fn create_table(emulator: &Emulator) {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
@@ -92,7 +92,7 @@ async fn replica(
 }
 
 /// A replica on the scenario's own table with short (3 s) claims.
-async fn table_replica(
+pub(crate) async fn table_replica(
     scenario: &Scenario,
     config: &WorkerConfig,
     host: &str,

@@ -33,7 +33,10 @@ pub use classify::{Decision, SilentReason, classify};
 pub use decode::{DecodeContext, DecodeError, EventMeta, Shape, UnhandledEvent, decode};
 pub use dedup::Deduper;
 pub use enrich::{Enrichment, LogTail, Lookups, MAX_LOG_LINE_CHARS, MAX_LOG_LINES};
-pub use group::{CrashLoop, DIGEST_SCHEMA, Digest, FoldedAlert, RECOVERY_SCHEMA, Recovery, Tally};
+pub use group::{
+    CrashLoop, DIGEST_SCHEMA, Digest, FoldedAlert, Group, GroupPolicy, Observed, RECOVERY_SCHEMA,
+    Recovery, RecoverySignal, Tally, mark_crash_loop, recovery_scope, recovery_signal,
+};
 pub use hint::FailureClass;
 pub use kind::custom_notification::CustomNotificationEvent;
 pub use kind::ecs_deployment::{DeploymentEventName, EcsDeploymentEvent};
@@ -44,7 +47,7 @@ pub use kind::ecs_task::{
 pub use kind::sfn_execution::{ExecutionStatus, SfnExecutionEvent, SfnOrigin};
 pub use kind::{AlertKind, Event};
 pub use links::cloudwatch_log_stream as log_stream_link;
-pub use render::{RenderOptions, Target, UnknownTarget, render};
+pub use render::{RenderOptions, Target, UnknownTarget, render, render_digest, render_recovery};
 pub use summary::{Fact, Part, Role, Summary};
 
 /// Decodes and classifies one SQS message body: [`decode()`] then [`classify()`], as `failwatch render`

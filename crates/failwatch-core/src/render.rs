@@ -12,6 +12,7 @@
 mod discord;
 mod enrichment;
 mod google_chat;
+mod group;
 mod slack;
 mod teams;
 
@@ -19,7 +20,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Alert, Severity};
+use crate::{Alert, Digest, Links, Recovery, Severity};
 
 /// Where a rendered payload goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -143,6 +144,56 @@ pub fn render(alert: &Alert, target: Target, opts: &RenderOptions) -> String {
     }
 }
 
+/// Renders a digest (`failwatch.digest.v1`) as the exact compact JSON body to POST to `target`: for
+/// [`Target::Json`] the document itself, for a chat service one message that lists the first folded
+/// alerts, counts the rest and tallies their reasons and exit codes. In Google Chat it replies in the
+/// group's thread (`thread.threadKey` is the `group_key`, as for the group's alerts).
+///
+/// The body always fits the service's documented limits, however long the alerts' text.
+pub fn render_digest(digest: &Digest, target: Target, opts: &RenderOptions) -> String {
+    let build = |level| group::digest(digest, level);
+    render_notice(build, || digest.to_json(), target, opts)
+}
+
+/// Renders a recovery (`failwatch.recovery.v1`) as the exact compact JSON body to POST to `target`:
+/// for [`Target::Json`] the document itself, for a chat service a short message in the service's
+/// "resolved" colour, in Google Chat a reply in the group's thread.
+///
+/// The body always fits the service's documented limits.
+pub fn render_recovery(recovery: &Recovery, target: Target, opts: &RenderOptions) -> String {
+    let build = |level| group::recovery(recovery, level);
+    render_notice(build, || recovery.to_json(), target, opts)
+}
+
+/// Renders the notice `build` makes at each level for `target`; `document` is the generic webhook's.
+fn render_notice<'a>(
+    build: impl Fn(Level) -> group::Notice<'a>,
+    document: impl FnOnce() -> String,
+    target: Target,
+    opts: &RenderOptions,
+) -> String {
+    use group::shrink_to_bytes;
+    match target {
+        Target::Json => document(),
+        Target::GoogleChat => shrink_to_bytes(
+            build,
+            |n, level| google_chat::notice_json(n, opts, level),
+            google_chat::MAX_BYTES,
+        ),
+        Target::Slack => shrink_to_bytes(
+            build,
+            |n, level| slack::notice_json(n, opts, level),
+            slack::MAX_BYTES,
+        ),
+        Target::Teams => shrink_to_bytes(
+            build,
+            |n, level| teams::notice_json(n, opts, level),
+            teams::MAX_BYTES,
+        ),
+        Target::Discord => discord::render_notice(build, opts),
+    }
+}
+
 /// How generously a renderer may quote: the first level is for ordinary alerts, each next one is used
 /// only when the payload at the previous one broke a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +212,8 @@ struct Level {
     tail_lines: usize,
     /// The cap, in characters, for one log line.
     tail_line: usize,
+    /// How many of a digest's folded alerts are listed one by one before "and N more".
+    listed: usize,
 }
 
 /// The levels, most generous first. The last one keeps a payload with every fact present well below the
@@ -174,6 +227,7 @@ const LEVELS: [Level; 4] = [
         tails: 3,
         tail_lines: 50,
         tail_line: 500,
+        listed: 10,
     },
     Level {
         long: 1000,
@@ -183,6 +237,7 @@ const LEVELS: [Level; 4] = [
         tails: 3,
         tail_lines: 20,
         tail_line: 300,
+        listed: 10,
     },
     Level {
         long: 300,
@@ -192,6 +247,7 @@ const LEVELS: [Level; 4] = [
         tails: 2,
         tail_lines: 10,
         tail_line: 200,
+        listed: 5,
     },
     Level {
         long: 100,
@@ -201,6 +257,7 @@ const LEVELS: [Level; 4] = [
         tails: 1,
         tail_lines: 5,
         tail_line: 100,
+        listed: 3,
     },
 ];
 
@@ -392,7 +449,11 @@ struct Button<'a> {
 
 /// The alert's console links that are safe to put in a button or markdown link, in display order.
 fn buttons(alert: &Alert) -> Vec<Button<'_>> {
-    let links = &alert.links;
+    link_buttons(&alert.links)
+}
+
+/// The console links that are safe to put in a button or markdown link, in display order.
+fn link_buttons(links: &Links) -> Vec<Button<'_>> {
     [
         ("failwatch-open-task", "Open task", links.task.as_deref()),
         (

@@ -13,6 +13,7 @@ pub(crate) mod delivery;
 pub(crate) mod enrich;
 mod entry;
 pub(crate) mod errors;
+pub(crate) mod grouping;
 pub(crate) mod metrics;
 pub(crate) mod ops;
 pub(crate) mod retry;

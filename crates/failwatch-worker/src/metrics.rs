@@ -45,8 +45,9 @@ pub(crate) const RECEIVE_PAUSED: &str = "failwatch_receive_paused_seconds";
 /// Gauge, labels `queue` (`main` | `dlq`) and `state` (`visible` | `in_flight` | `delayed`). Sampled from
 /// GetQueueAttributes so that dashboards need no CloudWatch exporter.
 pub(crate) const QUEUE_MESSAGES: &str = "failwatch_queue_messages";
-/// Counter, label `op` (`claim` | `delivered_to` | `record_delivery` | `complete` | `release`). State
-/// store calls that failed or timed out; the alert was delivered anyway (a duplicate is possible).
+/// Counter, label `op` (`claim` | `delivered_to` | `record_delivery` | `complete` | `release`, and the
+/// grouping state's `group_get` | `group_put` | `group_remove` | `open_groups`). State store calls that
+/// failed or timed out; the alert was delivered anyway (a duplicate is possible).
 pub(crate) const STATE_ERRORS: &str = "failwatch_state_errors_total";
 /// Counter, label `outcome` (`won` | `held` | `done`). Answers of the state store to a claim on an alert:
 /// this worker delivers it, another message or replica is delivering it, or it was delivered already.
@@ -61,6 +62,19 @@ pub(crate) const STATE_CALL_DURATION: &str = "failwatch_state_call_duration_seco
 /// `timeout` | `skipped`). One per enrichment lookup (a log tail per failed container); `skipped` when
 /// the part is turned off or no time was left. An alert goes out whatever the result.
 pub(crate) const ENRICHMENT: &str = "failwatch_enrichment_total";
+/// Gauge. Groups of alerts this process knows to be open (from the last read of the index of open
+/// groups: with DynamoDB, every replica's).
+pub(crate) const GROUPS_OPEN: &str = "failwatch_groups_open";
+/// Counter, label `destination`. Alerts folded into a pending digest instead of posted.
+pub(crate) const ALERTS_FOLDED: &str = "failwatch_alerts_folded_total";
+/// Counter, label `destination`. Digests delivered.
+pub(crate) const DIGESTS_POSTED: &str = "failwatch_digests_posted_total";
+/// Counter, label `destination`. Recovery notices delivered.
+pub(crate) const RECOVERIES_POSTED: &str = "failwatch_recoveries_posted_total";
+/// Counter, label `destination`. Alerts posted as a crash-loop notice (critical, "is crash-looping").
+pub(crate) const CRASH_LOOPS: &str = "failwatch_crash_loops_total";
+/// Gauge. Folded messages kept in flight until their digest is delivered (`memory` backend only).
+pub(crate) const HELD_MESSAGES: &str = "failwatch_held_messages";
 /// Gauge, labels `version` and `commit`; always 1.
 pub(crate) const BUILD_INFO: &str = "failwatch_build_info";
 
@@ -234,6 +248,34 @@ pub(crate) fn describe() {
         "Enrichment lookups (log tails, failed states, tags) by source and result; the alert goes out either way."
     );
     describe_gauge!(
+        GROUPS_OPEN,
+        "Groups of alerts open (from the last read of the index of open groups)."
+    );
+    describe_counter!(
+        ALERTS_FOLDED,
+        Unit::Count,
+        "Alerts folded into a pending digest instead of posted, by destination."
+    );
+    describe_counter!(
+        DIGESTS_POSTED,
+        Unit::Count,
+        "Digests delivered, by destination."
+    );
+    describe_counter!(
+        RECOVERIES_POSTED,
+        Unit::Count,
+        "Recovery notices delivered, by destination."
+    );
+    describe_counter!(
+        CRASH_LOOPS,
+        Unit::Count,
+        "Alerts posted as crash-loop notices, by destination."
+    );
+    describe_gauge!(
+        HELD_MESSAGES,
+        "Folded messages kept in flight until their digest is delivered (memory backend)."
+    );
+    describe_gauge!(
         BUILD_INFO,
         "Always 1; labels carry the version and commit of the running binary."
     );
@@ -255,6 +297,10 @@ fn set_initial_values() {
         "record_delivery",
         "complete",
         "release",
+        "group_get",
+        "group_put",
+        "group_remove",
+        "open_groups",
     ] {
         metrics::counter!(STATE_ERRORS, "op" => op).absolute(0);
     }
@@ -262,6 +308,8 @@ fn set_initial_values() {
         metrics::counter!(STATE_DUPLICATES_SUPPRESSED, "level" => level).absolute(0);
     }
     metrics::gauge!(IN_FLIGHT_MESSAGES).set(0.0);
+    metrics::gauge!(GROUPS_OPEN).set(0.0);
+    metrics::gauge!(HELD_MESSAGES).set(0.0);
 }
 
 #[cfg(test)]

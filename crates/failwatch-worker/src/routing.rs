@@ -18,6 +18,8 @@ use failwatch_core::{Alert, AlertKind, Severity};
 use globset::{GlobBuilder, GlobMatcher};
 use serde::{Serialize, Serializer};
 
+use crate::config::GroupingOverride;
+
 /// The alert kinds a `kind` pattern is checked against: the core's registry.
 pub(crate) const KINDS: [AlertKind; AlertKind::ALL.len()] = AlertKind::ALL;
 /// The severities a `severity` pattern is checked against.
@@ -117,6 +119,9 @@ pub(crate) struct Route {
     pub(crate) continue_: bool,
     #[serde(rename = "match")]
     pub(crate) matcher: Match,
+    /// `[routes.grouping]`: `[grouping]` keys for the destinations this route chooses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) grouping: Option<GroupingOverride>,
 }
 
 /// The `[default_route]` table.
@@ -127,6 +132,9 @@ pub(crate) struct DefaultRoute {
     pub(crate) destination_indices: Vec<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) mention: Option<String>,
+    /// `[default_route.grouping]`, as a route's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) grouping: Option<GroupingOverride>,
 }
 
 /// One destination an alert goes to.
@@ -136,6 +144,8 @@ pub(crate) struct Routed {
     pub(crate) destination: usize,
     /// The trusted mention text of the route that chose this destination.
     pub(crate) mention: Option<String>,
+    /// The `[grouping]` keys that route overrides, if any.
+    pub(crate) grouping: Option<GroupingOverride>,
 }
 
 /// All routes of a configuration.
@@ -153,20 +163,22 @@ impl Router {
     /// The destinations `alert` goes to, in configuration order of first selection, each once.
     pub(crate) fn route(&self, alert: &Alert) -> Vec<Routed> {
         let mut out: Vec<Routed> = Vec::new();
-        let mut add = |destination: usize, mention: &Option<String>| {
-            if !out.iter().any(|r| r.destination == destination) {
-                out.push(Routed {
-                    destination,
-                    mention: mention.clone(),
-                });
-            }
-        };
+        let mut add =
+            |destination: usize, mention: &Option<String>, grouping: Option<GroupingOverride>| {
+                if !out.iter().any(|r| r.destination == destination) {
+                    out.push(Routed {
+                        destination,
+                        mention: mention.clone(),
+                        grouping,
+                    });
+                }
+            };
         let mut matched = false;
         for route in &self.routes {
             if route.matcher.matches(alert) {
                 matched = true;
                 for &d in &route.destination_indices {
-                    add(d, &route.mention);
+                    add(d, &route.mention, route.grouping);
                 }
                 if !route.continue_ {
                     break;
@@ -177,12 +189,12 @@ impl Router {
             match &self.default_route {
                 Some(default) => {
                     for &d in &default.destination_indices {
-                        add(d, &default.mention);
+                        add(d, &default.mention, default.grouping);
                     }
                 }
                 None => {
                     for d in 0..self.destination_count {
-                        add(d, &None);
+                        add(d, &None, None);
                     }
                 }
             }
@@ -241,6 +253,7 @@ mod tests {
             mention: Some(format!("@{name}")),
             continue_: cont,
             matcher,
+            grouping: None,
         }
     }
 
@@ -251,6 +264,7 @@ mod tests {
                 destinations: vec![],
                 destination_indices: d,
                 mention: None,
+                grouping: None,
             }),
             destination_count: 4,
         }
@@ -283,7 +297,8 @@ mod tests {
             got,
             vec![Routed {
                 destination: 0,
-                mention: Some("@prod".into())
+                mention: Some("@prod".into()),
+                grouping: None
             }]
         );
         let got = r.route(&alert(
@@ -319,15 +334,18 @@ mod tests {
             vec![
                 Routed {
                     destination: 0,
-                    mention: Some("@critical".into())
+                    mention: Some("@critical".into()),
+                    grouping: None
                 },
                 Routed {
                     destination: 1,
-                    mention: Some("@critical".into())
+                    mention: Some("@critical".into()),
+                    grouping: None
                 },
                 Routed {
                     destination: 2,
-                    mention: Some("@everything".into())
+                    mention: Some("@everything".into()),
+                    grouping: None
                 },
             ]
         );

@@ -1,5 +1,5 @@
-//! `failwatch run`: wire the admin server, the queue-depth sampler, the deleter and the consumer
-//! together, and shut them down in order.
+//! `failwatch run`: wire the admin server, the queue-depth sampler, the deleter, the consumer and the
+//! digest scheduler together, and shut them down in order.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::consumer::{self, Deleter, Shared};
 use crate::delivery::{self, Deliverer};
 use crate::enrich::Enricher;
+use crate::grouping;
 use crate::metrics;
 use crate::retry::RetryPolicy;
 use crate::sqs::{Counts, Queue};
@@ -91,9 +92,16 @@ pub(crate) async fn run(
     let mut shared = Shared::new(config, queue, deliverer, deleter, health, shutdown);
     shared.enricher = enricher;
     let shared = Arc::new(shared);
+    let digests_done = CancellationToken::new();
+    let digests_task = tokio::spawn(grouping::digest::run(shared.clone(), digests_done.clone()));
     consumer::consume(shared.clone()).await;
-    // Every message task has ended; dropping the last `Shared` drops the last deleter handle, so the
-    // deleter flushes what is pending and stops.
+    // Every message task has ended, held ones included: no digest is waited for any more.
+    digests_done.cancel();
+    if let Err(err) = digests_task.await {
+        tracing::error!(error = %err, "the digest scheduler failed");
+    }
+    // Dropping the last `Shared` drops the last deleter handle, so the deleter flushes what is pending
+    // and stops.
     drop(shared);
     if let Err(err) = deleter_task.await {
         tracing::error!(error = %err, "the deleter task failed");

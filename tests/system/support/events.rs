@@ -123,6 +123,25 @@ pub(crate) fn running_task(task_id: &str) -> EventEntry {
     event
 }
 
+/// `payments-api` reached a steady state (an ECS service action): silent, and the recovery of the
+/// service's failed tasks.
+pub(crate) fn service_steady_state() -> EventEntry {
+    EventEntry {
+        source: "aws.ecs",
+        detail_type: "ECS Service Action",
+        resources: vec![format!(
+            "arn:aws:ecs:{REGION}:{ACCOUNT}:service/{CLUSTER}/payments-api"
+        )],
+        detail: json!({
+            "eventType": "INFO",
+            "eventName": "SERVICE_STEADY_STATE",
+            "clusterArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{CLUSTER}"),
+            // After the failed tasks' own times.
+            "createdAt": "2026-11-21T00:10:00.000Z",
+        }),
+    }
+}
+
 fn execution(name: &str, status: &str) -> EventEntry {
     let machine = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:nightly-etl");
     let arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:nightly-etl:{name}");

@@ -337,11 +337,23 @@ pub(crate) fn payload_problems(service: &str, body: &Value) -> Vec<String> {
             );
         }
         "webhook" => {
-            require(
-                body["schema"] == "failwatch.alert.v1",
-                "schema is not failwatch.alert.v1",
-            );
-            require(non_empty_str(&body["dedup_key"]), "dedup_key missing");
+            match body["schema"].as_str() {
+                Some("failwatch.alert.v1") => {
+                    require(non_empty_str(&body["dedup_key"]), "dedup_key missing");
+                }
+                Some("failwatch.digest.v1") => {
+                    require(non_empty_str(&body["group_key"]), "group_key missing");
+                    require(
+                        body["dedup_keys"].as_array().map(Vec::len)
+                            == body["count"].as_u64().and_then(|n| usize::try_from(n).ok()),
+                        "dedup_keys do not number count",
+                    );
+                }
+                Some("failwatch.recovery.v1") => {
+                    require(non_empty_str(&body["group_key"]), "group_key missing");
+                }
+                _ => require(false, "schema is not a failwatch document"),
+            }
             require(non_empty_str(&body["title"]), "title missing");
         }
         other => problems.push(format!("unknown service {other}")),

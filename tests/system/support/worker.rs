@@ -60,6 +60,10 @@ pub(crate) struct WorkerConfig {
     /// or a timeout of up to the 2 s budget per alert, which only slows the other tests and their
     /// timing assertions down.
     pub(crate) enrichment: bool,
+    /// The `[grouping]` section's keys. By default grouping is off (`group_interval = "0s"`): most
+    /// scenarios send several failures of one service and expect each posted; `tests/system/
+    /// grouping.rs` turns it on.
+    pub(crate) grouping: String,
 }
 
 impl WorkerConfig {
@@ -78,6 +82,7 @@ impl WorkerConfig {
             top: String::new(),
             extra: String::new(),
             enrichment: false,
+            grouping: "group_interval = \"0s\"\n".to_owned(),
         }
     }
 
@@ -120,6 +125,8 @@ impl WorkerConfig {
         if !self.enrichment {
             toml.push_str("\n[enrichment]\nlog_lines = 0\nfailed_state = false\ntags = false\n");
         }
+        toml.push_str("\n[grouping]\n");
+        toml.push_str(&self.grouping);
         toml
     }
 

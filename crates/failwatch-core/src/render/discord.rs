@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::enrichment::{LogBody, LogSection, driver_note, log_sections, tail_text};
+use super::group::{Listed, Notice};
 use super::{
     Button, Fact, Level, blank, buttons, facts, severity_emoji, severity_rgb, shrink, to_json,
 };
@@ -130,20 +131,8 @@ fn message<'a>(
 ) -> Message<'a> {
     let mention = opts.mention();
 
-    let emoji = severity_emoji(alert.severity);
-    let mut title = format!("{emoji} ");
-    let room = MAX_TITLE.saturating_sub(measure(&title, Unit::Chars));
-    title.push_str(&md(&alert.title, true, room.min(level.short)));
-
-    let mut fields: Vec<Field<'a>> = Vec::with_capacity(MAX_FIELDS);
-    for fact in facts {
-        let limit = if fact.long { level.long } else { level.short };
-        fields.push(Field {
-            name: fact.label,
-            value: md(&fact.value, !fact.long, limit.min(MAX_FIELD_VALUE)),
-            inline: !fact.long,
-        });
-    }
+    let title = title_text(severity_emoji(alert.severity), &alert.title, level);
+    let mut fields = fact_fields(facts, level);
     if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
         fields.push(Field {
             name: "💡 Hint",
@@ -151,23 +140,9 @@ fn message<'a>(
             inline: false,
         });
     }
-    fields.truncate(MAX_FIELDS - usize::from(!links.is_empty()));
-    fields.extend(links_field(links));
-    debug_assert!(
-        fields
-            .iter()
-            .all(|f| measure(f.name, Unit::Chars) <= MAX_FIELD_NAME)
-    );
-
-    // Footers show markdown literally, so a real event id (a UUID) never shows a backslash; an odd one
-    // is escaped anyway so that no workload text in a Discord payload is left unescaped.
-    let footer = format!(
-        "failwatch · event {}",
-        md(&alert.event_id, true, level.short)
-    );
-    let timestamp = OffsetDateTime::parse(&alert.time, &Rfc3339)
-        .is_ok()
-        .then_some(alert.time.as_str());
+    with_links(&mut fields, links);
+    let footer = footer_text("event", &alert.event_id, level);
+    let timestamp = timestamp(&alert.time);
 
     Message {
         content: mention.map(|m| cut_plain(m, MAX_CONTENT, Unit::Chars)),
@@ -177,13 +152,61 @@ fn message<'a>(
             description: description(alert, level),
             color: severity_rgb(alert.severity),
             fields,
-            footer: Footer {
-                text: cut_plain(&footer, MAX_FOOTER, Unit::Chars).to_owned(),
-            },
+            footer,
             timestamp,
         }],
         allowed_mentions: allowed_mentions(mention),
     }
+}
+
+/// The embed's title: our emoji, then the title (escaped).
+fn title_text(emoji: &str, title: &str, level: Level) -> String {
+    let mut out = format!("{emoji} ");
+    let room = MAX_TITLE.saturating_sub(measure(&out, Unit::Chars));
+    out.push_str(&md(title, true, room.min(level.short)));
+    out
+}
+
+/// Each fact as a field: short ones inline, long ones on their own.
+fn fact_fields<'a>(facts: &'a [Fact<'a>], level: Level) -> Vec<Field<'a>> {
+    let mut fields: Vec<Field<'a>> = Vec::with_capacity(MAX_FIELDS);
+    for fact in facts {
+        let limit = if fact.long { level.long } else { level.short };
+        fields.push(Field {
+            name: fact.label,
+            value: md(&fact.value, !fact.long, limit.min(MAX_FIELD_VALUE)),
+            inline: !fact.long,
+        });
+    }
+    fields
+}
+
+/// Keeps at most [`MAX_FIELDS`] fields with the links field, when there are links, last.
+fn with_links<'a>(fields: &mut Vec<Field<'a>>, links: &[Button<'_>]) {
+    fields.truncate(MAX_FIELDS - usize::from(!links.is_empty()));
+    fields.extend(links_field(links));
+    debug_assert!(
+        fields
+            .iter()
+            .all(|f| measure(f.name, Unit::Chars) <= MAX_FIELD_NAME)
+    );
+}
+
+/// The footer: "failwatch · {label} {value}".
+fn footer_text(label: &str, value: &str, level: Level) -> Footer {
+    // Footers show markdown literally, so a real event id (a UUID) never shows a backslash; an odd one
+    // is escaped anyway so that no workload text in a Discord payload is left unescaped.
+    let text = format!("failwatch · {label} {}", md(value, true, level.short));
+    Footer {
+        text: cut_plain(&text, MAX_FOOTER, Unit::Chars).to_owned(),
+    }
+}
+
+/// `time` as the embed's timestamp, when it is RFC 3339 (Discord rejects anything else).
+fn timestamp(time: &str) -> Option<&str> {
+    OffsetDateTime::parse(time, &Rfc3339)
+        .is_ok()
+        .then_some(time)
 }
 
 /// The longest log stream link put next to a log section's heading; a longer one would crowd out lines.
@@ -290,6 +313,98 @@ fn allowed_mentions(mention: Option<&str>) -> AllowedMentions {
             .extend(id(inner.strip_prefix('!').unwrap_or(inner)));
     }
     allowed
+}
+
+/// Renders a digest or recovery, built at each level by `build`, as one standalone embed.
+pub(super) fn render_notice<'a>(
+    build: impl Fn(Level) -> Notice<'a>,
+    opts: &RenderOptions,
+) -> String {
+    let (json, _) = shrink(
+        |level| {
+            let notice = build(level);
+            let message = notice_message(&notice, opts, level);
+            (to_json(&message), message.embeds[0].total_chars())
+        },
+        |(_, total)| *total <= MAX_EMBED_TOTAL,
+    );
+    json
+}
+
+/// The embed of a notice: the title in the tone's colour, the listed alerts in the description, the
+/// facts as fields, the group's links, the footer.
+fn notice_message<'a>(n: &'a Notice<'a>, opts: &'a RenderOptions, level: Level) -> Message<'a> {
+    let mention = opts.mention();
+    let mut fields = fact_fields(&n.facts, level);
+    with_links(&mut fields, &n.buttons);
+    let (label, value) = n.footer;
+    Message {
+        content: mention.map(|m| cut_plain(m, MAX_CONTENT, Unit::Chars)),
+        embeds: [Embed {
+            title: title_text(n.tone.emoji(), n.title, level),
+            url: n.buttons.first().map(|b| b.url),
+            description: listed_description(n, level).map(Cow::Owned),
+            color: n.tone.rgb(),
+            fields,
+            footer: footer_text(label, value, level),
+            timestamp: timestamp(n.time),
+        }],
+        allowed_mentions: allowed_mentions(mention),
+    }
+}
+
+/// Room kept at the end of the description for "and N more".
+const MORE_CHARS: usize = 40;
+
+/// The listed alerts, one line each, then "and N more" counting those the description had no room
+/// for. A line too long for the room left is tried without its link, then left out with every line
+/// after it; `None` when there is nothing to list.
+fn listed_description(n: &Notice<'_>, level: Level) -> Option<String> {
+    let room = MAX_DESCRIPTION.min(level.long.saturating_mul(10)) - MORE_CHARS;
+    let mut out = String::new();
+    let mut shown = 0u64;
+    for listed in &n.listed {
+        let plain = listed_line(listed, level);
+        let linked = listed
+            .link
+            .filter(|url| measure(url, Unit::Chars) <= MAX_LOG_LINK_CHARS)
+            .map(|url| format!("{plain} · [Open in console]({url})"));
+        let used = measure(&out, Unit::Chars) + 1;
+        let Some(line) = linked
+            .into_iter()
+            .chain([plain])
+            .find(|line| used + measure(line, Unit::Chars) <= room)
+        else {
+            break;
+        };
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&line);
+        shown += 1;
+    }
+    let more = n.more + (n.listed.len() as u64 - shown);
+    if more > 0 {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!("and {more} more"));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A listed alert without its link: "• **id** · time · exit 137 · reason".
+fn listed_line(listed: &Listed<'_>, level: Level) -> String {
+    let mut line = format!(
+        "• **{}** · {}",
+        md(&listed.id, true, level.short),
+        md(&listed.time, true, level.short)
+    );
+    if !blank(&listed.detail) {
+        line.push_str(" · ");
+        line.push_str(&md(&listed.detail, true, level.long));
+    }
+    line
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use super::enrichment::{LogBody, LogSection, driver_note, log_sections, tail_text};
+use super::group::{Listed, Notice, Tone};
 use super::{
     Button, Fact, Level, blank, buttons, facts, heading, severity_emoji, severity_word, shrink,
     to_json,
@@ -92,9 +93,11 @@ struct TextParagraph {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct DecoratedText<'a> {
-    top_label: &'static str,
+    top_label: Cow<'a, str>,
     text: Cow<'a, str>,
     wrap_text: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    button: Option<ChatButton<'a>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -163,17 +166,7 @@ fn message<'a>(
 
     let summary = summary_widgets(alert, level);
 
-    let details: Vec<Widget<'a>> = facts
-        .iter()
-        .map(|fact| {
-            let limit = if fact.long { level.long } else { level.short };
-            Widget::DecoratedText(DecoratedText {
-                top_label: fact.label,
-                text: html(&fact.value, !fact.long, limit),
-                wrap_text: true,
-            })
-        })
-        .collect();
+    let details = fact_widgets(facts, level);
 
     let mut sections = vec![Section {
         header: None,
@@ -195,24 +188,7 @@ fn message<'a>(
             .into_iter()
             .map(|l| log_section(l, level)),
     );
-    if !links.is_empty() {
-        sections.push(Section {
-            header: None,
-            collapsible: false,
-            uncollapsible_widgets_count: None,
-            widgets: vec![Widget::ButtonList(ButtonList {
-                buttons: links
-                    .iter()
-                    .map(|b| ChatButton {
-                        text: b.label,
-                        on_click: OnClick {
-                            open_link: OpenLink { url: b.url },
-                        },
-                    })
-                    .collect(),
-            })],
-        });
-    }
+    sections.extend(buttons_section(links));
 
     Message {
         text,
@@ -230,6 +206,42 @@ fn message<'a>(
             thread_key: cut_plain(&alert.group_key, MAX_THREAD_KEY_CHARS, Unit::Chars),
         },
     }
+}
+
+/// Each fact as a labelled text, cut to the level's cap for its kind.
+fn fact_widgets<'a>(facts: &'a [Fact<'a>], level: Level) -> Vec<Widget<'a>> {
+    facts
+        .iter()
+        .map(|fact| {
+            let limit = if fact.long { level.long } else { level.short };
+            Widget::DecoratedText(DecoratedText {
+                top_label: Cow::Borrowed(fact.label),
+                text: html(&fact.value, !fact.long, limit),
+                wrap_text: true,
+                button: None,
+            })
+        })
+        .collect()
+}
+
+/// The console links as one row of buttons, `None` when there are none.
+fn buttons_section<'a>(links: &[Button<'a>]) -> Option<Section<'a>> {
+    (!links.is_empty()).then(|| Section {
+        header: None,
+        collapsible: false,
+        uncollapsible_widgets_count: None,
+        widgets: vec![Widget::ButtonList(ButtonList {
+            buttons: links
+                .iter()
+                .map(|b| ChatButton {
+                    text: b.label,
+                    on_click: OnClick {
+                        open_link: OpenLink { url: b.url },
+                    },
+                })
+                .collect(),
+        })],
+    })
 }
 
 /// A log section: the container in the header, the lines as a paragraph with one line each (the card
@@ -263,18 +275,31 @@ fn log_section(section: LogSection<'_>, level: Level) -> Section<'_> {
 
 /// The `text` notifications show: mention, severity and title.
 fn notification(alert: &Alert, opts: &RenderOptions, level: Level) -> String {
+    let severity = alert.severity;
+    let (emoji, word) = (severity_emoji(severity), severity_word(severity));
+    notification_text(opts, emoji, word, &alert.title, level)
+}
+
+/// The `text` notifications show: mention, emoji, word and title (workload text, escaped).
+fn notification_text(
+    opts: &RenderOptions,
+    emoji: &str,
+    word: &str,
+    title: &str,
+    level: Level,
+) -> String {
     let mut text = String::new();
     if let Some(mention) = opts.mention() {
         text.push_str(mention);
         text.push(' ');
     }
-    text.push_str(severity_emoji(alert.severity));
+    text.push_str(emoji);
     text.push(' ');
-    text.push_str(severity_word(alert.severity));
+    text.push_str(word);
     text.push_str(": ");
     let room = MAX_TEXT_CHARS.saturating_sub(measure(&text, Unit::Chars));
     text.push_str(&fit(
-        &alert.title,
+        title,
         Markup::GoogleChatText,
         true,
         room.min(level.long),
@@ -286,25 +311,114 @@ fn notification(alert: &Alert, opts: &RenderOptions, level: Level) -> String {
 /// The first section: severity, what happened (the summary) and the hint.
 fn summary_widgets(alert: &Alert, level: Level) -> Vec<Widget<'_>> {
     let mut summary = vec![Widget::DecoratedText(DecoratedText {
-        top_label: "Severity",
+        top_label: Cow::Borrowed("Severity"),
         text: Cow::Borrowed(severity_html(alert.severity)),
         wrap_text: false,
+        button: None,
     })];
     if !blank(&alert.summary) {
         summary.push(Widget::DecoratedText(DecoratedText {
-            top_label: "What happened",
+            top_label: Cow::Borrowed("What happened"),
             text: html(&alert.summary, false, level.long),
             wrap_text: true,
+            button: None,
         }));
     }
     if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
         summary.push(Widget::DecoratedText(DecoratedText {
-            top_label: "Hint",
+            top_label: Cow::Borrowed("Hint"),
             text: html(hint, false, level.long),
             wrap_text: true,
+            button: None,
         }));
     }
     summary
+}
+
+/// The tone in its colour, as [`severity_html`] writes a severity.
+fn tone_html(tone: Tone) -> &'static str {
+    match tone {
+        Tone::Severity(severity) => severity_html(severity),
+        Tone::Resolved => "<font color=\"#2e7d32\"><b>Resolved</b></font>",
+    }
+}
+
+/// A digest or recovery at `level` as one card replying in the group's thread, compact JSON.
+pub(super) fn notice_json(n: &Notice<'_>, opts: &RenderOptions, level: Level) -> String {
+    to_json(&notice_message(n, opts, level))
+}
+
+/// The card of a notice: the tone and its facts, the listed alerts (each with a button to its
+/// console page) and "and N more", then the group's links.
+fn notice_message<'a>(n: &'a Notice<'a>, opts: &RenderOptions, level: Level) -> Message<'a> {
+    let mut summary = vec![Widget::DecoratedText(DecoratedText {
+        top_label: Cow::Borrowed(if n.tone == Tone::Resolved {
+            "Status"
+        } else {
+            "Severity"
+        }),
+        text: Cow::Borrowed(tone_html(n.tone)),
+        wrap_text: false,
+        button: None,
+    })];
+    summary.extend(fact_widgets(&n.facts, level));
+    let mut sections = vec![Section {
+        header: None,
+        collapsible: false,
+        uncollapsible_widgets_count: None,
+        widgets: summary,
+    }];
+    let mut alerts: Vec<Widget<'a>> = n.listed.iter().map(|l| listed_widget(l, level)).collect();
+    alerts.extend(
+        n.more_text()
+            .map(|text| Widget::TextParagraph(TextParagraph { text })),
+    );
+    if !alerts.is_empty() {
+        sections.push(Section {
+            header: Some(Cow::Borrowed("Alerts")),
+            collapsible: false,
+            uncollapsible_widgets_count: None,
+            widgets: alerts,
+        });
+    }
+    sections.extend(buttons_section(&n.buttons));
+    Message {
+        text: notification_text(opts, n.tone.emoji(), n.tone.word(), n.title, level),
+        cards_v2: [CardWithId {
+            card_id: n.card_id,
+            card: Card {
+                header: Header {
+                    title: n.heading.clone(),
+                    subtitle: fit(n.title, Markup::Plain, true, level.short, Unit::Chars),
+                },
+                sections,
+            },
+        }],
+        thread: Thread {
+            thread_key: cut_plain(n.group_key, MAX_THREAD_KEY_CHARS, Unit::Chars),
+        },
+    }
+}
+
+/// One listed alert: its time above, its id in bold and its exit codes and reason, and a button to its
+/// console page.
+fn listed_widget<'a>(listed: &'a Listed<'a>, level: Level) -> Widget<'a> {
+    let mut text = format!("<b>{}</b>", html(&listed.id, true, level.short));
+    if !blank(&listed.detail) {
+        text.push_str("<br>");
+        text.push_str(&html(&listed.detail, true, level.long));
+    }
+    Widget::DecoratedText(DecoratedText {
+        top_label: html(&listed.time, true, level.short),
+        text: Cow::Owned(text),
+        wrap_text: true,
+        button: listed.link.map(|url| ChatButton {
+            text: "Open",
+            on_click: OnClick {
+                open_link: OpenLink { url },
+            },
+        }),
+    })
 }
 
 #[cfg(test)]

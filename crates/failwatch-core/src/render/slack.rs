@@ -14,8 +14,10 @@
 use serde::Serialize;
 
 use super::enrichment::{LogBody, driver_note, log_sections, tail_text};
+use super::group::{Listed, Notice};
 use super::{
-    Button, Level, buttons, facts, heading, severity_emoji, severity_word, shrink, to_json,
+    Button, Fact, Level, blank, buttons, facts, heading, severity_emoji, severity_word, shrink,
+    to_json,
 };
 use crate::Alert;
 use crate::render::RenderOptions;
@@ -156,22 +158,7 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
             )
         ))],
     });
-    if !links.is_empty() {
-        blocks.push(Block::Actions {
-            elements: links
-                .iter()
-                .map(|b| SlackButton {
-                    kind: "button",
-                    action_id: b.id,
-                    text: Text::PlainText {
-                        text: b.label.to_owned(),
-                        emoji: false,
-                    },
-                    url: b.url.to_owned(),
-                })
-                .collect(),
-        });
-    }
+    blocks.extend(actions(links));
     // Never reached with today's layout (at most a dozen blocks and two per log section), kept so a future field cannot make
     // Slack reject the message.
     blocks.truncate(MAX_BLOCKS);
@@ -181,26 +168,42 @@ fn message(alert: &Alert, opts: &RenderOptions, links: &[Button<'_>], level: Lev
     }
 }
 
+/// The console links as one actions block, `None` when there are none.
+fn actions(links: &[Button<'_>]) -> Option<Block> {
+    (!links.is_empty()).then(|| Block::Actions {
+        elements: links.iter().map(|b| button(b.id, b.label, b.url)).collect(),
+    })
+}
+
+fn button(action_id: &'static str, label: &str, url: &str) -> SlackButton {
+    SlackButton {
+        kind: "button",
+        action_id,
+        text: Text::PlainText {
+            text: label.to_owned(),
+            emoji: false,
+        },
+        url: url.to_owned(),
+    }
+}
+
 /// The top-level text notifications show: mention, severity and title.
 fn notification(alert: &Alert, mention: Option<&str>) -> String {
+    let severity = alert.severity;
+    let (emoji, word) = (severity_emoji(severity), severity_word(severity));
+    notification_text(mention, emoji, word, &alert.title)
+}
+
+/// The top-level text: mention, emoji, word and title (workload text, escaped).
+fn notification_text(mention: Option<&str>, emoji: &str, word: &str, title: &str) -> String {
     let mut text = String::new();
     if let Some(mention) = mention {
         text.push_str(mention);
         text.push(' ');
     }
-    text.push_str(&format!(
-        "{} {}: ",
-        severity_emoji(alert.severity),
-        severity_word(alert.severity)
-    ));
+    text.push_str(&format!("{emoji} {word}: "));
     let room = MAX_TEXT_CHARS.saturating_sub(measure(&text, Unit::Chars));
-    text.push_str(&fit(
-        &alert.title,
-        Markup::SlackMrkdwn,
-        true,
-        room,
-        Unit::Chars,
-    ));
+    text.push_str(&fit(title, Markup::SlackMrkdwn, true, room, Unit::Chars));
     text
 }
 
@@ -236,7 +239,23 @@ fn lead(alert: &Alert, mention: Option<&str>, level: Level) -> String {
 /// The detail facts (short ones as section fields, ten per section; long ones as sections of their
 /// own) and the hint.
 fn fact_blocks(blocks: &mut Vec<Block>, alert: &Alert, level: Level) {
-    let all = facts(alert, level);
+    fact_sections(blocks, &facts(alert, level), level);
+    if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
+        blocks.push(Block::Section {
+            text: Some(mrkdwn(labelled(
+                ":bulb: Hint",
+                hint,
+                false,
+                MAX_SECTION_CHARS.min(level.long),
+            ))),
+            fields: Vec::new(),
+            accessory: None,
+        });
+    }
+}
+
+/// Short facts as section fields, ten per section; long ones as sections of their own.
+fn fact_sections(blocks: &mut Vec<Block>, all: &[Fact<'_>], level: Level) {
     let (short, long): (Vec<_>, Vec<_>) = all.iter().partition(|f| !f.long);
     for chunk in short.chunks(MAX_FIELDS) {
         blocks.push(Block::Section {
@@ -267,18 +286,6 @@ fn fact_blocks(blocks: &mut Vec<Block>, alert: &Alert, level: Level) {
             accessory: None,
         });
     }
-    if let Some(hint) = alert.hint.as_deref().filter(|_| level.hint) {
-        blocks.push(Block::Section {
-            text: Some(mrkdwn(labelled(
-                ":bulb: Hint",
-                hint,
-                false,
-                MAX_SECTION_CHARS.min(level.long),
-            ))),
-            fields: Vec::new(),
-            accessory: None,
-        });
-    }
 }
 
 /// Each log section: a mrkdwn heading with a button to the log stream, then the lines as one
@@ -286,15 +293,9 @@ fn fact_blocks(blocks: &mut Vec<Block>, alert: &Alert, level: Level) {
 fn log_blocks(blocks: &mut Vec<Block>, alert: &Alert, level: Level) {
     for section in log_sections(alert, level) {
         let mut heading = format!("*{}*", section.heading(Markup::SlackMrkdwn, level));
-        let accessory = section.link.map(|url| SlackButton {
-            kind: "button",
-            action_id: "failwatch-log-stream",
-            text: Text::PlainText {
-                text: "Log stream".to_owned(),
-                emoji: false,
-            },
-            url: url.to_owned(),
-        });
+        let accessory = section
+            .link
+            .map(|url| button("failwatch-log-stream", "Log stream", url));
         let lines = match section.body {
             LogBody::Lines(lines) => Some(lines),
             LogBody::Driver(driver) => {
@@ -317,4 +318,91 @@ fn log_blocks(blocks: &mut Vec<Block>, alert: &Alert, level: Level) {
             });
         }
     }
+}
+
+/// Action ids of the listed alerts' buttons: Slack wants every action id in a message to be unique.
+const LISTED_ACTION_IDS: [&str; crate::Digest::MAX_LISTED] = [
+    "failwatch-open-alert-1",
+    "failwatch-open-alert-2",
+    "failwatch-open-alert-3",
+    "failwatch-open-alert-4",
+    "failwatch-open-alert-5",
+    "failwatch-open-alert-6",
+    "failwatch-open-alert-7",
+    "failwatch-open-alert-8",
+    "failwatch-open-alert-9",
+    "failwatch-open-alert-10",
+];
+
+/// A digest or recovery at `level` as one standalone message, compact JSON.
+pub(super) fn notice_json(n: &Notice<'_>, opts: &RenderOptions, level: Level) -> String {
+    to_json(&notice_message(n, opts, level))
+}
+
+/// The blocks of a notice: heading, bold title, facts, one section per listed alert (with a button to
+/// its console page), "and N more", the footer and the group's links.
+fn notice_message(n: &Notice<'_>, opts: &RenderOptions, level: Level) -> Message {
+    let mention = opts.mention();
+    let mut blocks = Vec::with_capacity(20);
+    blocks.push(Block::Header {
+        text: Text::PlainText {
+            text: crate::text::cut_plain(&n.heading, MAX_HEADER_CHARS, Unit::Chars).to_owned(),
+            emoji: true,
+        },
+    });
+    let mut lead = String::new();
+    if let Some(mention) = mention {
+        lead.push_str(mention);
+        lead.push('\n');
+    }
+    let title = fit(n.title, Markup::SlackMrkdwn, true, level.short, Unit::Chars);
+    lead.push_str(&format!("*{title}*"));
+    blocks.push(section(lead, None));
+    fact_sections(&mut blocks, &n.facts, level);
+    for (listed, id) in n.listed.iter().zip(LISTED_ACTION_IDS) {
+        let accessory = listed.link.map(|url| button(id, "Open", url));
+        blocks.push(section(listed_text(listed, level), accessory));
+    }
+    if let Some(more) = n.more_text() {
+        blocks.push(section(more, None));
+    }
+    let (label, value) = n.footer;
+    let value = fit(value, Markup::SlackMrkdwn, true, level.short, Unit::Chars);
+    blocks.push(Block::Context {
+        elements: vec![mrkdwn(format!("failwatch · {label} {value}"))],
+    });
+    blocks.extend(actions(&n.buttons));
+    blocks.truncate(MAX_BLOCKS);
+    Message {
+        text: notification_text(mention, n.tone.emoji(), n.tone.word(), n.title),
+        blocks,
+    }
+}
+
+fn section(text: String, accessory: Option<SlackButton>) -> Block {
+    Block::Section {
+        text: Some(mrkdwn(text)),
+        fields: Vec::new(),
+        accessory,
+    }
+}
+
+/// A listed alert: its id in bold and its time, then its exit codes and reason.
+fn listed_text(listed: &Listed<'_>, level: Level) -> String {
+    fn esc(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
+        fit(text, Markup::SlackMrkdwn, true, limit, Unit::Chars)
+    }
+    let mut text = format!(
+        "*{}* · {}",
+        esc(&listed.id, level.short),
+        esc(&listed.time, level.short)
+    );
+    if !blank(&listed.detail) {
+        text.push('\n');
+        let room = MAX_SECTION_CHARS
+            .min(level.long)
+            .saturating_sub(measure(&text, Unit::Chars));
+        text.push_str(&esc(&listed.detail, room));
+    }
+    text
 }

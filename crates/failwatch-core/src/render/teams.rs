@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use super::enrichment::{LogBody, driver_note, log_sections, tail_text};
+use super::group::{Notice, Tone};
 use super::{Button, Fact, Level, blank, buttons, facts, heading, shrink, to_json};
 use crate::render::RenderOptions;
 use crate::text::{Markup, Unit, fit, measure};
@@ -151,11 +152,7 @@ fn message<'a>(
     facts: &'a [Fact<'a>],
     level: Level,
 ) -> Message<'a> {
-    let mut body = Vec::with_capacity(10);
-    let mut entities = Vec::new();
-    if let Some(mention) = opts.mention() {
-        body.push(mention_block(mention, &mut entities));
-    }
+    let (mut body, entities) = mentioned(opts);
     body.push(banner(alert, level));
     if !blank(&alert.summary) {
         body.push(Element::TextBlock(TextBlock {
@@ -185,6 +182,12 @@ fn message<'a>(
         ..TextBlock::default()
     }));
 
+    card(body, entities, links)
+}
+
+/// The message carrying one full-width card with `body`, the mention `entities` and the links as
+/// buttons.
+fn card<'a>(body: Vec<Element<'a>>, entities: Vec<Entity>, links: &[Button<'a>]) -> Message<'a> {
     Message {
         kind: "message",
         attachments: [Attachment {
@@ -199,31 +202,42 @@ fn message<'a>(
                     entities,
                 },
                 body,
-                actions: links
-                    .iter()
-                    .map(|b| Action {
-                        kind: "Action.OpenUrl",
-                        title: b.label,
-                        url: b.url,
-                    })
-                    .collect(),
+                actions: links.iter().map(|b| open_url(b.label, b.url)).collect(),
             },
         }],
     }
 }
 
+fn open_url<'a>(title: &'static str, url: &'a str) -> Action<'a> {
+    Action {
+        kind: "Action.OpenUrl",
+        title,
+        url,
+    }
+}
+
 /// The coloured banner: heading and title.
 fn banner(alert: &Alert, level: Level) -> Element<'_> {
-    let (style, color) = match alert.severity {
+    let style = match alert.severity {
         Severity::Critical => ("attention", "Attention"),
         Severity::Warning => ("warning", "Warning"),
     };
+    banner_with(style, heading(alert), &alert.title, level)
+}
+
+/// A banner in a container `style` and text `color`: our `heading`, then the `title` (escaped).
+fn banner_with<'a>(
+    (style, color): (&'static str, &'static str),
+    heading: String,
+    title: &'a str,
+    level: Level,
+) -> Element<'a> {
     Element::Container {
         style,
         bleed: true,
         items: vec![
             Element::TextBlock(TextBlock {
-                text: Cow::Owned(heading(alert)),
+                text: Cow::Owned(heading),
                 wrap: true,
                 weight: Some("Bolder"),
                 size: Some("Medium"),
@@ -231,13 +245,23 @@ fn banner(alert: &Alert, level: Level) -> Element<'_> {
                 ..TextBlock::default()
             }),
             Element::TextBlock(TextBlock {
-                text: text(&alert.title, true, level.short),
+                text: text(title, true, level.short),
                 wrap: true,
                 weight: Some("Bolder"),
                 ..TextBlock::default()
             }),
         ],
     }
+}
+
+/// The start of a card's body and its `msteams.entities`: the mention's block, when one is configured.
+fn mentioned(opts: &RenderOptions) -> (Vec<Element<'static>>, Vec<Entity>) {
+    let mut body = Vec::with_capacity(16);
+    let mut entities = Vec::new();
+    if let Some(mention) = opts.mention() {
+        body.push(mention_block(mention, &mut entities));
+    }
+    (body, entities)
 }
 
 /// The mention's text block: a user principal name becomes `<at>…</at>` with its `msteams.entities`
@@ -326,14 +350,69 @@ fn log_elements<'a>(body: &mut Vec<Element<'a>>, alert: &'a Alert, level: Level)
         }));
         if let Some(url) = section.link {
             body.push(Element::ActionSet {
-                actions: vec![Action {
-                    kind: "Action.OpenUrl",
-                    title: "Log stream",
-                    url,
-                }],
+                actions: vec![open_url("Log stream", url)],
             });
         }
     }
+}
+
+/// A digest or recovery at `level` as one standalone card, compact JSON.
+pub(super) fn notice_json(n: &Notice<'_>, opts: &RenderOptions, level: Level) -> String {
+    to_json(&notice_message(n, opts, level))
+}
+
+/// The card of a notice: the banner in the tone's colour, the facts, each listed alert (its id in bold,
+/// its time, exit codes and reason, and a button to its console page), "and N more", the footer and
+/// the group's links.
+fn notice_message<'a>(n: &'a Notice<'a>, opts: &RenderOptions, level: Level) -> Message<'a> {
+    let (mut body, entities) = mentioned(opts);
+    let style = match n.tone {
+        Tone::Severity(Severity::Critical) => ("attention", "Attention"),
+        Tone::Severity(Severity::Warning) => ("warning", "Warning"),
+        Tone::Resolved => ("good", "Good"),
+    };
+    body.push(banner_with(style, n.heading.clone(), n.title, level));
+    fact_elements(&mut body, &n.facts, level);
+    for listed in &n.listed {
+        let mut line = format!(
+            "**{}** · {}",
+            text(&listed.id, true, level.short),
+            text(&listed.time, true, level.short)
+        );
+        if !blank(&listed.detail) {
+            line.push_str("\n\n");
+            line.push_str(&text(&listed.detail, true, level.long));
+        }
+        body.push(Element::TextBlock(TextBlock {
+            text: Cow::Owned(line),
+            wrap: true,
+            ..TextBlock::default()
+        }));
+        if let Some(url) = listed.link {
+            body.push(Element::ActionSet {
+                actions: vec![open_url("Open", url)],
+            });
+        }
+    }
+    if let Some(more) = n.more_text() {
+        body.push(Element::TextBlock(TextBlock {
+            text: Cow::Owned(more),
+            wrap: true,
+            ..TextBlock::default()
+        }));
+    }
+    let (label, value) = n.footer;
+    body.push(Element::TextBlock(TextBlock {
+        text: Cow::Owned(format!(
+            "failwatch · {label} {}",
+            text(value, true, level.short)
+        )),
+        wrap: true,
+        size: Some("Small"),
+        is_subtle: true,
+        ..TextBlock::default()
+    }));
+    card(body, entities, &n.buttons)
 }
 
 /// Whether a configured mention is a user principal name Teams can resolve: one `@`, no spaces, no

@@ -39,7 +39,7 @@ fn check_alert(alert: &Alert, check_injection: bool) {
 }
 
 /// Free text: arbitrary Unicode, or a mix of the fragments each service gives a meaning to.
-fn text() -> impl Strategy<Value = String> {
+pub(crate) fn text() -> impl Strategy<Value = String> {
     let fragment = prop::sample::select(vec![
         "<!channel>",
         "<!here>",

@@ -14,8 +14,8 @@ use serde::de::DeserializeOwned;
 use super::destinations::RawDestination;
 use super::routes::{RawDefaultRoute, RawRoute};
 use super::sections::{
-    AdminConfig, DedupConfig, EnrichmentConfig, LoggingConfig, RetryConfig, SECTIONS, SqsConfig,
-    StateConfig,
+    AdminConfig, DedupConfig, EnrichmentConfig, GroupingConfig, LoggingConfig, RetryConfig,
+    SECTIONS, SqsConfig, StateConfig,
 };
 use super::{
     Checker, ConfigError, DEFAULT_DESTINATION, Needs, destinations, env, legacy, overrides,
@@ -29,6 +29,7 @@ pub(super) struct Parts {
     pub(super) retry: Option<RetryConfig>,
     pub(super) dedup: Option<DedupConfig>,
     pub(super) state: Option<StateConfig>,
+    pub(super) grouping: Option<GroupingConfig>,
     pub(super) admin: Option<AdminConfig>,
     pub(super) logging: Option<LoggingConfig>,
     pub(super) enrichment: Option<EnrichmentConfig>,
@@ -118,6 +119,7 @@ fn split(table: toml::Table, c: &mut Checker, from_file: bool) -> Parts {
         retry: Some(RetryConfig::default()),
         dedup: Some(DedupConfig::default()),
         state: Some(StateConfig::default()),
+        grouping: Some(GroupingConfig::default()),
         admin: Some(AdminConfig::default()),
         logging: Some(LoggingConfig::default()),
         enrichment: Some(EnrichmentConfig::default()),
@@ -133,6 +135,7 @@ fn split(table: toml::Table, c: &mut Checker, from_file: bool) -> Parts {
             "retry" => parts.retry = part(c, &key, value),
             "dedup" => parts.dedup = part(c, &key, value),
             "state" => parts.state = part(c, &key, value),
+            "grouping" => parts.grouping = part(c, &key, value),
             "admin" => parts.admin = part(c, &key, value),
             "logging" => parts.logging = part(c, &key, value),
             "enrichment" => parts.enrichment = part(c, &key, value),

@@ -33,8 +33,8 @@ pub(crate) use destinations::{Destination, UrlSource, type_name};
 use env::Env;
 pub(crate) use print::RedactedTomlError;
 pub(crate) use sections::{
-    AdminConfig, DedupConfig, EnrichmentAccount, EnrichmentConfig, LoggingConfig, RetryConfig,
-    SqsConfig, StateBackend, StateConfig,
+    AdminConfig, DedupConfig, EnrichmentAccount, EnrichmentConfig, GroupingConfig,
+    GroupingOverride, LoggingConfig, RetryConfig, SqsConfig, StateBackend, StateConfig,
 };
 
 /// Defaults, in one place so the example configuration and the README can quote them. Each is the
@@ -76,6 +76,12 @@ pub(crate) mod defaults {
     /// Long enough for three concurrent AWS calls in the alert's region, short enough that an
     /// unreachable API never delays an alert noticeably.
     pub(crate) const ENRICHMENT_BUDGET: Duration = Duration::from_secs(2);
+    /// Alertmanager's default: long enough to fold a burst, short enough that the digest still matters.
+    pub(crate) const GROUP_INTERVAL: Duration = Duration::from_secs(300);
+    pub(crate) const CRASH_LOOP_THRESHOLD: u32 = 5;
+    pub(crate) const CRASH_LOOP_WINDOW: Duration = Duration::from_secs(600);
+    /// A few thousand held messages is many storms' worth, far below SQS's 120,000 in flight.
+    pub(crate) const MAX_HELD: u32 = 5_000;
 }
 
 /// The name of the destination the zero-file shortcut creates.
@@ -92,6 +98,8 @@ pub(crate) struct Config {
     pub(crate) dedup: DedupConfig,
     /// `[state]`: the state store (memory or DynamoDB).
     pub(crate) state: StateConfig,
+    /// `[grouping]`: digests, crash loops and recoveries.
+    pub(crate) grouping: GroupingConfig,
     /// `[admin]`: the admin server and readiness.
     pub(crate) admin: AdminConfig,
     /// `[logging]`: log format and filter.
@@ -236,6 +244,7 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
         retry,
         dedup,
         state,
+        grouping,
         admin,
         logging,
         enrichment,
@@ -247,7 +256,7 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
     } = parts;
     let (mut sqs, retry, dedup, state, admin, logging) =
         (sqs?, retry?, dedup?, state?, admin?, logging?);
-    let enrichment = enrichment?;
+    let (enrichment, grouping) = (enrichment?, grouping?);
     let (routes, default_route) = (routes?, default_route?);
     destinations::check_queues(c, &mut sqs, from_file, needs);
     let (mut resolved, mut router) = (Vec::new(), Router::default());
@@ -257,6 +266,7 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
         check_sections(c, &sqs, &retry, &dedup, &admin, &logging);
         check_state(c, &state, &sqs, &retry, &dedup);
         check_enrichment(c, &enrichment, &sqs);
+        grouping.check(c);
         resolved = destinations::resolve(c, destinations, &declared, env);
         router = routes::build(c, routes, default_route, &declared);
     }
@@ -265,6 +275,7 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
         retry,
         dedup,
         state,
+        grouping,
         admin,
         logging,
         enrichment,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::Checker;
+use super::sections::GroupingOverride;
 use crate::routing::{self, DefaultRoute, Match, Pattern, Route, Router};
 
 /// One `[[routes]]` entry as written.
@@ -19,6 +20,8 @@ pub(super) struct RawRoute {
     continue_: bool,
     #[serde(default, rename = "match")]
     matcher: RawMatch,
+    /// `[routes.grouping]`: `[grouping]` keys for the destinations this route chooses.
+    grouping: Option<GroupingOverride>,
 }
 
 /// A route's `[routes.match]` table as written.
@@ -41,6 +44,8 @@ struct RawMatch {
 pub(super) struct RawDefaultRoute {
     destinations: Vec<String>,
     mention: Option<String>,
+    /// `[default_route.grouping]`, as a route's.
+    grouping: Option<GroupingOverride>,
 }
 
 /// Builds the router. Routes are checked against every declared destination name, not only the
@@ -57,7 +62,11 @@ pub(super) fn build(
         .enumerate()
         .map(|(i, r)| route(c, i, r, destinations))
         .collect();
+    if let Some(grouping) = raw_default.as_ref().and_then(|d| d.grouping.as_ref()) {
+        grouping.check(c, "default_route.grouping");
+    }
     let default_route = raw_default.map(|d| DefaultRoute {
+        grouping: d.grouping,
         destination_indices: resolve(
             c,
             "default_route.destinations",
@@ -107,6 +116,9 @@ fn route(c: &mut Checker, i: usize, r: RawRoute, destinations: &[String]) -> Rou
             })
             .collect(),
     };
+    if let Some(grouping) = &r.grouping {
+        grouping.check(c, &format!("routes[{i}].grouping"));
+    }
     if let Some(p) = &matcher.kind
         && let Err(message) =
             routing::check_matches_some(p, routing::KINDS.iter().map(|k| k.as_str()))
@@ -126,6 +138,7 @@ fn route(c: &mut Checker, i: usize, r: RawRoute, destinations: &[String]) -> Rou
         mention: r.mention.filter(|m| !m.is_empty()),
         continue_: r.continue_,
         matcher,
+        grouping: r.grouping,
     }
 }
 

@@ -1,5 +1,5 @@
-//! The configuration file's sections: `[sqs]`, `[retry]`, `[dedup]`, `[state]`, `[admin]`, `[logging]`
-//! and `[enrichment]`.
+//! The configuration file's sections: `[sqs]`, `[retry]`, `[dedup]`, `[state]`, `[grouping]`,
+//! `[admin]`, `[logging]` and `[enrichment]`.
 //!
 //! Each section is one serde struct whose `///` docs are the reference for its keys, whose `Default`
 //! holds the documented defaults, and whose `check` method validates its own ranges, naming the key.
@@ -20,11 +20,12 @@ use crate::telemetry::{self, LogFormat};
 
 /// The names of every scalar section, in the order `check-config` prints them. Override variables are
 /// accepted for these sections only.
-pub(crate) const SECTIONS: [&str; 7] = [
+pub(crate) const SECTIONS: [&str; 8] = [
     "sqs",
     "retry",
     "dedup",
     "state",
+    "grouping",
     "admin",
     "logging",
     "enrichment",
@@ -270,6 +271,144 @@ impl StateConfig {
             Duration::from_secs(10),
         );
     }
+}
+
+/// `[grouping]`: how a burst of alerts with one `group_key` becomes one first alert and digests, when
+/// a crash loop is named, and whether recoveries are told (see `crate::grouping`). Every key but
+/// `max_held` can be overridden per route in `[routes.grouping]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct GroupingConfig {
+    /// Alerts of a group that follow its first alert within this are folded into one digest posted
+    /// when the interval ends; a group quiet for this long closes. 0s turns grouping off (every alert
+    /// is posted); otherwise 1s to 1h.
+    #[serde(with = "humantime_serde")]
+    pub(crate) group_interval: Duration,
+    /// A group that reaches this many failures within `crash_loop_window` is crash-looping: its next
+    /// message says so and is critical. 0 turns crash-loop notices off; otherwise 2 to 10,000.
+    pub(crate) crash_loop_threshold: u32,
+    /// The window `crash_loop_threshold` counts failures in (1s to 1 day).
+    #[serde(with = "humantime_serde")]
+    pub(crate) crash_loop_window: Duration,
+    /// Whether a group that alerted gets a recovery notice (and closes) when its service reaches a
+    /// steady state, completes a deployment, or its state machine's execution succeeds.
+    pub(crate) recovery_notices: bool,
+    /// With the `memory` state backend, a folded message stays in flight until the digest carrying it
+    /// was delivered; at most this many are held at once (10 to 100,000, below SQS's 120,000 in-flight
+    /// messages per queue). When few are left, pending digests are posted early.
+    pub(crate) max_held: u32,
+}
+
+impl Default for GroupingConfig {
+    fn default() -> Self {
+        GroupingConfig {
+            group_interval: defaults::GROUP_INTERVAL,
+            crash_loop_threshold: defaults::CRASH_LOOP_THRESHOLD,
+            crash_loop_window: defaults::CRASH_LOOP_WINDOW,
+            recovery_notices: true,
+            max_held: defaults::MAX_HELD,
+        }
+    }
+}
+
+impl GroupingConfig {
+    pub(crate) fn check(&self, c: &mut Checker) {
+        check_group_interval(c, "grouping.group_interval", self.group_interval);
+        check_crash_loop_threshold(
+            c,
+            "grouping.crash_loop_threshold",
+            self.crash_loop_threshold,
+        );
+        check_crash_loop_window(c, "grouping.crash_loop_window", self.crash_loop_window);
+        c.range("grouping.max_held", self.max_held, 10..=100_000);
+    }
+
+    /// This section with a route's `[routes.grouping]` keys over it.
+    pub(crate) fn with(&self, route: &GroupingOverride) -> GroupingConfig {
+        GroupingConfig {
+            group_interval: route.group_interval.unwrap_or(self.group_interval),
+            crash_loop_threshold: route
+                .crash_loop_threshold
+                .unwrap_or(self.crash_loop_threshold),
+            crash_loop_window: route.crash_loop_window.unwrap_or(self.crash_loop_window),
+            recovery_notices: route.recovery_notices.unwrap_or(self.recovery_notices),
+            max_held: self.max_held,
+        }
+    }
+
+    /// Whether alerts are grouped at all (`group_interval` is not 0s).
+    pub(crate) fn enabled(&self) -> bool {
+        !self.group_interval.is_zero()
+    }
+}
+
+/// A route's `[routes.grouping]` table: any of `[grouping]`'s keys but `max_held`, each overriding the
+/// section's value for the destinations this route chooses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GroupingOverride {
+    /// See [`GroupingConfig::group_interval`].
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) group_interval: Option<Duration>,
+    /// See [`GroupingConfig::crash_loop_threshold`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) crash_loop_threshold: Option<u32>,
+    /// See [`GroupingConfig::crash_loop_window`].
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) crash_loop_window: Option<Duration>,
+    /// See [`GroupingConfig::recovery_notices`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) recovery_notices: Option<bool>,
+}
+
+impl GroupingOverride {
+    /// Checks the keys this route sets, naming them under `at` (`routes[2].grouping`).
+    pub(crate) fn check(&self, c: &mut Checker, at: &str) {
+        if let Some(interval) = self.group_interval {
+            check_group_interval(c, &format!("{at}.group_interval"), interval);
+        }
+        if let Some(threshold) = self.crash_loop_threshold {
+            check_crash_loop_threshold(c, &format!("{at}.crash_loop_threshold"), threshold);
+        }
+        if let Some(window) = self.crash_loop_window {
+            check_crash_loop_window(c, &format!("{at}.crash_loop_window"), window);
+        }
+    }
+}
+
+/// 0s (off) or 1s to 1h: with the `memory` backend a folded message stays in flight that long, and
+/// SQS keeps a message in flight for at most 12 h.
+fn check_group_interval(c: &mut Checker, key: &str, interval: Duration) {
+    if !interval.is_zero() {
+        c.duration(key, interval, Duration::from_secs(1), HOUR);
+    }
+}
+
+fn check_crash_loop_threshold(c: &mut Checker, key: &str, threshold: u32) {
+    if threshold == 1 {
+        c.problem(
+            key,
+            "1 would call every failure a crash loop: use 0 (off) or 2 to 10000",
+        );
+    } else {
+        c.range(key, threshold, 0..=10_000);
+    }
+}
+
+fn check_crash_loop_window(c: &mut Checker, key: &str, window: Duration) {
+    c.duration(
+        key,
+        window,
+        Duration::from_secs(1),
+        Duration::from_secs(86_400),
+    );
 }
 
 /// `[admin]`: the `/metrics`, `/healthz` and `/readyz` server.

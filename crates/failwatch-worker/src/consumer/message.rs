@@ -3,16 +3,20 @@
 //! | what happened                                   | outcome                                        |
 //! |-------------------------------------------------|------------------------------------------------|
 //! | silent event                                    | delete                                         |
+//! | recovery event (`grouping::recovery`)           | delete once its notices are final              |
 //! | duplicate of an alert already delivered         | delete                                         |
 //! | another worker is delivering the same alert     | hand back, visible when its claim runs out     |
 //! | every routed destination accepted the alert     | delete                                         |
 //! | a destination still failing when budget ran out | hand back, visible after the next backoff      |
 //! | a destination rejected it for good (4xx)        | hand back quickly; SQS moves it to the DLQ     |
 //! | malformed body                                  | hand back quickly; never deleted; → DLQ        |
-//! | shutdown grace expired while working            | hand back at once (visibility 0)               |
+//! | folded into a digest, durable store             | delete (the fold counts as that delivery)      |
+//! | folded into a digest, memory store              | held until the digest is delivered, then delete |
+//! | shutdown grace expired while working or held    | hand back at once (visibility 0)               |
 //!
 //! While a message is worked on, a heartbeat keeps it invisible (ChangeMessageVisibility every third of
-//! the visibility timeout); it stops the moment the outcome is known.
+//! the visibility timeout); it stops the moment the outcome is known. A held message
+//! (`grouping::held`) gives back its concurrency permit and gets one longer visibility instead.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -21,21 +25,47 @@ use std::time::Duration;
 use failwatch_core::{Alert, Decision, DecodeContext, RenderOptions};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::Shared;
 use crate::delivery::{Delivery, Ticket};
+use crate::grouping::fold::{self, Step};
+use crate::grouping::held::{self, Held};
+use crate::grouping::recovery;
 use crate::metrics;
 use crate::retry::{self, Failure, Outcome};
 use crate::routing::Routed;
 use crate::sqs::Received;
 use crate::state::{Claim, ClaimGuard};
 
+/// What working on a message decided.
+#[derive(Debug)]
+enum Decided {
+    /// Its outcome is final.
+    Final(Outcome),
+    /// Its alert was folded into groups of this process: hold it until their digests are delivered.
+    Hold(Held),
+}
+
+#[cfg(test)]
+impl PartialEq<Outcome> for Decided {
+    fn eq(&self, other: &Outcome) -> bool {
+        matches!(self, Decided::Final(outcome) if outcome == other)
+    }
+}
+
 /// Works on one message until its outcome is final, then deletes it or hands it back. `arrival` counts
-/// it as not yet routed (for admission) until its deliveries are queued or it needs none.
-pub(super) async fn handle(shared: Arc<Shared>, message: Received, arrival: Ticket) {
+/// it as not yet routed (for admission) until its deliveries are queued or it needs none; `permit`
+/// is its place among the messages worked on, given back when it is held.
+pub(super) async fn handle(
+    shared: Arc<Shared>,
+    message: Received,
+    arrival: Ticket,
+    permit: OwnedSemaphorePermit,
+) {
     let span = tracing::info_span!(
         "message",
         message_id = %message.message_id,
@@ -44,14 +74,27 @@ pub(super) async fn handle(shared: Arc<Shared>, message: Received, arrival: Tick
     async {
         let gauge = ::metrics::gauge!(metrics::IN_FLIGHT_MESSAGES);
         gauge.increment(1.0);
-        let outcome = tokio::select! {
+        let decided = tokio::select! {
             // Biased, in this order: an outcome that is ready wins over a hard stop that arrived at the
             // same moment, so a message that was just delivered is deleted, not handed back to alert
             // again.
             biased;
-            outcome = decide(&shared, &message, arrival) => outcome,
+            decided = decide(&shared, &message, arrival) => decided,
             never = heartbeat(&shared, &message) => match never {},
-            () = shared.hard_stop.cancelled() => Outcome::shutdown(),
+            () = shared.hard_stop.cancelled() => Decided::Final(Outcome::shutdown()),
+        };
+        let outcome = match decided {
+            Decided::Final(outcome) => {
+                drop(permit);
+                outcome
+            }
+            Decided::Hold(hold) => match held::place(&shared).await {
+                Some(place) => {
+                    drop(permit);
+                    held::wait(&shared, &message, hold, place).await
+                }
+                None => Outcome::shutdown(),
+            },
         };
         finish(&shared, &message, outcome).await;
         gauge.decrement(1.0);
@@ -77,7 +120,7 @@ async fn heartbeat(shared: &Shared, message: &Received) -> Infallible {
     }
 }
 
-async fn decide(shared: &Arc<Shared>, message: &Received, arrival: Ticket) -> Outcome {
+async fn decide(shared: &Arc<Shared>, message: &Received, arrival: Ticket) -> Decided {
     let ctx = DecodeContext {
         message_id: Some(message.message_id.clone()),
         received_at: message.sent_at.unwrap_or_else(OffsetDateTime::now_utc),
@@ -92,7 +135,7 @@ async fn decide(shared: &Arc<Shared>, message: &Received, arrival: Ticket) -> Ou
                 body_bytes = message.body.len(),
                 "malformed message body; leaving it for the dead-letter queue"
             );
-            return Outcome::malformed(shared.malformed_visibility);
+            return Decided::Final(Outcome::malformed(shared.malformed_visibility));
         }
     };
     let kind = event.kind().map_or("unknown", |k| k.as_str());
@@ -100,7 +143,11 @@ async fn decide(shared: &Arc<Shared>, message: &Received, arrival: Ticket) -> Ou
         Decision::Silent(reason) => {
             count_event(kind, "silent");
             tracing::info!(kind, reason = %reason, code = reason.code(), "event is silent");
-            Outcome::Delete
+            drop(arrival);
+            Decided::Final(match failwatch_core::recovery_signal(&event) {
+                Some(signal) => recovery::recover(shared, &signal).await,
+                None => Outcome::Delete,
+            })
         }
         Decision::Alert(alert) => deliver(shared, kind, Arc::from(alert), arrival).await,
     }
@@ -108,17 +155,19 @@ async fn decide(shared: &Arc<Shared>, message: &Received, arrival: Ticket) -> Ou
 
 /// Delivers an alert to every routed destination that has not accepted it yet, under this worker's
 /// claim on it, and decides the message's outcome. `arrival` is dropped once every delivery is queued.
-async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>, arrival: Ticket) -> Outcome {
+/// Grouping decides per destination (`grouping::fold`) whether the alert is posted, folded, or a
+/// repeat; a message folded into a group of this process only is held.
+async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>, arrival: Ticket) -> Decided {
     let claim = match shared.state.claim(&alert.dedup_key).await {
         Claim::Won(claim) => claim,
         Claim::Done => {
             count_event(kind, "duplicate");
             tracing::info!(kind, dedup_key = %alert.dedup_key, "duplicate of an alert already delivered");
-            return Outcome::Delete;
+            return Decided::Final(Outcome::Delete);
         }
         Claim::Held { retry_in } => {
             tracing::info!(kind, dedup_key = %alert.dedup_key, "another message or replica is delivering this alert; looking again later");
-            return Outcome::busy(retry_in);
+            return Decided::Final(Outcome::busy(retry_in));
         }
     };
     let deadline = shared.deliverer.deadline(Instant::now());
@@ -134,16 +183,33 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>, arrival: T
         .collect();
     let delivered = shared.state.delivered_to(&claim, &names).await;
     let mut tasks = JoinSet::new();
+    let mut folds = Vec::new();
+    let mut deliveries = Vec::new();
     for (routed, already) in routes.into_iter().zip(delivered) {
         if already {
             let name = &shared.config.destinations[routed.destination].name;
             tracing::info!(destination = %name, "already delivered by an earlier receive of this alert; not posting again");
             continue;
         }
+        let alert = match fold::step(shared, &routed, &alert, &claim).await {
+            Step::Post(alert) => alert,
+            Step::Done => continue,
+            Step::Hold(fold) => {
+                folds.push(fold);
+                continue;
+            }
+            Step::Defer => {
+                deliveries.push(Delivery::Deferred {
+                    retry_in: fold::DEFER,
+                    failure: Failure::RateLimited { retry_after: None },
+                });
+                continue;
+            }
+        };
         let queued = shared.deliverer.enqueue(routed.destination);
         let post = post(
             shared.clone(),
-            alert.clone(),
+            alert,
             (routed, queued),
             claim.clone(),
             deadline,
@@ -151,7 +217,6 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>, arrival: T
         tasks.spawn(post.in_current_span());
     }
     drop(arrival);
-    let mut deliveries = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         deliveries.push(joined.unwrap_or_else(|err| {
             tracing::error!(error = %err, "a delivery task failed");
@@ -168,13 +233,17 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>, arrival: T
         shared.soft_stop.is_cancelled(),
         shared.malformed_visibility,
     );
-    if outcome == Outcome::Delete {
-        shared.state.complete(claim).await;
-        count_event(kind, "alerted");
-    } else {
+    if outcome != Outcome::Delete {
         shared.state.release(claim).await;
+        return Decided::Final(outcome);
     }
-    outcome
+    count_event(kind, "alerted");
+    if folds.is_empty() {
+        shared.state.complete(claim).await;
+        Decided::Final(outcome)
+    } else {
+        Decided::Hold(Held::new(shared, folds, claim).await)
+    }
 }
 
 /// Renders the alert for one routed destination and delivers it within `deadline`; `queued` counts the
@@ -285,7 +354,7 @@ async fn finish(shared: &Shared, message: &Received, outcome: Outcome) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -303,7 +372,7 @@ mod tests {
     );
 
     /// A receiver answering 200 to every post, counting them; returns the count and its URL.
-    async fn receiver() -> (Arc<AtomicUsize>, String) {
+    pub(crate) async fn receiver() -> (Arc<AtomicUsize>, String) {
         let posts = Arc::new(AtomicUsize::new(0));
         let seen = posts.clone();
         let app = axum::Router::new().fallback(move || {
@@ -317,7 +386,7 @@ mod tests {
     }
 
     /// The worker's shared state for one webhook at `url`, over a queue that is never called.
-    fn shared(url: &str) -> Shared {
+    pub(crate) fn shared(url: &str) -> Shared {
         let env: BTreeMap<String, String> = [
             (
                 "FAILWATCH_QUEUE_URL",
@@ -350,7 +419,7 @@ mod tests {
         )
     }
 
-    fn alert() -> Arc<Alert> {
+    pub(crate) fn alert() -> Arc<Alert> {
         let ctx = DecodeContext {
             message_id: Some("m-1".into()),
             received_at: OffsetDateTime::now_utc(),

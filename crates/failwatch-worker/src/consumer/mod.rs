@@ -38,6 +38,7 @@ use crate::admin::Health;
 use crate::config::Config;
 use crate::delivery::{Admission, Deliverer, Ticket};
 use crate::enrich::Enricher;
+use crate::grouping::Grouping;
 use crate::metrics;
 use crate::sqs::{MAX_BATCH, Queue, Received, SqsError};
 use crate::state::State;
@@ -60,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) queue: Queue,
     pub(crate) deliverer: Deliverer,
     pub(crate) state: State,
+    /// Groups of alerts: digests, held messages, recoveries.
+    pub(crate) grouping: Grouping,
     /// Looks up log tails, failed states and tags; off until `run` sets it.
     pub(crate) enricher: Enricher,
     pub(crate) deleter: Deleter,
@@ -82,6 +85,7 @@ impl Shared {
     ) -> Self {
         Shared {
             state: State::from_config(&config, deliverer.lease()),
+            grouping: Grouping::from_config(&config, crate::grouping::process_owner()),
             enricher: Enricher::default(),
             malformed_visibility: config.sqs.malformed_visibility,
             config,
@@ -217,10 +221,9 @@ async fn poll(poller: Poller, index: u32) {
                         break;
                     };
                     let shared = shared.clone();
-                    poller.tracker.spawn(async move {
-                        message::handle(shared, message, arrival).await;
-                        drop(permit);
-                    });
+                    poller
+                        .tracker
+                        .spawn(message::handle(shared, message, arrival, permit));
                 }
             }
             Err(err) => {

@@ -10,10 +10,14 @@
 //!   or a DLQ redrive, which gets a new message id). It lives as long as the alert memory, so it never
 //!   suppresses an alert the alert memory would let through.
 //!
+//! [`MemoryGroupStore`] keeps the grouping state (`super::groups`) in a map: not durable, so a message
+//! folded into one of its groups stays in flight until the digest carrying it was delivered.
+//!
 //! Claims need no record here: [`super::State`] serialises one process's messages per key, and there
 //! is no other process to race. This is best effort within one worker process: an alert picked up by
 //! another worker (or after a restart) may repeat a post. The calls never fail.
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -22,6 +26,7 @@ use async_trait::async_trait;
 use failwatch_core::Deduper;
 use tokio::time::Instant;
 
+use super::groups::{GroupEntry, GroupStore, StoredGroup};
 use super::{Claim, StateError, StateStore};
 
 /// How many (alert, destination) successes are remembered per remembered alert: an alert usually goes
@@ -89,6 +94,59 @@ impl StateStore for MemoryStore {
     }
 }
 
+/// This process's open groups: each stored body with its version, and its index entry.
+#[derive(Debug, Default)]
+pub(crate) struct MemoryGroupStore {
+    groups: Mutex<HashMap<String, (StoredGroup, GroupEntry)>>,
+}
+
+#[async_trait]
+impl GroupStore for MemoryGroupStore {
+    fn durable(&self) -> bool {
+        false
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<StoredGroup>, StateError> {
+        Ok(lock(&self.groups).get(key).map(|(group, _)| group.clone()))
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        body: &str,
+        expected: Option<u64>,
+        entry: &GroupEntry,
+    ) -> Result<bool, StateError> {
+        let mut groups = lock(&self.groups);
+        let stored = groups.get(key).map(|(group, _)| group.version);
+        if stored != expected {
+            return Ok(false);
+        }
+        let group = StoredGroup {
+            body: body.to_owned(),
+            version: expected.map_or(1, |v| v + 1),
+        };
+        groups.insert(key.to_owned(), (group, entry.clone()));
+        Ok(true)
+    }
+
+    async fn remove(&self, key: &str, expected: u64) -> Result<bool, StateError> {
+        let mut groups = lock(&self.groups);
+        if groups.get(key).map(|(group, _)| group.version) != Some(expected) {
+            return Ok(false);
+        }
+        groups.remove(key);
+        Ok(true)
+    }
+
+    async fn open_groups(&self) -> Result<Vec<GroupEntry>, StateError> {
+        Ok(lock(&self.groups)
+            .values()
+            .map(|(_, entry)| entry.clone())
+            .collect())
+    }
+}
+
 /// Tokio's clock, which tests can pause and advance; the core's [`Deduper`] takes `std` instants.
 fn now() -> std::time::Instant {
     Instant::now().into_std()
@@ -152,6 +210,64 @@ mod tests {
         tokio::time::advance(Duration::from_millis(1)).await;
         assert!(!is_duplicate(&d, "k1").await);
         assert_eq!(d.delivered_to("k1", &["slack"]).await.unwrap(), [false]);
+    }
+
+    fn entry(key: &str, due: Option<i64>) -> GroupEntry {
+        GroupEntry {
+            key: key.into(),
+            due,
+            scope: Some("svc".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_group_is_written_only_over_the_version_it_was_read_at() {
+        let groups = MemoryGroupStore::default();
+        assert!(!groups.durable());
+        assert_eq!(groups.get("g").await.unwrap(), None);
+        assert!(
+            groups
+                .put("g", "a", None, &entry("g", Some(5)))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !groups.put("g", "b", None, &entry("g", None)).await.unwrap(),
+            "a second first write loses"
+        );
+        let stored = groups.get("g").await.unwrap().unwrap();
+        assert_eq!((stored.body.as_str(), stored.version), ("a", 1));
+        assert!(
+            groups
+                .put("g", "c", Some(1), &entry("g", None))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !groups
+                .put("g", "d", Some(1), &entry("g", None))
+                .await
+                .unwrap(),
+            "a stale version loses"
+        );
+        let stored = groups.get("g").await.unwrap().unwrap();
+        assert_eq!((stored.body.as_str(), stored.version), ("c", 2));
+        assert_eq!(groups.open_groups().await.unwrap(), [entry("g", None)]);
+    }
+
+    #[tokio::test]
+    async fn a_group_is_removed_with_its_index_entry_only_at_its_version() {
+        let groups = MemoryGroupStore::default();
+        groups
+            .put("g", "a", None, &entry("g", Some(1)))
+            .await
+            .unwrap();
+        groups.put("h", "a", None, &entry("h", None)).await.unwrap();
+        assert!(!groups.remove("g", 2).await.unwrap());
+        assert!(groups.remove("g", 1).await.unwrap());
+        assert_eq!(groups.get("g").await.unwrap(), None);
+        assert_eq!(groups.open_groups().await.unwrap(), [entry("h", None)]);
+        assert!(!groups.remove("g", 1).await.unwrap(), "already gone");
     }
 
     #[tokio::test(start_paused = true)]

@@ -21,10 +21,8 @@
 //! when every destination accepted it, or [`State::release`] when it goes back to the queue.
 
 pub(crate) mod dynamodb;
-// Used by grouping (issue 13); the worker wires it in with its grouping module.
-#[allow(dead_code)]
 pub(crate) mod groups;
-mod locks;
+pub(crate) mod locks;
 pub(crate) mod memory;
 
 use std::fmt;
@@ -269,8 +267,8 @@ impl State {
     }
 
     /// Runs one store call within the call timeout, timing it; `None` (counted and logged) when it
-    /// failed.
-    async fn call<T>(
+    /// failed. The grouping state's calls (`crate::grouping`) go through it too.
+    pub(crate) async fn call<T>(
         &self,
         op: &'static str,
         call: impl Future<Output = Result<T, StateError>>,

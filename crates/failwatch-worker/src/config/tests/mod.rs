@@ -3,6 +3,7 @@
 
 mod enrichment;
 mod flat;
+mod grouping;
 mod sections;
 
 use std::collections::BTreeMap;

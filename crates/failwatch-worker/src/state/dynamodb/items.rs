@@ -7,7 +7,8 @@
 //!   `done`) and `expires_at` — the lease's end while `claimed`, the dedup TTL's end once `done`.
 //! - `delivered#<key>#<destination>`: `destination` accepted the alert; `expires_at` is the dedup
 //!   TTL's end. Destination names contain no `#`, so the last `#` ends the key.
-//! - `group#...`: reserved for the grouping state of failure storms; this backend writes none.
+//! - `group#...`: the grouping state of failure storms (one item per open group and the index of
+//!   open groups), described in [`super::group_items`].
 //!
 //! `<key>` is the alert's `dedup_key` when it is at most [`MAX_VERBATIM_KEY`] bytes (readable in the
 //! console), else `sha256:` and its SHA-256 in hex: keys can hold several ARNs, and a partition key
@@ -40,12 +41,8 @@ pub(super) const DONE: &str = "done";
 pub(super) const CLAIM_PREFIX: &str = "claim#";
 /// The prefix of delivered-to items.
 pub(super) const DELIVERED_PREFIX: &str = "delivered#";
-/// Reserved for the grouping state of failure storms (many alerts threaded as one): never written by
-/// this backend, so a later feature can share the table without a migration.
-#[allow(
-    dead_code,
-    reason = "reserved: the grouping of failure storms will write these items"
-)]
+/// The prefix of the grouping state's items (failure storms, many alerts threaded as one): no claim
+/// or delivered-to key starts with it, so both share the table without a migration.
 pub(super) const GROUP_PREFIX: &str = "group#";
 
 /// Alert keys longer than this many bytes are hashed. Real keys (`ecs-task:<task ARN>`) are about 120
@@ -67,9 +64,13 @@ pub(super) fn alert_part(key: &str) -> Cow<'_, str> {
     if key.len() <= MAX_VERBATIM_KEY {
         return Cow::Borrowed(key);
     }
+    Cow::Owned(format!("sha256:{}", sha256_hex(key)))
+}
+
+/// The SHA-256 of `key` in lower-case hex (64 characters).
+pub(super) fn sha256_hex(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    Cow::Owned(format!("sha256:{hex}"))
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The claim item's partition key.

@@ -1,0 +1,231 @@
+//! The digest scheduler: one task per process that posts every pending digest when it falls due and
+//! forgets groups that went quiet.
+//!
+//! Every second (or at once when held messages run short of room) it reads the index of open groups.
+//! For each group whose digest is due it claims the digest (`Group::claim_digest` for the delivery
+//! lease, written with compare-and-set, so two replicas never post one digest and a replica that dies
+//! mid-post is replaced when the lease ends), renders it for the destination's service, delivers it
+//! through the deliverer like an alert (paced, retried within the budget), then settles it
+//! (`Group::settle_digest`) and wakes the messages held for it. A digest that could not be delivered
+//! stays pending and is tried again after the wait the retry policy asked for. A group with nothing
+//! pending that `Group::expired` says was quiet long enough is removed.
+//!
+//! From SIGTERM on, every pending digest counts as due (held messages are deleted only once theirs is
+//! delivered), and its deliveries may wait for their turn until the hard stop.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use failwatch_core::{Digest, RenderOptions};
+use time::OffsetDateTime;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::{Grouping, Read, core_policy, split_key};
+use crate::consumer::Shared;
+use crate::delivery::Delivery;
+use crate::metrics;
+use crate::state::groups::GroupEntry;
+
+/// How often the index of open groups is read.
+const TICK: Duration = Duration::from_secs(1);
+/// How often quiet groups are looked at for expiry: each look is a read per group.
+const EXPIRY_SWEEP: Duration = Duration::from_secs(10);
+
+/// What posting a group's pending digest came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Posted {
+    /// Delivered and settled, or nothing was pending, or another owner holds the claim.
+    Done,
+    /// Not delivered (transient failure, or the store failed): try again after this long.
+    Later(Duration),
+}
+
+/// Runs until `done` (after the consumer has stopped), posting digests as they fall due.
+pub(crate) async fn run(shared: Arc<Shared>, done: CancellationToken) {
+    let mut posting: JoinSet<(String, Posted)> = JoinSet::new();
+    let mut busy: HashSet<String> = HashSet::new();
+    let mut not_before: HashMap<String, Instant> = HashMap::new();
+    let mut last_sweep = Instant::now();
+    loop {
+        tokio::select! {
+            () = done.cancelled() => break,
+            () = tokio::time::sleep(TICK) => {}
+            () = shared.grouping.early.notified() => {}
+            Some(joined) = posting.join_next() => {
+                if let Ok((key, posted)) = joined {
+                    busy.remove(&key);
+                    match posted {
+                        Posted::Done => { not_before.remove(&key); }
+                        Posted::Later(wait) => { not_before.insert(key, Instant::now() + wait); }
+                    }
+                }
+                continue;
+            }
+        }
+        let Some(entries) = shared.grouping.open_groups(&shared.state).await else {
+            continue;
+        };
+        ::metrics::gauge!(metrics::GROUPS_OPEN).set(entries.len() as f64);
+        let early = shared.soft_stop.is_cancelled() || shared.grouping.short_of_room();
+        let now = OffsetDateTime::now_utc();
+        let sweep = last_sweep.elapsed() >= EXPIRY_SWEEP;
+        if sweep {
+            last_sweep = Instant::now();
+        }
+        for GroupEntry { key, due, .. } in entries {
+            if busy.contains(&key) || not_before.get(&key).is_some_and(|t| *t > Instant::now()) {
+                continue;
+            }
+            match due {
+                Some(due) if early || due <= now.unix_timestamp() => {
+                    busy.insert(key.clone());
+                    let shared = shared.clone();
+                    posting.spawn(
+                        async move {
+                            let posted = post(&shared, &key).await;
+                            (key, posted)
+                        }
+                        .in_current_span(),
+                    );
+                }
+                Some(_) => {}
+                None if sweep => expire(&shared, &key, now).await,
+                None => {}
+            }
+        }
+    }
+    posting.shutdown().await;
+}
+
+/// Posts group `key`'s pending digest, if it has one and no other owner holds its claim.
+pub(crate) async fn post(shared: &Shared, key: &str) -> Posted {
+    let grouping = &shared.grouping;
+    let retry = || Posted::Later(crate::retry::MIN_HANDBACK);
+    let Some((name, group_key)) = split_key(key) else {
+        return Posted::Done;
+    };
+    let Some(index) = shared
+        .config
+        .destinations
+        .iter()
+        .position(|d| d.name == name)
+    else {
+        tracing::warn!(
+            destination = name,
+            group_key,
+            "a group's destination is no longer configured; forgetting the group"
+        );
+        forget(shared, key).await;
+        return Posted::Done;
+    };
+    let lease = shared.deliverer.lease();
+    let (digest, mention) = {
+        let _local = grouping.lock(key).await;
+        let Some(read) = grouping.read(&shared.state, key).await else {
+            return retry();
+        };
+        let Some(Read { mut body, version }) = read else {
+            return Posted::Done;
+        };
+        let now = OffsetDateTime::now_utc();
+        if body.group.due().is_none() || !body.group.claim_digest(grouping.owner(), now, lease) {
+            return Posted::Done;
+        }
+        let Some(digest) = body.group.digest(now, &core_policy(&body.policy)) else {
+            return Posted::Done;
+        };
+        match grouping
+            .write(&shared.state, key, &body, Some(version))
+            .await
+        {
+            Some(true) => {}
+            Some(false) => return retry(),
+            None => return retry(),
+        }
+        (digest, body.mention)
+    };
+    let destination = &shared.config.destinations[index];
+    let payload =
+        failwatch_core::render_digest(&digest, destination.kind, &RenderOptions { mention });
+    let deadline = shared.deliverer.deadline(Instant::now());
+    let queued = shared.deliverer.enqueue(index);
+    let delivery = shared
+        .deliverer
+        .deliver_queued(index, queued, &payload, deadline, &shared.hard_stop)
+        .await;
+    match delivery {
+        Delivery::Delivered { .. } => {
+            ::metrics::counter!(metrics::DIGESTS_POSTED, "destination" => name.to_owned())
+                .increment(1);
+            tracing::info!(
+                destination = name,
+                group_key,
+                count = digest.count,
+                crash_loop = digest.crash_loop.is_some(),
+                "digest delivered"
+            );
+            settle(shared, key, &digest).await;
+            Posted::Done
+        }
+        Delivery::Rejected { failure } => {
+            // Posting it again cannot help; the failures stay counted in the group for a recovery.
+            tracing::error!(destination = name, group_key, count = digest.count, error = %failure, "destination rejected the digest; not retrying it");
+            settle(shared, key, &digest).await;
+            Posted::Done
+        }
+        Delivery::Deferred { retry_in, failure } => {
+            tracing::warn!(destination = name, group_key, error = %failure, retry_in_secs = retry_in.as_secs(), "digest delivery still failing; trying again later");
+            Posted::Later(retry_in.max(crate::retry::MIN_HANDBACK))
+        }
+    }
+}
+
+/// Settles a delivered digest in group `key` (read-modify-write) and wakes the messages held for it.
+/// When the store fails the digest stays pending and is posted again: a duplicate, never a loss.
+async fn settle(shared: &Shared, key: &str, digest: &Digest) {
+    let grouping: &Grouping = &shared.grouping;
+    let _local = grouping.lock(key).await;
+    for _ in 0..super::CAS_ATTEMPTS {
+        let Some(Some(Read { mut body, version })) = grouping.read(&shared.state, key).await else {
+            break;
+        };
+        body.group.settle_digest(digest, OffsetDateTime::now_utc());
+        match grouping
+            .write(&shared.state, key, &body, Some(version))
+            .await
+        {
+            Some(true) => {
+                grouping.changed(key);
+                return;
+            }
+            Some(false) => {}
+            None => break,
+        }
+    }
+    tracing::warn!(group = %key, "a delivered digest could not be settled; it may be posted again");
+}
+
+/// Removes group `key` when nothing is pending and it was quiet long enough.
+async fn expire(shared: &Shared, key: &str, now: OffsetDateTime) {
+    let grouping = &shared.grouping;
+    let _local = grouping.lock(key).await;
+    if let Some(Some(Read { body, version })) = grouping.read(&shared.state, key).await
+        && body.group.expired(now, &core_policy(&body.policy))
+        && grouping.remove(&shared.state, key, version).await == Some(true)
+    {
+        tracing::debug!(group = %key, "group closed after a quiet interval");
+    }
+}
+
+/// Removes group `key` whatever it holds (its destination is gone).
+async fn forget(shared: &Shared, key: &str) {
+    let grouping = &shared.grouping;
+    let _local = grouping.lock(key).await;
+    if let Some(Some(read)) = grouping.read(&shared.state, key).await {
+        grouping.remove(&shared.state, key, read.version).await;
+    }
+}

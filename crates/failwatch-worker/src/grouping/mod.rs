@@ -1,0 +1,338 @@
+//! Grouping in the worker: one group per (destination, `group_key`), kept in a [`GroupStore`] as the
+//! core's [`Group`] with the policy and mention it was opened with, and what the consumer, the digest
+//! scheduler ([`digest`]) and recovery notices ([`recovery`]) do with it.
+//!
+//! The core decides (`Group::observe`: post, fold or repeat; when a digest is due; what it says); this
+//! module reads, changes and writes groups back with compare-and-set, retrying a conflict a few times.
+//! Every store call goes through [`State::call`], so it is bounded by the call timeout and a failure is
+//! counted and logged like the alert state's — and a failing store never loses or holds an alert: the
+//! alert is posted as if grouping were off.
+//!
+//! **Where a folded failure lives until its digest is delivered** depends on the store. A durable
+//! store (DynamoDB) holds it: the fold is recorded as that destination's delivery and the message is
+//! deleted. The memory store does not survive the process, so the message is **held** ([`held`]): kept
+//! in flight, without its concurrency permit, until the digest carrying it was delivered, and handed
+//! back on shutdown.
+
+pub(crate) mod digest;
+pub(crate) mod fold;
+pub(crate) mod held;
+pub(crate) mod recovery;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use failwatch_core::{Alert, Group, GroupPolicy, Observed};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio::sync::{Notify, Semaphore, watch};
+
+use crate::config::env::{self, Env as _, ProcessEnv};
+use crate::config::{Config, GroupingConfig, StateBackend};
+use crate::state::State;
+use crate::state::dynamodb::groups::DynamoGroupStore;
+use crate::state::groups::{GroupEntry, GroupStore};
+use crate::state::locks::KeyLocks;
+use crate::state::memory::MemoryGroupStore;
+
+/// How often a read-modify-write is redone when another writer changed the group first. Writers of
+/// one group in one process are serialised by a lock, so a conflict means another replica; more than
+/// a few in a row means something is wrong, and the alert is posted instead.
+const CAS_ATTEMPTS: usize = 4;
+/// Separates the destination's name from the `group_key` in a store key (names never contain it).
+const KEY_SEPARATOR: char = '\u{1f}';
+
+/// The store key of the group of `group_key` at destination `destination`.
+pub(crate) fn store_key(destination: &str, group_key: &str) -> String {
+    format!("{destination}{KEY_SEPARATOR}{group_key}")
+}
+
+/// The destination name and `group_key` of a store key.
+pub(crate) fn split_key(key: &str) -> Option<(&str, &str)> {
+    key.split_once(KEY_SEPARATOR)
+}
+
+/// What is stored for one group: the core's state and what the worker needs to post for it without the
+/// alert that opened it (the scheduler and recovery notices read only this).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Body {
+    /// The effective `[grouping]` of the route that chose the destination, at the latest alert.
+    pub(crate) policy: GroupingConfig,
+    /// The route's mention, for the digest.
+    #[serde(default)]
+    pub(crate) mention: Option<String>,
+    /// The core's state of the group.
+    pub(crate) group: Group,
+}
+
+impl Body {
+    /// The index entry of this group under `key`.
+    fn entry(&self, key: &str) -> GroupEntry {
+        GroupEntry {
+            key: key.to_owned(),
+            due: self.group.due().map(OffsetDateTime::unix_timestamp),
+            scope: self.group.scope().map(str::to_owned),
+        }
+    }
+}
+
+/// The core's policy from a `[grouping]` section.
+pub(crate) fn core_policy(config: &GroupingConfig) -> GroupPolicy {
+    GroupPolicy {
+        group_interval: config.group_interval,
+        crash_loop_threshold: config.crash_loop_threshold,
+        crash_loop_window: config.crash_loop_window,
+    }
+}
+
+/// A group as read: its body and the version a write must name.
+#[derive(Debug, Clone)]
+pub(crate) struct Read {
+    pub(crate) body: Body,
+    pub(crate) version: u64,
+}
+
+/// What observing an alert for one destination decided.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Observation {
+    /// The core's answer.
+    pub(crate) observed: Observed,
+    /// When the group's pending digest falls due after the change, if anything is pending.
+    pub(crate) due: Option<OffsetDateTime>,
+    /// Whether the alert's `dedup_key` is settled in the group (always false for a fold).
+    pub(crate) settled: bool,
+}
+
+/// The grouping state of this process: the store, who this process is, and the held messages.
+#[derive(Debug)]
+pub(crate) struct Grouping {
+    store: Arc<dyn GroupStore>,
+    /// Serialises read-modify-writes of one group within this process.
+    locks: KeyLocks,
+    /// This process, as the owner of digest claims.
+    owner: String,
+    /// Per group key, bumped each time a digest of it is settled or it is removed; held messages
+    /// watch the groups they were folded into.
+    changes: Mutex<HashMap<String, watch::Sender<u64>>>,
+    /// Room for held messages (`grouping.max_held`).
+    held: Arc<Semaphore>,
+    max_held: usize,
+    /// Wakes the scheduler to post pending digests early (the held messages' room runs short).
+    early: Notify,
+}
+
+impl Grouping {
+    /// The store `[state] backend` chooses (the same table as the alert state's, for `dynamodb`);
+    /// builds no client and makes no call: a store that cannot be reached never stops start-up.
+    pub(crate) fn from_config(config: &Config, owner: String) -> Self {
+        let store: Arc<dyn GroupStore> = match config.state.backend {
+            StateBackend::Memory => Arc::new(MemoryGroupStore::default()),
+            StateBackend::Dynamodb => Arc::new(DynamoGroupStore::new(
+                config.state.table.clone(),
+                config.state.call_timeout,
+            )),
+        };
+        Grouping::new(store, owner, config.grouping.max_held)
+    }
+
+    /// Groups in `store`, with room for `max_held` held messages.
+    pub(crate) fn new(store: Arc<dyn GroupStore>, owner: String, max_held: u32) -> Self {
+        let max_held = usize::try_from(max_held).unwrap_or(usize::MAX).max(1);
+        Grouping {
+            store,
+            locks: KeyLocks::default(),
+            owner,
+            changes: Mutex::default(),
+            held: Arc::new(Semaphore::new(max_held)),
+            max_held,
+            early: Notify::new(),
+        }
+    }
+
+    /// Whether the store outlives this process (a folded message may then be deleted at once).
+    pub(crate) fn durable(&self) -> bool {
+        self.store.durable()
+    }
+
+    /// Observes `alert` in its group at `destination` under `policy` (read, `Group::observe`, write with
+    /// compare-and-set). `None` when the store failed or kept conflicting: post the alert.
+    pub(crate) async fn observe(
+        &self,
+        state: &State,
+        destination: &str,
+        alert: &Alert,
+        (policy, mention): (&GroupingConfig, Option<&str>),
+        now: OffsetDateTime,
+    ) -> Option<Observation> {
+        let key = store_key(destination, &alert.group_key);
+        let _local = self.locks.lock(&key).await;
+        for _ in 0..CAS_ATTEMPTS {
+            let read = self.read(state, &key).await?;
+            let (mut body, version) = match read {
+                Some(Read { body, version }) => (body, Some(version)),
+                None => (
+                    Body {
+                        policy: policy.clone(),
+                        mention: None,
+                        group: Group::default(),
+                    },
+                    None,
+                ),
+            };
+            body.policy = policy.clone();
+            body.mention = mention.map(str::to_owned);
+            let observed = body.group.observe(alert, now, &core_policy(policy));
+            let observation = Observation {
+                due: body.group.due(),
+                settled: body.group.is_settled(&alert.dedup_key),
+                observed,
+            };
+            if observation.observed == Observed::Repeat {
+                return Some(observation);
+            }
+            if self.write(state, &key, &body, version).await? {
+                return Some(observation);
+            }
+        }
+        tracing::warn!(destination, group_key = %alert.group_key, "the group kept changing under this worker; posting the alert");
+        None
+    }
+
+    /// The group stored under `key`: `Some(None)` when there is none (or its body cannot be read, an
+    /// older format: it starts again), `None` when the store failed.
+    pub(crate) async fn read(&self, state: &State, key: &str) -> Option<Option<Read>> {
+        let stored = state.call("group_get", self.store.get(key)).await?;
+        let Some(stored) = stored else {
+            return Some(None);
+        };
+        match serde_json::from_str::<Body>(&stored.body) {
+            Ok(body) => Some(Some(Read {
+                body,
+                version: stored.version,
+            })),
+            Err(err) => {
+                tracing::warn!(group = %key, error = %err, "a stored group cannot be read; starting it again");
+                // Written over at its version, so a concurrent writer still conflicts.
+                Some(Some(Read {
+                    body: Body {
+                        policy: GroupingConfig::default(),
+                        mention: None,
+                        group: Group::default(),
+                    },
+                    version: stored.version,
+                }))
+            }
+        }
+    }
+
+    /// Writes `body` under `key` over `version`: `Some(false)` on a conflict, `None` when the store
+    /// failed.
+    pub(crate) async fn write(
+        &self,
+        state: &State,
+        key: &str,
+        body: &Body,
+        version: Option<u64>,
+    ) -> Option<bool> {
+        let text = serde_json::to_string(body).ok()?;
+        state
+            .call(
+                "group_put",
+                self.store.put(key, &text, version, &body.entry(key)),
+            )
+            .await
+    }
+
+    /// Removes the group `key` at `version`: `Some(false)` on a conflict, `None` when the store failed.
+    /// Held messages of the group are woken (a removed group has nothing pending).
+    pub(crate) async fn remove(&self, state: &State, key: &str, version: u64) -> Option<bool> {
+        let removed = state
+            .call("group_remove", self.store.remove(key, version))
+            .await?;
+        if removed {
+            self.changed(key);
+        }
+        Some(removed)
+    }
+
+    /// Every open group's index entry, or `None` when the store failed.
+    pub(crate) async fn open_groups(&self, state: &State) -> Option<Vec<GroupEntry>> {
+        state.call("open_groups", self.store.open_groups()).await
+    }
+
+    /// Whether `dedup_key` is no longer pending in group `key` (true when the group is gone); `None`
+    /// when the store failed.
+    pub(crate) async fn is_settled(
+        &self,
+        state: &State,
+        key: &str,
+        dedup_key: &str,
+    ) -> Option<bool> {
+        Some(
+            self.read(state, key)
+                .await?
+                .is_none_or(|read| read.body.group.is_settled(dedup_key)),
+        )
+    }
+
+    /// Takes the lock of group `key` within this process.
+    pub(crate) async fn lock(&self, key: &str) -> crate::state::locks::KeyGuard {
+        self.locks.lock(key).await
+    }
+
+    /// Who this process is, as the owner of digest claims.
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Says that group `key` changed (a digest was settled, or it was removed) to the messages waiting
+    /// on it.
+    pub(crate) fn changed(&self, key: &str) {
+        let mut changes = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sender) = changes.get(key) {
+            sender.send_modify(|n| *n = n.wrapping_add(1));
+            if sender.receiver_count() == 0 {
+                changes.remove(key);
+            }
+        }
+    }
+
+    /// A receiver that sees every later [`Grouping::changed`] of group `key`.
+    pub(crate) fn watch(&self, key: &str) -> watch::Receiver<u64> {
+        self.changes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key.to_owned())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Whether held messages are short of room: pending digests should be posted early.
+    pub(crate) fn short_of_room(&self) -> bool {
+        self.held.available_permits() < self.max_held / 4
+    }
+
+    /// Wakes the scheduler to post pending digests now.
+    pub(crate) fn post_early(&self) {
+        self.early.notify_one();
+    }
+}
+
+/// This process as the owner of digest claims: its host name (the pod's, in Kubernetes) and process
+/// id, unique among the replicas sharing a store.
+pub(crate) fn process_owner() -> String {
+    let host = ProcessEnv
+        .get(env::HOSTNAME)
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "failwatch".to_owned());
+    format!("{host}/{}", std::process::id())
+}
+
+/// From `now` until `at` (zero when it has passed).
+pub(crate) fn until(at: OffsetDateTime, now: OffsetDateTime) -> Duration {
+    Duration::try_from(at - now).unwrap_or(Duration::ZERO)
+}
+
+#[cfg(test)]
+mod tests;

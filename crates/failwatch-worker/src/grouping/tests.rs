@@ -1,0 +1,201 @@
+//! The worker's half of grouping against the memory store and a local receiver: read-modify-write of
+//! groups, the "post when the store fails" rule, digests posted, settled and woken, recoveries.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use failwatch_core::{Alert, Observed};
+use time::OffsetDateTime;
+
+use super::digest::{self, Posted};
+use super::*;
+use crate::consumer::message::tests::{alert, receiver, shared};
+use crate::state::StateError;
+use crate::state::groups::StoredGroup;
+
+/// `[grouping]` with a one-minute interval and crash loops from 3 failures.
+fn policy() -> GroupingConfig {
+    GroupingConfig {
+        group_interval: Duration::from_secs(60),
+        crash_loop_threshold: 3,
+        ..GroupingConfig::default()
+    }
+}
+
+/// The fixture's alert with its own `dedup_key` (one failed task of the same group).
+fn failure(n: usize) -> Alert {
+    let mut alert = Alert::clone(&alert());
+    alert.dedup_key = format!("{}-{n}", alert.dedup_key);
+    alert
+}
+
+async fn observe(shared: &crate::consumer::Shared, alert: &Alert) -> Option<Observation> {
+    shared
+        .grouping
+        .observe(
+            &shared.state,
+            "default",
+            alert,
+            (&policy(), Some("@oncall")),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+}
+
+#[test]
+fn a_store_key_splits_back_into_destination_and_group_key() {
+    let key = store_key("ops-chat", "ecs:prod/api:exit:oom");
+    assert_eq!(split_key(&key), Some(("ops-chat", "ecs:prod/api:exit:oom")));
+}
+
+#[tokio::test]
+async fn the_first_alert_is_posted_the_next_folded_and_a_copy_is_a_repeat() {
+    let (_, url) = receiver().await;
+    let shared = shared(&url);
+    let first = observe(&shared, &failure(0)).await.unwrap();
+    assert!(matches!(first.observed, Observed::Post { .. }), "{first:?}");
+    let second = observe(&shared, &failure(1)).await.unwrap();
+    assert!(
+        matches!(second.observed, Observed::Folded { .. }),
+        "{second:?}"
+    );
+    assert!(!second.settled);
+    let copy = observe(&shared, &failure(1)).await.unwrap();
+    assert_eq!(copy.observed, Observed::Repeat);
+    assert!(!copy.settled, "still pending in the digest");
+
+    let entries = shared.grouping.open_groups(&shared.state).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    let key = store_key("default", &failure(0).group_key);
+    assert_eq!(entries[0].key, key);
+    assert!(entries[0].due.is_some(), "a digest is pending");
+    let read = shared
+        .grouping
+        .read(&shared.state, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.version, 2, "the repeat wrote nothing");
+    assert_eq!(read.body.mention.as_deref(), Some("@oncall"));
+}
+
+#[tokio::test]
+async fn a_due_digest_is_delivered_settled_and_wakes_its_held_messages() {
+    let (posts, url) = receiver().await;
+    let shared = shared(&url);
+    for n in 0..4 {
+        observe(&shared, &failure(n)).await.unwrap();
+    }
+    let key = store_key("default", &failure(0).group_key);
+    let mut changes = shared.grouping.watch(&key);
+    assert_eq!(
+        shared
+            .grouping
+            .is_settled(&shared.state, &key, &failure(2).dedup_key)
+            .await,
+        Some(false)
+    );
+    // Posted early, as at shutdown: the claim and the digest do not wait for the due time.
+    assert_eq!(digest::post(&shared, &key).await, Posted::Done);
+    assert_eq!(posts.load(Ordering::Relaxed), 1, "one digest");
+    assert!(changes.has_changed().unwrap(), "held messages woken");
+    changes.mark_unchanged();
+    for n in 1..4 {
+        assert_eq!(
+            shared
+                .grouping
+                .is_settled(&shared.state, &key, &failure(n).dedup_key)
+                .await,
+            Some(true),
+            "{n}"
+        );
+    }
+    assert_eq!(
+        digest::post(&shared, &key).await,
+        Posted::Done,
+        "nothing pending"
+    );
+    assert_eq!(posts.load(Ordering::Relaxed), 1, "no second digest");
+}
+
+#[tokio::test]
+async fn a_group_that_is_gone_has_nothing_pending() {
+    let (_, url) = receiver().await;
+    let shared = shared(&url);
+    assert_eq!(
+        shared
+            .grouping
+            .is_settled(&shared.state, "default\u{1f}nothing", "k")
+            .await,
+        Some(true)
+    );
+}
+
+/// A group store that fails every call, or answers every write with a conflict.
+#[derive(Debug)]
+struct BadStore {
+    conflict: bool,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl GroupStore for BadStore {
+    fn durable(&self) -> bool {
+        false
+    }
+    async fn get(&self, _key: &str) -> Result<Option<StoredGroup>, StateError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if self.conflict {
+            Ok(None)
+        } else {
+            Err(StateError::new(std::io::Error::other("down")))
+        }
+    }
+    async fn put(
+        &self,
+        _key: &str,
+        _body: &str,
+        _expected: Option<u64>,
+        _entry: &GroupEntry,
+    ) -> Result<bool, StateError> {
+        Ok(false)
+    }
+    async fn remove(&self, _key: &str, _expected: u64) -> Result<bool, StateError> {
+        Ok(false)
+    }
+    async fn open_groups(&self) -> Result<Vec<GroupEntry>, StateError> {
+        Err(StateError::new(std::io::Error::other("down")))
+    }
+}
+
+#[tokio::test]
+async fn a_failing_or_conflicting_store_means_post_the_alert() {
+    let (_, url) = receiver().await;
+    for conflict in [false, true] {
+        let mut shared = shared(&url);
+        let store = Arc::new(BadStore {
+            conflict,
+            calls: AtomicUsize::new(0),
+        });
+        shared.grouping = Grouping::new(store.clone(), "test".into(), 100);
+        assert_eq!(observe(&shared, &failure(0)).await, None, "{conflict}");
+        let expected = if conflict { CAS_ATTEMPTS } else { 1 };
+        assert_eq!(store.calls.load(Ordering::Relaxed), expected, "{conflict}");
+    }
+}
+
+#[tokio::test]
+async fn held_messages_run_short_of_room_at_three_quarters() {
+    let grouping = Grouping::new(Arc::new(MemoryGroupStore::default()), "t".into(), 8);
+    let mut places = Vec::new();
+    // Short once fewer than a quarter (2 of 8) are left.
+    for _ in 0..7 {
+        assert!(!grouping.short_of_room());
+        places.push(grouping.held.clone().try_acquire_owned().unwrap());
+    }
+    assert!(grouping.short_of_room());
+    places.pop();
+    assert!(!grouping.short_of_room());
+}
