@@ -6,6 +6,7 @@
 //
 //   node receiver.mjs                 # load: answers 200 to every POST
 //   node receiver.mjs '<chaos JSON>'  # chaos: answers a random mix and records every post
+//   node receiver.mjs '{"strict_ms": 1000}'  # storm: one post per room per second, 429 above that
 //
 // The chaos JSON gives the shares of each answer (the rest is a prompt 200) and their parameters:
 //   {"seed": 1, "error": 0.25, "rate_limited": 0.10, "slow": 0.05, "reset": 0.05,
@@ -19,9 +20,20 @@
 // to the operating system before the connection closed: the worker had an answer to read. A post whose
 // connection closed first (the worker timed out or was killed) has `answered: false`. `GET /posts`
 // returns every record.
+//
+// Strict mode (the storm harness) treats each URL path as a room that takes at most one post per
+// strict_ms, measured between the arrivals of the posts it accepted (the request's head, with a
+// monotonic clock): a post that follows the last accepted one sooner is answered 429 with
+// `Retry-After: 1` and not accepted. Every post is recorded as {t (epoch ms, fractional), room, status,
+// schema, keys (the alert's dedup_key, or a digest's dedup_keys), group_key, crash_loop (the alert's or
+// digest's crash_loop is not null)}; `GET /posts` returns them.
 import http from "node:http";
 
-const chaos = process.argv[2] ? JSON.parse(process.argv[2]) : null;
+const options = process.argv[2] ? JSON.parse(process.argv[2]) : null;
+const strict = options?.strict_ms ?? null;
+const chaos = strict === null ? options : null;
+// Strict mode: the monotonic arrival (ms) of the last accepted post, per room.
+const lastAccepted = new Map();
 const started = Date.now();
 const records = [];
 let posts = 0;
@@ -94,6 +106,39 @@ function answerChaos(request, response, body) {
   else send();
 }
 
+// Strict mode: the room's verdict is taken when the request's head arrives, the record once the body is in.
+function strictPost(request, response) {
+  const arrived = performance.now();
+  const room = request.url;
+  const last = lastAccepted.get(room);
+  const status = last !== undefined && arrived - last < strict ? 429 : 200;
+  if (status === 200) lastAccepted.set(room, arrived);
+  const chunks = [];
+  request.on("data", (chunk) => chunks.push(chunk));
+  request.on("end", () => {
+    posts += 1;
+    let document = {};
+    try {
+      document = JSON.parse(Buffer.concat(chunks).toString());
+    } catch {
+      // Not a JSON document: recorded without its fields.
+    }
+    records.push({
+      t: performance.timeOrigin + arrived,
+      room,
+      status,
+      schema: document.schema ?? null,
+      keys: document.dedup_keys ?? (document.dedup_key ? [document.dedup_key] : []),
+      group_key: document.group_key ?? null,
+      crash_loop: document.crash_loop != null,
+    });
+    response.statusCode = status;
+    if (status === 429) response.setHeader("retry-after", "1");
+    response.setHeader("content-type", "application/json");
+    response.end("{}");
+  });
+}
+
 const server = http.createServer((request, response) => {
   if (request.method === "GET" && request.url === "/stats") {
     response.setHeader("content-type", "application/json");
@@ -109,6 +154,10 @@ const server = http.createServer((request, response) => {
   if (!request.socket.carriedPost) {
     request.socket.carriedPost = true;
     connections += 1;
+  }
+  if (strict !== null) {
+    strictPost(request, response);
+    return;
   }
   const chunks = [];
   request.on("data", (chunk) => {

@@ -75,6 +75,10 @@ pub(crate) struct Match {
     pub(crate) account: Option<Pattern>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) region: Option<Pattern>,
+    /// Matched against the alert's `group_key` (`ecs_task:<cluster>:<group>:<class>`, ...), so a
+    /// failure class can have its own room: `group_key = "*:oom"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) group_key: Option<Pattern>,
     /// `tags.<key> = "<glob>"`: each named tag must be present and match.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) tags: BTreeMap<String, Pattern>,
@@ -91,6 +95,7 @@ impl Match {
             && field(self.severity.as_ref(), Some(alert.severity.as_str()))
             && field(self.account.as_ref(), alert.account.as_deref())
             && field(self.region.as_ref(), alert.region.as_deref())
+            && field(self.group_key.as_ref(), Some(&alert.group_key))
             && self.tags.iter().all(|(key, pattern)| {
                 alert
                     .tags
@@ -411,6 +416,23 @@ mod tests {
     }
 
     #[test]
+    fn group_key_patterns_route_a_failure_class() {
+        let oom = Match {
+            service: pattern("api"),
+            group_key: pattern("*:oom"),
+            ..Match::default()
+        };
+        let mut a = alert(AlertKind::EcsTask, Severity::Critical, "prod", Some("api"));
+        a.group_key = "ecs_task:prod:service:api:oom".into();
+        assert!(oom.matches(&a));
+        a.group_key = "ecs_task:prod:service:api:essential_exit".into();
+        assert!(!oom.matches(&a));
+        // The class is the last segment: a key that only contains it elsewhere does not match.
+        a.group_key = "ecs_task:prod:service:oom:image_pull".into();
+        assert!(!oom.matches(&a));
+    }
+
+    #[test]
     fn every_field_must_match() {
         let m = Match {
             cluster: pattern("prod-*"),
@@ -419,6 +441,7 @@ mod tests {
             account: pattern("1234*"),
             region: pattern("eu-*"),
             service: None,
+            group_key: None,
             tags: BTreeMap::new(),
         };
         assert!(m.matches(&alert(

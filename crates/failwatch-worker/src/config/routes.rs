@@ -33,6 +33,7 @@ struct RawMatch {
     severity: Option<String>,
     account: Option<String>,
     region: Option<String>,
+    group_key: Option<String>,
     /// `tags.<key> = "<glob>"`.
     #[serde(default)]
     tags: BTreeMap<String, String>,
@@ -105,6 +106,7 @@ fn route(c: &mut Checker, i: usize, r: RawRoute, destinations: &[String]) -> Rou
         severity: pattern("severity", r.matcher.severity),
         account: pattern("account", r.matcher.account),
         region: pattern("region", r.matcher.region),
+        group_key: pattern("group_key", r.matcher.group_key),
         tags: r
             .matcher
             .tags

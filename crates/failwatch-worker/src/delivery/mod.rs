@@ -1,9 +1,9 @@
 //! Delivery: POST one rendered payload to one destination, pacing politely and retrying what the retry
 //! policy (`crate::retry`) says can be retried, within the message's budget.
 //!
-//! - **Pacing**: a token bucket per destination (`governor`), so a burst of alerts queues instead of
-//!   drawing 429s (Slack and Google Chat allow about one message per second per channel or space), and
-//!   the destination's `Retry-After` hold ([`Hold`]).
+//! - **Pacing** (`pacing`): a token bucket per destination, charged with the instant each post actually
+//!   went out, so a burst of alerts queues instead of drawing 429s (Slack and Google Chat allow about one
+//!   message per second per channel or space), and the destination's `Retry-After` hold ([`Hold`]).
 //! - **Retries**: every attempt runs through [`retry::with_retries`]; the classification, schedule,
 //!   budget and hand-back delay all live in `crate::retry`.
 //! - **Connections**: one HTTP client, built once, pools connections for every destination. An answer is
@@ -15,18 +15,14 @@
 //! stripped of their URL (`reqwest::Error::without_url`) before anything prints them.
 
 mod admission;
+mod pacing;
 mod scrub;
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use ::metrics::SharedString;
-use governor::clock::Clock;
-use governor::middleware::NoOpMiddleware;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use reqwest::redirect::Policy;
 use tokio::time::Instant;
@@ -38,6 +34,7 @@ use crate::retry::{self, Failure, Hold, Retried, RetryPolicy};
 use crate::secret::SecretUrl;
 pub(crate) use admission::{Admission, Ticket};
 use admission::{HeldShare, Window};
+use pacing::{Pacer, StampedBody, pace};
 
 /// Google Chat threads messages by `thread.threadKey` only when asked to; this option also starts a new
 /// thread when the key is new instead of failing.
@@ -52,21 +49,6 @@ const ERROR_BODY_LIMIT: usize = 4096;
 /// bytes (Slack `ok`, Google Chat the created message); reading it to the end lets the connection be
 /// reused. A longer answer is cut off, which only costs that connection.
 const SUCCESS_BODY_LIMIT: usize = 64 * 1024;
-
-/// A `governor` clock on tokio's time, so pacing follows paused time in tests like everything else.
-#[derive(Debug, Clone)]
-struct TokioClock {
-    origin: Instant,
-}
-
-impl Clock for TokioClock {
-    type Instant = Duration;
-    fn now(&self) -> Duration {
-        self.origin.elapsed()
-    }
-}
-
-type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
 
 /// The final outcome of delivering one payload to one destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +97,7 @@ struct Target {
     kind: failwatch_core::Target,
     url: SecretUrl,
     timeout: Duration,
-    limiter: Limiter,
+    pacer: Pacer,
     /// One over `rate_per_second`: the time one more attempt adds to the pacing queue.
     period: Duration,
     /// Deliveries to it not yet final (waiting for a turn, posting, or in a backoff wait), for
@@ -129,14 +111,14 @@ struct Target {
 }
 
 impl Target {
-    fn new(destination: &Destination, clock: TokioClock) -> Self {
+    fn new(destination: &Destination) -> Self {
         Target {
             name: destination.name.clone(),
             label: SharedString::from(std::sync::Arc::<str>::from(destination.name.as_str())),
             kind: destination.kind,
             url: post_url(destination),
             timeout: destination.timeout,
-            limiter: RateLimiter::direct_with_clock(quota(destination), clock),
+            pacer: Pacer::new(period(destination), destination.burst),
             period: period(destination),
             in_progress: Arc::default(),
             held: HeldShare::default(),
@@ -184,13 +166,7 @@ impl Deliverer {
             .redirect(Policy::none())
             .build()
             .map_err(ClientError)?;
-        let clock = TokioClock {
-            origin: Instant::now(),
-        };
-        let targets = destinations
-            .iter()
-            .map(|d| Target::new(d, clock.clone()))
-            .collect();
+        let targets = destinations.iter().map(Target::new).collect();
         Ok(Deliverer {
             http,
             targets,
@@ -300,13 +276,13 @@ impl Deliverer {
         stop: &CancellationToken,
     ) -> Result<(), Failure> {
         // Waiting for a turn is not an attempt: nothing is sent or counted.
-        pace(target, deadline, stop).await?;
+        let turn = pace(target, deadline, stop).await?;
         let sent = self
             .http
             .post(target.url.expose().clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .timeout(target.timeout)
-            .body(payload.to_owned())
+            .body(reqwest::Body::wrap(StampedBody::new(payload, turn)))
             .send()
             .await;
         let result = match sent {
@@ -348,45 +324,6 @@ impl Deliverer {
     }
 }
 
-/// Waits until the destination allows one more request: a `Retry-After` it sent has passed and its token
-/// bucket has a token.
-///
-/// A request that may go at once goes, even during shutdown (it is the "one last attempt"). A wait,
-/// however, never holds a message past a stop: once `stop` is cancelled the attempt is given up as
-/// [`Failure::Stopped`], so the message is handed back at once instead of queueing behind a paced
-/// backlog until the hard stop. A `Retry-After` hold that ends after the message's `deadline` gives up
-/// at once as a rate limit of the remaining hold, which defers the message by that much.
-async fn pace(target: &Target, deadline: Instant, stop: &CancellationToken) -> Result<(), Failure> {
-    loop {
-        let now = Instant::now();
-        if let Some(not_before) = target.hold.not_before().filter(|t| *t > now) {
-            if stop.is_cancelled() {
-                return Err(Failure::Stopped);
-            }
-            if not_before > deadline {
-                return Err(Failure::RateLimited {
-                    retry_after: Some(not_before - now),
-                });
-            }
-            tokio::select! {
-                () = tokio::time::sleep_until(not_before) => continue,
-                () = stop.cancelled() => return Err(Failure::Stopped),
-            }
-        }
-        let Err(not_until) = target.limiter.check() else {
-            return Ok(());
-        };
-        if stop.is_cancelled() {
-            return Err(Failure::Stopped);
-        }
-        let wait = not_until.wait_time_from(target.limiter.clock().now());
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = stop.cancelled() => return Err(Failure::Stopped),
-        }
-    }
-}
-
 /// Reads at most `limit` bytes of a response body, chunk by chunk, and drops the rest.
 async fn read_start(mut response: reqwest::Response, limit: usize) -> String {
     let mut start = Vec::new();
@@ -406,13 +343,6 @@ async fn read_start(mut response: reqwest::Response, limit: usize) -> String {
 /// period is at least a millisecond.
 fn period(d: &Destination) -> Duration {
     Duration::from_secs_f64(1.0 / d.rate_per_second)
-}
-
-fn quota(d: &Destination) -> Quota {
-    let burst = NonZeroU32::new(d.burst).unwrap_or(NonZeroU32::MIN);
-    Quota::with_period(period(d))
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(burst)
 }
 
 /// The URL actually posted to: Google Chat gets the reply option that makes `threadKey` thread.

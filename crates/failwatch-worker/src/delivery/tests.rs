@@ -21,12 +21,14 @@ fn target(rate: f64, burst: u32) -> Target {
         rate,
         burst,
     );
-    Target::new(
-        &destination,
-        TokioClock {
-            origin: Instant::now(),
-        },
-    )
+    Target::new(&destination)
+}
+
+/// A turn taken and spent at once, as a post that goes out as soon as it may.
+async fn pace(target: &Target, deadline: Instant, stop: &CancellationToken) -> Result<(), Failure> {
+    let turn = pacing::pace(target, deadline, stop).await?;
+    turn.went_out(Instant::now());
+    Ok(())
 }
 
 fn far() -> Instant {
@@ -560,4 +562,99 @@ async fn sequential_posts_reuse_one_connection_whatever_the_answer_body() {
             body.len()
         );
     }
+}
+
+/// What a strict receiver saw: when it accepted each post, how many it refused with a 429, and whether
+/// every post said its length.
+#[derive(Debug, Default)]
+struct StrictLog {
+    accepted: Vec<std::time::Instant>,
+    refused: usize,
+    without_length: usize,
+}
+
+/// A receiver that takes one post per `spacing` at most, measured between arrivals, and answers any post
+/// that follows the one before sooner with a 429 and `Retry-After: 1`. It runs on its own thread and
+/// runtime, so stalls of the runtime that posts never shift its clock. `allowance` absorbs the
+/// scheduling jitter of a shared machine between the two threads.
+fn strict_receiver(spacing: Duration, allowance: Duration) -> (Arc<Mutex<StrictLog>>, String) {
+    let log = Arc::new(Mutex::new(StrictLog::default()));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handler_log = Arc::clone(&log);
+    let app = axum::Router::new().fallback(move |headers: AxumHeaders| {
+        let log = Arc::clone(&handler_log);
+        async move {
+            let now = std::time::Instant::now();
+            let mut log = log.lock().unwrap();
+            log.without_length += usize::from(!headers.contains_key("content-length"));
+            let too_soon = log
+                .accepted
+                .last()
+                .is_some_and(|last| now.duration_since(*last) + allowance < spacing);
+            if too_soon {
+                log.refused += 1;
+                (AxumStatus::TOO_MANY_REQUESTS, [("retry-after", "1")])
+            } else {
+                log.accepted.push(now);
+                (AxumStatus::OK, [("retry-after", "0")])
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await
+        })
+    });
+    (log, format!("http://{addr}/room"))
+}
+
+/// Regression: a stall of the posting runtime (renewing visibility for thousands of in-flight messages)
+/// between a post's turn and its sending let the next post follow the delayed one within 0.55 of a
+/// period, and a strict receiver answered 429s.
+#[tokio::test]
+async fn stalls_never_draw_a_429_from_a_strict_receiver() {
+    let spacing = Duration::from_millis(250);
+    let (log, url) = strict_receiver(spacing, Duration::from_millis(20));
+    let destination = destination(&url, failwatch_core::Target::Json, 4.0, 1);
+    let d = Arc::new(Deliverer::new(&[destination], policy(30)).unwrap());
+    let stalls = tokio::spawn(async {
+        loop {
+            // Blocks the (single-threaded) test runtime for 0.45 of a period, as the heartbeat did.
+            std::thread::sleep(Duration::from_millis(110));
+            tokio::time::sleep(Duration::from_millis(70)).await;
+        }
+    });
+    let mut posts = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let d = Arc::clone(&d);
+        posts.spawn(async move {
+            let payload = format!(r#"{{"n":{n}}}"#);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            d.deliver(0, &payload, deadline, &CancellationToken::new())
+                .await
+        });
+    }
+    while let Some(delivery) = posts.join_next().await {
+        let delivery = delivery.unwrap();
+        assert!(
+            matches!(delivery, Delivery::Delivered { .. }),
+            "{delivery:?}"
+        );
+    }
+    stalls.abort();
+    let log = log.lock().unwrap();
+    assert_eq!((log.accepted.len(), log.refused), (20, 0), "{log:?}");
+    assert_eq!(log.without_length, 0, "every post carries a Content-Length");
+    let gaps = log.accepted.windows(2).map(|w| w[1] - w[0]);
+    assert!(
+        gaps.clone()
+            .all(|g| g + Duration::from_millis(20) >= spacing)
+    );
 }
