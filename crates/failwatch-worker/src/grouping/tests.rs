@@ -48,7 +48,10 @@ async fn observe(shared: &crate::consumer::Shared, alert: &Alert) -> Option<Obse
 fn a_store_key_splits_back_into_destination_and_group_key() {
     let alert = failure(0);
     let key = store_key("ops-chat", &alert);
-    assert_eq!(split_key(&key), Some(("ops-chat", alert.group_key.as_str())));
+    assert_eq!(
+        split_key(&key),
+        Some(("ops-chat", alert.group_key.as_str()))
+    );
 }
 
 #[test]
@@ -61,7 +64,10 @@ fn one_group_key_in_two_accounts_or_regions_is_two_groups() {
     let keys = [&alert, &elsewhere, &other_account].map(|a| store_key("chat", a));
     assert_ne!(keys[0], keys[1]);
     assert_ne!(keys[0], keys[2]);
-    assert_eq!(split_key(&keys[1]), Some(("chat", alert.group_key.as_str())));
+    assert_eq!(
+        split_key(&keys[1]),
+        Some(("chat", alert.group_key.as_str()))
+    );
 }
 
 #[tokio::test]
