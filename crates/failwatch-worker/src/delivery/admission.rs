@@ -17,6 +17,19 @@
 //! horizon; when no destination can start even one, the poller waits until the first one can, instead
 //! of receiving.
 //!
+//! **Routing shares.** Counting every message not yet routed against every destination is right for
+//! one destination and far too cautious for many: with sixty rooms at one post a second, each message
+//! goes to one room in sixty, yet each would count as ahead at all of them, and a receive would take
+//! two messages. So admission also learns, from what was routed lately (decayed counts with
+//! [`HELD_MEMORY`]), each destination's **share**: deliveries to it per routed message (a silent,
+//! duplicate or folded message adds none). Once at least [`MIN_ROUTED`] messages were routed, a
+//! destination counts `unrouted × share` of the messages not yet routed as ahead, and `n` new messages
+//! as `n × share` turns, so a receive takes what the destination with the most room can start,
+//! divided by its share; destinations far below the largest share (less than [`MIN_RELATIVE_SHARE`]
+//! of it) do not decide, and when nothing was delivered anywhere lately a whole batch is admitted.
+//! Every message to one destination is a share of one: the rule above, unchanged. A process that has
+//! routed too little to know (just started, or quiet for minutes) uses the rule above.
+//!
 //! **Slow start.** Pacing and the held share are what a process has learnt; a process just started (a
 //! restart after a crash or a kill, a new replica) has learnt nothing and would admit a whole horizon of
 //! turns at once to a destination that may be answering 429s. So each destination also has a
@@ -49,6 +62,13 @@ const MIN_RECHECK: Duration = Duration::from_millis(10);
 /// How long [`HeldShare`] remembers: its time constant. Long enough to span many 429s of a service
 /// that keeps sending them, short enough that the worker is back at full pace soon after they stop.
 const HELD_MEMORY: Duration = Duration::from_secs(30);
+/// Routed messages (a decayed count, [`HELD_MEMORY`]) below which admission has not learnt where
+/// messages go, and keeps the cautious rule: every message not yet routed might go to any one
+/// destination.
+const MIN_ROUTED: f64 = 20.0;
+/// A destination whose routing share is below this fraction of the largest share does not decide how
+/// much is received (one that almost never gets a post would otherwise admit without bound).
+const MIN_RELATIVE_SHARE: f64 = 0.1;
 /// The largest held share admission believes, so that a turn is at most ten pacing periods long and
 /// a destination that was held for minutes is not shut out for as long again.
 const MAX_HELD_SHARE: f64 = 0.9;
@@ -105,13 +125,35 @@ impl Window {
     }
 }
 
+/// A sum that decays exponentially with [`HELD_MEMORY`]: recent events count fully, older ones less.
+#[derive(Debug, Default)]
+pub(super) struct Decayed {
+    /// When the sum was last decayed, and the sum then.
+    decayed: Mutex<Option<(Instant, f64)>>,
+}
+
+impl Decayed {
+    /// Adds `amount` at `now`.
+    fn add(&self, amount: f64, now: Instant) {
+        let mut decayed = self.decayed.lock().unwrap_or_else(PoisonError::into_inner);
+        *decayed = Some((now, decay(*decayed, now) + amount));
+    }
+
+    /// The sum as of `now`.
+    fn get(&self, now: Instant) -> f64 {
+        decay(
+            *self.decayed.lock().unwrap_or_else(PoisonError::into_inner),
+            now,
+        )
+    }
+}
+
 /// The recent share of time a destination was held by `Retry-After`s: every extension of its hold
-/// adds the seconds it added to a sum that decays exponentially with [`HELD_MEMORY`]; the sum over the
-/// time constant is the share (a destination held 75 % of the time settles at 0.75).
+/// adds the seconds it added to a [`Decayed`] sum; the sum over the time constant is the share (a
+/// destination held 75 % of the time settles at 0.75).
 #[derive(Debug, Default)]
 pub(super) struct HeldShare {
-    /// When `held_secs` was last decayed, and the decayed sum of held seconds.
-    decayed: Mutex<Option<(Instant, f64)>>,
+    held_secs: Decayed,
 }
 
 impl HeldShare {
@@ -122,20 +164,18 @@ impl HeldShare {
         let from = before.map_or(now, |b| b.max(now));
         let added = after.saturating_duration_since(from).as_secs_f64();
         if added > 0.0 {
-            let mut decayed = self.decayed.lock().unwrap_or_else(PoisonError::into_inner);
-            *decayed = Some((now, decay(*decayed, now) + added));
+            self.held_secs.add(added, now);
         }
     }
 
     /// The held share as of `now`, at most [`MAX_HELD_SHARE`]; zero below [`MIN_HELD_SHARE`].
     fn share(&self, now: Instant) -> f64 {
-        let decayed = *self.decayed.lock().unwrap_or_else(PoisonError::into_inner);
-        let share = (decay(decayed, now) / HELD_MEMORY.as_secs_f64()).min(MAX_HELD_SHARE);
+        let share = (self.held_secs.get(now) / HELD_MEMORY.as_secs_f64()).min(MAX_HELD_SHARE);
         if share < MIN_HELD_SHARE { 0.0 } else { share }
     }
 }
 
-/// A decayed sum of held seconds carried forward to `now`.
+/// A decayed sum carried forward to `now`.
 fn decay(decayed: Option<(Instant, f64)>, now: Instant) -> f64 {
     decayed.map_or(0.0, |(at, sum)| {
         let elapsed = now.saturating_duration_since(at).as_secs_f64();
@@ -144,17 +184,19 @@ fn decay(decayed: Option<(Instant, f64)>, now: Instant) -> f64 {
 }
 
 /// One message counted as ahead of new ones (received and not yet routed, or a delivery in progress at a
-/// destination), until dropped.
+/// destination), until dropped. A received message's ticket also counts it as routed when dropped.
 #[derive(Debug)]
 pub(crate) struct Ticket {
     count: Arc<AtomicUsize>,
+    routed: Option<Arc<Decayed>>,
 }
 
 impl Ticket {
-    fn new(count: &Arc<AtomicUsize>) -> Ticket {
+    fn new(count: &Arc<AtomicUsize>, routed: Option<&Arc<Decayed>>) -> Ticket {
         count.fetch_add(1, Ordering::Relaxed);
         Ticket {
             count: count.clone(),
+            routed: routed.cloned(),
         }
     }
 }
@@ -162,6 +204,9 @@ impl Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.count.fetch_sub(1, Ordering::Relaxed);
+        if let Some(routed) = &self.routed {
+            routed.add(1.0, Instant::now());
+        }
     }
 }
 
@@ -181,21 +226,22 @@ struct Queue {
     held: Duration,
     /// One turn: its pacing period stretched by its held share.
     period: Duration,
-    /// Deliveries ahead of a new one: those in progress, plus every message not yet routed.
+    /// Deliveries ahead of a new one: those in progress, plus the messages not yet routed that are
+    /// expected to go there (all of them until admission has learnt the routing shares).
     ahead: usize,
     /// Its slow-start [`Window`]: at most this many ahead.
     window: usize,
 }
 
 impl Queue {
-    fn of(target: &Target, now: Instant, unrouted: usize) -> Queue {
+    fn of(target: &Target, now: Instant, unrouted: usize, share: f64) -> Queue {
         Queue {
             held: target
                 .hold
                 .not_before()
                 .map_or(Duration::ZERO, |until| until.saturating_duration_since(now)),
             period: target.period.div_f64(1.0 - target.held.share(now)),
-            ahead: target.in_progress.load(Ordering::Relaxed) + unrouted,
+            ahead: target.in_progress.load(Ordering::Relaxed) + expected(unrouted, share),
             window: target.window.get(),
         }
     }
@@ -235,14 +281,17 @@ impl Queue {
 
 impl Deliverer {
     /// Counts one received message as not yet routed, until the ticket is dropped (the consumer drops
-    /// it once the message's attempts have their own tickets, or it needs none).
+    /// it once the message's attempts have their own tickets, or it needs none); then it counts as
+    /// routed, for the routing shares.
     pub(crate) fn arrival(&self) -> Ticket {
-        Ticket::new(&self.unrouted)
+        Ticket::new(&self.unrouted, Some(&self.routed))
     }
 
     /// Counts one delivery to destination `index` as in progress, until dropped.
     pub(crate) fn enqueue(&self, index: usize) -> Ticket {
-        Ticket::new(&self.targets[index].in_progress)
+        let target = &self.targets[index];
+        target.enqueued.add(1.0, Instant::now());
+        Ticket::new(&target.in_progress, None)
     }
 
     /// Whether a poller may receive now, and how many messages, for attempts to start within `horizon`
@@ -250,16 +299,39 @@ impl Deliverer {
     pub(crate) fn admission(&self, horizon: Duration) -> Admission {
         let now = Instant::now();
         let unrouted = self.unrouted.load(Ordering::Relaxed);
-        let queues = self.targets.iter().map(|t| Queue::of(t, now, unrouted));
-        let room = queues.clone().map(|q| q.room(horizon)).max().unwrap_or(1);
+        let shares = self.routing_shares(now);
+        let queues: Vec<Queue> = self
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Queue::of(t, now, unrouted, shares.as_ref().map_or(1.0, |s| s[i])))
+            .collect();
+        let room = match &shares {
+            None => queues.iter().map(|q| q.room(horizon)).max().unwrap_or(1),
+            Some(shares) => shared_room(&queues, shares, horizon),
+        };
         if room > 0 || self.targets.is_empty() {
             return Admission::Receive(room.max(1));
         }
         let opens_in = queues
+            .iter()
             .map(|q| q.opens_in(horizon))
             .min()
             .unwrap_or_default();
         Admission::WaitUntil(now + opens_in.max(MIN_RECHECK))
+    }
+
+    /// Each destination's recent deliveries per routed message (0 to 1 and more when a route sends an
+    /// alert to several destinations, each counted on its own), or `None` while too few messages were
+    /// routed to say.
+    fn routing_shares(&self, now: Instant) -> Option<Vec<f64>> {
+        let routed = self.routed.get(now);
+        (routed >= MIN_ROUTED).then(|| {
+            self.targets
+                .iter()
+                .map(|t| (t.enqueued.get(now) / routed).min(1.0))
+                .collect()
+        })
     }
 
     /// Holds destination `index` until `until`, as a `Retry-After` would (its held share and window
@@ -277,6 +349,30 @@ impl Deliverer {
     pub(crate) fn accepted(&self, index: usize) {
         self.targets[index].window.accepted();
     }
+}
+
+/// How many of `unrouted` messages are expected at a destination that gets `share` of them.
+fn expected(unrouted: usize, share: f64) -> usize {
+    (unrouted as f64 * share).ceil() as usize
+}
+
+/// How many messages may be received when the routing shares are known: as many as the destination
+/// with the most room for them can start within `horizon`, where `n` messages bring about `n × share`
+/// deliveries to a destination. A destination whose share is far below the largest does not decide;
+/// when nothing was delivered anywhere lately (every message silent, a duplicate or folded into a
+/// digest), messages cost no turn, and a full batch may be received.
+fn shared_room(queues: &[Queue], shares: &[f64], horizon: Duration) -> usize {
+    let top = shares.iter().copied().fold(0.0, f64::max);
+    if top <= 0.0 {
+        return crate::sqs::MAX_BATCH;
+    }
+    queues
+        .iter()
+        .zip(shares)
+        .filter(|&(_, &share)| share >= top * MIN_RELATIVE_SHARE)
+        .map(|(q, &share)| (q.room(horizon) as f64 / share).floor() as usize)
+        .max()
+        .unwrap_or(1)
 }
 
 impl Target {

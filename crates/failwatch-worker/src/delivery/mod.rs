@@ -33,7 +33,7 @@ use crate::metrics;
 use crate::retry::{self, Failure, Hold, Retried, RetryPolicy};
 use crate::secret::SecretUrl;
 pub(crate) use admission::{Admission, Ticket};
-use admission::{HeldShare, Window};
+use admission::{Decayed, HeldShare, Window};
 use pacing::{Pacer, StampedBody, pace};
 
 /// Google Chat threads messages by `thread.threadKey` only when asked to; this option also starts a new
@@ -107,6 +107,8 @@ struct Target {
     held: HeldShare,
     /// How many deliveries admission lets ahead, learnt from its answers (slow start).
     window: Window,
+    /// Deliveries to it lately (a decayed count), for its routing share in admission.
+    enqueued: Decayed,
     hold: Hold,
 }
 
@@ -123,6 +125,7 @@ impl Target {
             in_progress: Arc::default(),
             held: HeldShare::default(),
             window: Window::new(destination.burst),
+            enqueued: Decayed::default(),
             hold: Hold::default(),
         }
     }
@@ -135,6 +138,8 @@ pub(crate) struct Deliverer {
     policy: RetryPolicy,
     /// Messages received and not yet routed to destinations, for admission.
     unrouted: Arc<AtomicUsize>,
+    /// Messages routed lately (a decayed count), for the routing shares in admission.
+    routed: Arc<Decayed>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -172,6 +177,7 @@ impl Deliverer {
             targets,
             policy,
             unrouted: Arc::default(),
+            routed: Arc::default(),
         })
     }
 

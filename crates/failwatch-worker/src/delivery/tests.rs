@@ -658,3 +658,92 @@ async fn stalls_never_draw_a_429_from_a_strict_receiver() {
             .all(|g| g + Duration::from_millis(20) >= spacing)
     );
 }
+
+/// `n` destinations at one post a second, burst 1 (a strict room each), as in a storm with a room per
+/// service and failure class.
+fn rooms(n: usize) -> Deliverer {
+    let destinations: Vec<Destination> = (0..n)
+        .map(|i| Destination {
+            name: format!("room-{i}"),
+            ..destination(
+                "http://127.0.0.1:9/hook",
+                failwatch_core::Target::Json,
+                1.0,
+                1,
+            )
+        })
+        .collect();
+    Deliverer::new(&destinations, policy(5)).unwrap()
+}
+
+/// Routes `n` received messages, the i-th to destination `to(i)` (none: silent, duplicate or folded),
+/// and lets every delivery finish.
+fn route(deliverer: &Deliverer, n: usize, to: impl Fn(usize) -> Option<usize>) {
+    for i in 0..n {
+        let arrival = deliverer.arrival();
+        let delivery = to(i).map(|index| deliverer.enqueue(index));
+        drop(arrival);
+        drop(delivery);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn until_admission_learns_where_messages_go_it_admits_what_the_roomiest_destination_serves() {
+    let horizon = Duration::from_secs(2);
+    let deliverer = rooms(60);
+    // Nothing routed yet: any message might go to any one room, which takes two within two seconds.
+    assert_eq!(deliverer.admission(horizon), Admission::Receive(2));
+    // Fewer routed than it takes to learn: still the cautious rule.
+    route(&deliverer, 10, |i| Some(i % 60));
+    assert_eq!(deliverer.admission(horizon), Admission::Receive(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn messages_spread_over_many_rooms_are_admitted_by_their_share_of_each() {
+    let horizon = Duration::from_secs(2);
+    let deliverer = rooms(60);
+    route(&deliverer, 120, |i| Some(i % 60));
+    // Each room gets one message in sixty: two turns each within the horizon serve 120 messages
+    // (the poller takes at most a batch of them per receive).
+    let Admission::Receive(room) = deliverer.admission(horizon) else {
+        panic!("a storm over sixty rooms must not pause receiving");
+    };
+    assert!(room >= 100, "{room}");
+    // Sixty messages not yet routed count as one ahead at each room: half the room is left.
+    let arrivals: Vec<_> = (0..60).map(|_| deliverer.arrival()).collect();
+    let Admission::Receive(room) = deliverer.admission(horizon) else {
+        panic!("one turn each is still free");
+    };
+    assert!((40..=70).contains(&room), "{room}");
+    drop(arrivals);
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_room_for_everything_is_admitted_as_before_and_a_held_room_of_many_does_not_stop_the_rest()
+ {
+    let horizon = Duration::from_secs(2);
+    let deliverer = rooms(3);
+    // Every message to room 0: its share is one, and admission is what it was.
+    route(&deliverer, 40, |_| Some(0));
+    assert_eq!(deliverer.admission(horizon), Admission::Receive(2));
+    // Spread over three rooms, one held by a Retry-After: the other two still admit.
+    let deliverer = rooms(3);
+    route(&deliverer, 60, |i| Some(i % 3));
+    deliverer.hold_until(0, Instant::now() + Duration::from_secs(10));
+    assert!(matches!(deliverer.admission(horizon), Admission::Receive(n) if n >= 4));
+}
+
+#[tokio::test(start_paused = true)]
+async fn messages_that_need_no_post_fill_a_whole_batch_and_shares_are_forgotten_with_time() {
+    let horizon = Duration::from_secs(2);
+    let deliverer = rooms(2);
+    // Folded, silent or duplicates: no turn anywhere.
+    route(&deliverer, 50, |_| None);
+    assert_eq!(
+        deliverer.admission(horizon),
+        Admission::Receive(crate::sqs::MAX_BATCH)
+    );
+    // Minutes later what was learnt has decayed below what it takes to know: the cautious rule again.
+    tokio::time::advance(Duration::from_secs(300)).await;
+    assert_eq!(deliverer.admission(horizon), Admission::Receive(2));
+}

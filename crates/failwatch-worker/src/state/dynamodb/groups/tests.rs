@@ -52,17 +52,23 @@ impl Drop for Moto {
     }
 }
 
-/// `moto_server` on `PATH`, else in the repository's `.venv`.
+/// `moto_server` in the repository's `.venv` (what `scripts/bootstrap.sh` installs), else on `PATH`.
+/// The venv comes first: a `moto_server` on `PATH` may be a version manager's shim (pyenv's is a
+/// shell script), whose neighbouring `python3` has no moto.
 fn moto_server_path() -> PathBuf {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("moto_server"))
-            .find(|candidate| candidate.is_file())
-    });
     let in_venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
-    on_path
-        .or_else(|| in_venv.is_file().then_some(in_venv))
-        .expect("moto_server is neither on PATH nor in .venv: run scripts/bootstrap.sh first")
+    let on_path = || {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("moto_server"))
+                .find(|candidate| candidate.is_file())
+        })
+    };
+    in_venv
+        .is_file()
+        .then_some(in_venv)
+        .or_else(on_path)
+        .expect("moto_server is neither in .venv nor on PATH: run scripts/bootstrap.sh first")
 }
 
 /// The Python that runs `moto_server`: its script's `#!` line, else `python3` beside it.
