@@ -71,7 +71,8 @@ pub(crate) const ALERTS_FOLDED: &str = "failwatch_alerts_folded_total";
 pub(crate) const DIGESTS_POSTED: &str = "failwatch_digests_posted_total";
 /// Counter, label `destination`. Recovery notices delivered.
 pub(crate) const RECOVERIES_POSTED: &str = "failwatch_recoveries_posted_total";
-/// Counter, label `destination`. Alerts posted as a crash-loop notice (critical, "is crash-looping").
+/// Counter, label `destination`. Alerts and digests posted as a crash-loop notice (critical, "is
+/// crash-looping").
 pub(crate) const CRASH_LOOPS: &str = "failwatch_crash_loops_total";
 /// Gauge. Folded messages kept in flight until their digest is delivered (`memory` backend only).
 pub(crate) const HELD_MESSAGES: &str = "failwatch_held_messages";
@@ -269,7 +270,7 @@ pub(crate) fn describe() {
     describe_counter!(
         CRASH_LOOPS,
         Unit::Count,
-        "Alerts posted as crash-loop notices, by destination."
+        "Alerts and digests posted as crash-loop notices, by destination."
     );
     describe_gauge!(
         HELD_MESSAGES,

@@ -151,6 +151,10 @@ pub(crate) async fn post(shared: &Shared, key: &str) -> Posted {
         Delivery::Delivered { .. } => {
             ::metrics::counter!(metrics::DIGESTS_POSTED, "destination" => name.to_owned())
                 .increment(1);
+            if digest.crash_loop.is_some() {
+                ::metrics::counter!(metrics::CRASH_LOOPS, "destination" => name.to_owned())
+                    .increment(1);
+            }
             tracing::info!(
                 destination = name,
                 group_key,
