@@ -43,7 +43,15 @@ use crate::state::memory::MemoryGroupStore;
 /// How often a read-modify-write is redone when another writer changed the group first. Writers of
 /// one group in one process are serialised by a lock, so a conflict means another replica; more than
 /// a few in a row means something is wrong, and the alert is posted instead.
-const CAS_ATTEMPTS: usize = 4;
+const CAS_ATTEMPTS: usize = 8;
+/// The first ceiling of the fully jittered wait before a read-modify-write is redone; it doubles with
+/// each conflict up to [`CAS_MAX_BACKOFF`]. Replicas folding a storm into the same groups collide
+/// often; without a wait they collide again at once (the storm harness's two replicas posted hundreds
+/// of alerts after four conflicts in a row), with it they take turns.
+const CAS_BACKOFF: Duration = Duration::from_millis(20);
+/// The largest ceiling of that wait: eight attempts wait at most about 1.3 s in all, well within the
+/// visibility timeout the heartbeat keeps extending.
+const CAS_MAX_BACKOFF: Duration = Duration::from_millis(320);
 /// Separates the parts of a store key (destination names, partitions, account ids and regions never
 /// contain it).
 const KEY_SEPARATOR: char = '\u{1f}';
@@ -181,7 +189,11 @@ impl Grouping {
     ) -> Option<Observation> {
         let key = store_key(destination, alert);
         let _local = self.locks.lock(&key).await;
-        for _ in 0..CAS_ATTEMPTS {
+        for attempt in 0..CAS_ATTEMPTS {
+            if attempt > 0 {
+                let ceiling = CAS_BACKOFF.saturating_mul(1 << (attempt - 1).min(4));
+                tokio::time::sleep(crate::retry::full_jitter(ceiling.min(CAS_MAX_BACKOFF))).await;
+            }
             let read = self.read(state, &key).await?;
             let (mut body, version) = match read {
                 Some(Read { body, version }) => (body, Some(version)),
