@@ -183,7 +183,8 @@ pub(crate) async fn post(shared: &Shared, key: &str) -> Posted {
 async fn settle(shared: &Shared, key: &str, digest: &Digest) {
     let grouping: &Grouping = &shared.grouping;
     let _local = grouping.lock(key).await;
-    for _ in 0..super::CAS_ATTEMPTS {
+    for attempt in 0..super::CAS_ATTEMPTS {
+        super::cas_backoff(attempt).await;
         let Some(Some(Read { mut body, version })) = grouping.read(&shared.state, key).await else {
             break;
         };

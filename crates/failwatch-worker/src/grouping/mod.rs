@@ -56,6 +56,15 @@ const CAS_MAX_BACKOFF: Duration = Duration::from_millis(320);
 /// contain it).
 const KEY_SEPARATOR: char = '\u{1f}';
 
+/// Before read-modify-write attempt `attempt` (from 0) of a group: nothing before the first, a fully
+/// jittered wait before each retry after a conflict, so replicas that collided take turns.
+pub(crate) async fn cas_backoff(attempt: usize) {
+    if attempt > 0 {
+        let ceiling = CAS_BACKOFF.saturating_mul(1 << (attempt - 1).min(4));
+        tokio::time::sleep(crate::retry::full_jitter(ceiling.min(CAS_MAX_BACKOFF))).await;
+    }
+}
+
 /// The store key of `alert`'s group at `destination`: the destination, where the alert comes from
 /// (partition, account and region — one cluster or state machine name in two accounts or regions is
 /// two problems, and a digest must not fold them together), and the alert's `group_key`.
@@ -190,10 +199,7 @@ impl Grouping {
         let key = store_key(destination, alert);
         let _local = self.locks.lock(&key).await;
         for attempt in 0..CAS_ATTEMPTS {
-            if attempt > 0 {
-                let ceiling = CAS_BACKOFF.saturating_mul(1 << (attempt - 1).min(4));
-                tokio::time::sleep(crate::retry::full_jitter(ceiling.min(CAS_MAX_BACKOFF))).await;
-            }
+            cas_backoff(attempt).await;
             let read = self.read(state, &key).await?;
             let (mut body, version) = match read {
                 Some(Read { body, version }) => (body, Some(version)),

@@ -46,7 +46,8 @@ async fn close(shared: &Shared, key: &str, signal: &RecoverySignal) -> Option<De
     let grouping = &shared.grouping;
     let (name, group_key) = split_key(key)?;
     let index = super::destination_index(shared, name)?;
-    for _ in 0..CLOSE_ATTEMPTS {
+    for attempt in 0..CLOSE_ATTEMPTS {
+        super::cas_backoff(attempt).await;
         let Read { body, .. } = grouping.read(&shared.state, key).await??;
         if !body.policy.recovery_notices {
             return None;
@@ -91,7 +92,8 @@ async fn close(shared: &Shared, key: &str, signal: &RecoverySignal) -> Option<De
 /// was posted is posted in a digest first, so no held message is woken before its digest went out.
 async fn remove(shared: &Shared, key: &str) {
     let grouping = &shared.grouping;
-    for _ in 0..CLOSE_ATTEMPTS {
+    for attempt in 0..CLOSE_ATTEMPTS {
+        super::cas_backoff(attempt).await;
         let Some(Some(read)) = grouping.read(&shared.state, key).await else {
             return;
         };
