@@ -133,16 +133,16 @@ pub(crate) async fn post(shared: &Shared, key: &str) -> Posted {
         let Some(digest) = body.group.digest(now, &core_policy(&body.policy)) else {
             return Posted::Done;
         };
-        match grouping
-            .write(&shared.state, key, &body, Some(version))
+        if grouping
+            .write(&shared.state, key, &mut body, Some(version))
             .await
+            != Some(true)
         {
-            Some(true) => {}
-            Some(false) => return retry(),
-            None => return retry(),
+            return retry();
         }
         (digest, body.mention)
     };
+    let claimed_until = Instant::now() + lease;
     let destination = &shared.config.destinations[index];
     let payload =
         failwatch_core::render_digest(&digest, destination.kind, &RenderOptions { mention });
@@ -162,13 +162,13 @@ pub(crate) async fn post(shared: &Shared, key: &str) -> Posted {
                 crash_loop = digest.crash_loop.is_some(),
                 "digest delivered"
             );
-            settle(shared, key, &digest).await;
+            settle(shared, key, &digest, claimed_until).await;
             Posted::Done
         }
         Delivery::Rejected { failure } => {
             // Posting it again cannot help; the failures stay counted in the group for a recovery.
             tracing::error!(destination = name, group_key, count = digest.count, error = %failure, "destination rejected the digest; not retrying it");
-            settle(shared, key, &digest).await;
+            settle(shared, key, &digest, claimed_until).await;
             Posted::Done
         }
         Delivery::Deferred { retry_in, failure } => {
@@ -179,26 +179,33 @@ pub(crate) async fn post(shared: &Shared, key: &str) -> Posted {
 }
 
 /// Settles a delivered digest in group `key` (read-modify-write) and wakes the messages held for it.
-/// When the store fails the digest stays pending and is posted again: a duplicate, never a loss.
-async fn settle(shared: &Shared, key: &str, digest: &Digest) {
+/// A conflict or a failed call is redone after a jittered wait, as long as the digest's claim lasts
+/// (until then no replica posts it again); when the store keeps failing the digest stays pending and is
+/// posted again once the claim ends: a duplicate, never a loss.
+async fn settle(shared: &Shared, key: &str, digest: &Digest, until: Instant) {
     let grouping: &Grouping = &shared.grouping;
     let _local = grouping.lock(key).await;
-    for attempt in 0..super::CAS_ATTEMPTS {
-        super::cas_backoff(attempt).await;
-        let Some(Some(Read { mut body, version })) = grouping.read(&shared.state, key).await else {
+    for attempt in 0.. {
+        if attempt > 0 && Instant::now() >= until {
             break;
+        }
+        super::cas_backoff(attempt.min(super::CAS_ATTEMPTS)).await;
+        let Some(read) = grouping.read(&shared.state, key).await else {
+            continue;
+        };
+        let Some(Read { mut body, version }) = read else {
+            // Gone (closed by a recovery): nothing is pending in it any more.
+            grouping.changed(key);
+            return;
         };
         body.group.settle_digest(digest, OffsetDateTime::now_utc());
-        match grouping
-            .write(&shared.state, key, &body, Some(version))
+        if grouping
+            .write(&shared.state, key, &mut body, Some(version))
             .await
+            == Some(true)
         {
-            Some(true) => {
-                grouping.changed(key);
-                return;
-            }
-            Some(false) => {}
-            None => break,
+            grouping.changed(key);
+            return;
         }
     }
     tracing::warn!(group = %key, "a delivered digest could not be settled; it may be posted again");

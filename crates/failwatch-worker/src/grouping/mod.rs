@@ -5,8 +5,19 @@
 //! The core decides (`Group::observe`: post, fold or repeat; when a digest is due; what it says); this
 //! module reads, changes and writes groups back with compare-and-set, retrying a conflict a few times.
 //! Every store call goes through [`State::call`], so it is bounded by the call timeout and a failure is
-//! counted and logged like the alert state's — and a failing store never loses or holds an alert: the
-//! alert is posted as if grouping were off.
+//! counted and logged like the alert state's. A failed call is redone after the same jittered wait as
+//! a conflict, at most [`STORE_FAILURES`] times: a store slowed down by a storm is waited for rather
+//! than flooded around (posting every alert of a storm is the flood grouping exists to prevent), and a
+//! store that stays down never loses or holds an alert for long: it is posted as if grouping were off.
+//!
+//! **Writes are combined.** Alerts of one group observed at once in this process (a storm's receives
+//! bring dozens) wait for the group's lock together, and whoever takes it observes all of them in one
+//! read-modify-write: a storm costs one read and one write per group per round trip, not per alert.
+//! **The index is written only when it changes**: the body remembers what its index entry says
+//! ([`Body::indexed`]); a write rewrites the entry only when the group's due time or scope changed, after
+//! a write of this group failed or conflicted in this process (its entry may have landed over a newer
+//! one), or once the entry is older than [`INDEX_REFRESH`] — so folding into a pending digest is one
+//! body write, and the index item, which every group shares, is not rewritten per alert.
 //!
 //! **Where a folded failure lives until its digest is delivered** depends on the store. A durable
 //! store (DynamoDB) holds it: the fold is recorded as that destination's delivery and the message is
@@ -19,14 +30,14 @@ pub(crate) mod fold;
 pub(crate) mod held;
 pub(crate) mod recovery;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use failwatch_core::{Alert, Group, GroupPolicy, Observed};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -52,6 +63,12 @@ const CAS_BACKOFF: Duration = Duration::from_millis(20);
 /// The largest ceiling of that wait: eight attempts wait at most about 1.3 s in all, well within the
 /// visibility timeout the heartbeat keeps extending.
 const CAS_MAX_BACKOFF: Duration = Duration::from_millis(320);
+/// How many failed store calls one read-modify-write waits out before it gives up: a timeout costs the
+/// call timeout (2 s by default), so three of them and their waits stay well within a receive.
+const STORE_FAILURES: usize = 3;
+/// How long an index entry is trusted without being written again: far within any store's entry
+/// lifetime (the DynamoDB backend keeps one two days after its write).
+const INDEX_REFRESH: Duration = Duration::from_secs(3600);
 /// Separates the parts of a store key (destination names, partitions, account ids and regions never
 /// contain it).
 const KEY_SEPARATOR: char = '\u{1f}';
@@ -95,9 +112,34 @@ pub(crate) struct Body {
     pub(crate) mention: Option<String>,
     /// The core's state of the group.
     pub(crate) group: Group,
+    /// What the group's index entry said when it was last written, and when: a write whose entry
+    /// would say the same leaves the index alone. Absent in bodies written before it existed.
+    #[serde(default)]
+    pub(crate) indexed: Option<Indexed>,
+}
+
+/// What a group's index entry was last written with (see [`Body::indexed`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Indexed {
+    /// The entry's due time, Unix seconds.
+    due: Option<i64>,
+    /// The entry's recovery scope.
+    scope: Option<String>,
+    /// When the entry was written, Unix seconds.
+    at: i64,
 }
 
 impl Body {
+    /// A new, empty group under `policy`.
+    fn new(policy: &GroupingConfig) -> Self {
+        Body {
+            policy: policy.clone(),
+            mention: None,
+            group: Group::default(),
+            indexed: None,
+        }
+    }
+
     /// The index entry of this group under `key`.
     fn entry(&self, key: &str) -> GroupEntry {
         GroupEntry {
@@ -105,6 +147,16 @@ impl Body {
             due: self.group.due().map(OffsetDateTime::unix_timestamp),
             scope: self.group.scope().map(str::to_owned),
         }
+    }
+
+    /// Whether the index entry, as this body last wrote it, still says what `entry` says and is recent
+    /// at `now` (Unix seconds).
+    fn index_holds(&self, entry: &GroupEntry, now: i64) -> bool {
+        self.indexed.as_ref().is_some_and(|indexed| {
+            indexed.due == entry.due
+                && indexed.scope == entry.scope
+                && now.saturating_sub(indexed.at) < INDEX_REFRESH.as_secs().cast_signed()
+        })
     }
 }
 
@@ -135,12 +187,48 @@ pub(crate) struct Observation {
     pub(crate) settled: bool,
 }
 
+/// An observation waiting for its group's lock (see [`Grouping::observe`]).
+#[derive(Debug)]
+struct Waiting {
+    alert: Arc<Alert>,
+    policy: GroupingConfig,
+    mention: Option<String>,
+    now: OffsetDateTime,
+    reply: oneshot::Sender<Option<Observation>>,
+}
+
+impl Waiting {
+    /// Observes this alert in `body` (the route's policy and mention become the group's).
+    fn observe(&self, body: &mut Body) -> Observation {
+        body.policy = self.policy.clone();
+        body.mention.clone_from(&self.mention);
+        let observed = body
+            .group
+            .observe(&self.alert, self.now, &core_policy(&self.policy));
+        Observation {
+            due: body.group.due(),
+            settled: body.group.is_settled(&self.alert.dedup_key),
+            observed,
+        }
+    }
+}
+
+/// Locks a map of this process's, whatever a panicking holder left in it.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// The grouping state of this process: the store, who this process is, and the held messages.
 #[derive(Debug)]
 pub(crate) struct Grouping {
     store: Arc<dyn GroupStore>,
     /// Serialises read-modify-writes of one group within this process.
     locks: KeyLocks,
+    /// Per group key, the observations waiting for its lock: whoever takes it observes them all.
+    waiting: Mutex<HashMap<String, Vec<Waiting>>>,
+    /// Groups whose last write from this process failed or conflicted: their index entry may be
+    /// stale, so the next write rewrites it.
+    unindexed: Mutex<HashSet<String>>,
     /// This process, as the owner of digest claims.
     owner: String,
     /// Per group key, bumped each time a digest of it is settled or it is removed; held messages
@@ -173,6 +261,8 @@ impl Grouping {
         Grouping {
             store,
             locks: KeyLocks::default(),
+            waiting: Mutex::default(),
+            unindexed: Mutex::default(),
             owner,
             changes: Mutex::default(),
             held: Arc::new(Semaphore::new(max_held)),
@@ -187,48 +277,90 @@ impl Grouping {
     }
 
     /// Observes `alert` in its group at `destination` under `policy` (read, `Group::observe`, write with
-    /// compare-and-set). `None` when the store failed or kept conflicting: post the alert.
+    /// compare-and-set), together with every other alert of the group waiting at the same time. `None`
+    /// when the store failed or kept conflicting: post the alert.
     pub(crate) async fn observe(
         &self,
         state: &State,
         destination: &str,
-        alert: &Alert,
+        alert: &Arc<Alert>,
         (policy, mention): (&GroupingConfig, Option<&str>),
         now: OffsetDateTime,
     ) -> Option<Observation> {
         let key = store_key(destination, alert);
-        let _local = self.locks.lock(&key).await;
-        for attempt in 0..CAS_ATTEMPTS {
-            cas_backoff(attempt).await;
-            let read = self.read(state, &key).await?;
-            let (mut body, version) = match read {
-                Some(Read { body, version }) => (body, Some(version)),
-                None => (
-                    Body {
-                        policy: policy.clone(),
-                        mention: None,
-                        group: Group::default(),
-                    },
-                    None,
-                ),
-            };
-            body.policy = policy.clone();
-            body.mention = mention.map(str::to_owned);
-            let observed = body.group.observe(alert, now, &core_policy(policy));
-            let observation = Observation {
-                due: body.group.due(),
-                settled: body.group.is_settled(&alert.dedup_key),
-                observed,
-            };
-            if observation.observed == Observed::Repeat {
-                return Some(observation);
-            }
-            if self.write(state, &key, &body, version).await? {
-                return Some(observation);
+        let (reply, answer) = oneshot::channel();
+        lock(&self.waiting)
+            .entry(key.clone())
+            .or_default()
+            .push(Waiting {
+                alert: alert.clone(),
+                policy: policy.clone(),
+                mention: mention.map(str::to_owned),
+                now,
+                reply,
+            });
+        let local = self.locks.lock(&key).await;
+        // Empty when whoever held the lock before took this observation along (and answered it).
+        let batch = lock(&self.waiting).remove(&key).unwrap_or_default();
+        if !batch.is_empty() {
+            let answers = self.observe_all(state, &key, &batch).await;
+            for (waiting, answer) in batch.into_iter().zip(answers) {
+                // A caller that went away (its receive ended) needs no answer.
+                let _ = waiting.reply.send(answer);
             }
         }
-        tracing::warn!(destination, group_key = %alert.group_key, "the group kept changing under this worker; posting the alert");
-        None
+        drop(local);
+        answer.await.ok().flatten()
+    }
+
+    /// Observes `batch`, in order, in group `key` with one read-modify-write, redone on a conflict or a
+    /// failed call (see [`CAS_ATTEMPTS`], [`STORE_FAILURES`]); an answer per observation.
+    async fn observe_all(
+        &self,
+        state: &State,
+        key: &str,
+        batch: &[Waiting],
+    ) -> Vec<Option<Observation>> {
+        let mut failures = 0;
+        for attempt in 0..CAS_ATTEMPTS {
+            cas_backoff(attempt).await;
+            let Some(read) = self.read(state, key).await else {
+                failures += 1;
+                if failures == STORE_FAILURES {
+                    break;
+                }
+                continue;
+            };
+            let (mut body, version) = match read {
+                Some(Read { body, version }) => (body, Some(version)),
+                None => (Body::new(&batch[0].policy), None),
+            };
+            let answers: Vec<Observation> = batch
+                .iter()
+                .map(|waiting| waiting.observe(&mut body))
+                .collect();
+            if answers.iter().all(|a| a.observed == Observed::Repeat) {
+                return answers.into_iter().map(Some).collect();
+            }
+            match self.write(state, key, &mut body, version).await {
+                Some(true) => return answers.into_iter().map(Some).collect(),
+                Some(false) => {}
+                None => {
+                    failures += 1;
+                    if failures == STORE_FAILURES {
+                        break;
+                    }
+                }
+            }
+        }
+        let (destination, group_key) = split_key(key).unwrap_or_default();
+        tracing::warn!(
+            destination,
+            group_key,
+            alerts = batch.len(),
+            "the group store kept failing or the group kept changing under this worker; posting the alerts"
+        );
+        vec![None; batch.len()]
     }
 
     /// The group stored under `key`: `Some(None)` when there is none (or its body cannot be read, an
@@ -247,11 +379,7 @@ impl Grouping {
                 tracing::warn!(group = %key, error = %err, "a stored group cannot be read; starting it again");
                 // Written over at its version, so a concurrent writer still conflicts.
                 Some(Some(Read {
-                    body: Body {
-                        policy: GroupingConfig::default(),
-                        mention: None,
-                        group: Group::default(),
-                    },
+                    body: Body::new(&GroupingConfig::default()),
                     version: stored.version,
                 }))
             }
@@ -259,21 +387,39 @@ impl Grouping {
     }
 
     /// Writes `body` under `key` over `version`: `Some(false)` on a conflict, `None` when the store
-    /// failed.
+    /// failed. The index entry is written with it only when it would change (see the module docs);
+    /// `body.indexed` then records it.
     pub(crate) async fn write(
         &self,
         state: &State,
         key: &str,
-        body: &Body,
+        body: &mut Body,
         version: Option<u64>,
     ) -> Option<bool> {
+        let entry = body.entry(key);
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let stale = lock(&self.unindexed).remove(key);
+        let reindex = version.is_none() || stale || !body.index_holds(&entry, now);
+        if reindex {
+            body.indexed = Some(Indexed {
+                due: entry.due,
+                scope: entry.scope.clone(),
+                at: now,
+            });
+        }
         let text = serde_json::to_string(body).ok()?;
-        state
+        let written = state
             .call(
                 "group_put",
-                self.store.put(key, &text, version, &body.entry(key)),
+                self.store
+                    .put(key, &text, version, reindex.then_some(&entry)),
             )
-            .await
+            .await;
+        if written != Some(true) && (reindex || stale) {
+            // The entry may have landed over a newer writer's: the next write of the group rewrites it.
+            lock(&self.unindexed).insert(key.to_owned());
+        }
+        written
     }
 
     /// Removes the group `key` at `version`: `Some(false)` on a conflict, `None` when the store failed.

@@ -1,8 +1,8 @@
 //! The worker's half of grouping against the memory store and a local receiver: read-modify-write of
 //! groups, the "post when the store fails" rule, digests posted, settled and woken, recoveries.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -37,7 +37,7 @@ async fn observe(shared: &crate::consumer::Shared, alert: &Alert) -> Option<Obse
         .observe(
             &shared.state,
             "default",
-            alert,
+            &Arc::new(alert.clone()),
             (&policy(), Some("@oncall")),
             OffsetDateTime::now_utc(),
         )
@@ -178,7 +178,7 @@ impl GroupStore for BadStore {
         _key: &str,
         _body: &str,
         _expected: Option<u64>,
-        _entry: &GroupEntry,
+        _entry: Option<&GroupEntry>,
     ) -> Result<bool, StateError> {
         Ok(false)
     }
@@ -191,7 +191,7 @@ impl GroupStore for BadStore {
 }
 
 #[tokio::test]
-async fn a_failing_or_conflicting_store_means_post_the_alert() {
+async fn a_store_that_keeps_failing_or_conflicting_means_post_the_alert() {
     let (_, url) = receiver().await;
     for conflict in [false, true] {
         let mut shared = shared(&url);
@@ -201,7 +201,12 @@ async fn a_failing_or_conflicting_store_means_post_the_alert() {
         });
         shared.grouping = Grouping::new(store.clone(), "test".into(), 100);
         assert_eq!(observe(&shared, &failure(0)).await, None, "{conflict}");
-        let expected = if conflict { CAS_ATTEMPTS } else { 1 };
+        // A failed read is redone too (a storm's store is slow, not gone), a few times.
+        let expected = if conflict {
+            CAS_ATTEMPTS
+        } else {
+            STORE_FAILURES
+        };
         assert_eq!(store.calls.load(Ordering::Relaxed), expected, "{conflict}");
     }
 }
@@ -218,4 +223,151 @@ async fn held_messages_run_short_of_room_at_three_quarters() {
     assert!(grouping.short_of_room());
     places.pop();
     assert!(!grouping.short_of_room());
+}
+
+/// The memory store, recording for each write whether it named an index entry, and answering the
+/// next `conflicts` writes with a conflict.
+#[derive(Debug, Default)]
+struct CountingStore {
+    inner: MemoryGroupStore,
+    entries: Mutex<Vec<bool>>,
+    conflicts: AtomicUsize,
+}
+
+#[async_trait]
+impl GroupStore for CountingStore {
+    fn durable(&self) -> bool {
+        false
+    }
+    async fn get(&self, key: &str) -> Result<Option<StoredGroup>, StateError> {
+        self.inner.get(key).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        body: &str,
+        expected: Option<u64>,
+        entry: Option<&GroupEntry>,
+    ) -> Result<bool, StateError> {
+        self.entries.lock().unwrap().push(entry.is_some());
+        let conflict = self
+            .conflicts
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        if conflict {
+            return Ok(false);
+        }
+        self.inner.put(key, body, expected, entry).await
+    }
+    async fn remove(&self, key: &str, expected: u64) -> Result<bool, StateError> {
+        self.inner.remove(key, expected).await
+    }
+    async fn open_groups(&self) -> Result<Vec<GroupEntry>, StateError> {
+        self.inner.open_groups().await
+    }
+}
+
+fn counted(shared: &mut crate::consumer::Shared) -> Arc<CountingStore> {
+    let store = Arc::new(CountingStore::default());
+    shared.grouping = Grouping::new(store.clone(), "test".into(), 100);
+    store
+}
+
+#[tokio::test]
+async fn alerts_of_one_group_waiting_together_are_observed_in_one_write() {
+    let (_, url) = receiver().await;
+    let mut shared = shared(&url);
+    let store = counted(&mut shared);
+    let shared = Arc::new(shared);
+    let key = store_key("default", &failure(0));
+    // Another observation of the group is under way: twenty more queue behind it.
+    let busy = shared.grouping.lock(&key).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let shared = shared.clone();
+        tasks.spawn(async move { observe(&shared, &failure(n)).await });
+    }
+    while shared
+        .grouping
+        .waiting
+        .lock()
+        .unwrap()
+        .get(&key)
+        .map(Vec::len)
+        != Some(20)
+    {
+        tokio::task::yield_now().await;
+    }
+    drop(busy);
+    let mut seen = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        seen.push(joined.unwrap().expect("observed").observed);
+    }
+    let posted = seen
+        .iter()
+        .filter(|o| matches!(o, Observed::Post { .. }))
+        .count();
+    let folded = seen
+        .iter()
+        .filter(|o| matches!(o, Observed::Folded { .. }))
+        .count();
+    assert_eq!((posted, folded), (1, 19), "{seen:?}");
+    assert_eq!(store.entries.lock().unwrap().len(), 1, "one write for all");
+    let read = shared
+        .grouping
+        .read(&shared.state, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.version, 1);
+    assert!(
+        shared.grouping.waiting.lock().unwrap().is_empty(),
+        "nothing left waiting"
+    );
+}
+
+#[tokio::test]
+async fn the_index_entry_is_written_only_when_it_changes_or_a_write_conflicted() {
+    let (_, url) = receiver().await;
+    let mut shared = shared(&url);
+    let store = counted(&mut shared);
+    observe(&shared, &failure(0)).await.unwrap(); // opens the group: nothing due
+    observe(&shared, &failure(1)).await.unwrap(); // folded: a digest is due
+    observe(&shared, &failure(2)).await.unwrap(); // folded into the same digest
+    assert_eq!(*store.entries.lock().unwrap(), [true, true, false]);
+
+    // A write that named an entry and lost: its entry may have landed over the winner's.
+    let key = store_key("default", &failure(0));
+    let grouping = &shared.grouping;
+    let Read { mut body, version } = grouping.read(&shared.state, &key).await.unwrap().unwrap();
+    body.indexed = None;
+    store.conflicts.store(1, Ordering::Relaxed);
+    assert_eq!(
+        grouping
+            .write(&shared.state, &key, &mut body, Some(version))
+            .await,
+        Some(false)
+    );
+    for _ in 0..2 {
+        let Read { mut body, version } = grouping.read(&shared.state, &key).await.unwrap().unwrap();
+        assert_eq!(
+            grouping
+                .write(&shared.state, &key, &mut body, Some(version))
+                .await,
+            Some(true)
+        );
+    }
+    assert_eq!(
+        store.entries.lock().unwrap()[3..],
+        [true, true, false],
+        "the next write after it rewrites the entry, once"
+    );
+
+    let key = store_key("default", &failure(0));
+    assert_eq!(digest::post(&shared, &key).await, Posted::Done);
+    let entries = grouping.open_groups(&shared.state).await.unwrap();
+    assert_eq!(
+        entries[0].due, None,
+        "the settled digest's entry says nothing is due"
+    );
 }

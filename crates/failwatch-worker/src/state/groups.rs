@@ -45,14 +45,15 @@ pub(crate) trait GroupStore: std::fmt::Debug + Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<StoredGroup>, StateError>;
 
     /// Writes `body` under `key` as the next version if the stored version is still `expected`
-    /// (`None`: no group stored), and updates the group's index entry to `entry`. `Ok(false)` when
-    /// another writer changed the group first: read it again and redo the change.
+    /// (`None`: no group stored), and sets the group's index entry to `entry` when given (`None`: the
+    /// caller knows the entry already says this; always given with `expected` `None`). `Ok(false)`
+    /// when another writer changed the group first: read it again and redo the change.
     async fn put(
         &self,
         key: &str,
         body: &str,
         expected: Option<u64>,
-        entry: &GroupEntry,
+        entry: Option<&GroupEntry>,
     ) -> Result<bool, StateError>;
 
     /// Removes the closed group `key` and its index entry if its version is still `expected`.

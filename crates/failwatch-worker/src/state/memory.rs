@@ -115,18 +115,32 @@ impl GroupStore for MemoryGroupStore {
         key: &str,
         body: &str,
         expected: Option<u64>,
-        entry: &GroupEntry,
+        entry: Option<&GroupEntry>,
     ) -> Result<bool, StateError> {
         let mut groups = lock(&self.groups);
-        let stored = groups.get(key).map(|(group, _)| group.version);
-        if stored != expected {
+        let stored = groups.get(key);
+        if stored.map(|(group, _)| group.version) != expected {
             return Ok(false);
         }
+        // Without an entry the group keeps its own; a first write always names one (the trait's
+        // contract), so the fallback, an entry with nothing due, is never reached.
+        debug_assert!(
+            entry.is_some() || stored.is_some(),
+            "a first write names its entry"
+        );
+        let entry = entry
+            .or(stored.map(|(_, entry)| entry))
+            .cloned()
+            .unwrap_or_else(|| GroupEntry {
+                key: key.to_owned(),
+                due: None,
+                scope: None,
+            });
         let group = StoredGroup {
             body: body.to_owned(),
             version: expected.map_or(1, |v| v + 1),
         };
-        groups.insert(key.to_owned(), (group, entry.clone()));
+        groups.insert(key.to_owned(), (group, entry));
         Ok(true)
     }
 
@@ -227,25 +241,28 @@ mod tests {
         assert_eq!(groups.get("g").await.unwrap(), None);
         assert!(
             groups
-                .put("g", "a", None, &entry("g", Some(5)))
+                .put("g", "a", None, Some(&entry("g", Some(5))))
                 .await
                 .unwrap()
         );
         assert!(
-            !groups.put("g", "b", None, &entry("g", None)).await.unwrap(),
+            !groups
+                .put("g", "b", None, Some(&entry("g", None)))
+                .await
+                .unwrap(),
             "a second first write loses"
         );
         let stored = groups.get("g").await.unwrap().unwrap();
         assert_eq!((stored.body.as_str(), stored.version), ("a", 1));
         assert!(
             groups
-                .put("g", "c", Some(1), &entry("g", None))
+                .put("g", "c", Some(1), Some(&entry("g", None)))
                 .await
                 .unwrap()
         );
         assert!(
             !groups
-                .put("g", "d", Some(1), &entry("g", None))
+                .put("g", "d", Some(1), Some(&entry("g", None)))
                 .await
                 .unwrap(),
             "a stale version loses"
@@ -259,10 +276,13 @@ mod tests {
     async fn a_group_is_removed_with_its_index_entry_only_at_its_version() {
         let groups = MemoryGroupStore::default();
         groups
-            .put("g", "a", None, &entry("g", Some(1)))
+            .put("g", "a", None, Some(&entry("g", Some(1))))
             .await
             .unwrap();
-        groups.put("h", "a", None, &entry("h", None)).await.unwrap();
+        groups
+            .put("h", "a", None, Some(&entry("h", None)))
+            .await
+            .unwrap();
         assert!(!groups.remove("g", 2).await.unwrap());
         assert!(groups.remove("g", 1).await.unwrap());
         assert_eq!(groups.get("g").await.unwrap(), None);

@@ -4,7 +4,9 @@
 //!
 //! **A group** is one item holding its body and version. `put` is one conditional PutItem: with no
 //! expected version, `attribute_not_exists(pk) OR expires_at <= :now` (an expired body counts as
-//! absent); with one, `version = :expected AND expires_at > :now`. A failed condition is the answer
+//! absent); with one, `version = :expected AND expires_at > :now`. A `put` without an entry (the
+//! caller knows the index already says it) is one conditional UpdateItem of the body, version and
+//! expiry under the same condition, which keeps the item's token and so its entry. A failed condition is the answer
 //! "another writer changed it first" (`Ok(false)`); every other error is a [`StateError`]. `remove` is
 //! one DeleteItem conditional on the version. A body over DynamoDB's 400 KB item limit is refused
 //! before anything is written.
@@ -33,10 +35,11 @@
 //! 100-byte key and an 80-byte scope, so about 1,400 open groups (fewer with longer keys or scopes).
 //! Beyond it DynamoDB refuses the index write, `put` fails with a [`StateError`] that says the index
 //! of open groups is full, and the body is not written: the caller counts the error and keeps the
-//! alert as if the store had failed, nothing is lost silently. Every `put` rewrites the index item,
-//! which DynamoDB bills by the item's size (1 write unit per KB: about 28 units with 100 open groups)
-//! and limits to 1,000 write units a second per item, so about 35 group writes a second across all
-//! replicas with 100 open groups.
+//! alert as if the store had failed, nothing is lost silently. Every `put` with an entry rewrites the index
+//! item, which DynamoDB bills by the item's size (1 write unit per KB: about 28 units with 100 open
+//! groups) and limits to 1,000 write units a second per item, so about 35 such writes a second across
+//! all replicas with 100 open groups. The worker writes an entry only when a group's due time or scope
+//! changes (about twice per group per `group_interval` in a storm), not for each folded alert.
 //!
 //! Calls use the alert items' client ([`Table`]): built on first use, bounded by the SDK timeouts
 //! derived from `call_timeout`, at most two attempts.
@@ -148,6 +151,34 @@ impl DynamoGroupStore {
         Ok(written.is_some())
     }
 
+    /// Writes the body of `key` as the version after `expected`, if that is still the stored one,
+    /// keeping the item's token: its index entry, which carries that token, stays the group's.
+    async fn update_body(
+        &self,
+        key: &str,
+        body: &str,
+        expected: u64,
+        now: SystemTime,
+    ) -> Result<bool, StateError> {
+        let update = self
+            .table
+            .update_item(body_pk(key))
+            .await
+            .update_expression("SET #body = :body, #version = :next, expires_at = :expires")
+            .condition_expression("#version = :expected AND expires_at > :now")
+            .expression_attribute_names("#body", BODY)
+            .expression_attribute_names("#version", VERSION)
+            .expression_attribute_values(":body", string(body))
+            .expression_attribute_values(":next", number(expected + 1))
+            .expression_attribute_values(":expected", number(expected))
+            .expression_attribute_values(":expires", number(expiry(now, GROUP_TTL)))
+            .expression_attribute_values(":now", number(epoch_secs(now)))
+            .send()
+            .await;
+        let written = self.table.conditional("UpdateItem", update)?;
+        Ok(written.is_some())
+    }
+
     /// Removes group `key`'s index entry if it is still the one written with `token`.
     async fn remove_entry(&self, key: &str, token: &str) -> Result<(), StateError> {
         let removed = self
@@ -209,7 +240,7 @@ impl GroupStore for DynamoGroupStore {
         key: &str,
         body: &str,
         expected: Option<u64>,
-        entry: &GroupEntry,
+        entry: Option<&GroupEntry>,
     ) -> Result<bool, StateError> {
         let bytes = body_item_bytes(&body_pk(key), body);
         if bytes > MAX_ITEM_BYTES {
@@ -220,9 +251,19 @@ impl GroupStore for DynamoGroupStore {
             return Err(self.table.failure("PutItem", detail, None));
         }
         let now = SystemTime::now();
+        if let (None, Some(expected)) = (entry, expected) {
+            // Only the body changes; it keeps the token its index entry carries.
+            return self.update_body(key, body, expected, now).await;
+        }
+        // A first write names its entry (the trait's contract); without one, nothing is due in it.
+        let entry = entry.cloned().unwrap_or_else(|| GroupEntry {
+            key: key.to_owned(),
+            due: None,
+            scope: None,
+        });
         let token = new_token();
         // The entry first: an open group is never missing from the index (see the module docs).
-        self.set_entry(key, entry, &token, expiry(now, GROUP_TTL))
+        self.set_entry(key, &entry, &token, expiry(now, GROUP_TTL))
             .await?;
         self.write_body(key, body, expected, &token, now).await
     }

@@ -194,7 +194,10 @@ async fn put(
     expected: Option<u64>,
     entry: &GroupEntry,
 ) -> bool {
-    store.put(key, body, expected, entry).await.expect("put")
+    store
+        .put(key, body, expected, Some(entry))
+        .await
+        .expect("put")
 }
 
 /// The body and version stored under `key`.
@@ -232,6 +235,38 @@ async fn a_group_round_trips_and_a_write_on_a_stale_version_is_refused() {
     assert!(put(&store, &long, "{}", None, &entry(&long, None)).await);
     assert_eq!(stored(&store, &long).await, Some(("{}".into(), 1)));
     assert!(open_keys(&store).await.contains(&long));
+}
+
+#[tokio::test]
+async fn a_write_without_an_entry_changes_the_body_only_and_removal_still_takes_the_entry() {
+    let moto = moto().await;
+    let client = table(&moto).await;
+    let store = store(&client);
+    let key = "chat\u{1f}quiet";
+    let first = entry(key, Some(1_800_000_000));
+    assert!(put(&store, key, "{\"n\":1}", None, &first).await);
+    assert!(
+        store
+            .put(key, "{\"n\":2}", Some(1), None)
+            .await
+            .expect("put")
+    );
+    assert!(
+        !store
+            .put(key, "{\"n\":9}", Some(1), None)
+            .await
+            .expect("put"),
+        "a stale version is refused without an entry too"
+    );
+    assert_eq!(stored(&store, key).await, Some(("{\"n\":2}".into(), 2)));
+    assert_eq!(store.open_groups().await.expect("open"), vec![first]);
+    // The body kept the token its entry carries, so removing the group removes the entry.
+    assert!(store.remove(key, 2).await.expect("remove"));
+    assert_eq!(store.get(key).await.expect("get"), None);
+    assert!(
+        !index_names(&client).await.contains(&entry_name(key)),
+        "the entry is gone"
+    );
 }
 
 /// One read-modify-write of the counter in group `key`'s body, retried until its compare-and-set wins.
@@ -383,7 +418,7 @@ async fn a_body_or_an_index_over_dynamodbs_item_limit_is_a_clear_error_and_write
     let store = store(&table(&moto).await);
     let body = "x".repeat(MAX_ITEM_BYTES);
     let err = store
-        .put("big", &body, None, &entry("big", None))
+        .put("big", &body, None, Some(&entry("big", None)))
         .await
         .expect_err("over the item limit");
     let shown = crate::errors::chain(&err);
@@ -403,7 +438,7 @@ async fn a_body_or_an_index_over_dynamodbs_item_limit_is_a_clear_error_and_write
         assert!(put(&store, key, "{}", None, &wide(key)).await);
     }
     let err = store
-        .put("w4", "{}", None, &wide("w4"))
+        .put("w4", "{}", None, Some(&wide("w4")))
         .await
         .expect_err("index full");
     let shown = crate::errors::chain(&err);
