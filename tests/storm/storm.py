@@ -29,8 +29,9 @@ Reports (a JSON summary on stdout, a verdict on stderr; exit 1 when a goal is mi
 - time from time zero to the first accepted post of each group: p50, p99, max. Goal: p99 <= 2 s.
 - drain: from time zero until the queue (visible and in flight) is empty.
 - accounting: every event's dedup_key must appear in exactly one accepted `failwatch.alert.v1` or in
-  the `dedup_keys` of exactly one accepted `failwatch.digest.v1`: lost (none) and duplicated (more than
-  one) are counted. Goal: none lost.
+  the `dedup_keys` of exactly one accepted `failwatch.digest.v1`: lost (in none, and no longer on the
+  queue or its DLQ), duplicated (in more than one), still queued and dead-lettered (read back from the
+  queues after the workers stopped) are counted. Goal: none lost, none dead-lettered, none left.
 
 Only boto3 and the standard library, and the load and chaos harnesses' helpers.
 """
@@ -223,6 +224,9 @@ def run(args, workdir):
             worker.stop()
         posts = posts_of(receiver)
         total = time.monotonic() - started
+        # What the workers left (handed back at SIGTERM, or dead-lettered) is not lost: set it apart.
+        queued = queued_keys(sqs, queue) if left else set()
+        dead = queued_keys(sqs, sqs.get_queue_url(QueueName="storm-dlq")["QueueUrl"])
     finally:
         for worker in workers:
             if worker.process.poll() is None:
@@ -233,7 +237,9 @@ def run(args, workdir):
             ministack.wait(timeout=10)
     with open(os.path.join(workdir, "posts.json"), "w") as f:
         json.dump(posts, f)
-    summary = summarize(args, posts, rooms, zero)
+    summary = summarize(args, posts, rooms, zero, queued | dead)
+    summary["accounting"]["still_queued"] = len(queued)
+    summary["accounting"]["dead_lettered"] = len(dead)
     summary["run"] = {
         "events": args.events, "groups": args.services * len(CLASSES), "backend": args.backend,
         "replicas": args.replicas, "group_interval": args.group_interval,
@@ -256,7 +262,27 @@ def accounted(posts, rooms):
     return seen.issuperset(rooms)
 
 
-def summarize(args, posts, rooms, zero):
+def queued_keys(sqs, queue_url, limit=45.0):
+    """The dedup_keys of the events still on `queue_url`: received (and kept invisible) until the queue
+    answers empty twice and holds nothing in flight, or for `limit` seconds (a message a worker held
+    when it stopped reappears when its visibility ends)."""
+    keys, empty, until = set(), 0, time.monotonic() + limit
+    while time.monotonic() < until and empty < 2:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                  VisibilityTimeout=600, WaitTimeSeconds=1).get("Messages", [])
+        for message in got:
+            keys.add("ecs_task:" + json.loads(message["Body"])["detail"]["taskArn"])
+        if got:
+            empty = 0
+            continue
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        in_flight = int(attributes["ApproximateNumberOfMessagesNotVisible"]) - len(keys)
+        empty = empty + 1 if in_flight <= 0 else 0
+    return keys
+
+
+def summarize(args, posts, rooms, zero, unposted=frozenset()):
     accepted = sorted((p for p in posts if p["status"] == 200), key=lambda p: p["t"])
     by_room = {}
     for post in accepted:
@@ -304,7 +330,8 @@ def summarize(args, posts, rooms, zero):
         "accounting": {
             "events": len(rooms),
             "exactly_once": sum(n == 1 for n in occurrences.values()),
-            "lost": sum(n == 0 for n in occurrences.values()),
+            # Never posted, and not on the queue or its DLQ either.
+            "lost": sum(n == 0 and key not in unposted for key, n in occurrences.items()),
             "duplicated_events": sum(n > 1 for n in occurrences.values()),
             "duplicate_copies": sum(n - 1 for n in occurrences.values() if n > 1),
             "unknown_keys": strays,
@@ -346,6 +373,7 @@ def verdict(summary, args):
         (f"first post p99 {first['p99']} s > {GOAL_FIRST_POST_P99:g} s",
          first["p99"] is None or first["p99"] > GOAL_FIRST_POST_P99),
         (f"lost {acc['lost']}", acc["lost"] > 0),
+        (f"dead-lettered {acc['dead_lettered']}", acc["dead_lettered"] > 0),
         (f"{summary['run']['left_in_queue']} messages still queued",
          bool(summary["run"]["left_in_queue"])),
     ]
@@ -354,7 +382,8 @@ def verdict(summary, args):
             f"{posts['window_seconds']:g} s, {posts['crash_loop_notices']} crash-loop notices), "
             f"{summary['rate_limited_429']} x 429, first post p50 {first['p50']} s p99 {first['p99']} s, "
             f"drained in {summary['run']['drain_seconds']} s, {acc['exactly_once']} of {acc['events']} "
-            f"events exactly once, {acc['lost']} lost, {acc['duplicated_events']} duplicated")
+            f"events exactly once, {acc['lost']} lost, {acc['duplicated_events']} duplicated, "
+            f"{acc['still_queued']} still queued, {acc['dead_lettered']} dead-lettered")
     return (not missed), ("PASS: " if not missed else "FAIL (" + "; ".join(missed) + "): ") + line
 
 

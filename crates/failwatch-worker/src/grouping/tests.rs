@@ -190,7 +190,8 @@ impl GroupStore for BadStore {
     }
 }
 
-#[tokio::test]
+// Paused: the waits between attempts pass at once.
+#[tokio::test(start_paused = true)]
 async fn a_store_that_keeps_failing_or_conflicting_means_post_the_alert() {
     let (_, url) = receiver().await;
     for conflict in [false, true] {
