@@ -322,6 +322,36 @@ fn render_group_interval_folds_a_burst_into_one_alert_and_one_digest() {
 }
 
 #[test]
+fn render_crash_loop_flags_set_when_a_burst_is_a_crash_loop() {
+    let digest = |extra: &[&str]| {
+        let args = [
+            &["render", "--to", "json", "--group-interval", "5m"][..],
+            extra,
+        ]
+        .concat();
+        let output = failwatch(&args, &burst_of_twelve(), &[]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        stdout_lines(&output).pop().expect("a digest")
+    };
+    // Twelve failures a second apart: a crash loop by the defaults (5 within 10 min).
+    let by_default = digest(&[]);
+    assert_eq!(by_default["crash_loop"]["failures"], 12, "{by_default}");
+    assert!(digest(&["--crash-loop-threshold", "0"])["crash_loop"].is_null());
+    assert!(digest(&["--crash-loop-threshold", "20"])["crash_loop"].is_null());
+    // Failures count on the events' own times (all the same here), not the synthetic clock.
+    let windowed = digest(&["--crash-loop-window", "3s"]);
+    assert_eq!(windowed["crash_loop"]["window_secs"], 3, "{windowed}");
+    assert_eq!(by_default["crash_loop"]["window_secs"], 600, "{by_default}");
+
+    let output = failwatch(&["render", "--crash-loop-threshold", "3"], "", &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(64),
+        "a crash-loop flag without --group-interval is a usage error"
+    );
+}
+
+#[test]
 fn render_without_a_group_interval_prints_every_alert() {
     for args in [
         &["render", "--to", "json"][..],

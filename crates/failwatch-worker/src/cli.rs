@@ -58,6 +58,15 @@ pub(crate) struct RenderArgs {
     /// every alert is printed.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) group_interval: Option<Duration>,
+    /// With `--group-interval`: a group with this many failures within `--crash-loop-window` is
+    /// crash-looping, as `[grouping] crash_loop_threshold` (default 5; 0 is off, otherwise 2 to 10000).
+    #[arg(long, value_name = "N", requires = "group_interval", value_parser = parse_threshold)]
+    pub(crate) crash_loop_threshold: Option<u32>,
+    /// With `--group-interval`: the window the crash-loop threshold counts failures in, as
+    /// `[grouping] crash_loop_window` (default 10m; 1s to 1 day). Failures are counted on the
+    /// events' own times, as the worker counts them, not on the synthetic clock.
+    #[arg(long, value_name = "DURATION", requires = "group_interval", value_parser = parse_window)]
+    pub(crate) crash_loop_window: Option<Duration>,
     /// Files each holding one SQS message body. Without any, bodies are read from stdin, one per line.
     pub(crate) files: Vec<PathBuf>,
 }
@@ -80,6 +89,24 @@ fn target_parser() -> impl TypedValueParser<Value = Target> {
 /// A duration in humantime's words (`90s`, `5m`, `1h 30m`), as the configuration writes them.
 fn parse_duration(value: &str) -> Result<Duration, humantime_serde::re::humantime::DurationError> {
     humantime_serde::re::humantime::parse_duration(value)
+}
+
+/// `--crash-loop-threshold`: the values `[grouping] crash_loop_threshold` accepts.
+fn parse_threshold(value: &str) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        Ok(n) if n == 0 || (2..=10_000).contains(&n) => Ok(n),
+        _ => Err("expected 0 (off) or a whole number from 2 to 10000".to_owned()),
+    }
+}
+
+/// `--crash-loop-window`: the values `[grouping] crash_loop_window` accepts.
+fn parse_window(value: &str) -> Result<Duration, String> {
+    let window = parse_duration(value).map_err(|err| err.to_string())?;
+    if (Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&window) {
+        Ok(window)
+    } else {
+        Err("expected a duration from 1s to 1d".to_owned())
+    }
 }
 
 /// Where to find the configuration file.
@@ -243,6 +270,42 @@ mod tests {
             Some(Duration::from_secs(3630))
         );
         assert!(parse(&["--group-interval", "soon"]).is_err());
+    }
+
+    #[test]
+    fn render_takes_crash_loop_settings_only_with_a_group_interval_and_in_the_configs_ranges() {
+        let parse = |extra: &[&str]| {
+            let cli = Cli::try_parse_from([&["failwatch", "render"], extra].concat())?;
+            match cli.command {
+                Command::Render(args) => {
+                    Ok::<_, clap::Error>((args.crash_loop_threshold, args.crash_loop_window))
+                }
+                other => panic!("not render: {other:?}"),
+            }
+        };
+        let grouped = |extra: &[&str]| parse(&[&["--group-interval", "5m"], extra].concat());
+        assert_eq!(grouped(&[]).unwrap(), (None, None));
+        assert_eq!(
+            grouped(&["--crash-loop-threshold", "3", "--crash-loop-window", "2m"]).unwrap(),
+            (Some(3), Some(Duration::from_secs(120)))
+        );
+        assert_eq!(
+            grouped(&["--crash-loop-threshold", "0"]).unwrap().0,
+            Some(0)
+        );
+        for bad in [
+            &["--crash-loop-threshold", "1"][..],
+            &["--crash-loop-threshold", "10001"],
+            &["--crash-loop-window", "0s"],
+            &["--crash-loop-window", "2d"],
+        ] {
+            assert!(grouped(bad).is_err(), "{bad:?}");
+        }
+        let without = parse(&["--crash-loop-threshold", "3"]).unwrap_err();
+        assert!(
+            without.to_string().contains("--group-interval"),
+            "{without}"
+        );
     }
 
     #[test]

@@ -11,10 +11,11 @@ use anyhow::Context as _;
 
 use crate::cli::{Cli, Command, ConfigArgs, RenderArgs};
 use crate::commands::render;
-use crate::config::{self, Config, EnrichmentConfig, env::ProcessEnv};
+use crate::config::{self, Config, EnrichmentConfig, GroupingConfig, env::ProcessEnv};
 use crate::enrich::Enricher;
 use crate::{exit, metrics, sqs, telemetry};
 use clap::Parser;
+use failwatch_core::GroupPolicy;
 use tokio_util::sync::CancellationToken;
 
 /// Runs the `failwatch` command line: parses the arguments, runs the command and returns the process
@@ -75,7 +76,17 @@ fn render_command(args: RenderArgs) -> ExitCode {
     let enrich = enrich
         .as_mut()
         .map(|f| f as &mut dyn FnMut(&mut failwatch_core::Alert));
-    let grouping = args.group_interval.filter(|interval| !interval.is_zero());
+    let defaults = GroupingConfig::default();
+    let grouping = args
+        .group_interval
+        .filter(|interval| !interval.is_zero())
+        .map(|group_interval| GroupPolicy {
+            group_interval,
+            crash_loop_threshold: args
+                .crash_loop_threshold
+                .unwrap_or(defaults.crash_loop_threshold),
+            crash_loop_window: args.crash_loop_window.unwrap_or(defaults.crash_loop_window),
+        });
     match render::run(inputs, args.to, grouping, enrich, &mut out, &mut diag) {
         Ok(summary) if summary.malformed > 0 => ExitCode::from(exit::DATA),
         Ok(_) => ExitCode::from(exit::OK),

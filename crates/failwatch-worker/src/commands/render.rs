@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
-use failwatch_core::{Alert, Decision, DecodeContext, Deduper, RenderOptions, Target};
+use failwatch_core::{Alert, Decision, DecodeContext, Deduper, GroupPolicy, RenderOptions, Target};
 use time::OffsetDateTime;
 
 use groups::{Grouping, Notice, Verdict};
@@ -65,7 +65,7 @@ pub(crate) struct Summary {
 pub(crate) type Enrich<'a> = &'a mut dyn FnMut(&mut Alert);
 
 /// Renders every input for `target`, writing payloads to `out` and diagnostics to `diag`; each alert
-/// goes through `enrich` first, when given. With a `group_interval`, alerts are grouped as the worker
+/// goes through `enrich` first, when given. With a grouping policy, alerts are grouped as the worker
 /// groups them, each input taking the next second of a synthetic clock (see [`groups`]).
 ///
 /// A malformed input is reported and skipped, and the rest of the stream is still processed, so one bad
@@ -74,7 +74,7 @@ pub(crate) type Enrich<'a> = &'a mut dyn FnMut(&mut Alert);
 pub(crate) fn run(
     inputs: Inputs,
     target: Target,
-    group_interval: Option<Duration>,
+    grouping: Option<GroupPolicy>,
     enrich: Option<Enrich<'_>>,
     out: &mut dyn Write,
     diag: &mut dyn Write,
@@ -85,7 +85,7 @@ pub(crate) fn run(
         deduper: Deduper::new(DEDUP_CAPACITY, DEDUP_TTL),
         summary: Summary::default(),
         enrich,
-        grouping: group_interval.map(Grouping::new),
+        grouping: grouping.map(Grouping::new),
     };
     // Payloads are small and many: a large buffer turns one write per alert into one per 64 KiB. It is
     // flushed before every diagnostic, so stdout and stderr still interleave in input order on a

@@ -19,7 +19,8 @@
 //! with at most two attempts ([`table`]).
 //!
 //! The grouping state of failure storms lives in the same table under the `group#` prefix
-//! ([`groups::DynamoGroupStore`], from [`DynamoStore::group_store`]).
+//! ([`groups::DynamoGroupStore`], with a client of its own: the grouping state is built apart from the
+//! alert state, see `crate::grouping::Grouping::from_config`).
 
 mod group_items;
 pub(crate) mod groups;
@@ -37,7 +38,6 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{Claim, StateError, StateStore};
-use groups::DynamoGroupStore;
 use items::{
     CLAIMED, DONE, EXPIRES_AT, OWNER, PK, RELEASE_CONDITION, STATUS, TAKE_CONDITION, claim_pk,
     delivered_pk, epoch_secs, expiry, is_live, number, refusal, string,
@@ -64,15 +64,6 @@ impl DynamoStore {
             owner: format!("{host}-{:016x}", rand::random::<u64>()),
             ttl,
         }
-    }
-
-    /// The grouping state in the same table, through this store's client.
-    #[allow(
-        dead_code,
-        reason = "the worker builds its group store with DynamoGroupStore::new"
-    )]
-    pub(crate) fn group_store(&self) -> DynamoGroupStore {
-        DynamoGroupStore::on(Arc::clone(&self.table))
     }
 
     /// `:now`, `:me` and `:claimed` for [`items::TAKE_CONDITION`], plus the update's `extra` values.

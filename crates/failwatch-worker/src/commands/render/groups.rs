@@ -14,10 +14,6 @@ use std::time::Duration;
 use failwatch_core::{Alert, Digest, Group, GroupPolicy, Observed, Recovery, RecoverySignal};
 use time::OffsetDateTime;
 
-/// The `[grouping]` defaults of the worker: a crash loop is 5 failures within 10 minutes.
-const CRASH_LOOP_THRESHOLD: u32 = 5;
-const CRASH_LOOP_WINDOW: Duration = Duration::from_secs(600);
-
 /// How far the synthetic clock moves per input.
 const TICK: Duration = Duration::from_secs(1);
 
@@ -49,14 +45,10 @@ pub(crate) struct Grouping {
 }
 
 impl Grouping {
-    /// Groups by `group_interval` with the worker's default crash-loop settings.
-    pub(crate) fn new(group_interval: Duration) -> Self {
+    /// Groups under `policy` (the worker's `[grouping]` defaults unless `render` was told otherwise).
+    pub(crate) fn new(policy: GroupPolicy) -> Self {
         Self {
-            policy: GroupPolicy {
-                group_interval,
-                crash_loop_threshold: CRASH_LOOP_THRESHOLD,
-                crash_loop_window: CRASH_LOOP_WINDOW,
-            },
+            policy,
             now: OffsetDateTime::UNIX_EPOCH,
             groups: HashMap::new(),
         }

@@ -72,7 +72,6 @@ pub(crate) struct DynamoGroupStore {
 impl DynamoGroupStore {
     /// The grouping state in `table` (`state.table`), each call bounded by `call_timeout`
     /// (`state.call_timeout`), with a client of its own built on the first call.
-    /// [`super::DynamoStore::group_store`] shares the alert store's client instead.
     pub(crate) fn new(table: String, call_timeout: Duration) -> Self {
         DynamoGroupStore::on(Arc::new(Table::new(table, call_timeout)))
     }
