@@ -147,7 +147,7 @@ pub fn render(alert: &Alert, target: Target, opts: &RenderOptions) -> String {
 /// Renders a digest (`failwatch.digest.v1`) as the exact compact JSON body to POST to `target`: for
 /// [`Target::Json`] the document itself, for a chat service one message that lists the first folded
 /// alerts, counts the rest and tallies their reasons and exit codes. In Google Chat it replies in the
-/// group's thread (`thread.threadKey` is the `group_key`, as for the group's alerts).
+/// group's thread (`thread.threadKey` names the group's origin and `group_key`, as for its alerts).
 ///
 /// The body always fits the service's documented limits, however long the alerts' text.
 pub fn render_digest(digest: &Digest, target: Target, opts: &RenderOptions) -> String {

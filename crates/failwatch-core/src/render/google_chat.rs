@@ -2,7 +2,8 @@
 //!
 //! The `text` carries the severity, the title and the configured mention, because it is what
 //! notifications and screen readers show; the card carries everything else. `thread.threadKey` is the
-//! alert's group key, so repeats of one problem land in one thread. A thread key only takes effect when
+//! alert's partition, account, region and group key ([`thread_key`]), so repeats of one problem land
+//! in one thread, and one service name in two accounts or regions is two threads, as it is two groups. A thread key only takes effect when
 //! the request URL carries `messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD`, which the worker
 //! adds to every Google Chat webhook URL; without it Google Chat starts a new thread for each message.
 //!
@@ -37,13 +38,13 @@ const UNCOLLAPSIBLE_DETAILS: u32 = 6;
 struct Message<'a> {
     text: String,
     cards_v2: [CardWithId<'a>; 1],
-    thread: Thread<'a>,
+    thread: Thread,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Thread<'a> {
-    thread_key: &'a str,
+struct Thread {
+    thread_key: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -203,7 +204,12 @@ fn message<'a>(
             },
         }],
         thread: Thread {
-            thread_key: cut_plain(&alert.group_key, MAX_THREAD_KEY_CHARS, Unit::Chars),
+            thread_key: thread_key(
+                &alert.partition,
+                alert.account.as_deref(),
+                alert.region.as_deref(),
+                &alert.group_key,
+            ),
         },
     }
 }
@@ -395,7 +401,7 @@ fn notice_message<'a>(n: &'a Notice<'a>, opts: &RenderOptions, level: Level) -> 
             },
         }],
         thread: Thread {
-            thread_key: cut_plain(n.group_key, MAX_THREAD_KEY_CHARS, Unit::Chars),
+            thread_key: thread_key(n.origin.0, n.origin.1, n.origin.2, n.group_key),
         },
     }
 }
@@ -419,6 +425,20 @@ fn listed_widget<'a>(listed: &'a Listed<'a>, level: Level) -> Widget<'a> {
             },
         }),
     })
+}
+
+/// The thread of one problem: `{partition}:{account}:{region}:{group_key}` (an unknown account or region
+/// is empty), as the worker keeps one group per origin and `group_key`; cut to Google Chat's limit.
+pub(super) fn thread_key(
+    partition: &str,
+    account: Option<&str>,
+    region: Option<&str>,
+    group_key: &str,
+) -> String {
+    let account = account.unwrap_or_default();
+    let region = region.unwrap_or_default();
+    let key = format!("{partition}:{account}:{region}:{group_key}");
+    cut_plain(&key, MAX_THREAD_KEY_CHARS, Unit::Chars).to_owned()
 }
 
 #[cfg(test)]

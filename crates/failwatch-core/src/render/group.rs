@@ -80,8 +80,10 @@ pub(super) struct Notice<'a> {
     pub(super) more: u64,
     /// The document's shared console links, as buttons.
     pub(super) buttons: Vec<Button<'a>>,
-    /// The group's key: Google Chat's thread key, so the notice replies in the group's thread.
+    /// The group's key and, below, where its alerts come from (partition, account, region): Google
+    /// Chat's thread key, so the notice replies in the group's thread.
     pub(super) group_key: &'a str,
+    pub(super) origin: (&'a str, Option<&'a str>, Option<&'a str>),
     /// What the footer names after "failwatch · ": a label and a value (workload text).
     pub(super) footer: (&'static str, &'a str),
     /// When the notice's news happened (last failure, recovery), RFC 3339, for Discord's timestamp.
@@ -173,6 +175,11 @@ pub(super) fn digest(digest: &Digest, level: Level) -> Notice<'_> {
         listed,
         buttons: link_buttons(&digest.links),
         group_key: &digest.group_key,
+        origin: (
+            &digest.partition,
+            digest.account.as_deref(),
+            digest.region.as_deref(),
+        ),
         footer: ("group", &digest.group_key),
         time: &digest.last_time,
         card_id: "failwatch-digest",
@@ -207,6 +214,11 @@ pub(super) fn recovery(recovery: &Recovery, level: Level) -> Notice<'_> {
         more: 0,
         buttons: link_buttons(&recovery.links),
         group_key: &recovery.group_key,
+        origin: (
+            &recovery.partition,
+            recovery.account.as_deref(),
+            recovery.region.as_deref(),
+        ),
         footer: ("event", &recovery.event_id),
         time: &recovery.recovered_time,
         card_id: "failwatch-recovery",

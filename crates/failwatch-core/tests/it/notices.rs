@@ -236,8 +236,25 @@ fn google_chat_replies_in_the_groups_thread() {
         render_recovery(&recovery(), Target::GoogleChat, &RenderOptions::default()),
     ] {
         let v: Value = serde_json::from_str(&payload).unwrap();
-        assert_eq!(v["thread"]["threadKey"], digest.group_key);
+        let origin = "aws:123456789012:eu-west-1";
+        assert_eq!(
+            v["thread"]["threadKey"],
+            format!("{origin}:{}", digest.group_key)
+        );
     }
+    // The same group_key from another account is another thread, as it is another group.
+    let mut elsewhere = digest.clone();
+    elsewhere.account = Some("210987654321".to_owned());
+    let other: Value = serde_json::from_str(&render_digest(
+        &elsewhere,
+        Target::GoogleChat,
+        &RenderOptions::default(),
+    ))
+    .unwrap();
+    assert_eq!(
+        other["thread"]["threadKey"],
+        format!("aws:210987654321:eu-west-1:{}", digest.group_key)
+    );
     // A key longer than Google Chat takes is cut, as an alert's is.
     let storm = render_digest(
         &storm_digest(),
@@ -246,7 +263,10 @@ fn google_chat_replies_in_the_groups_thread() {
     );
     let v: Value = serde_json::from_str(&storm).unwrap();
     let key = v["thread"]["threadKey"].as_str().unwrap();
-    assert!(key.starts_with("ecs_task:") && key.encode_utf16().count() <= 4000);
+    assert!(
+        key.contains(":ecs_task:") && key.encode_utf16().count() <= 4000,
+        "{key}"
+    );
 }
 
 #[test]

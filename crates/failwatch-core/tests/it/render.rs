@@ -458,7 +458,23 @@ fn google_chat_threads_by_group_key_and_links_buttons() {
         &RenderOptions::default(),
     ))
     .unwrap();
-    assert_eq!(str_at(&v, "/thread/threadKey"), alert.group_key);
+    // One thread per problem: where it happened (partition, account, region) and its group_key.
+    assert_eq!(
+        str_at(&v, "/thread/threadKey"),
+        format!("aws:123456789012:eu-west-1:{}", alert.group_key)
+    );
+    let mut unknown = alert.clone();
+    (unknown.account, unknown.region) = (None, None);
+    let v: Value = serde_json::from_str(&render(
+        &unknown,
+        Target::GoogleChat,
+        &RenderOptions::default(),
+    ))
+    .unwrap();
+    assert_eq!(
+        str_at(&v, "/thread/threadKey"),
+        format!("aws:::{}", alert.group_key)
+    );
     let payload = v.to_string();
     for url in [
         &alert.links.task,
