@@ -84,9 +84,10 @@ pub(crate) async fn run(shared: Arc<Shared>, done: CancellationToken) {
                 Some(due) if early || due <= now.unix_timestamp() => {
                     busy.insert(key.clone());
                     let shared = shared.clone();
+                    let listed = Listed { due, early };
                     posting.spawn(
                         async move {
-                            let posted = post(&shared, &key).await;
+                            let posted = post_listed(&shared, &key, Some(listed)).await;
                             (key, posted)
                         }
                         .in_current_span(),
@@ -101,8 +102,23 @@ pub(crate) async fn run(shared: Arc<Shared>, done: CancellationToken) {
     posting.shutdown().await;
 }
 
-/// Posts group `key`'s pending digest, if it has one and no other owner holds its claim.
+/// What the index listed for a group the scheduler posts: its due time (Unix seconds), and whether
+/// pending digests are posted before it (shutdown, held messages short of room).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Listed {
+    pub(super) due: i64,
+    pub(super) early: bool,
+}
+
+/// Posts group `key`'s pending digest, if it has one and no other owner holds its claim, whatever its
+/// due time.
 pub(crate) async fn post(shared: &Shared, key: &str) -> Posted {
+    post_listed(shared, key, None).await
+}
+
+/// [`post`], for the group the index `listed` as due: an entry that disagrees with the group is
+/// rewritten first, and a digest the group says is not due yet (and not `early`) waits.
+pub(super) async fn post_listed(shared: &Shared, key: &str, listed: Option<Listed>) -> Posted {
     let grouping = &shared.grouping;
     let retry = || Posted::Later(crate::retry::MIN_HANDBACK);
     let Some((name, group_key)) = split_key(key) else {
@@ -123,11 +139,27 @@ pub(crate) async fn post(shared: &Shared, key: &str) -> Posted {
         let Some(read) = grouping.read(&shared.state, key).await else {
             return retry();
         };
-        let Some(Read { mut body, version }) = read else {
+        let Some(read) = read else {
             return Posted::Done;
         };
+        let (mut body, version) = match listed {
+            None => (read.body, read.version),
+            Some(listed) => match grouping
+                .repair(&shared.state, key, read, Some(listed.due))
+                .await
+            {
+                Some(repaired) => repaired,
+                None => return retry(),
+            },
+        };
         let now = OffsetDateTime::now_utc();
-        if body.group.due().is_none() || !body.group.claim_digest(grouping.owner(), now, lease) {
+        let Some(due) = body.group.due() else {
+            return Posted::Done;
+        };
+        if listed.is_some_and(|listed| !listed.early && due > now) {
+            return Posted::Done;
+        }
+        if !body.group.claim_digest(grouping.owner(), now, lease) {
             return Posted::Done;
         }
         let Some(digest) = body.group.digest(now, &core_policy(&body.policy)) else {
@@ -142,7 +174,6 @@ pub(crate) async fn post(shared: &Shared, key: &str) -> Posted {
         }
         (digest, body.mention)
     };
-    let claimed_until = Instant::now() + lease;
     let destination = &shared.config.destinations[index];
     let payload =
         failwatch_core::render_digest(&digest, destination.kind, &RenderOptions { mention });
@@ -162,13 +193,13 @@ pub(crate) async fn post(shared: &Shared, key: &str) -> Posted {
                 crash_loop = digest.crash_loop.is_some(),
                 "digest delivered"
             );
-            settle(shared, key, &digest, claimed_until).await;
+            settle(shared, key, &digest).await;
             Posted::Done
         }
         Delivery::Rejected { failure } => {
             // Posting it again cannot help; the failures stay counted in the group for a recovery.
             tracing::error!(destination = name, group_key, count = digest.count, error = %failure, "destination rejected the digest; not retrying it");
-            settle(shared, key, &digest, claimed_until).await;
+            settle(shared, key, &digest).await;
             Posted::Done
         }
         Delivery::Deferred { retry_in, failure } => {
@@ -179,18 +210,18 @@ pub(crate) async fn post(shared: &Shared, key: &str) -> Posted {
 }
 
 /// Settles a delivered digest in group `key` (read-modify-write) and wakes the messages held for it.
-/// A conflict or a failed call is redone after a jittered wait, as long as the digest's claim lasts
-/// (until then no replica posts it again); when the store keeps failing the digest stays pending and is
-/// posted again once the claim ends: a duplicate, never a loss.
-async fn settle(shared: &Shared, key: &str, digest: &Digest, until: Instant) {
+/// A conflict or a failed call is redone after a jittered wait, as an observation's is (the group's
+/// lock is taken per attempt, so alerts of the group are not held up by the waits); when the store
+/// keeps failing the digest stays pending and is posted again once its claim ends: a duplicate, never a
+/// loss.
+async fn settle(shared: &Shared, key: &str, digest: &Digest) {
     let grouping: &Grouping = &shared.grouping;
-    let _local = grouping.lock(key).await;
-    for attempt in 0.. {
-        if attempt > 0 && Instant::now() >= until {
-            break;
-        }
-        super::cas_backoff(attempt.min(super::CAS_ATTEMPTS)).await;
+    let (mut conflicts, mut failures) = (0, 0);
+    while conflicts < super::CAS_ATTEMPTS && failures < super::STORE_FAILURES {
+        super::cas_backoff(conflicts + failures).await;
+        let _local = grouping.lock(key).await;
         let Some(read) = grouping.read(&shared.state, key).await else {
+            failures += 1;
             continue;
         };
         let Some(Read { mut body, version }) = read else {
@@ -199,13 +230,16 @@ async fn settle(shared: &Shared, key: &str, digest: &Digest, until: Instant) {
             return;
         };
         body.group.settle_digest(digest, OffsetDateTime::now_utc());
-        if grouping
+        match grouping
             .write(&shared.state, key, &mut body, Some(version))
             .await
-            == Some(true)
         {
-            grouping.changed(key);
-            return;
+            Some(true) => {
+                grouping.changed(key);
+                return;
+            }
+            Some(false) => conflicts += 1,
+            None => failures += 1,
         }
     }
     tracing::warn!(group = %key, "a delivered digest could not be settled; it may be posted again");
@@ -215,8 +249,14 @@ async fn settle(shared: &Shared, key: &str, digest: &Digest, until: Instant) {
 async fn expire(shared: &Shared, key: &str, now: OffsetDateTime) {
     let grouping = &shared.grouping;
     let _local = grouping.lock(key).await;
-    if let Some(Some(Read { body, version })) = grouping.read(&shared.state, key).await
-        && body.group.expired(now, &core_policy(&body.policy))
+    let Some(Some(read)) = grouping.read(&shared.state, key).await else {
+        return;
+    };
+    // Listed with nothing due: a group with pending alerts gets its entry back first.
+    let Some((body, version)) = grouping.repair(&shared.state, key, read, None).await else {
+        return;
+    };
+    if body.group.expired(now, &core_policy(&body.policy))
         && grouping.remove(&shared.state, key, version).await == Some(true)
     {
         tracing::debug!(group = %key, "group closed after a quiet interval");

@@ -289,29 +289,43 @@ impl Grouping {
         now: OffsetDateTime,
     ) -> Option<Observation> {
         let key = store_key(destination, alert);
-        let (reply, answer) = oneshot::channel();
-        lock(&self.waiting)
-            .entry(key.clone())
-            .or_default()
-            .push(Waiting {
-                alert: alert.clone(),
-                policy: policy.clone(),
-                mention: mention.map(str::to_owned),
-                now,
-                reply,
-            });
-        let local = self.locks.lock(&key).await;
-        // Empty when whoever held the lock before took this observation along (and answered it).
-        let batch = lock(&self.waiting).remove(&key).unwrap_or_default();
-        if !batch.is_empty() {
-            let answers = self.observe_all(state, &key, &batch).await;
-            for (waiting, answer) in batch.into_iter().zip(answers) {
-                // A caller that went away (its receive ended) needs no answer.
-                let _ = waiting.reply.send(answer);
+        loop {
+            let (reply, mut answer) = oneshot::channel();
+            lock(&self.waiting)
+                .entry(key.clone())
+                .or_default()
+                .push(Waiting {
+                    alert: alert.clone(),
+                    policy: policy.clone(),
+                    mention: mention.map(str::to_owned),
+                    now,
+                    reply,
+                });
+            // Answered by whoever holds the lock, or this caller takes it and answers everyone waiting.
+            let local = tokio::select! {
+                biased;
+                answered = &mut answer => match answered {
+                    Ok(observation) => return observation,
+                    Err(_) => continue,
+                },
+                local = self.locks.lock(&key) => local,
+            };
+            // Empty when whoever held the lock before took this observation along.
+            let batch = lock(&self.waiting).remove(&key).unwrap_or_default();
+            if !batch.is_empty() {
+                let answers = self.observe_all(state, &key, &batch).await;
+                for (waiting, answer) in batch.into_iter().zip(answers) {
+                    // A caller that went away (its receive ended) needs no answer.
+                    let _ = waiting.reply.send(answer);
+                }
             }
+            drop(local);
+            if let Ok(observation) = answer.await {
+                return observation;
+            }
+            // The caller that took this observation went away before answering (its receive was
+            // cancelled): observe it again; a write of it that landed is then a repeat.
         }
-        drop(local);
-        answer.await.ok().flatten()
     }
 
     /// Observes `batch`, in order, in group `key` with one read-modify-write, redone on a conflict or a
@@ -399,7 +413,7 @@ impl Grouping {
     ) -> Option<bool> {
         let entry = body.entry(key);
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let stale = lock(&self.unindexed).remove(key);
+        let stale = lock(&self.unindexed).contains(key);
         let reindex = version.is_none() || stale || !body.index_holds(&entry, now);
         if reindex {
             body.indexed = Some(Indexed {
@@ -407,6 +421,10 @@ impl Grouping {
                 scope: entry.scope.clone(),
                 at: now,
             });
+            // Marked until the write is known to have landed with its entry: a write that fails,
+            // conflicts or is cancelled may have left its entry over a newer writer's, and the next
+            // write of the group rewrites it.
+            lock(&self.unindexed).insert(key.to_owned());
         }
         let text = serde_json::to_string(body).ok()?;
         let written = state
@@ -416,11 +434,33 @@ impl Grouping {
                     .put(key, &text, version, reindex.then_some(&entry)),
             )
             .await;
-        if written != Some(true) && (reindex || stale) {
-            // The entry may have landed over a newer writer's: the next write of the group rewrites it.
-            lock(&self.unindexed).insert(key.to_owned());
+        if reindex && written == Some(true) {
+            lock(&self.unindexed).remove(key);
         }
         written
+    }
+
+    /// Rewrites group `key`'s index entry from its body when the index says otherwise (`listed`: the
+    /// due time the index listed): an entry written by a write that then lost, on another replica
+    /// perhaps, must not strand a pending digest or announce one that is not there. Returns the version
+    /// after the write; the read's when nothing needed writing; `None` when the write did not land
+    /// (the next look tries again).
+    pub(crate) async fn repair(
+        &self,
+        state: &State,
+        key: &str,
+        Read { mut body, version }: Read,
+        listed: Option<i64>,
+    ) -> Option<(Body, u64)> {
+        if body.entry(key).due == listed {
+            return Some((body, version));
+        }
+        tracing::debug!(group = %key, "the index of open groups disagreed with the group; rewriting its entry");
+        lock(&self.unindexed).insert(key.to_owned());
+        match self.write(state, key, &mut body, Some(version)).await {
+            Some(true) => Some((body, version + 1)),
+            _ => None,
+        }
     }
 
     /// Removes the group `key` at `version`: `Some(false)` on a conflict, `None` when the store failed.

@@ -372,3 +372,75 @@ async fn the_index_entry_is_written_only_when_it_changes_or_a_write_conflicted()
         "the settled digest's entry says nothing is due"
     );
 }
+
+#[tokio::test]
+async fn an_index_entry_that_disagrees_with_its_group_is_rewritten_before_anything_is_posted() {
+    let (posts, url) = receiver().await;
+    let mut shared = shared(&url);
+    let store = counted(&mut shared);
+    for n in 0..3 {
+        observe(&shared, &failure(n)).await.unwrap();
+    }
+    let key = store_key("default", &failure(0));
+    let grouping = &shared.grouping;
+    let read = grouping.read(&shared.state, &key).await.unwrap().unwrap();
+    let due = read.body.group.due().unwrap().unix_timestamp();
+    // Another replica's losing write left the entry saying nothing is due: the digest would be
+    // stranded. The index is overwritten under the group's own body, as that write would have.
+    let wrong = GroupEntry {
+        key: key.clone(),
+        due: None,
+        scope: None,
+    };
+    let text = serde_json::to_string(&read.body).unwrap();
+    assert!(
+        store
+            .inner
+            .put(&key, &text, Some(read.version), Some(&wrong))
+            .await
+            .unwrap()
+    );
+    let read = grouping.read(&shared.state, &key).await.unwrap().unwrap();
+    let (_, version) = grouping
+        .repair(&shared.state, &key, read.clone(), None)
+        .await
+        .expect("rewritten");
+    assert_eq!(version, read.version + 1);
+    let entries = grouping.open_groups(&shared.state).await.unwrap();
+    assert_eq!(
+        entries[0].due,
+        Some(due),
+        "the entry lists the pending digest again"
+    );
+
+    // Listed as due long before the group says: the entry is put right and nothing is posted yet.
+    let listed = digest::Listed {
+        due: due - 600,
+        early: false,
+    };
+    let mut early = entries[0].clone();
+    early.due = Some(due - 600);
+    let read = grouping.read(&shared.state, &key).await.unwrap().unwrap();
+    let text = serde_json::to_string(&read.body).unwrap();
+    assert!(
+        store
+            .inner
+            .put(&key, &text, Some(read.version), Some(&early))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        digest::post_listed(&shared, &key, Some(listed)).await,
+        Posted::Done
+    );
+    assert_eq!(posts.load(Ordering::Relaxed), 0, "not due yet");
+    let entries = grouping.open_groups(&shared.state).await.unwrap();
+    assert_eq!(entries[0].due, Some(due));
+    // Early (shutdown), it is posted.
+    let listed = digest::Listed { due, early: true };
+    assert_eq!(
+        digest::post_listed(&shared, &key, Some(listed)).await,
+        Posted::Done
+    );
+    assert_eq!(posts.load(Ordering::Relaxed), 1);
+}

@@ -5,8 +5,8 @@
 //! **A group** is one item holding its body and version. `put` is one conditional PutItem: with no
 //! expected version, `attribute_not_exists(pk) OR expires_at <= :now` (an expired body counts as
 //! absent); with one, `version = :expected AND expires_at > :now`. A `put` without an entry (the
-//! caller knows the index already says it) is one conditional UpdateItem of the body, version and
-//! expiry under the same condition, which keeps the item's token and so its entry. A failed condition is the answer
+//! caller knows the index already says it) is one conditional UpdateItem of the body and version under
+//! the same condition, which keeps the item's token and expiry, and so its entry. A failed condition is the answer
 //! "another writer changed it first" (`Ok(false)`); every other error is a [`StateError`]. `remove` is
 //! one DeleteItem conditional on the version. A body over DynamoDB's 400 KB item limit is refused
 //! before anything is written.
@@ -29,7 +29,10 @@
 //! group created again under the same key meanwhile keeps its new entry; when that second call fails,
 //! `remove` returns its error although the body is gone (the entry is stale, as above). One race is left: when two
 //! writers race on one version, the loser's entry may land after the winner's; it names the right key,
-//! and the group's next write replaces it.
+//! and the worker rewrites it: the loser's next write of the group names its entry again, and the digest
+//! scheduler rewrites an entry whose due time disagrees with the group's body when it reads the group
+//! (`crate::grouping::Grouping::repair`). An entry whose token no body carries any more outlives its
+//! group's removal until it expires: a read per look, nothing posted.
 //!
 //! **Limits.** The index item is bounded by DynamoDB's 400 KB: an entry is about 280 bytes with a
 //! 100-byte key and an 80-byte scope, so about 1,400 open groups (fewer with longer keys or scopes).
@@ -151,7 +154,8 @@ impl DynamoGroupStore {
     }
 
     /// Writes the body of `key` as the version after `expected`, if that is still the stored one,
-    /// keeping the item's token: its index entry, which carries that token, stays the group's.
+    /// keeping the item's token and expiry: its index entry, which carries both, stays the group's, and
+    /// the body never outlives it (the worker writes the entry again at least hourly while it writes).
     async fn update_body(
         &self,
         key: &str,
@@ -163,14 +167,13 @@ impl DynamoGroupStore {
             .table
             .update_item(body_pk(key))
             .await
-            .update_expression("SET #body = :body, #version = :next, expires_at = :expires")
+            .update_expression("SET #body = :body, #version = :next")
             .condition_expression("#version = :expected AND expires_at > :now")
             .expression_attribute_names("#body", BODY)
             .expression_attribute_names("#version", VERSION)
             .expression_attribute_values(":body", string(body))
             .expression_attribute_values(":next", number(expected + 1))
             .expression_attribute_values(":expected", number(expected))
-            .expression_attribute_values(":expires", number(expiry(now, GROUP_TTL)))
             .expression_attribute_values(":now", number(epoch_secs(now)))
             .send()
             .await;
