@@ -535,13 +535,19 @@ def build() -> dict:
     g.add(
         timeseries(
             "In-flight messages",
-            "Messages each worker has received and not yet deleted or handed back (bounded by "
-            "max_in_flight).",
+            "Messages each worker has received and not yet deleted or handed back: at most "
+            "max_in_flight being worked on, plus, with the memory backend, the folded messages it "
+            "holds in flight until their digest is delivered (the second line; at most "
+            "grouping.max_held, and pending digests go out early when a quarter is left).",
             [
                 (
                     f"sum by (instance) (failwatch_in_flight_messages{{{SEL}}})",
                     "{{instance}}",
-                )
+                ),
+                (
+                    f"sum by (instance) (failwatch_held_messages{{{SEL}}})",
+                    "{{instance}} held for digests",
+                ),
             ],
             "short",
         ),
