@@ -8,10 +8,12 @@
 //! name never close each other's groups.
 //! The recovery events stay silent in [`crate::classify()`]; this is a separate reading of them.
 
+use std::time::Duration;
+
 use time::OffsetDateTime;
 
-use super::state::{rfc3339_ms, unix_ms};
-use super::{Group, RECOVERY_SCHEMA, Recovery, words};
+use super::state::{duration_ms, rfc3339_ms, unix_ms};
+use super::{Group, GroupPolicy, RECOVERY_SCHEMA, Recovery, words};
 use crate::decode::{Arn, EventMeta, sfn_state_machine_name};
 use crate::kind::ecs_deployment::DeploymentEventName;
 use crate::kind::ecs_service::ServiceEventName;
@@ -123,10 +125,23 @@ pub fn recovery_signal(event: &Event) -> Option<RecoverySignal> {
 }
 
 impl Group {
+    /// How much longer the group must stay quiet before a recovery may close it, at `now` (the
+    /// worker's clock): `policy.group_interval` after its latest failure arrived, zero once that has
+    /// passed. One success among failures says nothing — a state machine whose concurrent executions
+    /// fail and succeed in turn would otherwise post every failure alone and a recovery after it — so
+    /// the worker hands a recovery event back until then, and [`Group::recovery`] refuses it if a
+    /// failure came after it meanwhile.
+    pub fn recovery_wait(&self, now: OffsetDateTime, policy: &GroupPolicy) -> Duration {
+        let quiet_at = self
+            .last_seen
+            .saturating_add(duration_ms(policy.group_interval));
+        Duration::from_millis(u64::try_from(quiet_at - unix_ms(now)).unwrap_or(0))
+    }
+
     /// The recovery notice for this group, when it has alerted, `signal` is for its scope, and the
     /// signal is not older than the group's latest failure (a steady state from before a failure
-    /// says nothing about it). The worker posts any pending digest first, then this, then removes
-    /// the group.
+    /// says nothing about it). The worker waits for [`Group::recovery_wait`], posts any pending
+    /// digest first, then this, then removes the group.
     pub fn recovery(&self, signal: &RecoverySignal) -> Option<Recovery> {
         let kind = self.kind?;
         if self.failures == 0 || self.scope.as_deref() != Some(signal.scope.as_str()) {

@@ -262,6 +262,23 @@ impl Group {
         self.settled.contains(&key_hash(dedup_key))
     }
 
+    /// Whether `dedup_key` is folded into this group and waits for a digest. A held message waits for
+    /// this to end: a key leaves the pending list only when a digest carrying it is settled, so "not
+    /// pending" stays true however many keys were settled since, or after the group closed and opened
+    /// again (which [`Group::is_settled`]'s bounded memory would forget).
+    pub fn is_pending(&self, dedup_key: &str) -> bool {
+        self.pending.iter().any(|p| p.key == dedup_key)
+    }
+
+    /// Until when another owner than `owner` holds the right to post the pending digest (see
+    /// [`Group::claim_digest`]); `None` when nothing is pending, no claim lasts at `now`, or `owner`
+    /// holds it.
+    pub fn claimed_until(&self, owner: &str, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        let claim = self.claim.as_ref()?;
+        let live = !self.pending.is_empty() && claim.owner != owner && unix_ms(now) < claim.until;
+        live.then(|| from_unix_ms(claim.until))
+    }
+
     /// True once nothing is pending and no alert arrived for [`Group::RETAIN`] (or for
     /// `crash_loop_window` or `group_interval`, when longer): the group may be removed. A later alert
     /// starts a new group, posted at once.
@@ -437,6 +454,6 @@ pub(super) fn rfc3339_ms(ms: i64) -> String {
 }
 
 /// A duration in whole milliseconds, saturating.
-fn duration_ms(d: Duration) -> i64 {
+pub(super) fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -548,6 +548,76 @@ fn a_claimed_digest_is_refused_to_another_owner_until_the_lease_ends() {
     assert!(group.claim_digest("replica-a", at(355), secs(30)));
 }
 
+#[test]
+fn a_claim_held_by_another_owner_says_until_when() {
+    let policy = policy();
+    let mut group = Group::default();
+    group.observe(&oom(0, T0), T0, &policy);
+    assert_eq!(
+        group.claimed_until("replica-b", at(1)),
+        None,
+        "nothing pending"
+    );
+    group.observe(&oom(1, at(1)), at(1), &policy);
+    assert!(group.claim_digest("replica-a", at(300), secs(30)));
+    assert_eq!(group.claimed_until("replica-b", at(310)), Some(at(330)));
+    assert_eq!(
+        group.claimed_until("replica-a", at(310)),
+        None,
+        "its own claim"
+    );
+    assert_eq!(
+        group.claimed_until("replica-b", at(330)),
+        None,
+        "the lease ran out"
+    );
+}
+
+#[test]
+fn a_folded_key_stays_not_pending_once_settled_however_much_is_settled_after_it() {
+    let policy = no_crash_loops();
+    let mut group = Group::default();
+    let first: Vec<Alert> = (0..3).map(|n| oom(n, at(i64::from(n)))).collect();
+    burst(&mut group, &first, &policy);
+    assert!(group.is_pending(&first[1].dedup_key));
+    assert!(!group.is_pending(&first[0].dedup_key), "posted, not folded");
+    deliver(&mut group, at(300), &policy);
+    assert!(!group.is_pending(&first[1].dedup_key));
+    // Over a thousand keys settled since: the settled memory forgets it, pending never had it.
+    for round in 0..3 {
+        let base = 1000 + 600 * round;
+        let start = 301 + 400 * i64::from(round);
+        for n in 0..500 {
+            let t = at(start + i64::from(n) / 10);
+            group.observe(&oom(base + n, t), t, &policy);
+        }
+        deliver(&mut group, at(start + 60), &policy);
+    }
+    assert!(
+        !group.is_settled(&first[1].dedup_key),
+        "forgotten by the bounded memory"
+    );
+    assert!(!group.is_pending(&first[1].dedup_key));
+}
+
+#[test]
+fn a_recovery_waits_until_the_group_was_quiet_for_its_interval() {
+    let policy = policy();
+    let mut group = Group::default();
+    group.observe(&oom(0, T0), T0, &policy);
+    group.observe(&oom(1, at(40)), at(40), &policy);
+    // The latest failure arrived at 40 s: quiet from 340 s on (5 min interval).
+    assert_eq!(group.recovery_wait(at(100), &policy), secs(240));
+    assert_eq!(group.recovery_wait(at(340), &policy), Duration::ZERO);
+    assert_eq!(group.recovery_wait(at(4000), &policy), Duration::ZERO);
+    // A success between failures: by the time the wait is over a later failure refuses it.
+    let success = signal_for(&group, at(60));
+    assert!(group.recovery(&success).is_some());
+    group.observe(&oom(2, at(90)), at(90), &policy);
+    assert_eq!(group.recovery(&success), None);
+    assert_eq!(group.recovery_wait(at(100), &policy), secs(290));
+}
+
 /// A steady state of payments-api (the fixture's service moved to the `oom` alerts' cluster,
 /// account and region), at `time`.
 fn steady_state(time: OffsetDateTime) -> RecoverySignal {
