@@ -527,6 +527,8 @@ class WorkerOnTheStack(unittest.TestCase):
             "FAILWATCH_LOGGING__FORMAT": "json",
             # As the Fargate task gets it from RecoveryNotices (default true).
             "FAILWATCH_GROUPING__RECOVERY_NOTICES": "true",
+            # A recovery is told once its group was quiet for group_interval (5 min by default).
+            "FAILWATCH_GROUPING__GROUP_INTERVAL": "2s",
             # Short long polls so that shutdown is quick; the drain itself is what is measured.
             "FAILWATCH_SQS__WAIT_TIME": "1s",
         }

@@ -155,14 +155,15 @@ async fn a_crash_loop_is_named_in_a_critical_digest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recovery_follows_the_digest_and_closes_the_group() {
     let mut scenario = Scenario::new("recovery", 3).await;
-    let config = grouped(&mut scenario, &["webhook"], "30s", 0);
+    let config = grouped(&mut scenario, &["webhook"], "4s", 0);
     scenario.start(&config).await;
 
     let events: Vec<_> = (0..3).map(|n| failed_task(&task_id(133, n))).collect();
     scenario.emulator.put_events(&events).await;
     let worker = scenario.worker.as_ref().expect("started");
     wait_metric(worker, "failwatch_alerts_folded_total", 2.0).await;
-    // Long before the 30 s interval ends: the recovery posts the pending digest first.
+    // At once: the steady state is handed back until the group was quiet for its 4 s interval, then
+    // the pending digest goes out first and the recovery after it.
     scenario
         .emulator
         .put_events(&[service_steady_state()])

@@ -392,3 +392,41 @@ fn render_group_interval_prints_the_pending_digest_then_the_recovery() {
     assert_eq!(lines[2]["failures"], 3);
     assert_eq!(lines[2]["group_key"], lines[0]["group_key"]);
 }
+
+#[test]
+fn render_group_interval_tells_no_recovery_for_successes_between_failures() {
+    // Executions of one state machine failing and succeeding in turn, a second apart (their own
+    // times too): each success is followed by a failure, so none is a recovery. The last success
+    // comes after the last failure: told once the group was quiet for its interval.
+    let at = |body: String, second: u32| {
+        body.replace(
+            "2026-11-21T00:00:00Z",
+            &format!("2026-11-21T00:00:{second:02}Z"),
+        )
+    };
+    let stdin = [
+        at(failed_execution("run-1").sqs_body("e-15-1"), 1),
+        at(succeeded_execution("run-2").sqs_body("e-15-2"), 2),
+        at(failed_execution("run-3").sqs_body("e-15-3"), 3),
+        at(succeeded_execution("run-4").sqs_body("e-15-4"), 4),
+        at(failed_execution("run-5").sqs_body("e-15-5"), 5),
+        at(succeeded_execution("run-6").sqs_body("e-15-6"), 6),
+    ]
+    .join("\n");
+    let args = ["render", "--to", "json", "--group-interval", "5m"];
+    let output = failwatch(&args, &stdin, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let lines = stdout_lines(&output);
+    let schemas: Vec<&str> = lines.iter().filter_map(|l| l["schema"].as_str()).collect();
+    assert_eq!(
+        schemas,
+        [
+            "failwatch.alert.v1",
+            "failwatch.digest.v1",
+            "failwatch.recovery.v1"
+        ],
+        "{lines:?}"
+    );
+    assert_eq!(lines[1]["count"], 2);
+    assert_eq!(lines[2]["failures"], 3);
+}

@@ -88,7 +88,12 @@ pub(super) async fn handle(
                 drop(permit);
                 outcome
             }
-            Decided::Hold(hold) => match held::place(&shared).await {
+            // Waiting for a held place can last as long as digests take to go out (a chat outage):
+            // the heartbeat keeps the message invisible meanwhile, as while it was decided.
+            Decided::Hold(hold) => match tokio::select! {
+                place = held::place(&shared) => place,
+                never = heartbeat(&shared, &message) => match never {},
+            } {
                 Some(place) => {
                     drop(permit);
                     held::wait(&shared, &message, hold, place).await
@@ -200,7 +205,7 @@ async fn deliver(shared: &Arc<Shared>, kind: &str, alert: Arc<Alert>, arrival: T
             }
             Step::Defer => {
                 deliveries.push(Delivery::Deferred {
-                    retry_in: fold::DEFER,
+                    retry_in: fold::defer_for(shared),
                     failure: Failure::RateLimited { retry_after: None },
                 });
                 continue;
@@ -435,6 +440,49 @@ pub(crate) mod tests {
             Decision::Alert(alert) => Arc::from(alert),
             Decision::Silent(reason) => panic!("the fixture is silent: {reason}"),
         }
+    }
+
+    #[tokio::test]
+    async fn an_alert_of_a_full_group_is_handed_back_for_a_delivery_lease() {
+        let (posts, url) = receiver().await;
+        let shared = Arc::new(shared(&url));
+        let policy = shared.config.grouping.clone();
+        // The group's first alert was posted and MAX_PENDING more folded: its digest is full.
+        for n in 0..=failwatch_core::Group::MAX_PENDING {
+            let mut folded = Alert::clone(&alert());
+            folded.dedup_key = format!("{}-{n}", folded.dedup_key);
+            let observed = shared
+                .grouping
+                .observe(
+                    &shared.state,
+                    "default",
+                    &Arc::new(folded),
+                    (&policy, None),
+                    OffsetDateTime::now_utc(),
+                )
+                .await;
+            assert!(observed.is_some(), "the memory store answers");
+        }
+        let mut next = Alert::clone(&alert());
+        next.dedup_key = format!("{}-next", next.dedup_key);
+        let decided = deliver(
+            &shared,
+            "ecs_task",
+            Arc::new(next),
+            shared.deliverer.arrival(),
+        )
+        .await;
+        // One receive per lease rides a chat outage out, as an alert's own retries do.
+        let lease = shared.deliverer.lease();
+        assert!(lease > Duration::from_secs(10), "{lease:?}");
+        assert_eq!(
+            decided,
+            Outcome::Release {
+                reason: crate::retry::ReleaseReason::Retry,
+                visibility: lease,
+            }
+        );
+        assert_eq!(posts.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]

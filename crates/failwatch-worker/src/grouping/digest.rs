@@ -34,14 +34,21 @@ use crate::state::groups::GroupEntry;
 const TICK: Duration = Duration::from_secs(1);
 /// How often quiet groups are looked at for expiry: each look is a read per group.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(10);
+/// How often a group with pending failures for a destination this replica does not have is looked
+/// at again.
+const UNCONFIGURED_LOOK_AGAIN: Duration = Duration::from_secs(60);
 
 /// What posting a group's pending digest came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Posted {
-    /// Delivered and settled, or nothing was pending, or another owner holds the claim.
+    /// Delivered and settled (or rejected for good and settled), or nothing was pending.
     Done,
     /// Not delivered (transient failure, or the store failed): try again after this long.
     Later(Duration),
+    /// Someone else is posting it — another replica holding the claim (for as long as its lease
+    /// lasts), or another task of this process (for at most a delivery lease): look again after
+    /// this long.
+    Busy(Duration),
 }
 
 /// Runs until `done` (after the consumer has stopped), posting digests as they fall due.
@@ -60,7 +67,9 @@ pub(crate) async fn run(shared: Arc<Shared>, done: CancellationToken) {
                     busy.remove(&key);
                     match posted {
                         Posted::Done => { not_before.remove(&key); }
-                        Posted::Later(wait) => { not_before.insert(key, Instant::now() + wait); }
+                        Posted::Later(wait) | Posted::Busy(wait) => {
+                            not_before.insert(key, Instant::now() + wait);
+                        }
                     }
                 }
                 continue;
@@ -125,15 +134,16 @@ pub(super) async fn post_listed(shared: &Shared, key: &str, listed: Option<Liste
         return Posted::Done;
     };
     let Some(index) = super::destination_index(shared, name) else {
-        tracing::warn!(
-            destination = name,
-            group_key,
-            "a group's destination is no longer configured; forgetting the group"
-        );
-        forget(shared, key).await;
-        return Posted::Done;
+        return forget(shared, key, name, group_key).await;
     };
-    let lease = shared.deliverer.lease();
+    // The delivery's own deadline starts after the claim is written: the lease covers that write too,
+    // so no other replica takes the digest over while its last attempt may still be running.
+    let lease = shared.deliverer.lease() + shared.config.state.call_timeout;
+    // Held until the digest is settled or given up, so a recovery of this group in this process waits
+    // for this post instead of claiming (with this process's own claim) and posting it again.
+    let Some(_posting) = grouping.start_posting(key) else {
+        return Posted::Busy(lease);
+    };
     let (digest, mention) = {
         let _local = grouping.lock(key).await;
         let Some(read) = grouping.read(&shared.state, key).await else {
@@ -160,7 +170,12 @@ pub(super) async fn post_listed(shared: &Shared, key: &str, listed: Option<Liste
             return Posted::Done;
         }
         if !body.group.claim_digest(grouping.owner(), now, lease) {
-            return Posted::Done;
+            return match body.group.claimed_until(grouping.owner(), now) {
+                Some(until) => {
+                    Posted::Busy(super::until(until, now).max(crate::retry::MIN_HANDBACK))
+                }
+                None => Posted::Done,
+            };
         }
         let Some(digest) = body.group.digest(now, &core_policy(&body.policy)) else {
             return Posted::Done;
@@ -263,11 +278,36 @@ async fn expire(shared: &Shared, key: &str, now: OffsetDateTime) {
     }
 }
 
-/// Removes group `key` whatever it holds (its destination is gone).
-async fn forget(shared: &Shared, key: &str) {
+/// Group `key` names a destination this process does not have: removed when nothing is pending in
+/// it; otherwise left (and looked at again a minute later) for a replica that still has the
+/// destination, since a durable store holds failures whose messages were deleted. A destination
+/// removed for good leaves such a group until the store's expiry, warned about each minute.
+async fn forget(shared: &Shared, key: &str, destination: &str, group_key: &str) -> Posted {
     let grouping = &shared.grouping;
     let _local = grouping.lock(key).await;
-    if let Some(Some(read)) = grouping.read(&shared.state, key).await {
-        grouping.remove(&shared.state, key, read.version).await;
+    let Some(read) = grouping.read(&shared.state, key).await else {
+        return Posted::Later(crate::retry::MIN_HANDBACK);
+    };
+    let Some(read) = read else {
+        return Posted::Done;
+    };
+    let pending = read.body.group.pending();
+    if pending > 0 {
+        // Their messages are gone (a durable store holds them): during a rolling deploy that renames
+        // or removes the destination, a replica that still has it posts them.
+        tracing::warn!(
+            destination,
+            group_key,
+            pending,
+            "a group's destination is not configured here; leaving its pending failures to a replica that has it"
+        );
+        return Posted::Later(UNCONFIGURED_LOOK_AGAIN);
     }
+    tracing::info!(
+        destination,
+        group_key,
+        "a group's destination is no longer configured; forgetting the group"
+    );
+    grouping.remove(&shared.state, key, read.version).await;
+    Posted::Done
 }

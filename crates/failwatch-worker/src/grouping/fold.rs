@@ -24,13 +24,20 @@ pub(crate) enum Step {
     /// Folded into a group of this process only: hold the message until its digest is delivered.
     Hold(Fold),
     /// The group's digest is full and due: hand the message back and offer the alert again after
-    /// [`DEFER`], once the digest is posted.
+    /// [`defer_for`], once the digest is posted.
     Defer,
 }
 
-/// How long a message whose group's digest was full waits before its alert is offered again: a few
-/// scheduler ticks, enough for the due digest to be posted.
-pub(crate) const DEFER: std::time::Duration = std::time::Duration::from_secs(3);
+/// How long a message whose group's digest was full ([`Group::MAX_PENDING`]) waits before its alert
+/// is offered again: a delivery lease, the longest the due digest's post can take. Waiting costs no
+/// time: the alert folds into the next digest, due a whole interval after that one is settled. And a
+/// chat outage that holds the full digest up costs the message one receive per lease, as an alert's
+/// own retries do, so it rides the outage out instead of reaching the DLQ within seconds.
+///
+/// [`Group::MAX_PENDING`]: failwatch_core::Group::MAX_PENDING
+pub(crate) fn defer_for(shared: &Shared) -> std::time::Duration {
+    shared.deliverer.lease().max(crate::retry::MIN_HANDBACK)
+}
 
 /// Decides what happens to `alert` at `routed`'s destination under the route's `[grouping]`. Grouping
 /// off, or a store that failed: post it.

@@ -232,6 +232,10 @@ pub(crate) struct Grouping {
     unindexed: Mutex<HashSet<String>>,
     /// This process, as the owner of digest claims.
     owner: String,
+    /// Groups whose digest a task of this process is posting (claimed, delivering, settling): the
+    /// scheduler and a recovery share this process's claim, so the claim alone cannot keep them from
+    /// posting one digest twice.
+    posting: Mutex<HashSet<String>>,
     /// Per group key, bumped each time a digest of it is settled or it is removed; held messages
     /// watch the groups they were folded into.
     changes: Mutex<HashMap<String, watch::Sender<u64>>>,
@@ -265,6 +269,7 @@ impl Grouping {
             waiting: Mutex::default(),
             unindexed: Mutex::default(),
             owner,
+            posting: Mutex::default(),
             changes: Mutex::default(),
             held: Arc::new(Semaphore::new(max_held)),
             max_held,
@@ -481,7 +486,9 @@ impl Grouping {
     }
 
     /// Whether `dedup_key` is no longer pending in group `key` (true when the group is gone); `None`
-    /// when the store failed.
+    /// when the store failed. A folded key leaves the pending list only when a digest carrying it was
+    /// settled (or the group was removed after posting it), so this stays true however many digests
+    /// were settled since and when the group has closed and opened again.
     pub(crate) async fn is_settled(
         &self,
         state: &State,
@@ -491,8 +498,17 @@ impl Grouping {
         Some(
             self.read(state, key)
                 .await?
-                .is_none_or(|read| read.body.group.is_settled(dedup_key)),
+                .is_none_or(|read| !read.body.group.is_pending(dedup_key)),
         )
+    }
+
+    /// Marks group `key`'s digest as being posted by the caller until the guard is dropped; `None`
+    /// while another task of this process posts it.
+    pub(crate) fn start_posting(&self, key: &str) -> Option<Posting<'_>> {
+        lock(&self.posting).insert(key.to_owned()).then(|| Posting {
+            grouping: self,
+            key: key.to_owned(),
+        })
     }
 
     /// Takes the lock of group `key` within this process.
@@ -538,6 +554,19 @@ impl Grouping {
     }
 }
 
+/// A digest being posted by one task of this process ([`Grouping::start_posting`]).
+#[derive(Debug)]
+pub(crate) struct Posting<'a> {
+    grouping: &'a Grouping,
+    key: String,
+}
+
+impl Drop for Posting<'_> {
+    fn drop(&mut self) {
+        lock(&self.grouping.posting).remove(&self.key);
+    }
+}
+
 /// Delivers a digest's or recovery's `payload` to destination `index` as an alert is delivered: counted
 /// by admission from now, paced, retried within one receive's budget; `stop` ends waits for a turn.
 pub(crate) async fn deliver(
@@ -563,14 +592,19 @@ pub(crate) fn destination_index(shared: &Shared, name: &str) -> Option<usize> {
         .position(|d| d.name == name)
 }
 
-/// This process as the owner of digest claims: its host name (the pod's, in Kubernetes) and process
-/// id, unique among the replicas sharing a store.
+/// This process as the owner of digest claims: its host name (the pod's, in Kubernetes), process id
+/// and a random part — replicas without a `HOSTNAME` in their environment, each process 1 of its
+/// container, must still never share a claim.
 pub(crate) fn process_owner() -> String {
     let host = ProcessEnv
         .get(env::HOSTNAME)
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "failwatch".to_owned());
-    format!("{host}/{}", std::process::id())
+    format!(
+        "{host}/{}/{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
 }
 
 /// From `now` until `at` (zero when it has passed).

@@ -444,3 +444,303 @@ async fn an_index_entry_that_disagrees_with_its_group_is_rewritten_before_anythi
     );
     assert_eq!(posts.load(Ordering::Relaxed), 1);
 }
+
+/// A receiver that answers 200 after `delay` and records the `schema` of every document it accepted.
+async fn schema_receiver(delay: Duration) -> (Arc<Mutex<Vec<String>>>, String) {
+    let schemas = Arc::new(Mutex::new(Vec::new()));
+    let seen = schemas.clone();
+    let app = axum::Router::new().fallback(move |body: String| {
+        let seen = seen.clone();
+        async move {
+            tokio::time::sleep(delay).await;
+            let document: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let schema = document["schema"].as_str().unwrap_or("?").to_owned();
+            seen.lock().unwrap().push(schema);
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (schemas, format!("http://{addr}/hook"))
+}
+
+/// Failure `n` (its own time `offset` seconds after the fixture's), observed `ago` before now on
+/// the worker's clock.
+async fn fail_at(
+    shared: &crate::consumer::Shared,
+    n: usize,
+    offset: i64,
+    ago: Duration,
+) -> Observation {
+    let mut alert = failure(n);
+    alert.time = at_offset(offset);
+    shared
+        .grouping
+        .observe(
+            &shared.state,
+            "default",
+            &Arc::new(alert),
+            (&policy(), None),
+            OffsetDateTime::now_utc() - ago,
+        )
+        .await
+        .expect("the memory store answers")
+}
+
+/// The fixture alert's own time moved by `offset` seconds, as RFC 3339.
+fn at_offset(offset: i64) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let base = OffsetDateTime::parse(&alert().time, &Rfc3339).expect("the fixture has a time");
+    (base + time::Duration::seconds(offset))
+        .format(&Rfc3339)
+        .expect("formats")
+}
+
+/// A steady state of the fixture's service, at its own time `offset` seconds after the fixture's.
+fn steady_state(offset: i64) -> failwatch_core::RecoverySignal {
+    use time::format_description::well_known::Rfc3339;
+    failwatch_core::RecoverySignal {
+        scope: failwatch_core::recovery_scope(&alert()).expect("the fixture's service has a scope"),
+        event_id: format!("steady-{offset}"),
+        time: OffsetDateTime::parse(&at_offset(offset), &Rfc3339).expect("parses"),
+        account: alert().account.clone(),
+        region: alert().region.clone(),
+        partition: "aws".to_owned(),
+        links: failwatch_core::Links::default(),
+    }
+}
+
+/// The recovery event's outcome when it is handed back: how long it stays invisible.
+fn handed_back_for(outcome: crate::retry::Outcome) -> Duration {
+    match outcome {
+        crate::retry::Outcome::Release { visibility, .. } => visibility,
+        crate::retry::Outcome::Delete => panic!("deleted, not handed back"),
+    }
+}
+
+#[tokio::test]
+async fn a_quiet_group_recovers_after_its_pending_digest_and_closes() {
+    let (schemas, url) = schema_receiver(Duration::ZERO).await;
+    let shared = shared(&url);
+    let two_minutes = Duration::from_secs(120);
+    assert!(matches!(
+        fail_at(&shared, 0, 0, two_minutes).await.observed,
+        Observed::Post { .. }
+    ));
+    assert!(matches!(
+        fail_at(&shared, 1, 5, two_minutes).await.observed,
+        Observed::Folded { .. }
+    ));
+    let outcome = recovery::recover(&shared, &steady_state(60)).await;
+    assert_eq!(outcome, crate::retry::Outcome::Delete);
+    assert_eq!(
+        *schemas.lock().unwrap(),
+        ["failwatch.digest.v1", "failwatch.recovery.v1"]
+    );
+    let key = store_key("default", &failure(0));
+    assert!(
+        shared
+            .grouping
+            .read(&shared.state, &key)
+            .await
+            .unwrap()
+            .is_none(),
+        "closed"
+    );
+}
+
+#[tokio::test]
+async fn a_success_between_failures_waits_for_quiet_and_a_later_failure_silences_it() {
+    let (schemas, url) = schema_receiver(Duration::ZERO).await;
+    let shared = shared(&url);
+    assert!(matches!(
+        fail_at(&shared, 0, 0, Duration::ZERO).await.observed,
+        Observed::Post { .. }
+    ));
+    // A concurrent execution succeeds right after: not quiet for the 60 s interval yet.
+    let success = steady_state(10);
+    let wait = handed_back_for(recovery::recover(&shared, &success).await);
+    assert!(
+        wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
+        "{wait:?}"
+    );
+    // Another failure comes before the event is received again: it stays silent.
+    assert!(matches!(
+        fail_at(&shared, 1, 20, Duration::ZERO).await.observed,
+        Observed::Folded { .. }
+    ));
+    assert_eq!(
+        recovery::recover(&shared, &success).await,
+        crate::retry::Outcome::Delete
+    );
+    assert!(
+        schemas.lock().unwrap().is_empty(),
+        "{:?}",
+        schemas.lock().unwrap()
+    );
+    let key = store_key("default", &failure(0));
+    let read = shared.grouping.read(&shared.state, &key).await.unwrap();
+    assert_eq!(read.expect("still open").body.group.pending(), 1);
+}
+
+#[tokio::test]
+async fn a_recovery_waits_for_a_digest_the_scheduler_is_posting_instead_of_posting_it_again() {
+    let (schemas, url) = schema_receiver(Duration::from_millis(1500)).await;
+    let shared = Arc::new(shared(&url));
+    let two_minutes = Duration::from_secs(120);
+    fail_at(&shared, 0, 0, two_minutes).await;
+    fail_at(&shared, 1, 5, two_minutes).await;
+    let key = store_key("default", &failure(0));
+    let scheduler = {
+        let (shared, key) = (shared.clone(), key.clone());
+        tokio::spawn(async move { digest::post(&shared, &key).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let wait = handed_back_for(recovery::recover(&shared, &steady_state(60)).await);
+    assert!(wait >= crate::retry::MIN_HANDBACK, "{wait:?}");
+    assert_eq!(scheduler.await.unwrap(), Posted::Done);
+    // Received again: the digest went out once, now the recovery.
+    assert_eq!(
+        recovery::recover(&shared, &steady_state(60)).await,
+        crate::retry::Outcome::Delete
+    );
+    assert_eq!(
+        *schemas.lock().unwrap(),
+        ["failwatch.digest.v1", "failwatch.recovery.v1"]
+    );
+}
+
+#[tokio::test]
+async fn a_recovery_meeting_another_replicas_claim_is_handed_back_until_the_lease_ends() {
+    let (schemas, url) = schema_receiver(Duration::ZERO).await;
+    let shared = shared(&url);
+    let two_minutes = Duration::from_secs(120);
+    fail_at(&shared, 0, 0, two_minutes).await;
+    fail_at(&shared, 1, 5, two_minutes).await;
+    let key = store_key("default", &failure(0));
+    let grouping = &shared.grouping;
+    let Read { mut body, version } = grouping.read(&shared.state, &key).await.unwrap().unwrap();
+    let lease = Duration::from_secs(40);
+    assert!(
+        body.group
+            .claim_digest("other-replica/1", OffsetDateTime::now_utc(), lease)
+    );
+    assert_eq!(
+        grouping
+            .write(&shared.state, &key, &mut body, Some(version))
+            .await,
+        Some(true)
+    );
+    let wait = handed_back_for(recovery::recover(&shared, &steady_state(60)).await);
+    assert!(wait > Duration::from_secs(35) && wait <= lease, "{wait:?}");
+    assert!(schemas.lock().unwrap().is_empty());
+    assert!(
+        grouping.read(&shared.state, &key).await.unwrap().is_some(),
+        "still open"
+    );
+}
+
+#[tokio::test]
+async fn a_held_key_stays_settled_after_its_group_closed_and_opened_again() {
+    let (_, url) = receiver().await;
+    let shared = shared(&url);
+    let key = store_key("default", &failure(0));
+    observe(&shared, &failure(0)).await.unwrap();
+    observe(&shared, &failure(1)).await.unwrap();
+    assert_eq!(digest::post(&shared, &key).await, Posted::Done);
+    let held = failure(1).dedup_key;
+    assert_eq!(
+        shared.grouping.is_settled(&shared.state, &key, &held).await,
+        Some(true)
+    );
+    let read = shared
+        .grouping
+        .read(&shared.state, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        shared
+            .grouping
+            .remove(&shared.state, &key, read.version)
+            .await,
+        Some(true)
+    );
+    observe(&shared, &failure(100)).await.unwrap();
+    observe(&shared, &failure(101)).await.unwrap();
+    assert_eq!(
+        shared.grouping.is_settled(&shared.state, &key, &held).await,
+        Some(true),
+        "a new burst does not hold it again"
+    );
+    assert_eq!(
+        shared
+            .grouping
+            .is_settled(&shared.state, &key, &failure(101).dedup_key)
+            .await,
+        Some(false),
+        "the new burst's fold is pending"
+    );
+}
+
+#[tokio::test]
+async fn a_group_of_a_destination_this_replica_lacks_is_kept_while_failures_are_pending() {
+    let (posts, url) = receiver().await;
+    let shared = shared(&url);
+    // Opened by a replica whose configuration still has the destination `renamed`.
+    for n in 0..2 {
+        let observed = shared
+            .grouping
+            .observe(
+                &shared.state,
+                "renamed",
+                &Arc::new(failure(n)),
+                (&policy(), None),
+                OffsetDateTime::now_utc(),
+            )
+            .await;
+        assert!(observed.is_some());
+    }
+    let key = store_key("renamed", &failure(0));
+    assert!(
+        matches!(digest::post(&shared, &key).await, Posted::Later(wait) if wait >= Duration::from_secs(60))
+    );
+    let read = shared.grouping.read(&shared.state, &key).await.unwrap();
+    assert_eq!(read.expect("kept").body.group.pending(), 1);
+    assert_eq!(posts.load(Ordering::Relaxed), 0);
+    // Nothing pending: forgotten.
+    let Read { mut body, version } = shared
+        .grouping
+        .read(&shared.state, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = OffsetDateTime::now_utc();
+    assert!(
+        body.group
+            .claim_digest("other-replica/1", now, Duration::from_secs(30))
+    );
+    let digest = body
+        .group
+        .digest(now, &core_policy(&policy()))
+        .expect("pending");
+    body.group.settle_digest(&digest, now);
+    assert_eq!(
+        shared
+            .grouping
+            .write(&shared.state, &key, &mut body, Some(version))
+            .await,
+        Some(true)
+    );
+    assert_eq!(digest::post(&shared, &key).await, Posted::Done);
+    assert!(
+        shared
+            .grouping
+            .read(&shared.state, &key)
+            .await
+            .unwrap()
+            .is_none(),
+        "forgotten"
+    );
+}

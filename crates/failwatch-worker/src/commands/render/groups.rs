@@ -6,7 +6,9 @@
 //! `group_key`, account and region, as the worker keeps one per destination and key. Before each
 //! input, the digests that fell due by its second are taken; at the end of the stream, every digest still pending is, as if the
 //! worker ran until their intervals ended. A recovery event for a group's scope takes the group's
-//! pending digest first (no folded failure is lost to a recovery), then its recovery, and closes it.
+//! pending digest first (no folded failure is lost to a recovery), then its recovery, and closes it —
+//! once the group has been quiet for its interval, as in the worker (`Group::recovery_wait`): until
+//! then the event waits, and a failure after it makes it say nothing.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -42,6 +44,8 @@ pub(crate) struct Grouping {
     /// The time of the input being processed: the Unix epoch plus one second per input so far.
     now: OffsetDateTime,
     groups: HashMap<String, Group>,
+    /// Recovery events waiting for their groups to be quiet, with the time of the clock they wait for.
+    waiting: Vec<(OffsetDateTime, RecoverySignal)>,
 }
 
 impl Grouping {
@@ -51,17 +55,31 @@ impl Grouping {
             policy,
             now: OffsetDateTime::UNIX_EPOCH,
             groups: HashMap::new(),
+            waiting: Vec::new(),
         }
     }
 
     /// Moves the clock to the next input's second and returns the digests due by then, earliest
-    /// first; groups quiet long enough to close are forgotten.
+    /// first, and the recoveries whose groups have been quiet long enough; groups quiet long enough to
+    /// close are forgotten.
     pub(crate) fn tick(&mut self) -> Vec<Notice> {
         self.now += TICK;
-        let digests = self.settle(|due, now| due <= now);
+        let mut notices = self.settle(|due, now| due <= now);
+        notices.extend(self.recover_waiting(self.now));
         let (now, policy) = (self.now, &self.policy);
         self.groups.retain(|_, group| !group.expired(now, policy));
-        digests
+        notices
+    }
+
+    /// The notices of the waiting recovery events whose time came by `until`, in time order.
+    fn recover_waiting(&mut self, until: OffsetDateTime) -> Vec<Notice> {
+        self.waiting.sort_by_key(|(at, _)| *at);
+        let ready = self.waiting.partition_point(|(at, _)| *at <= until);
+        let signals: Vec<_> = self.waiting.drain(..ready).collect();
+        signals
+            .into_iter()
+            .flat_map(|(_, signal)| self.recover(&signal))
+            .collect()
     }
 
     /// Observes one alert of the stream in its group (marking a crash loop on it when it is to be
@@ -110,7 +128,19 @@ impl Grouping {
             .collect();
         keys.sort();
         let mut notices = Vec::new();
+        let mut wait = Duration::ZERO;
         for key in keys {
+            let Some(group) = self.groups.get(&key) else {
+                continue;
+            };
+            if group.recovery(signal).is_none() {
+                continue;
+            }
+            let quiet = group.recovery_wait(self.now, &self.policy);
+            if !quiet.is_zero() {
+                wait = wait.max(quiet);
+                continue;
+            }
             let Some(mut group) = self.groups.remove(&key) else {
                 continue;
             };
@@ -122,12 +152,24 @@ impl Grouping {
                 notices.push(Notice::Recovery(recovery));
             }
         }
+        if !wait.is_zero() {
+            self.waiting.push((self.now + wait, signal.clone()));
+        }
         notices
     }
 
-    /// At the end of the stream: every digest still pending, earliest due first.
+    /// At the end of the stream, as if the worker ran on: every waiting recovery when its group has
+    /// been quiet long enough (the digests due before it first), then every digest still pending,
+    /// earliest due first.
     pub(crate) fn finish(&mut self) -> Vec<Notice> {
-        self.settle(|_, _| true)
+        let mut notices = Vec::new();
+        while let Some(at) = self.waiting.iter().map(|(at, _)| *at).min() {
+            notices.extend(self.settle(|due, _| due <= at));
+            self.now = self.now.max(at);
+            notices.extend(self.recover_waiting(at));
+        }
+        notices.extend(self.settle(|_, _| true));
+        notices
     }
 
     /// Takes the digest of every group whose due time passes `take`, earliest due first (then by key,
