@@ -267,7 +267,8 @@ fn add_shortcut_destination(table: &mut toml::Table, env: &dyn Env, c: &mut Chec
                 c.problem(
                     env::WEBHOOK_TYPE,
                     format!(
-                        "unknown destination type {text:?}: {}",
+                        "unknown destination type {}: {}",
+                        super::quoted(&text),
                         destinations::type_list()
                     ),
                 );

@@ -159,6 +159,19 @@ impl Needs {
     }
 }
 
+/// Said in place of a value a problem would quote, when the value looks like a URL: a webhook URL pasted
+/// into the wrong key must not be repeated, since its path is its secret.
+const URL_NOT_SHOWN: &str = "value not shown: it looks like a URL, which may be a secret";
+
+/// A value the user wrote, quoted for a problem, or [`URL_NOT_SHOWN`] when it looks like a URL.
+fn quoted(value: &str) -> String {
+    if destinations::looks_like_url(value) {
+        format!("({URL_NOT_SHOWN})")
+    } else {
+        format!("{value:?}")
+    }
+}
+
 /// One thing wrong with the configuration, and the key it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Problem {

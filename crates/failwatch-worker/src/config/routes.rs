@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::Checker;
+use super::destinations::looks_like_url;
 use super::sections::GroupingOverride;
+use super::{Checker, URL_NOT_SHOWN, quoted};
 use crate::routing::{self, DefaultRoute, Match, Pattern, Route, Router};
 
 /// One `[[routes]]` entry as written.
@@ -151,13 +152,28 @@ fn resolve(c: &mut Checker, key: &str, names: &[String], destinations: &[String]
     for name in names {
         match destinations.iter().position(|d| d == name) {
             Some(i) => out.push(i),
-            None => c.problem(
-                key,
-                format!(
-                    "unknown destination {name:?} (configured: {})",
-                    destinations.join(", ")
-                ),
-            ),
+            None => {
+                let configured = destinations
+                    .iter()
+                    .map(|d| {
+                        if looks_like_url(d) {
+                            quoted(d)
+                        } else {
+                            d.clone()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let message = if looks_like_url(name) {
+                    format!(
+                        "a URL is not a destination name ({URL_NOT_SHOWN}): name a [[destinations]] \
+                         entry (configured: {configured})"
+                    )
+                } else {
+                    format!("unknown destination {name:?} (configured: {configured})")
+                };
+                c.problem(key, message);
+            }
         }
     }
     out
