@@ -54,14 +54,15 @@ pub(super) struct RawDefaultRoute {
 /// "unknown destination" would point the reader at the wrong line.
 pub(super) fn build(
     c: &mut Checker,
-    raw: Vec<RawRoute>,
+    raw: Vec<Option<RawRoute>>,
     raw_default: Option<RawDefaultRoute>,
     destinations: &[String],
 ) -> Router {
+    // A route that did not deserialise has its problem; the others keep their indices.
     let routes = raw
         .into_iter()
         .enumerate()
-        .map(|(i, r)| route(c, i, r, destinations))
+        .filter_map(|(i, r)| Some(route(c, i, r?, destinations)))
         .collect();
     if let Some(grouping) = raw_default.as_ref().and_then(|d| d.grouping.as_ref()) {
         grouping.check(c, "default_route.grouping");
@@ -144,6 +145,8 @@ fn route(c: &mut Checker, i: usize, r: RawRoute, destinations: &[String]) -> Rou
 }
 
 /// The indices of `names` among the declared destinations; a problem at `key` for each unknown name.
+/// Neither the unknown name nor a declared one is repeated when it looks like a URL: a webhook URL
+/// pasted where its destination's name belongs is an easy mistake.
 fn resolve(c: &mut Checker, key: &str, names: &[String], destinations: &[String]) -> Vec<usize> {
     if names.is_empty() {
         c.problem(key, "must name at least one destination");
