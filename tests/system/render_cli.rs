@@ -349,6 +349,45 @@ fn render_crash_loop_flags_set_when_a_burst_is_a_crash_loop() {
         Some(64),
         "a crash-loop flag without --group-interval is a usage error"
     );
+    let args = [
+        "render",
+        "--group-interval",
+        "0s",
+        "--crash-loop-threshold",
+        "3",
+    ];
+    let output = failwatch(&args, "", &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(64),
+        "a crash-loop flag with grouping off is a usage error: {}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("--crash-loop-threshold"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Review h2, nit 6: `--group-interval` takes what `[grouping] group_interval` takes; `24h` was
+/// accepted and `999ms` turned grouping off without a word.
+#[test]
+fn render_group_interval_out_of_the_configs_range_exits_64_naming_the_flag() {
+    for interval in ["24h", "999ms"] {
+        let output = failwatch(&["render", "--group-interval", interval], "", &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(64),
+            "{interval}: {}",
+            stderr(&output)
+        );
+        let message = stderr(&output);
+        assert!(
+            message.contains("--group-interval") && message.contains("1s to 1h"),
+            "{message}"
+        );
+    }
 }
 
 #[test]

@@ -14,7 +14,6 @@ use crate::commands::render;
 use crate::config::{self, Config, EnrichmentConfig, GroupingConfig, env::ProcessEnv};
 use crate::enrich::Enricher;
 use crate::{exit, metrics, sqs, telemetry};
-use clap::Parser;
 use failwatch_core::GroupPolicy;
 use tokio_util::sync::CancellationToken;
 
@@ -22,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 /// exit code from [`exit`](crate::exit) (usage and configuration errors are 64, bad `render` input 65,
 /// run-time failures 1). Errors are written to stderr or, once logging is installed, to the log.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(err) => {
             // `--help` and `--version` are "errors" clap prints to stdout; real usage errors exit 64, not

@@ -35,6 +35,7 @@ pub(crate) use print::RedactedTomlError;
 pub(crate) use sections::{
     AdminConfig, DedupConfig, EnrichmentAccount, EnrichmentConfig, GroupingConfig,
     GroupingOverride, LoggingConfig, RetryConfig, SqsConfig, StateBackend, StateConfig,
+    grouping_ranges,
 };
 
 /// Defaults, in one place so the example configuration and the README can quote them. Each is the
