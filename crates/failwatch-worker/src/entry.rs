@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs the `failwatch` command line: parses the arguments, runs the command and returns the process
 /// exit code from [`exit`](crate::exit) (usage and configuration errors are 64, bad `render` input 65,
-/// run-time failures 1). Errors are written to stderr or, once logging is installed, to the log.
+/// a `render` input file that cannot be read 66, run-time failures 1). Errors are written to stderr
+/// or, once logging is installed, to the log.
 pub fn main() -> ExitCode {
     let cli = match Cli::parse_args(std::env::args_os()) {
         Ok(cli) => cli,
@@ -87,6 +88,8 @@ fn render_command(args: RenderArgs) -> ExitCode {
             crash_loop_window: args.crash_loop_window.unwrap_or(defaults.crash_loop_window),
         });
     match render::run(inputs, args.to, grouping, enrich, &mut out, &mut diag) {
+        // A file that is not there says more about the call than a bad body does.
+        Ok(summary) if summary.unreadable > 0 => ExitCode::from(exit::NO_INPUT),
         Ok(summary) if summary.malformed > 0 => ExitCode::from(exit::DATA),
         Ok(_) => ExitCode::from(exit::OK),
         // A reader that went away (`failwatch render | head`) is not a failure worth a message.
