@@ -122,19 +122,47 @@ fn render_malformed_input_exits_65_naming_the_input() {
     );
 }
 
+/// Review h2, nit 9: a missing file or a directory exited 65, as if its body were malformed; a file
+/// that cannot be read is `EX_NOINPUT`, 66, and the inputs that can be read are still rendered.
 #[test]
-fn render_missing_file_is_an_error_naming_it() {
-    let output = failwatch(
-        &["render", "/nonexistent/failwatch-missing-9.json"],
-        "",
-        &[],
+fn render_missing_file_or_directory_exits_66_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = write(
+        dir.path(),
+        "good.json",
+        &failed_task(&task_id(3, 1)).sqs_body("e-3"),
     );
-    assert_ne!(output.status.code(), Some(0));
-    assert!(
-        stderr(&output).contains("failwatch-missing-9.json"),
-        "{}",
-        stderr(&output)
-    );
+    let bad = write(dir.path(), "broken.json", "{\"detail\": ");
+    let folder = dir.path().to_str().expect("UTF-8 temp path");
+    for missing in ["/nonexistent/failwatch-missing-9.json", folder] {
+        let output = failwatch(&["render", &good, missing, &bad], "", &[]);
+        assert_eq!(output.status.code(), Some(66), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains(&format!("error: {missing}: cannot read")),
+            "{}",
+            stderr(&output)
+        );
+        assert_eq!(
+            stdout_lines(&output).len(),
+            1,
+            "the good input still renders"
+        );
+    }
+}
+
+/// Review h2, nit 9: a file saved with a UTF-8 byte order mark before valid JSON was "not JSON:
+/// expected value at line 1 column 1".
+#[test]
+fn render_reads_a_body_after_a_utf8_byte_order_mark() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let body = failed_task(&task_id(3, 2)).sqs_body("e-3-2");
+    let file = write(dir.path(), "bom.json", &format!("\u{feff}{body}"));
+    let output = failwatch(&["render", &file], "", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout_lines(&output).len(), 1);
+    let output = failwatch(&["render"], &format!("\u{feff}{body}\n"), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout_lines(&output).len(), 1);
 }
 
 #[test]
@@ -349,6 +377,45 @@ fn render_crash_loop_flags_set_when_a_burst_is_a_crash_loop() {
         Some(64),
         "a crash-loop flag without --group-interval is a usage error"
     );
+    let args = [
+        "render",
+        "--group-interval",
+        "0s",
+        "--crash-loop-threshold",
+        "3",
+    ];
+    let output = failwatch(&args, "", &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(64),
+        "a crash-loop flag with grouping off is a usage error: {}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("--crash-loop-threshold"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Review h2, nit 6: `--group-interval` takes what `[grouping] group_interval` takes; `24h` was
+/// accepted and `999ms` turned grouping off without a word.
+#[test]
+fn render_group_interval_out_of_the_configs_range_exits_64_naming_the_flag() {
+    for interval in ["24h", "999ms"] {
+        let output = failwatch(&["render", "--group-interval", interval], "", &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(64),
+            "{interval}: {}",
+            stderr(&output)
+        );
+        let message = stderr(&output);
+        assert!(
+            message.contains("--group-interval") && message.contains("1s to 1h"),
+            "{message}"
+        );
+    }
 }
 
 #[test]

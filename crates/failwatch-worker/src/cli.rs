@@ -1,16 +1,22 @@
 //! The command line: every subcommand and flag of the `failwatch` binary, parsed with clap.
 //!
-//! This module only describes arguments, and depends on no other module of the worker: the commands
-//! (`commands`, `ops`, `run`) read their arguments from here. Reading the configuration file and
+//! This module only describes arguments, and depends on no other module of the worker but the ranges
+//! of `[grouping]`'s keys, which `render`'s grouping flags share: the commands (`commands`, `ops`,
+//! `run`) read their arguments from here. Reading the configuration file and
 //! environment is `config`'s job (so that `FAILWATCH_CONFIG` goes through the same environment seam as
 //! every other variable).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use failwatch_core::Target;
+use humantime_serde::re::humantime::format_duration;
+
+use crate::config::grouping_ranges;
 
 /// The most messages one `dlq peek` shows.
 pub(crate) const PEEK_MAX: u16 = 1000;
@@ -21,6 +27,49 @@ pub(crate) const PEEK_MAX: u16 = 1000;
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+impl Cli {
+    /// Parses the arguments, then checks what clap's attributes cannot say: `render`'s crash-loop
+    /// flags need grouping on, which `--group-interval 0s` turns off.
+    pub(crate) fn parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let cli = Cli::try_parse_from(args)?;
+        if let Command::Render(render) = &cli.command
+            && render
+                .group_interval
+                .is_some_and(|interval| interval.is_zero())
+        {
+            let given = [
+                (
+                    "--crash-loop-threshold",
+                    render.crash_loop_threshold.is_some(),
+                ),
+                ("--crash-loop-window", render.crash_loop_window.is_some()),
+            ];
+            if let Some((flag, _)) = given.iter().find(|(_, given)| *given) {
+                // The error shows `render`'s usage line, as clap's own errors about its flags do.
+                let mut command = Cli::command();
+                command.build();
+                let mut command = command
+                    .find_subcommand("render")
+                    .cloned()
+                    .unwrap_or(command);
+                return Err(command.error(
+                    ErrorKind::ArgumentConflict,
+                    format!(
+                        "{flag} needs grouping on, and `--group-interval 0s` turns it off: give \
+                         --group-interval a duration from {}",
+                        duration_range(&grouping_ranges::GROUP_INTERVAL)
+                    ),
+                ));
+            }
+        }
+        Ok(cli)
+    }
 }
 
 /// The subcommands.
@@ -55,14 +104,15 @@ pub(crate) struct RenderArgs {
     /// `0s` is off). Each input takes the next second of a synthetic clock: a group's first alert is
     /// printed, the alerts that follow within the interval fold into one digest printed when the
     /// interval ends (or at the end of the input), and recovery events print recoveries. Off by default:
-    /// every alert is printed.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// every alert is printed. Otherwise 1s to 1h, as the configuration's.
+    #[arg(long, value_name = "DURATION", value_parser = parse_group_interval)]
     pub(crate) group_interval: Option<Duration>,
-    /// With `--group-interval`: a group with this many failures within `--crash-loop-window` is
-    /// crash-looping, as `[grouping] crash_loop_threshold` (default 5; 0 is off, otherwise 2 to 10000).
+    /// With `--group-interval` (not 0s): a group with this many failures within `--crash-loop-window`
+    /// is crash-looping, as `[grouping] crash_loop_threshold` (default 5; 0 is off, otherwise 2 to
+    /// 10000).
     #[arg(long, value_name = "N", requires = "group_interval", value_parser = parse_threshold)]
     pub(crate) crash_loop_threshold: Option<u32>,
-    /// With `--group-interval`: the window the crash-loop threshold counts failures in, as
+    /// With `--group-interval` (not 0s): the window the crash-loop threshold counts failures in, as
     /// `[grouping] crash_loop_window` (default 10m; 1s to 1 day). Failures are counted on the
     /// events' own times, as the worker counts them, not on the synthetic clock.
     #[arg(long, value_name = "DURATION", requires = "group_interval", value_parser = parse_window)]
@@ -91,22 +141,54 @@ fn parse_duration(value: &str) -> Result<Duration, humantime_serde::re::humantim
     humantime_serde::re::humantime::parse_duration(value)
 }
 
+/// `--group-interval`: the values `[grouping] group_interval` accepts.
+fn parse_group_interval(value: &str) -> Result<Duration, String> {
+    let interval = parse_duration(value).map_err(|err| err.to_string())?;
+    let range = grouping_ranges::GROUP_INTERVAL;
+    if interval.is_zero() || range.contains(&interval) {
+        Ok(interval)
+    } else {
+        Err(format!(
+            "expected 0s (off) or a duration from {}",
+            duration_range(&range)
+        ))
+    }
+}
+
 /// `--crash-loop-threshold`: the values `[grouping] crash_loop_threshold` accepts.
 fn parse_threshold(value: &str) -> Result<u32, String> {
+    let range = grouping_ranges::CRASH_LOOP_THRESHOLD;
     match value.parse::<u32>() {
-        Ok(n) if n == 0 || (2..=10_000).contains(&n) => Ok(n),
-        _ => Err("expected 0 (off) or a whole number from 2 to 10000".to_owned()),
+        Ok(n) if n == 0 || range.contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected 0 (off) or a whole number from {} to {}",
+            range.start(),
+            range.end()
+        )),
     }
 }
 
 /// `--crash-loop-window`: the values `[grouping] crash_loop_window` accepts.
 fn parse_window(value: &str) -> Result<Duration, String> {
     let window = parse_duration(value).map_err(|err| err.to_string())?;
-    if (Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&window) {
+    let range = grouping_ranges::CRASH_LOOP_WINDOW;
+    if range.contains(&window) {
         Ok(window)
     } else {
-        Err("expected a duration from 1s to 1d".to_owned())
+        Err(format!(
+            "expected a duration from {}",
+            duration_range(&range)
+        ))
     }
+}
+
+/// "1s to 1h", as the configuration writes durations.
+fn duration_range(range: &std::ops::RangeInclusive<Duration>) -> String {
+    format!(
+        "{} to {}",
+        format_duration(*range.start()),
+        format_duration(*range.end())
+    )
 }
 
 /// Where to find the configuration file.
@@ -231,7 +313,6 @@ pub(crate) struct ReplayArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {
@@ -266,8 +347,8 @@ mod tests {
             Some(Duration::from_secs(300))
         );
         assert_eq!(
-            parse(&["--group-interval", "1h 30s"]).unwrap(),
-            Some(Duration::from_secs(3630))
+            parse(&["--group-interval", "30m 30s"]).unwrap(),
+            Some(Duration::from_secs(1830))
         );
         assert!(parse(&["--group-interval", "soon"]).is_err());
     }
@@ -306,6 +387,41 @@ mod tests {
             without.to_string().contains("--group-interval"),
             "{without}"
         );
+    }
+
+    /// Review h2, nit 6: `--group-interval 24h` was accepted, `999ms` silently turned grouping off, and
+    /// `0s` took crash-loop flags that then did nothing.
+    #[test]
+    fn render_group_interval_takes_the_configs_range_and_crash_loop_flags_need_grouping_on() {
+        let parse = |extra: &[&str]| Cli::parse_args([&["failwatch", "render"], extra].concat());
+        for good in ["0s", "1s", "5m", "1h"] {
+            assert!(parse(&["--group-interval", good]).is_ok(), "{good}");
+        }
+        for bad in ["24h", "1h 1ms", "999ms", "500ms"] {
+            let err = parse(&["--group-interval", bad]).unwrap_err();
+            let text = err.to_string();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{text}");
+            assert!(
+                text.contains("--group-interval")
+                    && text.contains("0s (off) or a duration from 1s to 1h"),
+                "{text}"
+            );
+        }
+        for flag in [
+            ["--crash-loop-threshold", "3"],
+            ["--crash-loop-window", "2m"],
+        ] {
+            let err = parse(&[&["--group-interval", "0s"][..], &flag].concat()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ArgumentConflict, "{err}");
+            assert!(err.use_stderr(), "a usage error, exit 64");
+            let text = err.to_string();
+            assert!(
+                text.contains(flag[0]) && text.contains("--group-interval 0s"),
+                "{text}"
+            );
+            let on = parse(&[&["--group-interval", "1m"][..], &flag].concat());
+            assert!(on.is_ok(), "{flag:?}");
+        }
     }
 
     #[test]

@@ -14,15 +14,15 @@ use crate::commands::render;
 use crate::config::{self, Config, EnrichmentConfig, GroupingConfig, env::ProcessEnv};
 use crate::enrich::Enricher;
 use crate::{exit, metrics, sqs, telemetry};
-use clap::Parser;
 use failwatch_core::GroupPolicy;
 use tokio_util::sync::CancellationToken;
 
 /// Runs the `failwatch` command line: parses the arguments, runs the command and returns the process
 /// exit code from [`exit`](crate::exit) (usage and configuration errors are 64, bad `render` input 65,
-/// run-time failures 1). Errors are written to stderr or, once logging is installed, to the log.
+/// a `render` input file that cannot be read 66, run-time failures 1). Errors are written to stderr
+/// or, once logging is installed, to the log.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(err) => {
             // `--help` and `--version` are "errors" clap prints to stdout; real usage errors exit 64, not
@@ -88,6 +88,8 @@ fn render_command(args: RenderArgs) -> ExitCode {
             crash_loop_window: args.crash_loop_window.unwrap_or(defaults.crash_loop_window),
         });
     match render::run(inputs, args.to, grouping, enrich, &mut out, &mut diag) {
+        // A file that is not there says more about the call than a bad body does.
+        Ok(summary) if summary.unreadable > 0 => ExitCode::from(exit::NO_INPUT),
         Ok(summary) if summary.malformed > 0 => ExitCode::from(exit::DATA),
         Ok(_) => ExitCode::from(exit::OK),
         // A reader that went away (`failwatch render | head`) is not a failure worth a message.

@@ -38,4 +38,7 @@ pub(crate) mod exit {
     pub(crate) const USAGE: u8 = 64;
     /// `EX_DATAERR`: an input (a message body given to `render`) is malformed.
     pub(crate) const DATA: u8 = 65;
+    /// `EX_NOINPUT`: an input file (given to `render`) cannot be opened or read: it is missing, a
+    /// directory, or not readable.
+    pub(crate) const NO_INPUT: u8 = 66;
 }

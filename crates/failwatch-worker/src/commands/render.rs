@@ -57,8 +57,11 @@ pub(crate) struct Summary {
     /// Digests and recoveries printed (`--group-interval`).
     pub(crate) digests: usize,
     pub(crate) recoveries: usize,
-    /// Inputs that could not be read or decoded. Any makes the command exit 65.
+    /// Inputs that could not be decoded (or are not UTF-8). Any makes the command exit 65.
     pub(crate) malformed: usize,
+    /// Files that could not be opened or read (missing, a directory, no permission). Any makes the
+    /// command exit 66.
+    pub(crate) unreadable: usize,
 }
 
 /// Adds enrichment to an alert before it is rendered (`render --enrich`).
@@ -100,9 +103,14 @@ pub(crate) fn run(
             for path in files {
                 let name = path.display().to_string();
                 match fs::read_to_string(&path) {
-                    Ok(body) => pipeline.one(&name, &body, &mut sink)?,
-                    Err(err) => {
+                    Ok(body) => pipeline.one(&name, without_bom(&body), &mut sink)?,
+                    // Read, but not text: bad input data, like a body that is not JSON.
+                    Err(err) if err.kind() == io::ErrorKind::InvalidData => {
                         pipeline.summary.malformed += 1;
+                        sink.diag(format_args!("error: {name}: not valid UTF-8"))?;
+                    }
+                    Err(err) => {
+                        pipeline.summary.unreadable += 1;
                         sink.diag(format_args!("error: {name}: cannot read: {err}"))?;
                     }
                 }
@@ -127,6 +135,9 @@ pub(crate) fn run(
                     }
                 }
                 let name = LineName(number);
+                if number == 1 {
+                    body = body.strip_prefix(BOM.as_bytes()).unwrap_or(body);
+                }
                 match std::str::from_utf8(body) {
                     Ok(body) if body.trim().is_empty() => {}
                     Ok(body) => pipeline.one(&name, body, &mut sink)?,
@@ -142,6 +153,16 @@ pub(crate) fn run(
     pipeline.finish(&mut sink)?;
     out.flush()?;
     Ok(pipeline.summary)
+}
+
+/// The byte order mark some Windows editors write at the start of a UTF-8 file. It is no part of the
+/// body: the file or stream starting with it is read as if it did not, where serde_json would refuse it
+/// as "expected value at line 1 column 1".
+const BOM: &str = "\u{feff}";
+
+/// A file's text without its leading byte order mark.
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
 }
 
 /// Read and write buffer sizes for streams.

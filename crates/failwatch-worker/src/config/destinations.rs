@@ -233,15 +233,11 @@ fn check_name(c: &mut Checker, key: &str, name: &str, names: &mut HashSet<String
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if !label_safe {
-        let shown = if looks_like_url(name) {
-            "(value not shown)".to_owned()
-        } else {
-            format!("{name:?}")
-        };
         c.problem(
             key,
             format!(
-                "{shown} must be 1 to 64 characters of a-z, 0-9, '_' and '-' (it is a metric label)"
+                "{} must be 1 to 64 characters of a-z, 0-9, '_' and '-' (it is a metric label)",
+                super::quoted(name)
             ),
         );
     } else if !names.insert(name.to_owned()) {
@@ -334,7 +330,7 @@ fn is_variable_name(text: &str) -> bool {
 }
 
 /// Whether a value is really a URL (`https://...`, also `https:host/...`, any case).
-fn looks_like_url(text: &str) -> bool {
+pub(super) fn looks_like_url(text: &str) -> bool {
     text.contains("://")
         || Url::parse(text.trim()).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }

@@ -23,6 +23,7 @@ use super::{
 use env::Env;
 
 /// The file's parts, each `None` when it could not be deserialised (its problem is already recorded).
+/// A part with some bad values has its keys' defaults in their place (see [`part`]).
 #[derive(Debug)]
 pub(super) struct Parts {
     pub(super) sqs: Option<SqsConfig>,
@@ -35,8 +36,9 @@ pub(super) struct Parts {
     pub(super) enrichment: Option<EnrichmentConfig>,
     /// The destinations that deserialised.
     pub(super) destinations: Vec<RawDestination>,
-    pub(super) routes: Option<Vec<RawRoute>>,
-    pub(super) default_route: Option<Option<RawDefaultRoute>>,
+    /// Every route, `None` where one could not be deserialised (so the others keep their indices).
+    pub(super) routes: Vec<Option<RawRoute>>,
+    pub(super) default_route: Option<RawDefaultRoute>,
     /// Every destination name written, including those of destinations that did not deserialise, so
     /// that routes naming them get no second, misleading "unknown destination".
     pub(super) declared: Vec<String>,
@@ -124,8 +126,8 @@ fn split(table: toml::Table, c: &mut Checker, from_file: bool) -> Parts {
         logging: Some(LoggingConfig::default()),
         enrichment: Some(EnrichmentConfig::default()),
         destinations: Vec::new(),
-        routes: Some(Vec::new()),
-        default_route: Some(None),
+        routes: Vec::new(),
+        default_route: None,
         declared: Vec::new(),
         from_file,
     };
@@ -145,24 +147,24 @@ fn split(table: toml::Table, c: &mut Checker, from_file: bool) -> Parts {
                         parts.declared.push(name.to_owned());
                     }
                     let item = legacy::move_destination_keys(item, i, c);
-                    parts.destinations.extend(part::<RawDestination>(
-                        c,
-                        &format!("destinations[{i}]"),
-                        item,
-                    ));
+                    let before = c.unparsed.len();
+                    let destination =
+                        part::<RawDestination>(c, &format!("destinations[{i}]"), item);
+                    // One with a bad value taken out would only add "exactly one of url_env,
+                    // url_file and url is required" about a URL key already reported.
+                    if c.unparsed.len() == before {
+                        parts.destinations.extend(destination);
+                    }
                 }
             }
             "routes" => {
-                let items = array(c, &key, value);
-                let count = items.len();
-                let routes: Vec<RawRoute> = items
+                parts.routes = array(c, &key, value)
                     .into_iter()
                     .enumerate()
-                    .filter_map(|(i, item)| part(c, &format!("routes[{i}]"), item))
+                    .map(|(i, item)| part(c, &format!("routes[{i}]"), item))
                     .collect();
-                parts.routes = (routes.len() == count).then_some(routes);
             }
-            "default_route" => parts.default_route = part(c, &key, value).map(Some),
+            "default_route" => parts.default_route = part(c, &key, value),
             other => c.problem(
                 other,
                 format!(
@@ -187,42 +189,97 @@ fn array(c: &mut Checker, key: &str, value: toml::Value) -> Vec<toml::Value> {
     }
 }
 
-/// Deserialises one part found at key path `at`, recording every unknown key in it and its first wrong
-/// type or missing key.
-fn part<T: DeserializeOwned>(c: &mut Checker, at: &str, value: toml::Value) -> Option<T> {
-    let mut unknown = Vec::new();
-    let mut track = serde_path_to_error::Track::new();
-    let result = {
-        let mut note = |path: serde_ignored::Path<'_>| unknown.push(path_key(&path));
-        let ignoring = serde_ignored::Deserializer::new(value, &mut note);
-        T::deserialize(serde_path_to_error::Deserializer::new(ignoring, &mut track))
+/// Deserialises one part found at key path `at`, recording every unknown key in it and every value that
+/// does not deserialise.
+///
+/// serde stops at a part's first bad value, so each bad value is recorded and taken out, and the part
+/// is deserialised again without it (its key's default in its place) until it deserialises or a bad
+/// value cannot be taken out (an array element, or a key the part cannot do without). The part
+/// deserialised so lets the later checks run and report their problems too; it is never used otherwise,
+/// since any problem stops loading. Problems the later checks find under a key recorded here are
+/// dropped: they would be about the default, not what the user wrote.
+fn part<T: DeserializeOwned>(c: &mut Checker, at: &str, mut value: toml::Value) -> Option<T> {
+    let mut unknown: Vec<String> = Vec::new();
+    let mut bad: Vec<String> = Vec::new();
+    let mut problems = Vec::new();
+    let result = loop {
+        let mut track = serde_path_to_error::Track::new();
+        let result = {
+            let mut note = |path: serde_ignored::Path<'_>| {
+                let key = path_key(&path);
+                if !unknown.contains(&key) {
+                    unknown.push(key);
+                }
+            };
+            let ignoring = serde_ignored::Deserializer::new(value.clone(), &mut note);
+            T::deserialize(serde_path_to_error::Deserializer::new(ignoring, &mut track))
+        };
+        let err = match result {
+            Ok(part) => break Some(part),
+            Err(err) => err,
+        };
+        let path = track.path();
+        let relative = path.to_string();
+        let relative = if relative == "." {
+            String::new()
+        } else {
+            relative
+        };
+        // toml's `Display` adds an `in `key`` line; only the message is wanted, on one line.
+        let message = err.message().lines().next().unwrap_or("").to_owned();
+        // A key this loop took out, now missing: its bad value is already recorded.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'));
+        if missing.is_some_and(|field| bad.contains(&join(&relative, field))) {
+            break None;
+        }
+        // serde quotes the offending value ("unknown variant `...`"); a webhook URL pasted into
+        // the wrong key must not be repeated.
+        let message = if message.contains("://") {
+            format!("invalid value ({})", super::URL_NOT_SHOWN)
+        } else {
+            message
+        };
+        problems.push((join(at, &relative), message));
+        if !take_out(&mut value, &path) {
+            break None;
+        }
+        bad.push(relative);
     };
     for key in unknown {
         let last = key.rsplit('.').next().unwrap_or(&key).to_owned();
         c.problem(join(at, &key), format!("unknown field `{last}`"));
     }
-    match result {
-        Ok(value) => Some(value),
-        Err(err) => {
-            let path = track.path().to_string();
-            let key = if path == "." {
-                at.to_owned()
-            } else {
-                join(at, &path)
-            };
-            // toml's `Display` adds an `in `key`` line; only the message is wanted, on one line.
-            let message = err.message().lines().next().unwrap_or("").to_owned();
-            // serde quotes the offending value ("unknown variant `...`"); a webhook URL pasted into
-            // the wrong key must not be repeated.
-            let message = if message.contains("://") {
-                "invalid value (value not shown: it looks like a URL, which may be a secret)"
-                    .to_owned()
-            } else {
-                message
-            };
-            c.problem(key, message);
-            None
-        }
+    for (key, message) in problems {
+        c.unparsed(key, message);
+    }
+    result
+}
+
+/// Removes the key at `path` from `value`; false when `path` does not end in a table's key that is
+/// there.
+fn take_out(value: &mut toml::Value, path: &serde_path_to_error::Path) -> bool {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some((Segment::Map { key }, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut here = value;
+    for segment in parents {
+        let next = match (segment, here) {
+            (Segment::Map { key }, toml::Value::Table(table)) => table.get_mut(key.as_str()),
+            (Segment::Seq { index }, toml::Value::Array(items)) => items.get_mut(*index),
+            _ => None,
+        };
+        let Some(next) = next else {
+            return false;
+        };
+        here = next;
+    }
+    match here {
+        toml::Value::Table(table) => table.remove(key.as_str()).is_some(),
+        _ => false,
     }
 }
 
@@ -267,7 +324,8 @@ fn add_shortcut_destination(table: &mut toml::Table, env: &dyn Env, c: &mut Chec
                 c.problem(
                     env::WEBHOOK_TYPE,
                     format!(
-                        "unknown destination type {text:?}: {}",
+                        "unknown destination type {}: {}",
+                        super::quoted(&text),
                         destinations::type_list()
                     ),
                 );

@@ -35,6 +35,7 @@ pub(crate) use print::RedactedTomlError;
 pub(crate) use sections::{
     AdminConfig, DedupConfig, EnrichmentAccount, EnrichmentConfig, GroupingConfig,
     GroupingOverride, LoggingConfig, RetryConfig, SqsConfig, StateBackend, StateConfig,
+    grouping_ranges,
 };
 
 /// Defaults, in one place so the example configuration and the README can quote them. Each is the
@@ -159,6 +160,19 @@ impl Needs {
     }
 }
 
+/// Said in place of a value a problem would quote, when the value looks like a URL: a webhook URL pasted
+/// into the wrong key must not be repeated, since its path is its secret.
+const URL_NOT_SHOWN: &str = "value not shown: it looks like a URL, which may be a secret";
+
+/// A value the user wrote, quoted for a problem, or [`URL_NOT_SHOWN`] when it looks like a URL.
+fn quoted(value: &str) -> String {
+    if destinations::looks_like_url(value) {
+        format!("({URL_NOT_SHOWN})")
+    } else {
+        format!("{value:?}")
+    }
+}
+
 /// One thing wrong with the configuration, and the key it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Problem {
@@ -216,9 +230,10 @@ pub(crate) fn load_for(
     let mut c = Checker::default();
     let parts = file::read(path, env, needs, &mut c)?;
     let config = validate(parts, env, needs, &mut c);
-    match config {
-        Some(config) if c.problems.is_empty() => Ok(config),
-        _ => Err(ConfigError::Invalid(c.finish())),
+    if c.problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid(c.finish()))
     }
 }
 
@@ -237,8 +252,10 @@ pub(crate) fn load_queue(path: Option<&Path>, env: &dyn Env) -> Result<QueueConf
 }
 
 /// Checks what the parts of the file could not check alone (cross-section rules, queue URLs, URL
-/// sources, route references) and assembles the [`Config`]. `None` when a part failed to deserialise.
-fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) -> Option<Config> {
+/// sources, route references) and assembles the [`Config`]. A part that failed to deserialise is
+/// checked as its defaults, so that its problem does not hide the others; any problem means the
+/// result is not used.
+fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) -> Config {
     let file::Parts {
         sqs,
         retry,
@@ -254,10 +271,15 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
         declared,
         from_file,
     } = parts;
-    let (mut sqs, retry, dedup, state, admin, logging) =
-        (sqs?, retry?, dedup?, state?, admin?, logging?);
-    let (enrichment, grouping) = (enrichment?, grouping?);
-    let (routes, default_route) = (routes?, default_route?);
+    let (mut sqs, retry, dedup, state, admin, logging) = (
+        sqs.unwrap_or_default(),
+        retry.unwrap_or_default(),
+        dedup.unwrap_or_default(),
+        state.unwrap_or_default(),
+        admin.unwrap_or_default(),
+        logging.unwrap_or_default(),
+    );
+    let (enrichment, grouping) = (enrichment.unwrap_or_default(), grouping.unwrap_or_default());
     destinations::check_queues(c, &mut sqs, from_file, needs);
     let (mut resolved, mut router) = (Vec::new(), Router::default());
     // The queue commands check only what they use, so that the rest of a worker's file (and its
@@ -270,7 +292,7 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
         resolved = destinations::resolve(c, destinations, &declared, env);
         router = routes::build(c, routes, default_route, &declared);
     }
-    Some(Config {
+    Config {
         sqs,
         retry,
         dedup,
@@ -282,7 +304,7 @@ fn validate(parts: file::Parts, env: &dyn Env, needs: Needs, c: &mut Checker) ->
         destinations: resolved,
         router,
         warnings: std::mem::take(&mut c.warnings),
-    })
+    }
 }
 
 /// Each section's own checks, then the rules that relate two sections.
@@ -396,14 +418,35 @@ pub(crate) struct Checker {
     /// New key path -> where its value came from, when that is not the key itself (a deprecated flat
     /// key, or an override variable).
     origins: Vec<(String, String)>,
+    /// Keys whose values did not deserialise: the later checks saw defaults in their place.
+    unparsed: Vec<String>,
 }
 
 impl Checker {
+    /// Records a problem, unless it is about a value that did not deserialise (see [`Checker::unparsed`]):
+    /// a check of such a key saw its default, not what the user wrote.
     fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        let key = key.into();
+        let under = |bad: &String| {
+            key.strip_prefix(bad.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        };
+        if self.unparsed.iter().any(under) {
+            return;
+        }
         self.problems.push(Problem {
-            key: key.into(),
+            key,
             message: message.into(),
         });
+    }
+
+    /// Records that the value at `key` did not deserialise, and why.
+    fn unparsed(&mut self, key: String, message: String) {
+        self.problems.push(Problem {
+            key: key.clone(),
+            message,
+        });
+        self.unparsed.push(key);
     }
 
     fn warn(&mut self, warning: String) {

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::Checker;
+use super::destinations::looks_like_url;
 use super::sections::GroupingOverride;
+use super::{Checker, URL_NOT_SHOWN, quoted};
 use crate::routing::{self, DefaultRoute, Match, Pattern, Route, Router};
 
 /// One `[[routes]]` entry as written.
@@ -53,14 +54,15 @@ pub(super) struct RawDefaultRoute {
 /// "unknown destination" would point the reader at the wrong line.
 pub(super) fn build(
     c: &mut Checker,
-    raw: Vec<RawRoute>,
+    raw: Vec<Option<RawRoute>>,
     raw_default: Option<RawDefaultRoute>,
     destinations: &[String],
 ) -> Router {
+    // A route that did not deserialise has its problem; the others keep their indices.
     let routes = raw
         .into_iter()
         .enumerate()
-        .map(|(i, r)| route(c, i, r, destinations))
+        .filter_map(|(i, r)| Some(route(c, i, r?, destinations)))
         .collect();
     if let Some(grouping) = raw_default.as_ref().and_then(|d| d.grouping.as_ref()) {
         grouping.check(c, "default_route.grouping");
@@ -143,6 +145,8 @@ fn route(c: &mut Checker, i: usize, r: RawRoute, destinations: &[String]) -> Rou
 }
 
 /// The indices of `names` among the declared destinations; a problem at `key` for each unknown name.
+/// Neither the unknown name nor a declared one is repeated when it looks like a URL: a webhook URL
+/// pasted where its destination's name belongs is an easy mistake.
 fn resolve(c: &mut Checker, key: &str, names: &[String], destinations: &[String]) -> Vec<usize> {
     if names.is_empty() {
         c.problem(key, "must name at least one destination");
@@ -151,13 +155,28 @@ fn resolve(c: &mut Checker, key: &str, names: &[String], destinations: &[String]
     for name in names {
         match destinations.iter().position(|d| d == name) {
             Some(i) => out.push(i),
-            None => c.problem(
-                key,
-                format!(
-                    "unknown destination {name:?} (configured: {})",
-                    destinations.join(", ")
-                ),
-            ),
+            None => {
+                let configured = destinations
+                    .iter()
+                    .map(|d| {
+                        if looks_like_url(d) {
+                            quoted(d)
+                        } else {
+                            d.clone()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let message = if looks_like_url(name) {
+                    format!(
+                        "a URL is not a destination name ({URL_NOT_SHOWN}): name a [[destinations]] \
+                         entry (configured: {configured})"
+                    )
+                } else {
+                    format!("unknown destination {name:?} (configured: {configured})")
+                };
+                c.problem(key, message);
+            }
         }
     }
     out

@@ -383,32 +383,50 @@ impl GroupingOverride {
     }
 }
 
-/// 0s (off) or 1s to 1h: with the `memory` backend a folded message stays in flight that long, and
-/// SQS keeps a message in flight for at most 12 h.
+/// The values `[grouping]`'s keys accept, in one place: the section's checks (and `[routes.grouping]`'s)
+/// and `render`'s `--group-interval`, `--crash-loop-threshold` and `--crash-loop-window` all use them.
+pub(crate) mod grouping_ranges {
+    use std::ops::RangeInclusive;
+    use std::time::Duration;
+
+    /// `group_interval` when grouping is on (0s is off): with the `memory` backend a folded message
+    /// stays in flight that long, and SQS keeps a message in flight for at most 12 h.
+    pub(crate) const GROUP_INTERVAL: RangeInclusive<Duration> =
+        Duration::from_secs(1)..=Duration::from_secs(3_600);
+    /// `crash_loop_threshold` when crash-loop notices are on (0 is off; 1 would call every failure a
+    /// crash loop).
+    pub(crate) const CRASH_LOOP_THRESHOLD: RangeInclusive<u32> = 2..=10_000;
+    /// `crash_loop_window`.
+    pub(crate) const CRASH_LOOP_WINDOW: RangeInclusive<Duration> =
+        Duration::from_secs(1)..=Duration::from_secs(86_400);
+}
+
 fn check_group_interval(c: &mut Checker, key: &str, interval: Duration) {
+    let range = grouping_ranges::GROUP_INTERVAL;
     if !interval.is_zero() {
-        c.duration(key, interval, Duration::from_secs(1), HOUR);
+        c.duration(key, interval, *range.start(), *range.end());
     }
 }
 
 fn check_crash_loop_threshold(c: &mut Checker, key: &str, threshold: u32) {
+    let range = grouping_ranges::CRASH_LOOP_THRESHOLD;
     if threshold == 1 {
         c.problem(
             key,
-            "1 would call every failure a crash loop: use 0 (off) or 2 to 10000",
+            format!(
+                "1 would call every failure a crash loop: use 0 (off) or {} to {}",
+                range.start(),
+                range.end()
+            ),
         );
     } else {
-        c.range(key, threshold, 0..=10_000);
+        c.range(key, threshold, 0..=*range.end());
     }
 }
 
 fn check_crash_loop_window(c: &mut Checker, key: &str, window: Duration) {
-    c.duration(
-        key,
-        window,
-        Duration::from_secs(1),
-        Duration::from_secs(86_400),
-    );
+    let range = grouping_ranges::CRASH_LOOP_WINDOW;
+    c.duration(key, window, *range.start(), *range.end());
 }
 
 /// `[admin]`: the `/metrics`, `/healthz` and `/readyz` server.

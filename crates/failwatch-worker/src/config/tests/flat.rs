@@ -631,3 +631,62 @@ fn a_url_in_the_wrong_key_is_never_repeated() {
         );
     }
 }
+
+/// Review h2, nit 7: a webhook URL pasted into a route's `destinations`, where the destination's name
+/// belongs, was repeated in full ("unknown destination \"https://hooks.slack.com/...\""); so was a
+/// destination named with a URL in another route's list of configured names, and a URL in
+/// `FAILWATCH_WEBHOOK_TYPE`.
+#[test]
+fn a_url_given_as_a_destination_name_is_never_repeated() {
+    let text = format!(
+        "{MINIMAL}\n[[routes]]\ndestinations = [{SLACK:?}]\n\n[default_route]\n\
+         destinations = [{SLACK:?}]\n"
+    );
+    let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+    assert_eq!(
+        p,
+        [
+            "routes[0].destinations: a URL is not a destination name (value not shown: it looks \
+             like a URL, which may be a secret): name a [[destinations]] entry (configured: \
+             platform-chat)",
+            "default_route.destinations: a URL is not a destination name (value not shown: it \
+             looks like a URL, which may be a secret): name a [[destinations]] entry (configured: \
+             platform-chat)",
+        ],
+    );
+
+    let text = format!(
+        "{}\n[[routes]]\ndestinations = [\"nope\"]\n",
+        MINIMAL.replace("name = \"platform-chat\"", &format!("name = {SLACK:?}"))
+    );
+    let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+    assert!(
+        p.iter()
+            .any(|l| l.starts_with("routes[0].destinations: unknown destination \"nope\"")),
+        "{p:?}"
+    );
+    assert!(
+        !p.iter().any(|l| l.contains("SLACKSECRET")),
+        "leaked: {p:?}"
+    );
+
+    let p = problems(load(
+        None,
+        &env(&[
+            (
+                "FAILWATCH_QUEUE_URL",
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/q",
+            ),
+            ("FAILWATCH_WEBHOOK_URL", CHAT),
+            ("FAILWATCH_WEBHOOK_TYPE", SLACK),
+        ]),
+    ));
+    assert!(
+        p[0].starts_with("FAILWATCH_WEBHOOK_TYPE: unknown destination type (value not shown"),
+        "{p:?}"
+    );
+    assert!(
+        !p.iter().any(|l| l.contains("SLACKSECRET")),
+        "leaked: {p:?}"
+    );
+}

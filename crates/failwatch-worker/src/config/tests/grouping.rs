@@ -137,3 +137,45 @@ fn a_bad_route_grouping_value_names_the_route_key() {
         vec!["routes[0].grouping.crash_loop_window: 2days is out of range (1s..=1day)"]
     );
 }
+
+/// Review h2, bug 5: one value that did not parse (`group_interval = "x"`) hid every other problem in
+/// the file: the range checks of every section, the keys after it in its own table, the other routes.
+#[test]
+fn a_value_that_does_not_parse_hides_no_other_problem() {
+    let text = format!(
+        "{}\n[grouping]\ngroup_interval = \"x\"\ncrash_loop_threshold = 1\nmax_held = \"many\"\n\
+         \n[[routes]]\ndestinations = [\"chat\"]\n[routes.grouping]\ngroup_interval = \"y\"\n\
+         nope = 1\ncrash_loop_window = \"2d\"\n\n[[routes]]\ndestinations = \"chat\"\n\
+         \n[[routes]]\ndestinations = [\"gone\"]\n",
+        minimal()
+    );
+    assert_eq!(
+        problems(load_text(&text, &[("CHAT_URL", CHAT)])),
+        vec![
+            "grouping.group_interval: invalid value: string \"x\", expected a duration",
+            "grouping.max_held: invalid type: string \"many\", expected u32",
+            "routes[0].grouping.nope: unknown field `nope`",
+            "routes[0].grouping.group_interval: invalid value: string \"y\", expected a duration",
+            "routes[1].destinations: invalid type: string \"chat\", expected a sequence",
+            "grouping.crash_loop_threshold: 1 would call every failure a crash loop: use 0 (off) \
+             or 2 to 10000",
+            "routes[0].grouping.crash_loop_window: 2days is out of range (1s..=1day)",
+            "routes[2].destinations: unknown destination \"gone\" (configured: chat, hook)",
+        ]
+    );
+}
+
+/// A bad value that is taken out to go on is reported once, not again as missing or by the checks
+/// that then see its default.
+#[test]
+fn a_value_that_does_not_parse_is_reported_once() {
+    let text = minimal()
+        .replace("url_env = \"CHAT_URL\"\n\n", "url = 5\n\n")
+        .replace("[sqs]\n", "[sqs]\nvisibility_timeout = true\n");
+    let p = problems(load_text(&text, &[("CHAT_URL", CHAT)]));
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(
+        p[0].starts_with("destinations[0].url: invalid type"),
+        "{p:?}"
+    );
+}
