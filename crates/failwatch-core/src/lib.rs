@@ -31,7 +31,7 @@ pub use alert::{
     TaskInfo,
 };
 pub use classify::{Decision, SilentReason, classify};
-pub use decode::{DecodeContext, DecodeError, EventMeta, Shape, UnhandledEvent, decode};
+pub use decode::{DecodeContext, DecodeError, EventMeta, JsonError, Shape, UnhandledEvent, decode};
 pub use dedup::Deduper;
 pub use enrich::{
     BatchLogStream, Enrichment, ExecutionLog, LAMBDA_LOOKAHEAD, LAMBDA_LOOKBACK, LambdaFunction,
