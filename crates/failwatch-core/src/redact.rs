@@ -57,7 +57,9 @@ static RULES: LazyLock<Regex> = LazyLock::new(|| {
         r#"(?:environment(?:[_.\-]?variables)?|env)(?P<env>\\*)"\s*:\s*\["#,
         // Presigned-URL credentials (S3 v4 and v2, Google Cloud Storage, Azure SAS): the URL stays
         // readable up to the value.
-        r#"(?:x-amz-(?:security-token|credential|signature)|x-goog-(?:signature|credential)|signature|awsaccesskeyid|sig)=(?P<v_url>[^&\s"'<>\\#]+)"#,
+        // The URL may itself be percent-encoded inside another's parameter (`redirect=`), where `=`
+        // is `%3D` and `&` is `%26`.
+        r#"(?:x-amz-(?:security-token|credential|signature)|x-goog-(?:signature|credential)|signature|awsaccesskeyid|sig)(?:=|%3D)(?P<v_url>(?:[^%&\s"'<>\\#]|%[^2&\s"'<>\\#]|%2[^6&\s"'<>\\#])+)"#,
         // A JSON field whose name says secret: a string value (any escaping level) or a number.
         &format!(
             r#"{SECRET_KEY}\\*"\s*:\s*(?:(?P<q_json>\\*)"|(?P<v_json_number>-?[0-9][0-9.eE+\-]*))"#

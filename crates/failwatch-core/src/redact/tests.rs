@@ -283,3 +283,17 @@ fn nested_environment_arrays_are_read_once_and_fully() {
     let deep = format!("{}{}", r#"{"env":["#.repeat(5_000), r#"{"value":"x"}"#);
     assert!(r(&deep).ends_with(r#"{"value":"[redacted]"}"#));
 }
+
+#[test]
+fn percent_encoded_presigned_url_credentials() {
+    assert_eq!(
+        r(
+            "GET https://b.s3.amazonaws.com/l?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature%3D8f3c2b1a0e9d redirect=https%3A%2F%2Fb.s3.amazonaws.com%2Fk%3FX-Amz-Security-Token%3DIQoJb3JpZ2luX2Vj%2Bz%26X-Amz-Signature%3D0123456789abcdef%26x%3D1"
+        ),
+        "GET https://b.s3.amazonaws.com/l?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature%3D[redacted] redirect=https%3A%2F%2Fb.s3.amazonaws.com%2Fk%3FX-Amz-Security-Token%3D[redacted]%26X-Amz-Signature%3D[redacted]%26x%3D1"
+    );
+    assert_eq!(
+        r("x-amz-signature%3dabc%26next"),
+        "x-amz-signature%3d[redacted]%26next"
+    );
+}
