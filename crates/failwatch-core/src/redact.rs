@@ -98,8 +98,9 @@ static RULES: LazyLock<Regex> = LazyLock::new(|| {
         r#"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?P<v_pem>(?s:.*?))(?:-----END|\\*"|\z)"#,
         // Google API keys.
         r"(?-i:(?P<v_google_key>AIza[0-9A-Za-z_\-]{35}))",
-        // A password in a URL's userinfo (`postgres://user:password@host`); the user stays.
-        r#"://[^/\s:@"'\\]+:(?P<v_userinfo>[^/\s@"'\\]+)@"#,
+        // A password in a URL's userinfo (`postgres://user:password@host`); the user stays. The user
+        // may be empty (`redis://:password@host`).
+        r#"://[^/\s:@"'\\]*:(?P<v_userinfo>[^/\s@"'\\]+)@"#,
     ];
     let pattern = format!("(?i){}", rules.join("|"));
     Regex::new(&pattern).expect("the redaction rules compile")

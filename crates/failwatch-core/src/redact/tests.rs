@@ -297,3 +297,20 @@ fn percent_encoded_presigned_url_credentials() {
         "x-amz-signature%3d[redacted]%26next"
     );
 }
+
+#[test]
+fn url_userinfo_with_an_empty_user() {
+    assert_eq!(
+        r("Error connecting to redis://:p4ssw0rdXYZ@cache.internal:6379/0"),
+        "Error connecting to redis://:[redacted]@cache.internal:6379/0"
+    );
+    for stays in [
+        "http://host:8080/path",
+        "https://host:8443/x@y",
+        "GET http://10.0.0.1:80/health?x=a@b failed",
+        "see https://example.com/@user",
+        "ws://:8080/path",
+    ] {
+        assert_eq!(r(stays), stays);
+    }
+}
