@@ -55,6 +55,9 @@ static RULES: LazyLock<Regex> = LazyLock::new(|| {
         // An environment array (ECS, Batch, CodeBuild, Kubernetes): every value in it is
         // configuration the room should not see, whatever its name says.
         r#"(?:environment(?:[_.\-]?variables)?|env)(?P<env>\\*)"\s*:\s*\["#,
+        // An environment map: Lambda's `"Environment": {"Variables": {...}}`, or an
+        // `"environmentVariables": {...}` object; every value in it, as in the array.
+        r#"environment(?P<env_map>[_.\-]?variables)?(?P<env_object>\\*)"\s*:\s*\{"#,
         // Presigned-URL credentials (S3 v4 and v2, Google Cloud Storage, Azure SAS): the URL stays
         // readable up to the value.
         // The URL may itself be percent-encoded inside another's parameter (`redirect=`), where `=`
@@ -109,6 +112,12 @@ static RULES: LazyLock<Regex> = LazyLock::new(|| {
 /// A JSON object key `value` and the opening quote of its string value, inside an environment array.
 static ENV_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)"value\\*"\s*:\s*(?P<q>\\*)""#).expect("the environment rule compiles")
+});
+
+/// The `Variables` key of a Lambda environment object and the `{` of its map, whose strings are
+/// quoted at the escaping level `q` gives.
+static ENV_VARIABLES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)"variables(?P<q>\\*)"\s*:\s*\{"#).expect("the environment map rule compiles")
 });
 
 /// `input` with every secret value replaced by [`MARKER`]; borrowed when there is none.
@@ -302,6 +311,15 @@ fn cuts(input: &str, mut at: usize) -> Vec<Range<usize>> {
             if whole.start >= env_end {
                 env_end = env_values(input, whole.end, level.len(), &mut cuts);
             }
+        } else if let Some(level) = caps.name("env_object") {
+            if whole.start >= env_end {
+                let level = level.len();
+                env_end = if caps.name("env_map").is_some() {
+                    object_values(input, whole.end, level, &mut cuts)
+                } else {
+                    env_object(input, whole.end, level, &mut cuts)
+                };
+            }
         } else if let Some(level) = caps.name("q_json") {
             let end = string_end(input, whole.end, level.len());
             cuts.push(whole.end..end);
@@ -350,6 +368,55 @@ fn env_values(input: &str, start: usize, level: usize, cuts: &mut Vec<Range<usiz
         cuts.push(value_start..string_end(input, value_start, level).min(end));
     }
     end
+}
+
+/// Adds every string value of the `Variables` map of the environment object that starts at `start`
+/// (just after its `{`), whose strings are quoted at escaping `level`; returns where the object ends.
+fn env_object(input: &str, start: usize, level: usize, cuts: &mut Vec<Range<usize>>) -> usize {
+    let end = array_end(input, start, level);
+    for caps in ENV_VARIABLES.captures_iter(&input[start..end]) {
+        let (Some(whole), Some(q)) = (caps.get(0), caps.name("q")) else {
+            continue;
+        };
+        if q.len() == level {
+            object_values(input, start + whole.end(), level, cuts);
+        }
+    }
+    end
+}
+
+/// Adds every string value at the top of the JSON object that starts at `start` (just after its
+/// `{`), whose strings are quoted at escaping `level`; returns where the object ends. Keys stay.
+fn object_values(input: &str, start: usize, level: usize, cuts: &mut Vec<Range<usize>>) -> usize {
+    let bytes = input.as_bytes();
+    let mut depth = 0usize;
+    // Whether the last thing read at the top of the object was a `:`, so a string is a value.
+    let mut after_colon = false;
+    let mut at = start;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' if delimits(bytes, start, at, level) => {
+                let end = string_end(input, at + 1, level);
+                if depth == 0 && after_colon {
+                    cuts.push(at + 1..end);
+                }
+                after_colon = false;
+                at = end + level + 1;
+                continue;
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return at,
+            },
+            b':' if depth == 0 => after_colon = true,
+            b'\\' => {}
+            b if b.is_ascii_whitespace() => {}
+            _ => after_colon = false,
+        }
+        at += 1;
+    }
+    input.len()
 }
 
 /// Whether the quote at byte `quote` delimits a JSON string at escaping `level` (the number of

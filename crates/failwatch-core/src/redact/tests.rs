@@ -314,3 +314,31 @@ fn url_userinfo_with_an_empty_user() {
         assert_eq!(r(stays), stays);
     }
 }
+
+#[test]
+fn environment_maps_any_escaping_level() {
+    assert_eq!(
+        r(
+            r#"{"FunctionConfiguration":{"Environment":{"Variables":{"DB_URL":"postgres://a@b/c","MODE":"x, \"y\"","N":{"k":"v"}},"Error":{"Message":"m"}},"Timeout":3}}"#
+        ),
+        r#"{"FunctionConfiguration":{"Environment":{"Variables":{"DB_URL":"[redacted]","MODE":"[redacted]","N":{"k":"v"}},"Error":{"Message":"m"}},"Timeout":3}}"#
+    );
+    assert_eq!(
+        r(
+            r#"{"Cause":"{\"Environment\":{\"Variables\":{\"STRIPE\":\"abc:\",\"B\":\"c\"}},\"Role\":\"r\"}"}"#
+        ),
+        r#"{"Cause":"{\"Environment\":{\"Variables\":{\"STRIPE\":\"[redacted]\",\"B\":\"[redacted]\"}},\"Role\":\"r\"}"}"#
+    );
+    assert_eq!(
+        r(r#"{"environmentVariables": {"A": "b", "C": "d"}, "e": "f"}"#),
+        r#"{"environmentVariables": {"A": "[redacted]", "C": "[redacted]"}, "e": "f"}"#
+    );
+    // Cut by the end of the text.
+    assert_eq!(
+        r(r#"{"Environment":{"Variables":{"A":"bbbb"#),
+        r#"{"Environment":{"Variables":{"A":"[redacted]"#
+    );
+    // An environment object without a map of variables stays.
+    let stays = r#"{"environment":{"type":"LINUX_CONTAINER","image":"aws/codebuild"}}"#;
+    assert_eq!(r(stays), stays);
+}
