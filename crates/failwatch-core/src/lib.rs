@@ -51,6 +51,7 @@ pub use kind::ecs_task::{
 pub use kind::sfn_execution::{ExecutionStatus, SfnExecutionEvent, SfnOrigin};
 pub use kind::{AlertKind, Event};
 pub use links::cloudwatch_log_stream as log_stream_link;
+pub use redact::text as redact_text;
 pub use render::{RenderOptions, Target, UnknownTarget, render, render_digest, render_recovery};
 pub use summary::{Fact, Part, Role, Summary};
 

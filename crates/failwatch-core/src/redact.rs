@@ -120,8 +120,11 @@ static ENV_VARIABLES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)"variables(?P<q>\\*)"\s*:\s*\{"#).expect("the environment map rule compiles")
 });
 
-/// `input` with every secret value replaced by [`MARKER`]; borrowed when there is none.
-pub(crate) fn text(input: &str) -> Cow<'_, str> {
+/// `input` with every secret value failwatch recognises in event text (environment values, fields
+/// and `KEY=value` pairs named like secrets, presigned-URL credentials, well-known token shapes)
+/// replaced by `[redacted]`; borrowed when there is none. Alerts are redacted by [`crate::classify()`]
+/// already; this is for other text that may quote secrets, such as a destination's error answer.
+pub fn text(input: &str) -> Cow<'_, str> {
     // The common case: one scan, no allocation (capture slots are only made once something matched).
     let Some(first) = RULES.find(input) else {
         return Cow::Borrowed(input);
