@@ -167,7 +167,8 @@ pub struct ExecutionInfo {
     pub status: Option<String>,
     /// The Step Functions error name, e.g. `States.TaskFailed`.
     pub error: Option<String>,
-    /// The Step Functions cause, verbatim (for `runTask.sync`, the task description as JSON).
+    /// The Step Functions cause, redacted (for `runTask.sync`, the task description as JSON); a
+    /// `States.*` error's cause without the state input it quotes, as the summary shows it.
     pub cause: Option<String>,
     /// The state that failed, when the worker read the execution's history
     /// (`[enrichment] failed_state`); `null` when it did not or could not.

@@ -92,11 +92,39 @@ impl SilentReason {
     }
 }
 
+/// A status-like word of the event (`SUCCEEDED`, `SERVICE_DEPLOYMENT_COMPLETED`, `INFO`) as a reason
+/// shows it: only when it looks like one, since the value comes from the event and could be anything,
+/// a secret included.
+struct Status<'a>(&'a str);
+
+impl fmt::Display for Status<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word = self.0;
+        if word.is_empty() {
+            f.write_str("(none)")
+        } else if word.len() <= 40 && word.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+            f.write_str(word)
+        } else {
+            f.write_str("(not a known status; not shown)")
+        }
+    }
+}
+
+/// A free text of the event (a stop reason, a detail-type) as a reason shows it: redacted and cut
+/// short, like the values decode errors quote.
+fn shown(text: &str) -> String {
+    crate::decode::excerpt(text)
+}
+
 impl fmt::Display for SilentReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SilentReason::TaskNotStopped { last_status } => {
-                write!(f, "ECS task not stopped yet (lastStatus {last_status})")
+                write!(
+                    f,
+                    "ECS task not stopped yet (lastStatus {})",
+                    Status(last_status)
+                )
             }
             SilentReason::ExitedCleanly => {
                 f.write_str("ECS task stopped and every container exited 0")
@@ -104,28 +132,49 @@ impl fmt::Display for SilentReason {
             SilentReason::ServiceScaling { reason } => {
                 write!(
                     f,
-                    "ECS task stopped by the service scheduler for scale-in or deployment: {reason}"
+                    "ECS task stopped by the service scheduler for scale-in or deployment: {}",
+                    shown(reason)
                 )
             }
             SilentReason::SchedulerStop { reason } => match reason {
-                Some(reason) => write!(f, "ECS task stopped by the service scheduler: {reason}"),
+                Some(reason) => write!(
+                    f,
+                    "ECS task stopped by the service scheduler: {}",
+                    shown(reason)
+                ),
                 None => f.write_str("ECS task stopped by the service scheduler"),
             },
             SilentReason::UserInitiated => f.write_str("ECS task stopped by a user or an API call"),
             SilentReason::NoFailure => f.write_str("ECS task stopped without any sign of failure"),
             SilentReason::DeploymentOk { event_name } => {
-                write!(f, "ECS deployment event {event_name} is not a failure")
+                write!(
+                    f,
+                    "ECS deployment event {} is not a failure",
+                    Status(event_name)
+                )
             }
             SilentReason::ServiceInfo {
                 event_type,
                 event_name,
-            } => write!(
-                f,
-                "ECS service action {} is {event_type}, not ERROR or WARN",
-                event_name.as_deref().unwrap_or("(unnamed)")
-            ),
+            } => match event_name {
+                Some(name) => write!(
+                    f,
+                    "ECS service action {} is {}, not ERROR or WARN",
+                    Status(name),
+                    Status(event_type)
+                ),
+                None => write!(
+                    f,
+                    "ECS service action (unnamed) is {}, not ERROR or WARN",
+                    Status(event_type)
+                ),
+            },
             SilentReason::ExecutionOk { status } => {
-                write!(f, "Step Functions execution is {status}, not a failure")
+                write!(
+                    f,
+                    "Step Functions execution is {}, not a failure",
+                    Status(status)
+                )
             }
             SilentReason::Unhandled {
                 source,
@@ -133,8 +182,8 @@ impl fmt::Display for SilentReason {
             } => write!(
                 f,
                 "unhandled event: detail-type {:?} from source {:?}",
-                detail_type.as_deref().unwrap_or(""),
-                source.as_deref().unwrap_or("")
+                shown(detail_type.as_deref().unwrap_or("")),
+                shown(source.as_deref().unwrap_or(""))
             ),
         }
     }

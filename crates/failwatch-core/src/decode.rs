@@ -35,9 +35,9 @@ pub(crate) use arn::{
     ecs_cluster_name, ecs_service_parts, ecs_task_definition, ecs_task_parts, partition_of_region,
     sfn_state_machine_name,
 };
-pub use error::DecodeError;
 pub(crate) use error::{BARE_DETAIL, CATCH_OUTPUT, CUSTOM_NOTIFICATION};
 use error::{CUSTOM_SOURCE, EVENT, SNS};
+pub use error::{DecodeError, JsonError};
 pub use model::{EventMeta, Shape, UnhandledEvent};
 pub(crate) use open_enum::open_enum;
 pub(crate) use wire::{DetailValue, timestamp};
@@ -82,7 +82,7 @@ fn decode_with(
     // The one-pass reader first; the derived reader decides (and words) whatever it refuses.
     let mut parsed: Body<'_> = match wire::read_body(body).or_else(|_| serde_json::from_str(body)) {
         Ok(parsed) => parsed,
-        Err(e) if e.is_syntax() || e.is_eof() => return Err(DecodeError::NotJson(e)),
+        Err(e) if e.is_syntax() || e.is_eof() => return Err(DecodeError::NotJson(e.into())),
         Err(_) if !body.trim_start().starts_with('{') => return Err(DecodeError::NotAnObject),
         Err(e) => return recover(body, ctx, sns, e),
     };
@@ -126,7 +126,7 @@ fn decode_with(
         let raw =
             serde_json::from_str::<&RawValue>(body).map_err(|source| DecodeError::Malformed {
                 what: "body",
-                source,
+                source: source.into(),
             })?;
         return kind::decode(
             EventBridgeKind::SfnExecution,
@@ -233,7 +233,7 @@ fn decode_sns(
     ctx: &DecodeContext,
 ) -> Result<Event, DecodeError> {
     if kind != "Notification" {
-        return Err(DecodeError::SnsNotNotification(kind.to_owned()));
+        return Err(DecodeError::SnsNotNotification(excerpt(kind)));
     }
     let info = SnsInfo {
         message_id: parsed.sns_message_id.clone().filter(|id| !id.is_empty()),
@@ -262,14 +262,14 @@ fn recover(
     let Ok(probe) = serde_json::from_str::<EventProbe>(body) else {
         return Err(DecodeError::Malformed {
             what: "body",
-            source: error,
+            source: error.into(),
         });
     };
     if probe.detail_type.is_none() && probe.detail.is_none() {
         if probe.source.as_deref() == Some(CUSTOM_SOURCE) {
             return Err(DecodeError::Malformed {
                 what: CUSTOM_NOTIFICATION,
-                source: error,
+                source: error.into(),
             });
         }
         if probe.source.is_none() {
@@ -279,7 +279,7 @@ fn recover(
     if probe.detail_type.is_none() && probe.source.is_none() {
         return Err(DecodeError::Malformed {
             what: BARE_DETAIL,
-            source: error,
+            source: error.into(),
         });
     }
     if let Some(kind) =
@@ -287,7 +287,7 @@ fn recover(
     {
         return Err(DecodeError::Malformed {
             what: kind.detail_type(),
-            source: error,
+            source: error.into(),
         });
     }
     if probe.detail.is_none() {
@@ -299,7 +299,7 @@ fn recover(
     let parsed: UnhandledBody =
         serde_json::from_str(body).map_err(|source| DecodeError::Malformed {
             what: EVENT,
-            source,
+            source: source.into(),
         })?;
     let envelope = Envelope {
         id: parsed.id,
@@ -327,7 +327,7 @@ fn shapeless_type_error(body: &str, probe: &EventProbe, error: serde_json::Error
         if let Some(field) = field {
             return DecodeError::SnsFieldNotString {
                 field,
-                source: error,
+                source: error.into(),
             };
         }
     }
@@ -338,7 +338,7 @@ fn shapeless_type_error(body: &str, probe: &EventProbe, error: serde_json::Error
     };
     DecodeError::Malformed {
         what,
-        source: error,
+        source: error.into(),
     }
 }
 

@@ -178,7 +178,7 @@ macro_rules! kinds {
                 }
                 .map_err(|source| DecodeError::Malformed {
                     what: kind.detail_type(),
-                    source,
+                    source: source.into(),
                 })
             }
         }

@@ -31,7 +31,7 @@ pub use alert::{
     TaskInfo,
 };
 pub use classify::{Decision, SilentReason, classify};
-pub use decode::{DecodeContext, DecodeError, EventMeta, Shape, UnhandledEvent, decode};
+pub use decode::{DecodeContext, DecodeError, EventMeta, JsonError, Shape, UnhandledEvent, decode};
 pub use dedup::Deduper;
 pub use enrich::{
     BatchLogStream, Enrichment, ExecutionLog, LAMBDA_LOOKAHEAD, LAMBDA_LOOKBACK, LambdaFunction,
@@ -51,6 +51,7 @@ pub use kind::ecs_task::{
 pub use kind::sfn_execution::{ExecutionStatus, SfnExecutionEvent, SfnOrigin};
 pub use kind::{AlertKind, Event};
 pub use links::cloudwatch_log_stream as log_stream_link;
+pub use redact::text as redact_text;
 pub use render::{RenderOptions, Target, UnknownTarget, render, render_digest, render_recovery};
 pub use summary::{Fact, Part, Role, Summary};
 

@@ -55,9 +55,14 @@ static RULES: LazyLock<Regex> = LazyLock::new(|| {
         // An environment array (ECS, Batch, CodeBuild, Kubernetes): every value in it is
         // configuration the room should not see, whatever its name says.
         r#"(?:environment(?:[_.\-]?variables)?|env)(?P<env>\\*)"\s*:\s*\["#,
+        // An environment map: Lambda's `"Environment": {"Variables": {...}}`, or an
+        // `"environmentVariables": {...}` object; every value in it, as in the array.
+        r#"environment(?P<env_map>[_.\-]?variables)?(?P<env_object>\\*)"\s*:\s*\{"#,
         // Presigned-URL credentials (S3 v4 and v2, Google Cloud Storage, Azure SAS): the URL stays
         // readable up to the value.
-        r#"(?:x-amz-(?:security-token|credential|signature)|x-goog-(?:signature|credential)|signature|awsaccesskeyid|sig)=(?P<v_url>[^&\s"'<>\\#]+)"#,
+        // The URL may itself be percent-encoded inside another's parameter (`redirect=`), where `=`
+        // is `%3D` and `&` is `%26`.
+        r#"(?:x-amz-(?:security-token|credential|signature)|x-goog-(?:signature|credential)|signature|awsaccesskeyid|sig)(?:=|%3D)(?P<v_url>(?:[^%&\s"'<>\\#]|%[^2&\s"'<>\\#]|%2[^6&\s"'<>\\#])+)"#,
         // A JSON field whose name says secret: a string value (any escaping level) or a number.
         &format!(
             r#"{SECRET_KEY}\\*"\s*:\s*(?:(?P<q_json>\\*)"|(?P<v_json_number>-?[0-9][0-9.eE+\-]*))"#
@@ -96,8 +101,9 @@ static RULES: LazyLock<Regex> = LazyLock::new(|| {
         r#"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?P<v_pem>(?s:.*?))(?:-----END|\\*"|\z)"#,
         // Google API keys.
         r"(?-i:(?P<v_google_key>AIza[0-9A-Za-z_\-]{35}))",
-        // A password in a URL's userinfo (`postgres://user:password@host`); the user stays.
-        r#"://[^/\s:@"'\\]+:(?P<v_userinfo>[^/\s@"'\\]+)@"#,
+        // A password in a URL's userinfo (`postgres://user:password@host`); the user stays. The user
+        // may be empty (`redis://:password@host`).
+        r#"://[^/\s:@"'\\]*:(?P<v_userinfo>[^/\s@"'\\]+)@"#,
     ];
     let pattern = format!("(?i){}", rules.join("|"));
     Regex::new(&pattern).expect("the redaction rules compile")
@@ -108,8 +114,17 @@ static ENV_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)"value\\*"\s*:\s*(?P<q>\\*)""#).expect("the environment rule compiles")
 });
 
-/// `input` with every secret value replaced by [`MARKER`]; borrowed when there is none.
-pub(crate) fn text(input: &str) -> Cow<'_, str> {
+/// The `Variables` key of a Lambda environment object and the `{` of its map, whose strings are
+/// quoted at the escaping level `q` gives.
+static ENV_VARIABLES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)"variables(?P<q>\\*)"\s*:\s*\{"#).expect("the environment map rule compiles")
+});
+
+/// `input` with every secret value failwatch recognises in event text (environment values, fields
+/// and `KEY=value` pairs named like secrets, presigned-URL credentials, well-known token shapes)
+/// replaced by `[redacted]`; borrowed when there is none. Alerts are redacted by [`crate::classify()`]
+/// already; this is for other text that may quote secrets, such as a destination's error answer.
+pub fn text(input: &str) -> Cow<'_, str> {
     // The common case: one scan, no allocation (capture slots are only made once something matched).
     let Some(first) = RULES.find(input) else {
         return Cow::Borrowed(input);
@@ -299,6 +314,15 @@ fn cuts(input: &str, mut at: usize) -> Vec<Range<usize>> {
             if whole.start >= env_end {
                 env_end = env_values(input, whole.end, level.len(), &mut cuts);
             }
+        } else if let Some(level) = caps.name("env_object") {
+            if whole.start >= env_end {
+                let level = level.len();
+                env_end = if caps.name("env_map").is_some() {
+                    object_values(input, whole.end, level, &mut cuts)
+                } else {
+                    env_object(input, whole.end, level, &mut cuts)
+                };
+            }
         } else if let Some(level) = caps.name("q_json") {
             let end = string_end(input, whole.end, level.len());
             cuts.push(whole.end..end);
@@ -347,6 +371,55 @@ fn env_values(input: &str, start: usize, level: usize, cuts: &mut Vec<Range<usiz
         cuts.push(value_start..string_end(input, value_start, level).min(end));
     }
     end
+}
+
+/// Adds every string value of the `Variables` map of the environment object that starts at `start`
+/// (just after its `{`), whose strings are quoted at escaping `level`; returns where the object ends.
+fn env_object(input: &str, start: usize, level: usize, cuts: &mut Vec<Range<usize>>) -> usize {
+    let end = array_end(input, start, level);
+    for caps in ENV_VARIABLES.captures_iter(&input[start..end]) {
+        let (Some(whole), Some(q)) = (caps.get(0), caps.name("q")) else {
+            continue;
+        };
+        if q.len() == level {
+            object_values(input, start + whole.end(), level, cuts);
+        }
+    }
+    end
+}
+
+/// Adds every string value at the top of the JSON object that starts at `start` (just after its
+/// `{`), whose strings are quoted at escaping `level`; returns where the object ends. Keys stay.
+fn object_values(input: &str, start: usize, level: usize, cuts: &mut Vec<Range<usize>>) -> usize {
+    let bytes = input.as_bytes();
+    let mut depth = 0usize;
+    // Whether the last thing read at the top of the object was a `:`, so a string is a value.
+    let mut after_colon = false;
+    let mut at = start;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' if delimits(bytes, start, at, level) => {
+                let end = string_end(input, at + 1, level);
+                if depth == 0 && after_colon {
+                    cuts.push(at + 1..end);
+                }
+                after_colon = false;
+                at = end + level + 1;
+                continue;
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return at,
+            },
+            b':' if depth == 0 => after_colon = true,
+            b'\\' => {}
+            b if b.is_ascii_whitespace() => {}
+            _ => after_colon = false,
+        }
+        at += 1;
+    }
+    input.len()
 }
 
 /// Whether the quote at byte `quote` delimits a JSON string at escaping `level` (the number of

@@ -109,9 +109,9 @@ pub(crate) fn decode(
     metadata: Option<&RawValue>,
     fallback: &Fallback<'_>,
 ) -> Result<CustomNotificationEvent, DecodeError> {
-    let malformed = |source| DecodeError::Malformed {
+    let malformed = |source: serde_json::Error| DecodeError::Malformed {
         what: CUSTOM_NOTIFICATION,
-        source,
+        source: source.into(),
     };
     let missing = |field| DecodeError::MissingField {
         what: CUSTOM_NOTIFICATION,

@@ -118,7 +118,7 @@ pub(crate) fn decode(wire: TaskDetail, input: Detail<'_>) -> Result<EcsTaskEvent
 pub(crate) fn decode_bare(raw: &RawValue, input: Detail<'_>) -> Result<EcsTaskEvent, DecodeError> {
     let wire = serde_json::from_str(raw.get()).map_err(|source| DecodeError::Malformed {
         what: BARE_DETAIL,
-        source,
+        source: source.into(),
     })?;
     task_event(wire, input, BARE_DETAIL, Shape::BareDetail)
 }

@@ -283,3 +283,62 @@ fn nested_environment_arrays_are_read_once_and_fully() {
     let deep = format!("{}{}", r#"{"env":["#.repeat(5_000), r#"{"value":"x"}"#);
     assert!(r(&deep).ends_with(r#"{"value":"[redacted]"}"#));
 }
+
+#[test]
+fn percent_encoded_presigned_url_credentials() {
+    assert_eq!(
+        r(
+            "GET https://b.s3.amazonaws.com/l?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature%3D8f3c2b1a0e9d redirect=https%3A%2F%2Fb.s3.amazonaws.com%2Fk%3FX-Amz-Security-Token%3DIQoJb3JpZ2luX2Vj%2Bz%26X-Amz-Signature%3D0123456789abcdef%26x%3D1"
+        ),
+        "GET https://b.s3.amazonaws.com/l?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature%3D[redacted] redirect=https%3A%2F%2Fb.s3.amazonaws.com%2Fk%3FX-Amz-Security-Token%3D[redacted]%26X-Amz-Signature%3D[redacted]%26x%3D1"
+    );
+    assert_eq!(
+        r("x-amz-signature%3dabc%26next"),
+        "x-amz-signature%3d[redacted]%26next"
+    );
+}
+
+#[test]
+fn url_userinfo_with_an_empty_user() {
+    assert_eq!(
+        r("Error connecting to redis://:p4ssw0rdXYZ@cache.internal:6379/0"),
+        "Error connecting to redis://:[redacted]@cache.internal:6379/0"
+    );
+    for stays in [
+        "http://host:8080/path",
+        "https://host:8443/x@y",
+        "GET http://10.0.0.1:80/health?x=a@b failed",
+        "see https://example.com/@user",
+        "ws://:8080/path",
+    ] {
+        assert_eq!(r(stays), stays);
+    }
+}
+
+#[test]
+fn environment_maps_any_escaping_level() {
+    assert_eq!(
+        r(
+            r#"{"FunctionConfiguration":{"Environment":{"Variables":{"DB_URL":"postgres://a@b/c","MODE":"x, \"y\"","N":{"k":"v"}},"Error":{"Message":"m"}},"Timeout":3}}"#
+        ),
+        r#"{"FunctionConfiguration":{"Environment":{"Variables":{"DB_URL":"[redacted]","MODE":"[redacted]","N":{"k":"v"}},"Error":{"Message":"m"}},"Timeout":3}}"#
+    );
+    assert_eq!(
+        r(
+            r#"{"Cause":"{\"Environment\":{\"Variables\":{\"STRIPE\":\"abc:\",\"B\":\"c\"}},\"Role\":\"r\"}"}"#
+        ),
+        r#"{"Cause":"{\"Environment\":{\"Variables\":{\"STRIPE\":\"[redacted]\",\"B\":\"[redacted]\"}},\"Role\":\"r\"}"}"#
+    );
+    assert_eq!(
+        r(r#"{"environmentVariables": {"A": "b", "C": "d"}, "e": "f"}"#),
+        r#"{"environmentVariables": {"A": "[redacted]", "C": "[redacted]"}, "e": "f"}"#
+    );
+    // Cut by the end of the text.
+    assert_eq!(
+        r(r#"{"Environment":{"Variables":{"A":"bbbb"#),
+        r#"{"Environment":{"Variables":{"A":"[redacted]"#
+    );
+    // An environment object without a map of variables stays.
+    let stays = r#"{"environment":{"type":"LINUX_CONTAINER","image":"aws/codebuild"}}"#;
+    assert_eq!(r(stays), stays);
+}

@@ -1582,3 +1582,51 @@ mod real_world {
         assert!(!a.summary.contains('{'), "{}", a.summary);
     }
 }
+
+#[test]
+fn ignored_reasons_never_quote_values_that_are_not_statuses() {
+    const SECRET: &str = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789";
+    let reasons = [
+        SilentReason::ExecutionOk {
+            status: SECRET.into(),
+        },
+        SilentReason::TaskNotStopped {
+            last_status: SECRET.into(),
+        },
+        SilentReason::DeploymentOk {
+            event_name: SECRET.into(),
+        },
+        SilentReason::ServiceInfo {
+            event_type: SECRET.into(),
+            event_name: Some(SECRET.into()),
+        },
+        SilentReason::ServiceScaling {
+            reason: format!("Scaling activity initiated by {SECRET}"),
+        },
+        SilentReason::SchedulerStop {
+            reason: Some(format!("token={SECRET}")),
+        },
+        SilentReason::Unhandled {
+            source: Some(SECRET.into()),
+            detail_type: Some(SECRET.into()),
+        },
+    ];
+    for reason in reasons {
+        let text = reason.to_string();
+        assert!(!text.contains("ghp_"), "{text}");
+    }
+    assert_eq!(
+        SilentReason::ExecutionOk {
+            status: "lower case".into()
+        }
+        .to_string(),
+        "Step Functions execution is (not a known status; not shown), not a failure"
+    );
+    assert_eq!(
+        SilentReason::ExecutionOk {
+            status: "PENDING_REDRIVE".into()
+        }
+        .to_string(),
+        "Step Functions execution is PENDING_REDRIVE, not a failure"
+    );
+}

@@ -483,7 +483,7 @@ const MALFORMED: &[(&str, &str)] = &[
     ),
     (
         "custom-notification-title-not-string.json",
-        "custom notification: invalid type: integer `42`, expected a string",
+        "custom notification: invalid type: an integer, expected a string",
     ),
     (
         "custom-notification-wrong-source.json",
@@ -495,7 +495,7 @@ const MALFORMED: &[(&str, &str)] = &[
     ),
     (
         "ecs-task-exit-code-not-a-number.json",
-        "ECS Task State Change: invalid type: string \"254\"",
+        "ECS Task State Change: invalid type: a string",
     ),
     (
         "ecs-task-invalid-task-arn.json",
@@ -634,19 +634,19 @@ fn a_type_error_names_the_shape_it_happened_in() {
     let cases = [
         (
             json!({"detail-type": "ECS Service Action", "source": "aws.ecs", "detail": {"eventType": 5}}),
-            "ECS Service Action: invalid type: integer `5`",
+            "ECS Service Action: invalid type: an integer",
         ),
         (
             json!({"detail-type": "Step Functions Execution Status Change", "source": "aws.states", "detail": {"redriveCount": "one"}}),
-            "Step Functions Execution Status Change: invalid type: string \"one\"",
+            "Step Functions Execution Status Change: invalid type: a string",
         ),
         (
             json!({"detail": {"taskArn": 42}}),
-            "bare detail: invalid type: integer `42`",
+            "bare detail: invalid type: an integer",
         ),
         (
             json!({"Type": "Notification", "Message": {"not": "a string"}}),
-            "body: invalid type: map",
+            "body: invalid type: a map",
         ),
     ];
     for (body, expected) in cases {
@@ -721,7 +721,7 @@ fn a_malformed_detail_is_worded_alike_whatever_order_its_keys_come_in() {
         last.expect_err("type error").to_string(),
     );
     assert!(
-        first.starts_with("ECS Service Action: invalid type: integer `5`"),
+        first.starts_with("ECS Service Action: invalid type: an integer"),
         "{first:?}"
     );
     assert!(first.ends_with("at line 1 column 14"), "{first:?}");
@@ -823,7 +823,7 @@ fn a_type_error_names_the_shape_it_looked_most_like() {
     let cases = [
         (
             json!({"version": "1.0", "source": "custom", "id": 5, "content": {"description": "d"}}),
-            "custom notification: invalid type: integer `5`",
+            "custom notification: invalid type: an integer",
         ),
         (
             json!({"Type": 5, "Message": "{}"}),
@@ -835,7 +835,7 @@ fn a_type_error_names_the_shape_it_looked_most_like() {
         ),
         (
             json!({"id": 5, "content": {"description": "d"}}),
-            "custom notification: invalid type: integer `5`",
+            "custom notification: invalid type: an integer",
         ),
         (
             json!({"source": "aws.ecs", "content": {"description": "d"}}),
@@ -849,4 +849,61 @@ fn a_type_error_names_the_shape_it_looked_most_like() {
             "{err:?} should contain {expected:?}"
         );
     }
+}
+
+/// An error's message with every source's, as the worker's logs and `failwatch render` print it.
+fn message_chain(err: &DecodeError) -> String {
+    use std::error::Error as _;
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        out.push_str(" / ");
+        out.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    out
+}
+
+#[test]
+fn decode_errors_never_quote_event_values() {
+    const SECRET: &str = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+    let oom = fixture_value("ecs_task-oom");
+    let mut exit_code = oom.clone();
+    exit_code["detail"]["containers"][0]["exitCode"] = json!(SECRET);
+    let mut containers = oom.clone();
+    containers["detail"]["containers"] = json!(SECRET);
+    let mut version = oom.clone();
+    version["detail"]["version"] = json!(format!("postgres://admin:{SECRET}@db/x"));
+    let mut number = oom;
+    number["detail"]["containers"][0]["name"] = json!(4_111_111_111_111_111_u64);
+    let sns_type = json!({"Type": SECRET, "Message": "{}"});
+    let sns_wrapped = json!({"Type": "Notification", "Message": exit_code.to_string()});
+    let not_an_arn = json!({"detail": {"taskArn": format!("task/{SECRET}")}});
+    for body in [
+        exit_code,
+        containers,
+        version,
+        number,
+        sns_type,
+        sns_wrapped,
+        not_an_arn,
+    ] {
+        let err = decode_value(&body).expect_err("malformed");
+        let message = message_chain(&err);
+        assert!(!message.contains(SECRET), "{message}");
+        assert!(!message.contains("4111111111111111"), "{message}");
+    }
+}
+
+#[test]
+fn decode_errors_keep_the_type_the_expectation_and_the_position() {
+    let mut body = fixture_value("ecs_task-oom");
+    body["detail"]["containers"][0]["exitCode"] = json!("sk_live_4eC39HqLyjWDarjtT1zdp7dc");
+    let err = decode_value(&body).expect_err("malformed").to_string();
+    assert!(
+        err.starts_with(
+            "ECS Task State Change: invalid type: a string, expected i64 at line 1 column "
+        ),
+        "{err}"
+    );
 }

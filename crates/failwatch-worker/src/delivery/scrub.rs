@@ -1,4 +1,5 @@
-//! Scrubbing a service's answer of the webhook URL it may echo back, before the answer is logged.
+//! Scrubbing a service's answer of the webhook URL it may echo back, and of anything else shaped like
+//! a secret, before the answer is logged.
 
 use crate::secret::SecretUrl;
 
@@ -10,6 +11,8 @@ const SECRET_PART_MIN: usize = 8;
 /// back: the whole URL, its path and query, and each path segment and query value long enough to be a
 /// key or token, as sent, percent-decoded and fully percent-encoded (Teams' `sig=` is percent-encoded in
 /// the URL but may come back decoded; its path's `@` may come back as `%40`).
+/// Then the core's redactor, so a token the answer quotes (the one the service refused, say) is not
+/// logged either.
 pub(super) fn scrub(body: &str, url: &SecretUrl) -> String {
     use percent_encoding::{percent_decode_str, utf8_percent_encode};
     let url = url.expose();
@@ -52,7 +55,10 @@ pub(super) fn scrub(body: &str, url: &SecretUrl) -> String {
             out = out.replace(secret.as_str(), "****");
         }
     }
-    out
+    match failwatch_core::redact_text(&out) {
+        std::borrow::Cow::Borrowed(_) => out,
+        std::borrow::Cow::Owned(redacted) => redacted,
+    }
 }
 
 /// Every byte but RFC 3986's unreserved characters is percent-encoded: the fullest form a service could

@@ -416,6 +416,18 @@ fn scrub_removes_every_secret_part_raw_and_decoded() {
     );
 }
 
+#[test]
+fn scrub_redacts_tokens_the_answer_quotes() {
+    let url =
+        SecretUrl::new(Url::parse("https://discord.com/api/webhooks/1/SECRETTOKEN42").unwrap());
+    let body =
+        "error: invalid token sk_live_4eC39HqLyjWDarjtT1zdp7dc path /api/webhooks/1/SECRETTOKEN42";
+    let scrubbed = scrub(body, &url);
+    assert!(!scrubbed.contains("sk_live_4eC39"), "{scrubbed}");
+    assert!(!scrubbed.contains("SECRETTOKEN42"), "{scrubbed}");
+    assert_eq!(scrub("unknown webhook", &url), "unknown webhook");
+}
+
 /// A receiver that rejects every request with an answer quoting the request's URL in several forms.
 async fn echoing_receiver() -> String {
     async fn echo(uri: axum::http::Uri) -> impl IntoResponse {

@@ -251,7 +251,11 @@ pub(crate) fn classify(e: &SfnExecutionEvent) -> Decision {
             state_machine: e.state_machine_arn.clone(),
             status: e.status.as_ref().map(|s| s.as_str().to_owned()),
             error: e.error.clone(),
-            cause: e.cause.clone(),
+            // As the summary shows it: a `States.*` cause without the state input it quotes.
+            cause: e
+                .cause
+                .as_deref()
+                .map(|cause| states::shown_cause(e.error.as_deref(), cause).into_owned()),
             failed_state: None,
             log_tail: None,
             log_link: None,
@@ -391,11 +395,7 @@ fn failure_facts(
         }
         Failure::Json(fields) => summary.push(Role::Cause, Some(fields)),
         Failure::Text => {
-            let cause = match (states::class(error), cause) {
-                (Some(_), Some(cause)) => Some(states::cause_without_input(cause)),
-                (None, cause) => cause.map(Into::into),
-                (Some(_), None) => None,
-            };
+            let cause = cause.map(|cause| states::shown_cause(error, cause));
             summary.push(Role::Cause, cause.as_deref());
         }
     }

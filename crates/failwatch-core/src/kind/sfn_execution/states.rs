@@ -28,9 +28,18 @@ pub(crate) fn class(error: Option<&str>) -> Option<FailureClass> {
 /// quote is left out of the alert.
 const INPUT_QUOTE: &str = " in the input '";
 
+/// A cause as every destination shows it, the summary and the alert document alike: a `States.*`
+/// error's cause without the state input it quotes, any other cause as it is.
+pub(crate) fn shown_cause<'a>(error: Option<&str>, cause: &'a str) -> std::borrow::Cow<'a, str> {
+    match class(error) {
+        Some(_) => cause_without_input(cause),
+        None => cause.into(),
+    }
+}
+
 /// A `States.*` cause without the state input it quotes: "... could not be found in the input
 /// '{...}'" becomes "... could not be found in the input (not shown)".
-pub(crate) fn cause_without_input(cause: &str) -> std::borrow::Cow<'_, str> {
+fn cause_without_input(cause: &str) -> std::borrow::Cow<'_, str> {
     match cause.find(INPUT_QUOTE) {
         Some(at) => format!("{} in the input (not shown)", &cause[..at]).into(),
         None => cause.into(),
@@ -49,6 +58,12 @@ mod tests {
             "The JSONPath '$.a' could not be found in the input (not shown)"
         );
         assert_eq!(cause_without_input("plain"), "plain");
+        let quoting = "Invalid path '$.x': could not be found in the input '{\"a\":1}'";
+        assert_eq!(shown_cause(Some("Lambda.Unknown"), quoting), quoting);
+        assert_eq!(
+            shown_cause(Some("States.Runtime"), quoting),
+            "Invalid path '$.x': could not be found in the input (not shown)"
+        );
         assert_eq!(class(Some("States.TaskFailed")), None);
         assert_eq!(
             class(Some("States.Runtime")),
