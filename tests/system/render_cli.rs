@@ -432,17 +432,11 @@ fn render_without_a_group_interval_prints_every_alert() {
     }
 }
 
-#[test]
-fn render_group_interval_prints_the_pending_digest_then_the_recovery() {
-    let stdin = [
-        failed_execution("run-1").sqs_body("e-14-1"),
-        failed_execution("run-2").sqs_body("e-14-2"),
-        failed_execution("run-3").sqs_body("e-14-3"),
-        succeeded_execution("run-4").sqs_body("e-14-4"),
-    ]
-    .join("\n");
+/// Renders `stdin` as JSON with a 5 min group interval, which must print an alert, its digest and its
+/// recovery, in that order; returns the three documents.
+fn alert_digest_recovery(stdin: &str) -> Vec<Value> {
     let args = ["render", "--to", "json", "--group-interval", "5m"];
-    let output = failwatch(&args, &stdin, &[]);
+    let output = failwatch(&args, stdin, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let lines = stdout_lines(&output);
     let schemas: Vec<&str> = lines.iter().filter_map(|l| l["schema"].as_str()).collect();
@@ -455,6 +449,19 @@ fn render_group_interval_prints_the_pending_digest_then_the_recovery() {
         ],
         "{lines:?}"
     );
+    lines
+}
+
+#[test]
+fn render_group_interval_prints_the_pending_digest_then_the_recovery() {
+    let stdin = [
+        failed_execution("run-1").sqs_body("e-14-1"),
+        failed_execution("run-2").sqs_body("e-14-2"),
+        failed_execution("run-3").sqs_body("e-14-3"),
+        succeeded_execution("run-4").sqs_body("e-14-4"),
+    ]
+    .join("\n");
+    let lines = alert_digest_recovery(&stdin);
     assert_eq!(lines[1]["count"], 2);
     assert_eq!(lines[2]["failures"], 3);
     assert_eq!(lines[2]["group_key"], lines[0]["group_key"]);
@@ -480,20 +487,7 @@ fn render_group_interval_tells_no_recovery_for_successes_between_failures() {
         at(succeeded_execution("run-6").sqs_body("e-15-6"), 6),
     ]
     .join("\n");
-    let args = ["render", "--to", "json", "--group-interval", "5m"];
-    let output = failwatch(&args, &stdin, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let lines = stdout_lines(&output);
-    let schemas: Vec<&str> = lines.iter().filter_map(|l| l["schema"].as_str()).collect();
-    assert_eq!(
-        schemas,
-        [
-            "failwatch.alert.v1",
-            "failwatch.digest.v1",
-            "failwatch.recovery.v1"
-        ],
-        "{lines:?}"
-    );
+    let lines = alert_digest_recovery(&stdin);
     assert_eq!(lines[1]["count"], 2);
     assert_eq!(lines[2]["failures"], 3);
 }

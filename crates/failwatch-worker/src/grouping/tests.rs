@@ -539,15 +539,7 @@ async fn a_quiet_group_recovers_after_its_pending_digest_and_closes() {
         ["failwatch.digest.v1", "failwatch.recovery.v1"]
     );
     let key = store_key("default", &failure(0));
-    assert!(
-        shared
-            .grouping
-            .read(&shared.state, &key)
-            .await
-            .unwrap()
-            .is_none(),
-        "closed"
-    );
+    assert!(is_gone(&shared, &key).await, "closed");
 }
 
 #[tokio::test]
@@ -734,13 +726,15 @@ async fn a_group_of_a_destination_this_replica_lacks_is_kept_while_failures_are_
         Some(true)
     );
     assert_eq!(digest::post(&shared, &key).await, Posted::Done);
-    assert!(
-        shared
-            .grouping
-            .read(&shared.state, &key)
-            .await
-            .unwrap()
-            .is_none(),
-        "forgotten"
-    );
+    assert!(is_gone(&shared, &key).await, "forgotten");
+}
+
+/// Whether group `key` is no longer stored.
+async fn is_gone(shared: &crate::consumer::Shared, key: &str) -> bool {
+    shared
+        .grouping
+        .read(&shared.state, key)
+        .await
+        .expect("the memory store answers")
+        .is_none()
 }
